@@ -1,0 +1,1 @@
+"""Thrift and protobuf grammars (Lark), shipped as package data."""

@@ -1,0 +1,61 @@
+"""The compiler's entry points: IDL files in, a checked `ir.Schema` out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pilota import ir
+from pilota.diagnostics import CompileError, Diagnostics
+from pilota.thrift.loader import load_thrift
+
+PathLike = str | os.PathLike[str]
+
+SUPPORTED_SUFFIXES = (".thrift",)
+
+
+def check(
+    paths: Sequence[PathLike],
+    include_dirs: Sequence[PathLike] = (),
+    diagnostics: Diagnostics | None = None,
+) -> tuple[ir.Schema | None, Diagnostics]:
+    """Parse, resolve and check IDL files; never raises for problems in the IDL.
+
+    Returns the schema (None if there were errors) and every diagnostic,
+    errors and warnings alike.
+    """
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    files = [Path(p) for p in paths]
+    dirs = [Path(d) for d in include_dirs]
+    for d in dirs:
+        if not d.is_dir():
+            diagnostics.error(f"include directory '{d}' does not exist", None)
+    unsupported = [f for f in files if f.suffix not in SUPPORTED_SUFFIXES]
+    for f in unsupported:
+        diagnostics.error(
+            f"cannot compile '{f}': expected a file ending in {', '.join(SUPPORTED_SUFFIXES)}", None
+        )
+    if diagnostics.has_errors:
+        return None, diagnostics
+    roots = load_thrift(files, dirs, diagnostics)
+    if roots is None:
+        return None, diagnostics
+    schema = ir.Schema(roots=roots)
+    pending = list(roots)
+    while pending:
+        module = pending.pop()
+        key = str(Path(module.path).resolve())
+        if key in schema.modules:
+            continue
+        schema.modules[key] = module
+        pending.extend(inc.module for inc in module.includes)
+    return schema, diagnostics
+
+
+def load(paths: Sequence[PathLike], include_dirs: Sequence[PathLike] = ()) -> ir.Schema:
+    """Like `check`, but raises `CompileError` (holding the diagnostics) on errors."""
+    schema, diagnostics = check(paths, include_dirs)
+    if schema is None:
+        raise CompileError(diagnostics)
+    return schema

@@ -1,0 +1,141 @@
+"""Diagnostics: errors and warnings that point at a place in an IDL file.
+
+Every stage reports problems into one `Diagnostics` collector instead of
+raising, so a single run shows every independent problem. Rendering follows
+the compiler convention::
+
+    path/to/file.thrift:12:5: error: unknown type 'Foo'
+       12 |     1: Foo bar
+          |        ^~~
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A 1-based line and column in a source file; `length` is the span to underline."""
+
+    path: str
+    line: int
+    col: int
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    location: Location | None
+    source_line: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def render(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        text = f"{where}{self.severity.value}: {self.message}"
+        if self.location is None or self.source_line is None:
+            return text
+        line = self.source_line.rstrip("\r\n")
+        gutter = str(self.location.line)
+        # Keep tabs so the caret lines up with the source as the terminal shows it.
+        lead = "".join(ch if ch == "\t" else " " for ch in line[: self.location.col - 1])
+        span = max(1, min(self.location.length, len(line) - self.location.col + 1))
+        marker = "^" + "~" * (span - 1)
+        pad = " " * len(gutter)
+        return f"{text}\n {gutter} | {line}\n {pad} | {lead}{marker}"
+
+
+class SourceCache:
+    """The text of every file read in a run, for quoting source lines."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, list[str]] = {}
+
+    def add(self, path: str, text: str) -> None:
+        self._lines[path] = text.splitlines()
+
+    def line(self, path: str, line: int) -> str | None:
+        lines = self._lines.get(path)
+        if lines is None or not 1 <= line <= len(lines):
+            return None
+        return lines[line - 1]
+
+
+@dataclass
+class Diagnostics:
+    """Collects diagnostics for one run; `error`/`warning` record and return nothing."""
+
+    sources: SourceCache = field(default_factory=SourceCache)
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def report(self, severity: Severity, message: str, location: Location | None) -> None:
+        source_line = self.sources.line(location.path, location.line) if location else None
+        self.items.append(Diagnostic(severity, message, location, source_line))
+
+    def error(self, message: str, location: Location | None) -> None:
+        self.report(Severity.ERROR, message, location)
+
+    def warning(self, message: str, location: Location | None) -> None:
+        self.report(Severity.WARNING, message, location)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if not d.is_error]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.sorted())
+
+    def sorted(self) -> list[Diagnostic]:
+        """Errors and warnings in file and line order (stable for equal places)."""
+
+        def key(d: Diagnostic) -> tuple[str, int, int]:
+            loc = d.location
+            return (loc.path, loc.line, loc.col) if loc else ("", 0, 0)
+
+        return sorted(self.items, key=key)
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.sorted())
+
+
+class CompileError(Exception):
+    """Raised by the API entry points when a run produced errors."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self.diagnostics = diagnostics
+        errors = diagnostics.errors
+        first = errors[0].render().splitlines()[0] if errors else "compilation failed"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(first + more)
+
+
+def display_path(path: Path) -> str:
+    """A path as a person typed it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,518 @@
+"""Thrift IDL text → `ast.Document`, with syntax errors as diagnostics.
+
+The Lark parser (LALR, contextual lexer) is built once per process and runs
+with an inline transformer, so no parse tree is ever materialised: each rule
+reduces straight into an AST node. lark-cython is used when installed; it
+behaves the same, only faster.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from bisect import bisect_right
+from functools import cache
+from typing import Any
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from pilota.diagnostics import Diagnostics, Location
+from pilota.resources import grammar_text
+from pilota.thrift import ast
+
+# Anything a doc comment may be separated from its construct by: blanks and other comments.
+_GAP = re.compile(r"(?:\s+|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/)*")
+_DOC_LINE_PREFIX = re.compile(r"^\s*\*? ?")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+_ESCAPE = re.compile(r"\\(.)")
+
+# Where a syntax error is recovered from: the next top-level keyword at the start of a line.
+_TOP_LEVEL = re.compile(
+    r"^[ \t]*(?P<kw>include|cpp_include|namespace|typedef|const|enum|senum|struct|union|exception|service)\b",
+    re.MULTILINE,
+)
+_MAX_SYNTAX_ERRORS = 20
+
+
+def clean_doc(raw: str) -> str:
+    """The text of a `/** ... */` comment without its delimiters, stars and indentation."""
+    body = raw[3:-2]
+    lines = [_DOC_LINE_PREFIX.sub("", line, count=1).rstrip() for line in body.splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+class _Builder(lark.Transformer[Any, ast.Document]):
+    """Rule callbacks for the inline transformer; one instance per parser, reset per file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reset("", "", Diagnostics())
+
+    def reset(self, path: str, text: str, diagnostics: Diagnostics) -> None:
+        self.path = path
+        self.text = text
+        self.diagnostics = diagnostics
+        self.docs: list[Any] = []  # DOC_COMMENT tokens, in source order
+        self.doc_ends: list[int] = []
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    # ---- helpers ----------------------------------------------------------------
+
+    def on_doc_comment(self, token: Any) -> Any:
+        self.docs.append(token)
+        self.doc_ends.append(token.start_pos + len(token.value))
+        return token
+
+    def loc(self, token: Any) -> Location:
+        return Location(self.path, token.line, token.column, len(token.value))
+
+    def doc_before(self, line: int, col: int) -> str | None:
+        """The doc comment that directly precedes the construct starting at line:col."""
+        if not self.docs:
+            return None
+        start = self.line_starts[line - 1] + col - 1
+        i = bisect_right(self.doc_ends, start) - 1
+        if i < 0:
+            return None
+        end = self.doc_ends[i]
+        gap = _GAP.match(self.text, end, start)
+        if gap is None or gap.end() != start:
+            return None
+        return clean_doc(self.docs[i].value)
+
+    def string(self, token: Any) -> str:
+        raw = token.value[1:-1]
+        if "\\" not in raw:
+            return str(raw)
+
+        def unescape(m: re.Match[str]) -> str:
+            ch = m.group(1)
+            if ch in _ESCAPES:
+                return _ESCAPES[ch]
+            self.diagnostics.error(
+                f"invalid escape sequence '\\{ch}' in string literal; "
+                "expected one of \\n \\r \\t \\\" \\' \\\\",
+                Location(self.path, token.line, token.column + 1 + m.start(), 2),
+            )
+            return ch
+
+        return _ESCAPE.sub(unescape, raw)
+
+    def int_literal(self, token: Any) -> ast.IntLiteral:
+        text = token.value
+        digits = text.lstrip("+-")
+        value = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
+        if text.startswith("-"):
+            value = -value
+        return ast.IntLiteral(value, text, self.loc(token))
+
+    def annotations(self, children: list[Any]) -> list[ast.Annotation]:
+        return list(children)
+
+    @staticmethod
+    def ann(value: list[ast.Annotation] | None) -> list[ast.Annotation]:
+        return value if value is not None else []
+
+    # ---- file -------------------------------------------------------------------
+
+    def start(self, children: list[Any]) -> ast.Document:
+        doc = ast.Document(self.path)
+        first_header: Location | None = None
+        for item in children:
+            if isinstance(item, ast.Include):
+                doc.includes.append(item)
+                header_loc = item.keyword_loc
+            elif isinstance(item, ast.CppInclude):
+                doc.cpp_includes.append(item)
+                header_loc = item.loc
+            elif isinstance(item, ast.Namespace):
+                doc.namespaces.append(item)
+                header_loc = item.loc
+            else:
+                doc.definitions.append(item)
+                continue
+            if first_header is None:
+                first_header = header_loc
+        if first_header is not None:
+            # As in Apache: the program's doc is a doc comment that precedes its headers.
+            doc.doc = self.doc_before(first_header.line, first_header.col)
+        return doc
+
+    def include(self, ch: list[Any]) -> ast.Include:
+        return ast.Include(self.string(ch[1]), self.loc(ch[1]), self.loc(ch[0]))
+
+    def cpp_include(self, ch: list[Any]) -> ast.CppInclude:
+        return ast.CppInclude(self.string(ch[1]), self.loc(ch[0]))
+
+    def namespace(self, ch: list[Any]) -> ast.Namespace:
+        return ast.Namespace(ch[1].value, ch[2].value, self.ann(ch[3]), self.loc(ch[0]))
+
+    # ---- definitions ------------------------------------------------------------
+
+    def typedef(self, ch: list[Any]) -> ast.Typedef:
+        kw = ch[0]
+        return ast.Typedef(
+            ch[2].value, ch[1], self.ann(ch[3]), self.doc_before(kw.line, kw.column), self.loc(ch[2])
+        )
+
+    def const(self, ch: list[Any]) -> ast.Const:
+        kw = ch[0]
+        return ast.Const(
+            ch[2].value,
+            ch[1],
+            ch[3],
+            self.ann(ch[4]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(ch[2]),
+        )
+
+    def enum(self, ch: list[Any]) -> ast.Enum:
+        kw = ch[0]
+        return ast.Enum(
+            ch[1].value,
+            ch[2:-1],
+            self.ann(ch[-1]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(ch[1]),
+        )
+
+    def enum_value(self, ch: list[Any]) -> ast.EnumValue:
+        name = ch[0]
+        value = self.int_literal(ch[1]) if ch[1] is not None else None
+        return ast.EnumValue(
+            name.value,
+            value,
+            self.ann(ch[2]),
+            self.doc_before(name.line, name.column),
+            self.loc(name),
+        )
+
+    def senum(self, ch: list[Any]) -> ast.Senum:
+        kw = ch[0]
+        return ast.Senum(
+            ch[1].value,
+            ch[2:-1],
+            self.ann(ch[-1]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(ch[1]),
+            self.loc(kw),
+        )
+
+    def senum_value(self, ch: list[Any]) -> ast.StringLiteral:
+        return ast.StringLiteral(self.string(ch[0]), self.loc(ch[0]))
+
+    def _struct(self, kind: str, kw: Any, name: Any, rest: list[Any]) -> ast.Struct:
+        return ast.Struct(
+            kind,
+            name.value,
+            rest[:-1],
+            self.ann(rest[-1]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(name),
+        )
+
+    def struct(self, ch: list[Any]) -> ast.Struct:
+        return self._struct("struct", ch[0], ch[1], ch[3:])
+
+    def union(self, ch: list[Any]) -> ast.Struct:
+        return self._struct("union", ch[0], ch[1], ch[3:])
+
+    def exception(self, ch: list[Any]) -> ast.Struct:
+        return self._struct("exception", ch[0], ch[1], ch[2:])
+
+    def field(self, ch: list[Any]) -> ast.Field:
+        id_tok, req_tok, type_ref, ref_tok, name, default = ch[:6]
+        first = id_tok or req_tok
+        line, col = (first.line, first.column) if first is not None else (
+            type_ref.loc.line,
+            type_ref.loc.col,
+        )
+        return ast.Field(
+            id=self.int_literal(id_tok).value if id_tok is not None else None,
+            name=name.value,
+            type=type_ref,
+            requiredness=req_tok.value if req_tok is not None else None,
+            default=default,
+            annotations=self.ann(ch[-1]),
+            doc=self.doc_before(line, col),
+            loc=self.loc(name),
+            id_loc=self.loc(id_tok) if id_tok is not None else None,
+            reference=ref_tok is not None,
+        )
+
+    def xsd_attrs(self, ch: list[Any]) -> list[ast.Field]:
+        return list(ch)
+
+    def service(self, ch: list[Any]) -> ast.Service:
+        kw, name, _extends_kw, base = ch[:4]
+        return ast.Service(
+            name.value,
+            ast.NamedTypeRef(base.value, self.loc(base)) if base is not None else None,
+            ch[4:-1],
+            self.ann(ch[-1]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(name),
+        )
+
+    def function(self, ch: list[Any]) -> ast.Function:
+        oneway, rtype, name = ch[:3]
+        args = ch[3:-2]
+        if oneway is not None:
+            line, col = oneway.line, oneway.column
+        elif isinstance(rtype, lark.Token) or not hasattr(rtype, "loc"):
+            line, col = rtype.line, rtype.column
+        else:
+            line, col = rtype.loc.line, rtype.loc.col
+        is_void = not hasattr(rtype, "loc")
+        return ast.Function(
+            name=name.value,
+            return_type=None if is_void else rtype,
+            args=args,
+            throws=ch[-2] if ch[-2] is not None else [],
+            oneway=oneway is not None,
+            annotations=self.ann(ch[-1]),
+            doc=self.doc_before(line, col),
+            loc=self.loc(name),
+            oneway_keyword=oneway.value if oneway is not None else None,
+            oneway_loc=self.loc(oneway) if oneway is not None else None,
+        )
+
+    def throws(self, ch: list[Any]) -> list[ast.Field]:
+        return list(ch)
+
+    # ---- types ------------------------------------------------------------------
+
+    def named_type(self, ch: list[Any]) -> ast.NamedTypeRef:
+        return ast.NamedTypeRef(ch[0].value, self.loc(ch[0]), self.ann(ch[1]))
+
+    def base_type(self, ch: list[Any]) -> ast.BaseTypeRef:
+        return ast.BaseTypeRef(ch[0].value, self.ann(ch[1]), self.loc(ch[0]))
+
+    def map_type(self, ch: list[Any]) -> ast.MapTypeRef:
+        return ast.MapTypeRef(ch[2], ch[3], self.ann(ch[4]), self.loc(ch[0]), ch[1])
+
+    def set_type(self, ch: list[Any]) -> ast.SetTypeRef:
+        return ast.SetTypeRef(ch[2], self.ann(ch[3]), self.loc(ch[0]), ch[1])
+
+    def list_type(self, ch: list[Any]) -> ast.ListTypeRef:
+        cpp_type = ch[3] if ch[3] is not None else ch[1]
+        return ast.ListTypeRef(ch[2], self.ann(ch[4]), self.loc(ch[0]), cpp_type)
+
+    def cpp_type(self, ch: list[Any]) -> str:
+        return self.string(ch[0])
+
+    # ---- values -----------------------------------------------------------------
+
+    def int_value(self, ch: list[Any]) -> ast.IntLiteral:
+        return self.int_literal(ch[0])
+
+    def double_value(self, ch: list[Any]) -> ast.DoubleLiteral:
+        tok = ch[0]
+        return ast.DoubleLiteral(float(tok.value), tok.value, self.loc(tok))
+
+    def string_value(self, ch: list[Any]) -> ast.StringLiteral:
+        return ast.StringLiteral(self.string(ch[0]), self.loc(ch[0]))
+
+    def ident_value(self, ch: list[Any]) -> ast.Identifier:
+        return ast.Identifier(ch[0].value, self.loc(ch[0]))
+
+    def const_list(self, ch: list[Any]) -> ast.ListLiteral:
+        return ast.ListLiteral(ch[1:], self.loc(ch[0]))
+
+    def const_map(self, ch: list[Any]) -> ast.MapLiteral:
+        items = ch[1:]
+        return ast.MapLiteral(list(zip(items[::2], items[1::2], strict=True)), self.loc(ch[0]))
+
+    def annotation(self, ch: list[Any]) -> ast.Annotation:
+        value = self.string(ch[1]) if ch[1] is not None else None
+        return ast.Annotation(ch[0].value, value, self.loc(ch[0]))
+
+
+class ThriftParser:
+    """The process-wide parser. Parsing holds a lock: the transformer keeps per-file state."""
+
+    def __init__(self) -> None:
+        self._builder = _Builder()
+        options: dict[str, Any] = {}
+        try:
+            import lark_cython
+
+            options["_plugins"] = lark_cython.plugins
+        except ImportError:
+            pass
+        self._lark = lark.Lark(
+            grammar_text("thrift.lark"),
+            parser="lalr",
+            lexer="contextual",
+            transformer=self._builder,
+            maybe_placeholders=True,
+            lexer_callbacks={"DOC_COMMENT": self._builder.on_doc_comment},
+            **options,
+        )
+        self._lock = threading.Lock()
+        self.backend = "lark-cython" if options else "lark"
+
+    def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
+        """Parse one file. Returns None when it has syntax errors (all reported)."""
+        with self._lock:
+            return self._parse_recovering(text, path, diagnostics)
+
+    def _parse_recovering(
+        self, text: str, path: str, diagnostics: Diagnostics
+    ) -> ast.Document | None:
+        # Each syntax error blanks out the top-level construct it occurs in (keeping
+        # newlines, so positions hold) and parses again, to report later errors too.
+        syntax_errors = 0
+        resume_from = 0
+        while True:
+            self._builder.reset(path, text, diagnostics)
+            try:
+                document: ast.Document = self._lark.parse(text)
+            except UnexpectedInput as exc:
+                pos = _error_offset(exc, text)
+                if pos < resume_from:  # no progress: stop rather than loop
+                    return None
+                diagnostics.error(self._message(exc, text), _error_location(exc, path, text))
+                syntax_errors += 1
+                if syntax_errors >= _MAX_SYNTAX_ERRORS:
+                    return None
+                start, end = _recovery_region(text, pos)
+                text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+                resume_from = end
+                continue
+            return None if syntax_errors else document
+
+    def _message(self, exc: UnexpectedInput, text: str) -> str:
+        if isinstance(exc, UnexpectedCharacters):
+            pos = exc.pos_in_stream
+            ch = text[pos]
+            if ch in "\"'":
+                return f"unterminated string literal: expected a closing {ch} on the same line"
+            if text.startswith("/*", pos):
+                return "unterminated comment: expected '*/' before the end of the file"
+            return f"unexpected character {ch!r}"
+        expected = exc.expected if isinstance(exc, UnexpectedToken | UnexpectedEOF) else set()
+        token = getattr(exc, "token", None)
+        if token is None or token.type == "$END":
+            found = "end of file"
+            at_top = True
+        else:
+            found = _describe_token(token)
+            at_top = token.type in _TOP_LEVEL_TERMINALS
+        if "RBRACE" in expected and at_top:
+            return f"missing '}}' before {found}"
+        return f"unexpected {found}; expected {self._describe_expected(expected)}"
+
+    def _describe_expected(self, expected: set[str] | frozenset[str]) -> str:
+        names: list[str] = []
+        if _TOP_LEVEL_TERMINALS & expected:
+            names.append("a definition or header (struct, enum, service, include, ...)")
+            expected = set(expected) - _TOP_LEVEL_TERMINALS
+        if _TYPE_TERMINALS & expected:
+            names.append("a type")
+            expected = set(expected) - _TYPE_TERMINALS - {"IDENT"}
+        for name in sorted(expected, key=_expected_order):
+            names.append(self._terminal_name(name))
+        if not names:
+            return "nothing more"
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+    def _terminal_name(self, name: str) -> str:
+        if name in _FRIENDLY:
+            return _FRIENDLY[name]
+        try:
+            pattern = self._lark.get_terminal(name).pattern
+        except KeyError:
+            return name
+        return f"'{pattern.value}'" if pattern.type == "str" else name
+
+
+_TOP_LEVEL_TERMINALS = frozenset(
+    {
+        "INCLUDE", "CPP_INCLUDE", "NAMESPACE", "TYPEDEF", "CONST", "ENUM", "SENUM",
+        "STRUCT", "UNION", "EXCEPTION", "SERVICE",
+    }
+)  # fmt: skip
+_TYPE_TERMINALS = frozenset(
+    {
+        "BOOL", "BYTE", "I8", "I16", "I32", "I64", "DOUBLE_T", "STRING_T", "BINARY",
+        "UUID", "SLIST", "MAP", "SET", "LIST",
+    }
+)  # fmt: skip
+_FRIENDLY = {
+    "IDENT": "an identifier",
+    "INT": "an integer",
+    "DOUBLE": "a number",
+    "STRING": "a string literal",
+    "$END": "end of file",
+}
+
+
+def _expected_order(name: str) -> tuple[int, str]:
+    # Punctuation first (what usually closes the construct), then words.
+    return (0 if name not in _FRIENDLY and not name.isalpha() else 1, name)
+
+
+def _describe_token(token: Any) -> str:
+    if token.type == "IDENT":
+        return f"identifier '{token.value}'"
+    if token.type in ("INT", "DOUBLE"):
+        return f"number {token.value}"
+    if token.type == "STRING":
+        return f"string {token.value}"
+    return f"'{token.value}'"
+
+
+def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedCharacters):
+        return int(exc.pos_in_stream)
+    token = getattr(exc, "token", None)
+    if token is None or token.type == "$END" or token.start_pos is None:
+        return len(text)
+    return int(token.start_pos)
+
+
+def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
+    if isinstance(exc, UnexpectedCharacters):
+        length = 2 if text.startswith("/*", exc.pos_in_stream) else 1
+        return Location(path, exc.line, exc.column, length)
+    token = getattr(exc, "token", None)
+    if token is None or token.type == "$END" or token.line is None:
+        # Point just past the last non-blank character: where something was missing.
+        stripped = text.rstrip()
+        line = stripped.count("\n") + 1
+        col = len(stripped) - (stripped.rfind("\n") + 1) + 1
+        return Location(path, line, max(col, 1))
+    return Location(path, token.line, token.column, max(1, len(token.value)))
+
+
+def _recovery_region(text: str, pos: int) -> tuple[int, int]:
+    """The span to blank out after a syntax error at offset `pos`.
+
+    It runs from the top-level keyword that opened the broken construct to the
+    next top-level keyword. When the error is *at* a top-level keyword (say a
+    missing `}` before `struct`), the construct before it is the broken one.
+    """
+    keywords = [m.start("kw") for m in _TOP_LEVEL.finditer(text)]
+    before = [k for k in keywords if k < pos]
+    after = [k for k in keywords if k > pos]
+    start = before[-1] if before else 0
+    end = pos if pos in keywords and before else (after[0] if after else len(text))
+    return start, end
+
+
+@cache
+def thrift_parser() -> ThriftParser:
+    """The parser, built on first use and reused for the life of the process."""
+    return ThriftParser()
+
+
+def parse_thrift(text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
+    return thrift_parser().parse(text, path, diagnostics)
+
