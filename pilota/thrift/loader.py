@@ -96,10 +96,25 @@ def load_thrift(
     loader = _Loader(include_dirs, diagnostics)
     for path in paths:
         loader.load(path, str(path))
-    if diagnostics.has_errors:
-        return None
-    parsed = [p for p in loader.files.values() if p is not None]
-    modules = lower_documents(parsed, diagnostics)
+    # Lower every file whose includes all loaded, so that independent files
+    # still get checked when another one is broken.
+    healthy = _healthy_files(loader.files)
+    modules = lower_documents(healthy, diagnostics)
     if diagnostics.has_errors:
         return None
     return [modules[Path(p).resolve()] for p in paths]
+
+
+def _healthy_files(files: dict[Path, ParsedFile | None]) -> list[ParsedFile]:
+    state: dict[Path, bool] = {}
+
+    def healthy(real: Path) -> bool:
+        if real not in state:
+            parsed = files.get(real)
+            state[real] = False  # provisional: a cycle back here is not healthy
+            state[real] = parsed is not None and len(parsed.includes) == len(
+                parsed.document.includes
+            ) and all(healthy(target) for _, target in parsed.includes)
+        return state[real]
+
+    return [p for real, p in files.items() if p is not None and healthy(real)]

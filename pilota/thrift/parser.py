@@ -337,15 +337,16 @@ class _Builder(lark.Transformer[Any, ast.Document]):
 class ThriftParser:
     """The process-wide parser. Parsing holds a lock: the transformer keeps per-file state."""
 
-    def __init__(self) -> None:
+    def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
         options: dict[str, Any] = {}
-        try:
-            import lark_cython
+        if use_cython:
+            try:
+                import lark_cython
 
-            options["_plugins"] = lark_cython.plugins
-        except ImportError:
-            pass
+                options["_plugins"] = lark_cython.plugins
+            except ImportError:
+                pass
         self._lark = lark.Lark(
             grammar_text("thrift.lark"),
             parser="lalr",

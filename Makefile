@@ -1,0 +1,34 @@
+# Quick start: `make demo` (install and run), `make test` (install test deps and run tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
+	$(BIN)/pip install --quiet -e ".[fast]"
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[fast,test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/volo idl check idl_samples/echo.thrift idl_samples/shop/shop.thrift
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check pilota volo volo_cli tests bench
+	$(BIN)/mypy --strict pilota volo volo_cli
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/parse.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The asyncio RPC runtime (servers, clients, transports, middleware)."""

@@ -1,0 +1,1 @@
+"""The volo command-line interface."""

@@ -1,0 +1,3 @@
+from volo_cli.main import main
+
+main()

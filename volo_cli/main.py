@@ -1,0 +1,97 @@
+"""The `volo` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import pilota
+from pilota.diagnostics import Diagnostics
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _report(diagnostics: Diagnostics) -> None:
+    for diagnostic in diagnostics.sorted():
+        click.echo(diagnostic.render(), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(pilota.__version__, "-V", "--version", prog_name="volo")
+def cli() -> None:
+    """Volo for Python: compile Thrift IDL into typed Python and serve it over RPC."""
+
+
+@cli.group()
+def idl() -> None:
+    """Work with IDL files."""
+
+
+def _include_option(f: F) -> F:
+    return click.option(
+        "-I",
+        "--include",
+        "include_dirs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="DIR",
+        help="Directory to search for included files, after the including file's own "
+        "directory. May be repeated; searched in order.",
+    )(f)
+
+
+@idl.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_include_option
+def idl_check(files: tuple[Path, ...], include_dirs: tuple[Path, ...]) -> None:
+    """Parse, resolve and check IDL FILES; report every problem found.
+
+    Exits 0 when there are no errors (warnings are allowed), 1 otherwise.
+    """
+    schema, diagnostics = pilota.check(files, include_dirs)
+    _report(diagnostics)
+    warnings = _count(len(diagnostics.warnings), "warning")
+    if schema is None:
+        click.echo(f"{_count(len(diagnostics.errors), 'error')}, {warnings}", err=True)
+        sys.exit(1)
+    definitions = sum(len(m.definitions) for m in schema.modules.values())
+    included = len(schema.modules) - len(schema.roots)
+    also = f" and {_count(included, 'included file')}" if included else ""
+    click.echo(
+        f"ok: {_count(len(schema.roots), 'file')}{also} checked, "
+        f"{_count(definitions, 'definition')}, {warnings}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def main() -> None:
+    """Console entry point: no traceback reaches the user unless VOLO_DEBUG is set."""
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("volo: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("VOLO_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"volo: internal error: {type(exc).__name__}: {exc} "
+            "(set VOLO_DEBUG=1 for details, and please report it)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
