@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_right
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -375,19 +376,50 @@ class ThriftParser:
             self._builder.reset(path, text, diagnostics)
             try:
                 document: ast.Document = self._lark.parse(text)
-            except UnexpectedInput as exc:
-                pos = _error_offset(exc, text)
-                if pos < resume_from:  # no progress: stop rather than loop
+            except UnexpectedInput as fast_exc:
+                error = self._explain(self._precise(fast_exc, text), text, path)
+                if error.offset < resume_from:  # no progress: stop rather than loop
                     return None
-                diagnostics.error(self._message(exc, text), _error_location(exc, path, text))
+                diagnostics.error(error.message, error.location)
                 syntax_errors += 1
                 if syntax_errors >= _MAX_SYNTAX_ERRORS:
                     return None
-                start, end = _recovery_region(text, pos)
+                start, end = error.blank
                 text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
                 resume_from = end
                 continue
             return None if syntax_errors else document
+
+    def _precise(self, exc: UnexpectedInput, text: str) -> UnexpectedInput:
+        """The same error from the plain Lark parser, which knows exactly which
+        tokens it would accept (lark-cython reports a looser set). Error path only."""
+        if self.backend == "lark" or not isinstance(exc, UnexpectedToken):
+            return exc
+        try:
+            _error_parser().parse(text)
+        except UnexpectedInput as precise:
+            return precise
+        return exc
+
+    def _explain(self, exc: UnexpectedInput, text: str, path: str) -> _SyntaxError:
+        offset = _error_offset(exc, text)
+        missing = _missing_closer(text, offset)
+        if missing is not None:
+            construct_start, keyword_at, closer = missing
+            keyword = _TOP_LEVEL.match(text, _line_start(text, keyword_at))
+            word = keyword.group("kw") if keyword else "definition"
+            return _SyntaxError(
+                f"missing '{closer}' before '{word}'",
+                _offset_location(text, path, keyword_at, len(word)),
+                offset,
+                (construct_start, keyword_at),
+            )
+        return _SyntaxError(
+            self._message(exc, text),
+            _error_location(exc, path, text),
+            offset,
+            _recovery_region(text, offset),
+        )
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
@@ -398,7 +430,11 @@ class ThriftParser:
             if text.startswith("/*", pos):
                 return "unterminated comment: expected '*/' before the end of the file"
             return f"unexpected character {ch!r}"
-        expected = exc.expected if isinstance(exc, UnexpectedToken | UnexpectedEOF) else set()
+        expected: set[str] = set()
+        if isinstance(exc, UnexpectedToken):
+            expected = set(exc.accepts or exc.expected)
+        elif isinstance(exc, UnexpectedEOF):
+            expected = set(exc.expected)
         token = getattr(exc, "token", None)
         if token is None or token.type == "$END":
             found = "end of file"
@@ -406,20 +442,18 @@ class ThriftParser:
         else:
             found = _describe_token(token)
             at_top = token.type in _TOP_LEVEL_TERMINALS
-        if "RBRACE" in expected and at_top:
-            return f"missing '}}' before {found}"
+        closers = [c for c in ("RBRACE", "RPAR", "RSQB") if c in expected]
+        if closers and at_top:
+            return f"missing {self._terminal_name(closers[0])} before {found}"
         return f"unexpected {found}; expected {self._describe_expected(expected)}"
 
-    def _describe_expected(self, expected: set[str] | frozenset[str]) -> str:
+    def _describe_expected(self, expected: set[str]) -> str:
         names: list[str] = []
-        if _TOP_LEVEL_TERMINALS & expected:
-            names.append("a definition or header (struct, enum, service, include, ...)")
-            expected = set(expected) - _TOP_LEVEL_TERMINALS
-        if _TYPE_TERMINALS & expected:
-            names.append("a type")
-            expected = set(expected) - _TYPE_TERMINALS - {"IDENT"}
-        for name in sorted(expected, key=_expected_order):
-            names.append(self._terminal_name(name))
+        for group, (members, description) in _GROUPS.items():
+            if members <= expected or (group != "value" and members & expected):
+                names.append(description)
+                expected = expected - members - _GROUP_ABSORBS.get(group, set())
+        names += [self._terminal_name(name) for name in sorted(expected, key=_expected_order)]
         if not names:
             return "nothing more"
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
@@ -434,6 +468,14 @@ class ThriftParser:
         return f"'{pattern.value}'" if pattern.type == "str" else name
 
 
+@dataclass(frozen=True, slots=True)
+class _SyntaxError:
+    message: str
+    location: Location
+    offset: int  # where the parser stopped
+    blank: tuple[int, int]  # what to blank out before parsing again
+
+
 _TOP_LEVEL_TERMINALS = frozenset(
     {
         "INCLUDE", "CPP_INCLUDE", "NAMESPACE", "TYPEDEF", "CONST", "ENUM", "SENUM",
@@ -446,6 +488,17 @@ _TYPE_TERMINALS = frozenset(
         "UUID", "SLIST", "MAP", "SET", "LIST",
     }
 )  # fmt: skip
+_VALUE_TERMINALS = frozenset({"INT", "DOUBLE", "STRING", "IDENT", "LBRACE", "LSQB"})
+# Terminal sets named as one thing in "expected ..." messages.
+_GROUPS: dict[str, tuple[frozenset[str], str]] = {
+    "definition": (
+        _TOP_LEVEL_TERMINALS,
+        "a definition or header (struct, enum, service, include, ...)",
+    ),
+    "type": (_TYPE_TERMINALS, "a type"),
+    "value": (_VALUE_TERMINALS, "a value"),
+}
+_GROUP_ABSORBS = {"type": {"IDENT"}}  # a type may be a name
 _FRIENDLY = {
     "IDENT": "an identifier",
     "INT": "an integer",
@@ -479,26 +532,61 @@ def _error_offset(exc: UnexpectedInput, text: str) -> int:
     return int(token.start_pos)
 
 
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _offset_location(text: str, path: str, offset: int, length: int) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    return Location(path, line, offset - _line_start(text, offset) + 1, length)
+
+
 def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     if isinstance(exc, UnexpectedCharacters):
         length = 2 if text.startswith("/*", exc.pos_in_stream) else 1
         return Location(path, exc.line, exc.column, length)
     token = getattr(exc, "token", None)
     if token is None or token.type == "$END" or token.line is None:
-        # Point just past the last non-blank character: where something was missing.
-        stripped = text.rstrip()
-        line = stripped.count("\n") + 1
-        col = len(stripped) - (stripped.rfind("\n") + 1) + 1
-        return Location(path, line, max(col, 1))
+        # Point just past the last non-blank character: where something is missing.
+        return _offset_location(text, path, len(text.rstrip()), 1)
     return Location(path, token.line, token.column, max(1, len(token.value)))
+
+
+_STRINGS_AND_COMMENTS = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/'
+)
+_CLOSERS = {"{": "}", "(": ")", "[": "]"}
+
+
+def _missing_closer(text: str, offset: int) -> tuple[int, int, str] | None:
+    """A construct left open before the next top-level keyword.
+
+    Inside a construct, the contextual lexer reads `struct` and friends as
+    names, so a forgotten `}` surfaces only later, somewhere past the next
+    definition's keyword. When the construct before that keyword has an
+    unclosed bracket, that is the error: returns the construct's start, the
+    keyword's offset and the missing closer.
+    """
+    keywords = [m.start("kw") for m in _TOP_LEVEL.finditer(text, 0, offset + 1)]
+    if len(keywords) < 2:
+        return None
+    construct_start, keyword_at = keywords[-2], keywords[-1]
+    stack: list[str] = []
+    code = _STRINGS_AND_COMMENTS.sub(" ", text[construct_start:keyword_at])
+    for ch in code:
+        if ch in _CLOSERS:
+            stack.append(_CLOSERS[ch])
+        elif ch in _CLOSERS.values() and stack and stack[-1] == ch:
+            stack.pop()
+    return (construct_start, keyword_at, stack[-1]) if stack else None
 
 
 def _recovery_region(text: str, pos: int) -> tuple[int, int]:
     """The span to blank out after a syntax error at offset `pos`.
 
     It runs from the top-level keyword that opened the broken construct to the
-    next top-level keyword. When the error is *at* a top-level keyword (say a
-    missing `}` before `struct`), the construct before it is the broken one.
+    next top-level keyword. When the error is *at* a top-level keyword, the
+    construct before it is the broken one.
     """
     keywords = [m.start("kw") for m in _TOP_LEVEL.finditer(text)]
     before = [k for k in keywords if k < pos]
@@ -506,6 +594,12 @@ def _recovery_region(text: str, pos: int) -> tuple[int, int]:
     start = before[-1] if before else 0
     end = pos if pos in keywords and before else (after[0] if after else len(text))
     return start, end
+
+
+@cache
+def _error_parser() -> lark.Lark:
+    """A plain Lark parser that builds trees, used only to explain syntax errors."""
+    return lark.Lark(grammar_text("thrift.lark"), parser="lalr", lexer="contextual")
 
 
 @cache

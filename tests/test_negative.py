@@ -1,0 +1,576 @@
+"""Bad IDL gets one precise error per problem: exact message, file, line and column.
+
+Each case writes its files into a temporary folder (keys are paths without
+`.thrift`), checks `main.thrift`, and compares every error, in order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import pilota
+
+ErrorAt = tuple[str | None, int, int, str]
+
+
+@dataclass
+class Case:
+    name: str
+    files: dict[str, str]
+    include_dirs: tuple[str, ...] = ()
+    errors: list[ErrorAt] = field(default_factory=list)
+
+
+CASES = [
+    Case(
+        "unknown_type",
+        {"main": "struct S {\n  1: Foo x\n}\n"},
+        errors=[
+            ("main.thrift", 2, 6, "unknown type 'Foo'"),
+        ],
+    ),
+    Case(
+        "unknown_type_hint",
+        {"main": "struct Food {}\nstruct S { 1: Fod x }\n"},
+        errors=[
+            ("main.thrift", 2, 15, "unknown type 'Fod'; did you mean 'Food'?"),
+        ],
+    ),
+    Case(
+        "unknown_type_in_include",
+        {"main": 'include "a.thrift"\nstruct S { 1: a.Missing x }\n', "a": "struct Present {}\n"},
+        errors=[
+            ("main.thrift", 2, 15, "unknown type 'a.Missing'"),
+        ],
+    ),
+    Case(
+        "unknown_include",
+        {"main": 'include "nope.thrift"\n'},
+        errors=[
+            ("main.thrift", 1, 9, "cannot find included file 'nope.thrift' (searched: .)"),
+        ],
+    ),
+    Case(
+        "include_cycle",
+        {"main": 'include "a.thrift"\n', "a": 'include "main.thrift"\n'},
+        errors=[
+            ("a.thrift", 1, 9, "include cycle: main.thrift -> a.thrift -> main.thrift"),
+        ],
+    ),
+    Case(
+        "self_include",
+        {"main": 'include "main.thrift"\n'},
+        errors=[
+            ("main.thrift", 1, 9, "include cycle: main.thrift -> main.thrift"),
+        ],
+    ),
+    Case(
+        "dup_field_id",
+        {"main": "struct S {\n  1: i32 a\n  1: i32 b\n}\n"},
+        errors=[
+            ("main.thrift", 3, 3, "duplicate field id 1 in struct 'S': 'b' and 'a' both use it"),
+        ],
+    ),
+    Case(
+        "dup_field_name",
+        {"main": "struct S {\n  1: i32 a\n  2: string a\n}\n"},
+        errors=[
+            (
+                "main.thrift",
+                3,
+                13,
+                "duplicate field name 'a' in struct 'S' (first at main.thrift:2:10)",
+            ),
+        ],
+    ),
+    Case(
+        "dup_definition",
+        {"main": "struct S {}\nenum S { A }\n"},
+        errors=[
+            ("main.thrift", 2, 6, "'S' is already defined (first at main.thrift:1:8)"),
+        ],
+    ),
+    Case(
+        "dup_enum_name",
+        {"main": "enum E {\n  A = 1,\n  A = 2\n}\n"},
+        errors=[
+            (
+                "main.thrift",
+                3,
+                3,
+                "duplicate value name 'A' in enum 'E' (first at main.thrift:2:3)",
+            ),
+        ],
+    ),
+    Case(
+        "dup_method",
+        {"main": "service X {\n  void f()\n  i32 f()\n}\n"},
+        errors=[
+            ("main.thrift", 3, 7, "duplicate method 'f' in service 'X' (first at main.thrift:2:8)"),
+        ],
+    ),
+    Case(
+        "bad_default",
+        {"main": 'struct S {\n  1: i32 x = "a"\n}\n'},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                14,
+                "type mismatch in the default of field 'x' in struct 'S': expected i32, found string 'a'",
+            ),
+        ],
+    ),
+    Case(
+        "overflow64",
+        {"main": "const i64 BIG = 9223372036854775808\n"},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                17,
+                "integer 9223372036854775808 in constant 'BIG' does not fit in 64 bits (-9223372036854775808 to 9223372036854775807)",
+            ),
+        ],
+    ),
+    Case(
+        "overflow_i8",
+        {"main": "struct S { 1: i8 x = 200 }\n"},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                22,
+                "value 200 in the default of field 'x' in struct 'S' is out of range for i8 (-128 to 127)",
+            ),
+        ],
+    ),
+    Case(
+        "unknown_enum_number",
+        {"main": "enum E { A = 1 }\nconst E X = 7\n"},
+        errors=[
+            ("main.thrift", 2, 13, "unknown enum value 7 for enum 'E' in constant 'X'"),
+        ],
+    ),
+    Case(
+        "unknown_enum_name",
+        {"main": "enum E { A = 1 }\nconst E X = E.B\n"},
+        errors=[
+            ("main.thrift", 2, 13, "enum 'E' has no value 'B'"),
+        ],
+    ),
+    Case(
+        "unterminated_string",
+        {"main": 'const string S = "abc\nstruct T {}\n'},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                18,
+                'unterminated string literal: expected a closing " on the same line',
+            ),
+        ],
+    ),
+    Case(
+        "unterminated_comment",
+        {"main": "struct T {}\n/* never\nclosed\n"},
+        errors=[
+            ("main.thrift", 2, 1, "unterminated comment: expected '*/' before the end of the file"),
+        ],
+    ),
+    Case(
+        "missing_brace",
+        {"main": "struct A {\n  1: i32 x\nstruct B {}\n"},
+        errors=[
+            ("main.thrift", 3, 1, "missing '}' before 'struct'"),
+        ],
+    ),
+    Case(
+        "missing_brace_eof",
+        {"main": "struct A {\n  1: i32 x\n"},
+        errors=[
+            ("main.thrift", 2, 11, "missing '}' before end of file"),
+        ],
+    ),
+    Case(
+        "extends_struct",
+        {"main": "struct S {}\nservice X extends S {}\n"},
+        errors=[
+            ("main.thrift", 2, 19, "service 'X' cannot extend 'S': it is a struct, not a service"),
+        ],
+    ),
+    Case(
+        "extends_unknown",
+        {"main": "service X extends Nope {}\n"},
+        errors=[
+            ("main.thrift", 1, 19, "unknown service 'Nope'"),
+        ],
+    ),
+    Case(
+        "oneway_returns",
+        {"main": "service X {\n  oneway i32 f()\n}\n"},
+        errors=[
+            ("main.thrift", 2, 14, "oneway method 'f' must return void"),
+        ],
+    ),
+    Case(
+        "oneway_throws",
+        {"main": "exception E {}\nservice X {\n  oneway void f() throws (1: E e)\n}\n"},
+        errors=[
+            ("main.thrift", 3, 15, "oneway method 'f' cannot throw exceptions"),
+        ],
+    ),
+    Case(
+        "throws_non_exception",
+        {"main": "service X {\n  void f() throws (1: i32 code)\n}\n"},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                23,
+                "'code' in the throws clause of method 'X.f' has type i32; only exceptions can be thrown",
+            ),
+        ],
+    ),
+    Case(
+        "typedef_cycle",
+        {"main": "typedef A B\ntypedef B A\n"},
+        errors=[
+            ("main.thrift", 1, 11, "typedef cycle: B -> A -> B"),
+        ],
+    ),
+    Case(
+        "const_cycle",
+        {"main": "const i32 A = B\nconst i32 B = A\n"},
+        errors=[
+            ("main.thrift", 1, 11, "constant 'A' refers to itself: A -> B -> A"),
+        ],
+    ),
+    Case(
+        "bare_enum_value",
+        {"main": "enum E { ONE = 1 }\nconst E X = ONE\n"},
+        errors=[
+            ("main.thrift", 2, 13, "unknown constant 'ONE' in constant 'X'; did you mean 'E.ONE'?"),
+        ],
+    ),
+    Case(
+        "enum_out_of_range",
+        {"main": "enum E {\n  A = 2147483648\n}\n"},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                7,
+                "value 2147483648 of 'E.A' is out of the i32 range (-2147483648 to 2147483647); enum values are i32 on the wire",
+            ),
+        ],
+    ),
+    Case(
+        "field_id_range",
+        {"main": "struct S {\n  40000: i32 x\n}\n"},
+        errors=[
+            ("main.thrift", 2, 3, "field id 40000 of 'x' is out of range: ids are 1 to 32767"),
+        ],
+    ),
+    Case(
+        "bad_escape",
+        {"main": 'const string S = "a\\qb"\n'},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                20,
+                "invalid escape sequence '\\q' in string literal; expected one of \\n \\r \\t \\\" \\' \\\\",
+            ),
+        ],
+    ),
+    Case(
+        "bad_uuid",
+        {"main": "const uuid U = 'not-a-uuid'\n"},
+        errors=[
+            ("main.thrift", 1, 16, "invalid uuid 'not-a-uuid' in constant 'U'"),
+        ],
+    ),
+    Case(
+        "struct_const_key",
+        {"main": "struct S { 1: i32 a }\nconst S X = {1: 2}\n"},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                14,
+                "struct 'S' in constant 'X' takes field names as keys, found integer 1",
+            ),
+        ],
+    ),
+    Case(
+        "union_two_fields",
+        {"main": "union U { 1: i32 a, 2: i32 b }\nconst U X = {'a': 1, 'b': 2}\n"},
+        errors=[
+            ("main.thrift", 2, 13, "union 'U' in constant 'X' sets 2 fields; a union holds one"),
+        ],
+    ),
+    Case(
+        "bad_char",
+        {"main": "struct S {\n  1: i32 x @\n}\n"},
+        errors=[
+            ("main.thrift", 2, 12, "unexpected character '@'"),
+        ],
+    ),
+    Case(
+        "missing_name",
+        {"main": "struct {\n}\n"},
+        errors=[
+            ("main.thrift", 1, 8, "unexpected '{'; expected an identifier"),
+        ],
+    ),
+    Case(
+        "service_as_type",
+        {"main": "service X {}\nconst X C = 1\n"},
+        errors=[
+            ("main.thrift", 2, 7, "'X' is a service, not a type"),
+        ],
+    ),
+    Case(
+        "inherited_clash",
+        {"main": "service A { void f() }\nservice B extends A {\n  void f()\n}\n"},
+        errors=[
+            (
+                "main.thrift",
+                3,
+                8,
+                "method 'f' of service 'B' is already defined in base service 'A' (main.thrift:1:18)",
+            ),
+        ],
+    ),
+    Case(
+        "extends_cycle",
+        {"main": "service A extends B {}\nservice B extends A {}\n"},
+        errors=[
+            ("main.thrift", 1, 9, "service inheritance cycle: A -> B -> A"),
+        ],
+    ),
+    Case(
+        "dotted_name",
+        {"main": "struct a.b {}\n"},
+        errors=[
+            ("main.thrift", 1, 8, "name 'a.b' must not contain '.'"),
+        ],
+    ),
+    Case(
+        "same_stem",
+        {"main": 'include "x/base.thrift"\ninclude "y/base.thrift"\n', "x/base": "", "y/base": ""},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                9,
+                "'y/base.thrift' and 'x/base.thrift' are both included as 'base'; included files must have distinct names",
+            ),
+        ],
+    ),
+    Case(
+        "wrong_enum",
+        {"main": "enum E1 { A }\nenum E2 { B }\nconst E1 X = E2.B\n"},
+        errors=[
+            (
+                "main.thrift",
+                3,
+                14,
+                "'E2.B' is a value of enum 'E2', but constant 'X' is of enum 'E1'",
+            ),
+        ],
+    ),
+    Case(
+        "bool_string",
+        {"main": 'const bool B = "yes"\n'},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                16,
+                "type mismatch in constant 'B': expected bool, found string 'yes'",
+            ),
+        ],
+    ),
+    Case(
+        "const_ref_mismatch",
+        {"main": 'const string S = "x"\nconst i32 I = S\n'},
+        errors=[
+            (
+                "main.thrift",
+                2,
+                15,
+                "type mismatch in constant 'I': constant 'S' is string, expected i32",
+            ),
+        ],
+    ),
+    Case(
+        "constant_as_type",
+        {"main": "const i32 N = 1\nstruct S { 1: N x }\n"},
+        errors=[
+            ("main.thrift", 2, 15, "'N' is a constant, not a type"),
+        ],
+    ),
+    Case(
+        "missing_value",
+        {"main": "const i32 X =\n"},
+        errors=[
+            ("main.thrift", 1, 14, "unexpected end of file; expected a value"),
+        ],
+    ),
+    Case(
+        "unknown_const_in_list",
+        {"main": "const list<i32> L = [1, MISSING, 3]\n"},
+        errors=[
+            ("main.thrift", 1, 25, "unknown constant 'MISSING' in constant 'L'"),
+        ],
+    ),
+    Case(
+        "map_key_type",
+        {"main": 'const map<i32, string> M = {"a": "b"}\n'},
+        errors=[
+            ("main.thrift", 1, 29, "type mismatch in constant 'M': expected i32, found string 'a'"),
+        ],
+    ),
+    Case(
+        "set_of_map",
+        {"main": "const set<i32> S = {1: 2}\n"},
+        errors=[
+            ("main.thrift", 1, 20, "type mismatch in constant 'S': expected set<i32>, found a map"),
+        ],
+    ),
+    Case(
+        "field_missing_type",
+        {"main": "struct S {\n  1: x\n}\n"},
+        errors=[
+            ("main.thrift", 3, 1, "unexpected '}'; expected an identifier, '(' or '&'"),
+        ],
+    ),
+    Case(
+        "keyword_typo",
+        {"main": "strct S {}\n"},
+        errors=[
+            (
+                "main.thrift",
+                1,
+                1,
+                "unexpected identifier 'strct'; expected a definition or header (struct, enum, service, include, ...) or end of file",
+            ),
+        ],
+    ),
+    Case(
+        "missing_include_dir",
+        {"main": "struct S {}\n"},
+        include_dirs=("nope",),
+        errors=[
+            (None, 0, 0, "include directory 'nope' does not exist"),
+        ],
+    ),
+]
+
+
+def test_there_are_at_least_thirty_cases() -> None:
+    assert len(CASES) >= 30
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_negative_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in case.files.items():
+        path = tmp_path / f"{name}.thrift"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    schema, diagnostics = pilota.check(["main.thrift"], case.include_dirs)
+    assert schema is None
+    found = [
+        (d.location.path, d.location.line, d.location.col, d.message)
+        if d.location
+        else (None, 0, 0, d.message)
+        for d in diagnostics.sorted()
+        if d.is_error
+    ]
+    assert found == case.errors
+
+
+def test_rendering_quotes_the_line_with_a_caret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("main.thrift").write_text("struct S {\n\t1: Foo bar\n}\n")
+    _, diagnostics = pilota.check(["main.thrift"])
+    assert diagnostics.render() == (
+        "main.thrift:2:5: error: unknown type 'Foo'\n 2 | \t1: Foo bar\n   | \t   ^~~"
+    )
+
+
+def test_independent_errors_are_all_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("main.thrift").write_text(
+        "struct A {\n  1: i32 x @\n}\nstruct B {\n  1: string\n}\n"
+        "enum C { X = }\nconst i32 OK = 1\nstruct D {\n  1: i32 y\nservice S {}\n"
+    )
+    Path("other.thrift").write_text("struct S { 1: Unknown u, 1: i32 dup }\nconst i8 T = 300\n")
+    schema, diagnostics = pilota.check(["main.thrift", "other.thrift"])
+    assert schema is None
+    assert [
+        (d.location.path, d.location.line, d.location.col)
+        for d in diagnostics.sorted()
+        if d.location
+    ] == [
+        ("main.thrift", 2, 12),
+        ("main.thrift", 6, 1),
+        ("main.thrift", 7, 14),
+        ("main.thrift", 11, 1),
+        ("other.thrift", 1, 15),
+        ("other.thrift", 1, 26),
+        ("other.thrift", 2, 14),
+    ]
+
+
+def test_a_broken_include_does_not_hide_other_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("main.thrift").write_text('include "broken.thrift"\nstruct S { 1: broken.T t }\n')
+    Path("broken.thrift").write_text("struct T {\n")
+    Path("fine.thrift").write_text("struct U { 1: Missing m }\n")
+    _, diagnostics = pilota.check(["main.thrift", "fine.thrift"])
+    assert [d.message for d in diagnostics.sorted()] == [
+        "missing '}' before end of file",
+        "unknown type 'Missing'",
+    ]
+
+
+def test_unreadable_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("latin1.thrift").write_bytes(b"const string S = '\xe9'\n")
+    Path("dir.thrift").mkdir()
+    Path("idl.proto3").write_text("")
+    _, diagnostics = pilota.check(["latin1.thrift", "dir.thrift", "missing.thrift"])
+    assert [d.render() for d in diagnostics.sorted()] == [
+        "error: cannot read 'dir.thrift': it is a directory",
+        "error: cannot read 'missing.thrift': no such file",
+        "latin1.thrift:1:19: error: 'latin1.thrift' is not valid UTF-8 (byte 0xe9)",
+    ]
+    _, diagnostics = pilota.check(["idl.proto3"])
+    assert [d.message for d in diagnostics] == [
+        "cannot compile 'idl.proto3': expected a file ending in .thrift"
+    ]
+
+
+def test_paths_are_shown_as_given(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "main.thrift").write_text('include "inc.thrift"\n')
+    (tmp_path / "sub" / "inc.thrift").write_text("struct S { 1: Nope n }\n")
+    _, diagnostics = pilota.check([tmp_path / "sub" / "main.thrift"])
+    [error] = diagnostics.errors
+    assert error.location is not None
+    assert error.location.path == os.path.join(str(tmp_path / "sub"), "inc.thrift")
