@@ -464,4 +464,3 @@ class Schema:
             if module.name == name:
                 return module
         raise KeyError(name)
-

@@ -26,7 +26,8 @@ def read_source(path: Path, shown: str, diagnostics: Diagnostics) -> str | None:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         diagnostics.error(
-            f"'{shown}' is not valid UTF-8 (byte 0x{data[exc.start]:02x})", Location(shown, line, col)
+            f"'{shown}' is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            Location(shown, line, col),
         )
         return None
     diagnostics.sources.add(shown, text)

@@ -46,7 +46,10 @@ def check_idl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Checker:
     def run(
         main: str, *, include_dirs: tuple[str, ...] = (), **others: str
     ) -> tuple[ir.Schema | None, Diagnostics]:
-        files = {"main.thrift": main, **{k.replace("__", "/") + ".thrift": v for k, v in others.items()}}
+        files = {
+            "main.thrift": main,
+            **{k.replace("__", "/") + ".thrift": v for k, v in others.items()},
+        }
         for name, text in files.items():
             path = tmp_path / name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,9 @@ PILOTA = SHARED / "corpus" / "pilota"
 def _names(folder: Path, pattern: str) -> list[str]:
     # Collected at import time so each file is its own test; empty without ../shared,
     # in which case the sentinel test below skips (or fails in CI).
-    return sorted(str(p.relative_to(folder)) for p in folder.glob(pattern)) if folder.exists() else []
+    return (
+        sorted(str(p.relative_to(folder)) for p in folder.glob(pattern)) if folder.exists() else []
+    )
 
 
 @pytest.fixture

@@ -89,12 +89,16 @@ def same(ours: Any, theirs: Any) -> bool:
     if isinstance(ours, float):
         return isinstance(theirs, int | float) and float(theirs) == ours
     if isinstance(ours, list):
-        return isinstance(theirs, list) and len(ours) == len(theirs) and all(
-            same(a, b) for a, b in zip(ours, theirs, strict=True)
+        return (
+            isinstance(theirs, list)
+            and len(ours) == len(theirs)
+            and all(same(a, b) for a, b in zip(ours, theirs, strict=True))
         )
     if isinstance(ours, dict):
-        return isinstance(theirs, dict) and ours.keys() == theirs.keys() and all(
-            same(v, theirs[k]) for k, v in ours.items()
+        return (
+            isinstance(theirs, dict)
+            and ours.keys() == theirs.keys()
+            and all(same(v, theirs[k]) for k, v in ours.items())
         )
     return type(ours) is type(theirs) and bool(ours == theirs)
 
@@ -124,9 +128,9 @@ def test_agrees_with_thriftpy2(name: str) -> None:
         theirs = getattr(peer, definition.name, None)
         if isinstance(definition, ir.Struct):
             spec = theirs.thrift_spec  # type: ignore[union-attr]
-            assert {
-                f.id: (wire_type(f.type), f.name, f.required) for f in definition.fields
-            } == {fid: (entry[0], entry[1], entry[-1]) for fid, entry in spec.items()}, definition.name
+            assert {f.id: (wire_type(f.type), f.name, f.required) for f in definition.fields} == {
+                fid: (entry[0], entry[1], entry[-1]) for fid, entry in spec.items()
+            }, definition.name
         elif isinstance(definition, ir.Enum):
             assert {m.name: m.value for m in definition.members} == theirs._NAMES_TO_VALUES  # type: ignore[union-attr]
         elif isinstance(definition, ir.Const):

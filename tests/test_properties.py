@@ -14,7 +14,9 @@ import pilota
 from pilota import ir
 
 INT_RANGES = {name: ir.INTEGER_RANGES[ir.BaseKind(name)] for name in ("i8", "i16", "i32", "i64")}
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ def containers(element: st.SearchStrategy[Typed]) -> st.SearchStrategy[Typed]:
             t = items[0].type
             values = tuple(i.value for i in items)
             value: ir.Value = (
-                ir.ListValue(values) if kind == "list" else ir.SetValue(tuple(dict.fromkeys(values)))
+                ir.ListValue(values)
+                if kind == "list"
+                else ir.SetValue(tuple(dict.fromkeys(values)))
             )
             return Typed(f"{kind}<{t}>", "[" + sep.join(i.text for i in items) + "]", value)
 
@@ -71,13 +75,19 @@ def containers(element: st.SearchStrategy[Typed]) -> st.SearchStrategy[Typed]:
             lambda first: st.lists(element.filter(lambda e: e.type == first.type), max_size=4).map(
                 lambda rest: [first, *rest]
             )
-        ).flatmap(lambda items: st.sampled_from([", ", "; ", " ", ",\n"]).map(lambda sep: build(items, sep)))
+        ).flatmap(
+            lambda items: st.sampled_from([", ", "; ", " ", ",\n"]).map(
+                lambda sep: build(items, sep)
+            )
+        )
 
     def maps() -> st.SearchStrategy[Typed]:
         def build(keys: list[Typed], value: Typed) -> Typed:
             pairs = {k.value: value.value for k in keys}
             text = "{" + ", ".join(f"{k.text}: {value.text}" for k in keys) + "}"
-            return Typed(f"map<{keys[0].type}, {value.type}>", text, ir.MapValue(tuple(pairs.items())))
+            return Typed(
+                f"map<{keys[0].type}, {value.type}>", text, ir.MapValue(tuple(pairs.items()))
+            )
 
         return st.tuples(scalars, element).flatmap(
             lambda kv: st.lists(scalars.filter(lambda k: k.type == kv[0].type), max_size=3).map(
@@ -128,20 +138,30 @@ SEPARATORS = ["", ",", ";", " // a comment\n", " # another\n", " /* block */", "
 @st.composite
 def structs(draw: st.DrawFn) -> tuple[str, list[tuple[int, str, str, str]]]:
     names = draw(st.lists(st.sampled_from(FIELD_NAMES), min_size=1, max_size=10, unique=True))
-    ids = draw(st.lists(st.integers(1, 32767), min_size=len(names), max_size=len(names), unique=True))
+    ids = draw(
+        st.lists(st.integers(1, 32767), min_size=len(names), max_size=len(names), unique=True)
+    )
     fields = [
-        (fid, name, draw(st.sampled_from(FIELD_TYPES)), draw(st.sampled_from(["", "required ", "optional "])))
+        (
+            fid,
+            name,
+            draw(st.sampled_from(FIELD_TYPES)),
+            draw(st.sampled_from(["", "required ", "optional "])),
+        )
         for fid, name in zip(ids, names, strict=True)
     ]
     body = "".join(
-        f"  {fid}: {req}{t} {name}{draw(st.sampled_from(SEPARATORS))}\n" for fid, name, t, req in fields
+        f"  {fid}: {req}{t} {name}{draw(st.sampled_from(SEPARATORS))}\n"
+        for fid, name, t, req in fields
     )
     return "struct Other {}\nstruct S {\n" + body + "}\n", fields
 
 
 @SETTINGS
 @given(structs())
-def test_struct_fields_survive_any_spelling(tmp_path: Path, generated: tuple[str, list[tuple[int, str, str, str]]]) -> None:
+def test_struct_fields_survive_any_spelling(
+    tmp_path: Path, generated: tuple[str, list[tuple[int, str, str, str]]]
+) -> None:
     text, fields = generated
     path = tmp_path / "s.thrift"
     path.write_text(text, encoding="utf-8")

@@ -37,7 +37,9 @@ def enum_value(module: ir.Module, enum: str, member: str) -> ir.EnumValue:
 
 
 def test_thrift_test_numberz_and_const() -> None:
-    module = pilota.load([need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")]).roots[0]
+    module = pilota.load(
+        [need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")]
+    ).roots[0]
     numberz = module["Numberz"]
     assert isinstance(numberz, ir.Enum)
     assert [(m.name, m.value, m.implicit) for m in numberz.members] == [
@@ -82,9 +84,13 @@ def test_constants_demo_values() -> None:
     assert const(module, "MY_GUID") == guid
     assert const(module, "GEN_MAP") == ir.MapValue(((35532, 233), (43523, 853)))
     assert const(module, "GEN_LIST") == ir.ListValue((235235, 23598352, 3253523))
-    assert const(module, "GEN_MAPMAP") == ir.MapValue(((235, ir.MapValue(((532, 53255), (235, 235)))),))
+    assert const(module, "GEN_MAPMAP") == ir.MapValue(
+        ((235, ir.MapValue(((532, 53255), (235, 235)))),)
+    )
     # '098325' is decimal, as in Apache's lexer
-    assert const(module, "GEN_MAP2") == ir.MapValue((("hello", 233), ("lkj98d", 853), ("lkjsdf", 98325)))
+    assert const(module, "GEN_MAP2") == ir.MapValue(
+        (("hello", 233), ("lkj98d", 853), ("lkjsdf", 98325))
+    )
     # sets drop repeated members
     assert const(module, "GEN_SET") == ir.SetValue((235, 53235))
     assert const(module, "GUID_SET") == ir.SetValue((guid, plain))
@@ -167,6 +173,7 @@ def test_debug_proto_test_constants_and_inheritance() -> None:
 
 def test_enum_numbering_rules() -> None:
     module = apache("EnumTest.thrift")
+
     def numbers(name: str) -> list[tuple[str, int]]:
         enum = module[name]
         assert isinstance(enum, ir.Enum)
@@ -176,7 +183,11 @@ def test_enum_numbering_rules() -> None:
         ("ME3_0", 0), ("ME3_1", 1), ("ME3_N2", -2), ("ME3_N1", -1),
         ("ME3_D0", 0), ("ME3_D1", 1), ("ME3_9", 9), ("ME3_10", 10),
     ]  # fmt: skip
-    assert numbers("MyEnum4") == [("ME4_A", 0x7FFFFFFD), ("ME4_B", 0x7FFFFFFE), ("ME4_C", 0x7FFFFFFF)]
+    assert numbers("MyEnum4") == [
+        ("ME4_A", 0x7FFFFFFD),
+        ("ME4_B", 0x7FFFFFFE),
+        ("ME4_C", 0x7FFFFFFF),
+    ]
     assert numbers("MyEnum5") == [("e1", 0), ("e2", 42)]
     my_struct = module["MyStruct"]
     assert isinstance(my_struct, ir.Struct)
@@ -189,7 +200,9 @@ def test_typedef_chains_and_cross_file_inheritance() -> None:
     module = apache("ManyTypedefs.thrift")
     biglist = module["biglist"]
     assert isinstance(biglist, ir.Typedef)
-    assert biglist.type == ir.ListType(ir.MapType(ir.NamedType(module["int32"]), ir.BaseType(I.STRING)))  # type: ignore[arg-type]
+    assert biglist.type == ir.ListType(
+        ir.MapType(ir.NamedType(module["int32"]), ir.BaseType(I.STRING))
+    )  # type: ignore[arg-type]
     service_module = apache("Service.thrift")
     extended = service_module["ExtendedService"]
     assert isinstance(extended, ir.Service) and extended.extends is not None
@@ -199,7 +212,10 @@ def test_typedef_chains_and_cross_file_inheritance() -> None:
 
 def test_docs_attach_to_what_follows(corpus: Path) -> None:
     module = apache("DocTest.thrift")
-    assert module.doc == "Program doctext.\n\nSeriously, this is the documentation for this whole program."
+    assert (
+        module.doc
+        == "Program doctext.\n\nSeriously, this is the documentation for this whole program."
+    )
     numberz = module["Numberz"]
     assert isinstance(numberz, ir.Enum)
     assert numberz.doc == "Some doc text goes here.  Wow I am [nesting these] (no more nesting.)"
@@ -392,7 +408,7 @@ def test_literals_and_separators(tmp_path: Path) -> None:
     assert const(module, "EXP") == 1.5e-3
     assert const(module, "NEG") == -0.5
     assert const(module, "WHOLE") == 7.0 and isinstance(const(module, "WHOLE"), float)
-    assert const(module, "SINGLE") == "it's \"quoted\"\t\\"
+    assert const(module, "SINGLE") == 'it\'s "quoted"\t\\'
     assert const(module, "DOUBLE") == "new\nline"
     assert const(module, "RAW") == b"bytes"
     assert const(module, "YES") is True
@@ -421,7 +437,11 @@ def test_requiredness_union_and_exception(tmp_path: Path) -> None:
         """,
     )
     struct, union, exc = module["S"], module["U"], module["E"]
-    assert isinstance(struct, ir.Struct) and isinstance(union, ir.Struct) and isinstance(exc, ir.Struct)
+    assert (
+        isinstance(struct, ir.Struct)
+        and isinstance(union, ir.Struct)
+        and isinstance(exc, ir.Struct)
+    )
     assert [f.requiredness for f in struct.fields] == [
         ir.Requiredness.REQUIRED,
         ir.Requiredness.OPTIONAL,
@@ -443,7 +463,10 @@ def test_recursive_types_and_forward_references(tmp_path: Path) -> None:
     node = module["Node"]
     root = const(module, "ROOT")
     assert isinstance(node, ir.Struct) and isinstance(root, ir.StructValue)
-    assert root.fields == (("value", 1), ("children", ir.ListValue((ir.StructValue(node, (("value", 2),)),))))
+    assert root.fields == (
+        ("value", 1),
+        ("children", ir.ListValue((ir.StructValue(node, (("value", 2),)),))),
+    )
     assert node.fields[1].type == ir.ListType(ir.NamedType(node))
 
 

@@ -52,7 +52,8 @@ class _Loader:
         for include in document.includes:
             found = self.find_include(include.path, path.parent, shown)
             if found is None:
-                searched = ", ".join([os.path.dirname(shown) or "."] + [str(d) for d in self.include_dirs])
+                dirs = [os.path.dirname(shown) or ".", *map(str, self.include_dirs)]
+                searched = ", ".join(dirs)
                 self.diagnostics.error(
                     f"cannot find included file '{include.path}' (searched: {searched})",
                     include.loc,
@@ -61,7 +62,7 @@ class _Loader:
             target, target_shown = found
             target_real = target.resolve()
             if target_real in self.loading:
-                cycle = self.loading[self.loading.index(target_real) :] + [target_real]
+                cycle = [*self.loading[self.loading.index(target_real) :], target_real]
                 names = " -> ".join(self.shown(p, target_shown) for p in cycle)
                 self.diagnostics.error(f"include cycle: {names}", include.loc)
                 continue
@@ -73,7 +74,9 @@ class _Loader:
         parsed = self.files.get(real)
         return parsed.shown_path if parsed is not None else fallback
 
-    def find_include(self, name: str, including_dir: Path, including_shown: str) -> tuple[Path, str] | None:
+    def find_include(
+        self, name: str, including_dir: Path, including_shown: str
+    ) -> tuple[Path, str] | None:
         candidate = including_dir / name
         if candidate.is_file():
             return candidate, os.path.normpath(os.path.join(os.path.dirname(including_shown), name))
@@ -112,9 +115,11 @@ def _healthy_files(files: dict[Path, ParsedFile | None]) -> list[ParsedFile]:
         if real not in state:
             parsed = files.get(real)
             state[real] = False  # provisional: a cycle back here is not healthy
-            state[real] = parsed is not None and len(parsed.includes) == len(
-                parsed.document.includes
-            ) and all(healthy(target) for _, target in parsed.includes)
+            state[real] = (
+                parsed is not None
+                and len(parsed.includes) == len(parsed.document.includes)
+                and all(healthy(target) for _, target in parsed.includes)
+            )
         return state[real]
 
     return [p for real, p in files.items() if p is not None and healthy(real)]

@@ -98,8 +98,10 @@ def same_type(a: ir.Type, b: ir.Type) -> bool:
     a, b = ir.unalias(a), ir.unalias(b)
     if isinstance(a, ir.BaseType) and isinstance(b, ir.BaseType):
         return a.kind is b.kind
-    if isinstance(a, ir.ListType | ir.SetType) and type(a) is type(b):
-        return same_type(a.element, b.element)  # type: ignore[union-attr]
+    if isinstance(a, ir.ListType) and isinstance(b, ir.ListType):
+        return same_type(a.element, b.element)
+    if isinstance(a, ir.SetType) and isinstance(b, ir.SetType):
+        return same_type(a.element, b.element)
     if isinstance(a, ir.MapType) and isinstance(b, ir.MapType):
         return same_type(a.key, b.key) and same_type(a.value, b.value)
     if isinstance(a, ir.NamedType) and isinstance(b, ir.NamedType):
@@ -137,24 +139,27 @@ class _Lowering:
         scopes = {f.real_path: self.declare(f) for f in files}
         for f in files:
             self.link(scopes[f.real_path], [(inc, scopes[target]) for inc, target in f.includes])
-        for scope_, typedef, type_node in self.pending.typedefs:
-            typedef.type = self.resolve_type(scope_, type_node)
+        pending = self.pending
+        for scope, typedef, type_ref in pending.typedefs:
+            typedef.type = self.resolve_type(scope, type_ref)
         self.check_typedef_cycles()
-        for const, (scope_, node) in self.pending.consts.items():
-            const.type = self.resolve_type(scope_, node.type)
-        for scope_, struct, node in self.pending.structs:
-            struct.fields = self.fields(scope_, node.fields, f"{node.kind} '{node.name}'", node.kind)
-        for scope_, service, node in self.pending.services:
-            self.service(scope_, service, node)
-        for const in self.pending.consts:
+        for const, (scope, const_node) in pending.consts.items():
+            const.type = self.resolve_type(scope, const_node.type)
+        for scope, struct, struct_node in pending.structs:
+            owner = f"{struct_node.kind} '{struct_node.name}'"
+            struct.fields = self.fields(scope, struct_node.fields, owner, struct_node.kind)
+        for scope, service, service_node in pending.services:
+            self.service(scope, service, service_node)
+        for const in pending.consts:
             self.const_value(const)
-        for scope_, fld, value, owner in self.pending.defaults:
-            default = self.value(scope_, value, fld.type, f"the default of field '{fld.name}' in {owner}")
+        for scope, fld, value_node, owner in pending.defaults:
+            where = f"the default of field '{fld.name}' in {owner}"
+            default = self.value(scope, value_node, fld.type, where)
             if default is not None:
                 fld.default = default
-        for _, service, _ in self.pending.services:
+        for _, service, _ in pending.services:
             self.check_inheritance(service)
-        return {path: s.module for path, s in scopes.items()}
+        return {path: scope.module for path, scope in scopes.items()}
 
     # ---- pass 1: declarations ---------------------------------------------------------
 
@@ -163,7 +168,9 @@ class _Lowering:
         module = ir.Module(path=parsed.shown_path, name=parsed.real_path.stem, doc=doc.doc)
         module.cpp_includes = [c.path for c in doc.cpp_includes]
         for ns in doc.namespaces:
-            module.namespaces[ns.scope] = ir.Namespace(ns.scope, ns.name, _annotations(ns.annotations))
+            module.namespaces[ns.scope] = ir.Namespace(
+                ns.scope, ns.name, _annotations(ns.annotations)
+            )
         scope = _Scope(module, doc)
         for node in doc.definitions:
             definition = self.declare_one(scope, node)
@@ -179,38 +186,42 @@ class _Lowering:
 
     def declare_one(self, scope: _Scope, node: ast.Definition) -> ir.Definition:
         module = scope.module
-        common = {
-            "name": node.name,
-            "module": module,
-            "loc": node.loc,
-            "doc": node.doc,
-        }
         if isinstance(node, ast.Typedef):
-            typedef = ir.Typedef(**common, annotations=_annotations(node.annotations))
+            typedef = ir.Typedef(
+                node.name, module, node.loc, node.doc, _annotations(node.annotations)
+            )
             self.pending.typedefs.append((scope, typedef, node.type))
             return typedef
         if isinstance(node, ast.Senum):
             self.diag.warning("'senum' is deprecated; use 'string' or an enum", node.keyword_loc)
             return ir.Typedef(
-                **common,
-                annotations=_annotations(node.annotations),
+                node.name,
+                module,
+                node.loc,
+                node.doc,
+                _annotations(node.annotations),
                 type=ir.BaseType(ir.BaseKind.STRING),
             )
         if isinstance(node, ast.Const):
-            const = ir.Const(**common, annotations=_annotations(node.annotations))
+            const = ir.Const(node.name, module, node.loc, node.doc, _annotations(node.annotations))
             self.pending.consts[const] = (scope, node)
             return const
         if isinstance(node, ast.Enum):
-            enum = ir.Enum(**common, annotations=_annotations(node.annotations))
+            enum = ir.Enum(node.name, module, node.loc, node.doc, _annotations(node.annotations))
             self.enum_members(enum, node)
             return enum
         if isinstance(node, ast.Struct):
             struct = ir.Struct(
-                **common, annotations=_annotations(node.annotations), kind=ir.StructKind(node.kind)
+                node.name,
+                module,
+                node.loc,
+                node.doc,
+                _annotations(node.annotations),
+                kind=ir.StructKind(node.kind),
             )
             self.pending.structs.append((scope, struct, node))
             return struct
-        service = ir.Service(**common, annotations=_annotations(node.annotations))
+        service = ir.Service(node.name, module, node.loc, node.doc, _annotations(node.annotations))
         self.pending.services.append((scope, service, node))
         return service
 
@@ -232,7 +243,8 @@ class _Lowering:
                 if not _I32[0] <= number <= _I32[1]:
                     self.diag.error(
                         f"value {value_node.value.text} of '{enum.name}.{value_node.name}' is out "
-                        f"of the i32 range ({_I32[0]} to {_I32[1]}); enum values are i32 on the wire",
+                        f"of the i32 range ({_I32[0]} to {_I32[1]}); "
+                        "enum values are i32 on the wire",
                         value_node.value.loc,
                     )
             previous = number
@@ -307,9 +319,13 @@ class _Lowering:
                 self.diag.warning("'slist' is deprecated; use 'string'", node.loc)
             return ir.BaseType(_BASE_KINDS[node.name], _annotations(node.annotations))
         if isinstance(node, ast.ListTypeRef):
-            return ir.ListType(self.resolve_type(scope, node.element), _annotations(node.annotations))
+            return ir.ListType(
+                self.resolve_type(scope, node.element), _annotations(node.annotations)
+            )
         if isinstance(node, ast.SetTypeRef):
-            return ir.SetType(self.resolve_type(scope, node.element), _annotations(node.annotations))
+            return ir.SetType(
+                self.resolve_type(scope, node.element), _annotations(node.annotations)
+            )
         if isinstance(node, ast.MapTypeRef):
             return ir.MapType(
                 self.resolve_type(scope, node.key),
@@ -433,7 +449,9 @@ class _Lowering:
                 hint = self.suggestion(node.extends.name, self.visible_names(scope, (ir.Service,)))
                 self.diag.error(f"unknown service '{node.extends.name}'{hint}", node.extends.loc)
             else:
-                kind = base.kind.value if isinstance(base, ir.Struct) else type(base).__name__.lower()
+                kind = (
+                    base.kind.value if isinstance(base, ir.Struct) else type(base).__name__.lower()
+                )
                 self.diag.error(
                     f"service '{service.name}' cannot extend '{node.extends.name}': "
                     f"it is a {kind}, not a service",
@@ -537,17 +555,23 @@ class _Lowering:
         if isinstance(t, ir.BaseType):
             return self.base_value(node, t.kind, declared, where)
         if isinstance(t, ir.ListType | ir.SetType) and isinstance(node, ast.ListLiteral):
-            items = [self.value(scope, item, t.element, where) for item in node.items]
-            if any(item is None for item in items):
+            items: list[ir.Value] = []
+            for item_node in node.items:
+                item = self.value(scope, item_node, t.element, where)
+                if item is not None:
+                    items.append(item)
+            if len(items) < len(node.items):
                 return None
-            values = tuple(items)  # type: ignore[arg-type]
-            return ir.ListValue(values) if isinstance(t, ir.ListType) else ir.SetValue(
-                tuple(dict.fromkeys(values))
-            )
+            if isinstance(t, ir.ListType):
+                return ir.ListValue(tuple(items))
+            return ir.SetValue(tuple(dict.fromkeys(items)))  # a set keeps each member once
         # Empty containers may be written either way: `{}` for a list or set, `[]` for a map.
-        if isinstance(t, ir.ListType | ir.SetType) and isinstance(node, ast.MapLiteral):
-            if not node.items:
-                return ir.ListValue(()) if isinstance(t, ir.ListType) else ir.SetValue(())
+        if (
+            isinstance(t, ir.ListType | ir.SetType)
+            and isinstance(node, ast.MapLiteral)
+            and not node.items
+        ):
+            return ir.ListValue(()) if isinstance(t, ir.ListType) else ir.SetValue(())
         if isinstance(t, ir.MapType) and isinstance(node, ast.ListLiteral) and not node.items:
             return ir.MapValue(())
         if isinstance(t, ir.MapType) and isinstance(node, ast.MapLiteral):
@@ -560,7 +584,9 @@ class _Lowering:
                     failed = True
                     continue
                 if key in pairs:
-                    self.diag.warning(f"duplicate key in {where}; the last value wins", key_node.loc)
+                    self.diag.warning(
+                        f"duplicate key in {where}; the last value wins", key_node.loc
+                    )
                 pairs[key] = value
             return None if failed else ir.MapValue(tuple(pairs.items()))
         if isinstance(t, ir.NamedType):
@@ -576,7 +602,8 @@ class _Lowering:
                 return ir.EnumValue(member)
             if isinstance(definition, ir.Struct) and isinstance(node, ast.MapLiteral):
                 return self.struct_value(scope, node, definition, where)
-        return self.mismatch(node, declared, where)
+        self.mismatch(node, declared, where)
+        return None
 
     def base_value(
         self, node: ast.ConstValue, kind: ir.BaseKind, declared: ir.Type, where: str
@@ -609,7 +636,8 @@ class _Lowering:
                 except ValueError:
                     self.diag.error(f"invalid uuid {node.value!r} in {where}", node.loc)
                     return None
-        return self.mismatch(node, declared, where)
+        self.mismatch(node, declared, where)
+        return None
 
     def in_range(self, number: int, kind: ir.BaseKind, loc: Location, where: str) -> int | None:
         low, high = kind.range
@@ -685,8 +713,13 @@ class _Lowering:
         head, dot, member_name = node.name.rpartition(".")
         enum = self.lookup(scope, head) if dot else None
         t = ir.unalias(declared)
-        if (dot and found is None and isinstance(t, ir.NamedType)
-                and isinstance(t.definition, ir.Enum) and enum is not t.definition):
+        if (
+            dot
+            and found is None
+            and isinstance(t, ir.NamedType)
+            and isinstance(t.definition, ir.Enum)
+            and enum is not t.definition
+        ):
             member = t.definition.member(member_name)
             if member is not None:
                 # Apache matches only the part after the last dot against the
@@ -738,7 +771,8 @@ class _Lowering:
         if isinstance(t, ir.BaseType) and t.kind.is_integer:
             # As in Apache, enum values are also i32 constants.
             return self.in_range(member.value, t.kind, node.loc, where)
-        return self.mismatch(node, declared, where)
+        self.mismatch(node, declared, where)
+        return None
 
     def convert(
         self, value: ir.Value, const: ir.Const, declared: ir.Type, node: ast.Identifier, where: str
@@ -758,14 +792,18 @@ class _Lowering:
                     return self.in_range(value, t.kind, node.loc, where)
                 if t.kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
                     return float(value)
-            elif isinstance(value, float) and t.kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
-                return value
-            elif isinstance(value, str) and t.kind is ir.BaseKind.STRING:
+            elif (
+                isinstance(value, float) and t.kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT)
+            ) or (isinstance(value, str) and t.kind is ir.BaseKind.STRING):
                 return value
             elif isinstance(value, str) and t.kind is ir.BaseKind.BINARY:
                 return value.encode("utf-8")
-        if (isinstance(t, ir.NamedType) and isinstance(t.definition, ir.Enum)
-                and isinstance(value, int) and not isinstance(value, bool)):
+        if (
+            isinstance(t, ir.NamedType)
+            and isinstance(t.definition, ir.Enum)
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        ):
             member = t.definition.by_value(value)
             if member is not None:
                 return ir.EnumValue(member)

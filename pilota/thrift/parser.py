@@ -13,7 +13,7 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -31,7 +31,8 @@ _ESCAPE = re.compile(r"\\(.)")
 
 # Where a syntax error is recovered from: the next top-level keyword at the start of a line.
 _TOP_LEVEL = re.compile(
-    r"^[ \t]*(?P<kw>include|cpp_include|namespace|typedef|const|enum|senum|struct|union|exception|service)\b",
+    r"^[ \t]*(?P<kw>include|cpp_include|namespace|typedef|const|enum|senum"
+    r"|struct|union|exception|service)\b",
     re.MULTILINE,
 )
 _MAX_SYNTAX_ERRORS = 20
@@ -159,7 +160,11 @@ class _Builder(lark.Transformer[Any, ast.Document]):
     def typedef(self, ch: list[Any]) -> ast.Typedef:
         kw = ch[0]
         return ast.Typedef(
-            ch[2].value, ch[1], self.ann(ch[3]), self.doc_before(kw.line, kw.column), self.loc(ch[2])
+            ch[2].value,
+            ch[1],
+            self.ann(ch[3]),
+            self.doc_before(kw.line, kw.column),
+            self.loc(ch[2]),
         )
 
     def const(self, ch: list[Any]) -> ast.Const:
@@ -230,9 +235,13 @@ class _Builder(lark.Transformer[Any, ast.Document]):
     def field(self, ch: list[Any]) -> ast.Field:
         id_tok, req_tok, type_ref, ref_tok, name, default = ch[:6]
         first = id_tok or req_tok
-        line, col = (first.line, first.column) if first is not None else (
-            type_ref.loc.line,
-            type_ref.loc.col,
+        line, col = (
+            (first.line, first.column)
+            if first is not None
+            else (
+                type_ref.loc.line,
+                type_ref.loc.col,
+            )
         )
         return ast.Field(
             id=self.int_literal(id_tok).value if id_tok is not None else None,
@@ -343,7 +352,7 @@ class ThriftParser:
         options: dict[str, Any] = {}
         if use_cython:
             try:
-                import lark_cython
+                import lark_cython  # type: ignore[import-untyped]
 
                 options["_plugins"] = lark_cython.plugins
             except ImportError:
@@ -375,7 +384,7 @@ class ThriftParser:
         while True:
             self._builder.reset(path, text, diagnostics)
             try:
-                document: ast.Document = self._lark.parse(text)
+                document = cast(ast.Document, self._lark.parse(text))
             except UnexpectedInput as fast_exc:
                 error = self._explain(self._precise(fast_exc, text), text, path)
                 if error.offset < resume_from:  # no progress: stop rather than loop
@@ -423,7 +432,7 @@ class ThriftParser:
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
-            pos = exc.pos_in_stream
+            pos = _error_offset(exc, text)
             ch = text[pos]
             if ch in "\"'":
                 return f"unterminated string literal: expected a closing {ch} on the same line"
@@ -525,7 +534,7 @@ def _describe_token(token: Any) -> str:
 
 def _error_offset(exc: UnexpectedInput, text: str) -> int:
     if isinstance(exc, UnexpectedCharacters):
-        return int(exc.pos_in_stream)
+        return exc.pos_in_stream or 0
     token = getattr(exc, "token", None)
     if token is None or token.type == "$END" or token.start_pos is None:
         return len(text)
@@ -610,4 +619,3 @@ def thrift_parser() -> ThriftParser:
 
 def parse_thrift(text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
     return thrift_parser().parse(text, path, diagnostics)
-

@@ -1,0 +1,171 @@
+"""Parse + resolve speed, beside thriftpy2.load on the same content.
+
+Prints one table from one run: the warm, in-process median time per call
+over repeated runs (the two tools interleaved, so machine noise hits both).
+
+    python bench/parse.py [--rounds N]
+
+Inputs: Apache's ThriftTest.thrift (0.17) from ../shared, and generated IDL
+of 500 and 5,000 lines. thriftpy2 cannot read ThriftTest's
+`namespace xsd ... (uri = ...)` line, so that line is stripped for it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import thriftpy2
+
+import pilota
+from pilota.thrift import parser as thrift_parser_module
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+THRIFT_TEST = SHARED / "corpus" / "thrift" / "apache-0.17" / "ThriftTest.thrift"
+
+
+def generated_idl(lines: int) -> str:
+    """Realistic IDL of about `lines` lines: docs, enums, nested containers,
+    defaults, const references, exceptions and services; all of it readable
+    by thriftpy2 too."""
+    out: list[str] = ["namespace py bench", ""]
+    for i in itertools.count():
+        if len(out) >= lines:
+            break
+        parent = f"    6: optional Record{i - 1} parent,\n" if i else ""
+        out += f"""/**
+ * Status of a record, block {i}.
+ */
+enum Status{i} {{
+    ACTIVE{i} = 1,
+    SUSPENDED{i},
+    DELETED{i} = 10,
+}}
+
+const i32 LIMIT{i} = {100 + i}
+const list<string> NAMES{i} = ["alpha", "beta", 'gamma']
+const map<string, i64> WEIGHTS{i} = {{"a": 1, "b": 0x20, "c": -3}}
+
+/** A record with most kinds of field. */
+struct Record{i} {{
+    1: required i64 id,
+    2: optional string name = "unnamed",
+    3: list<map<string, i32>> items,
+    4: Status{i} status = Status{i}.ACTIVE{i},
+    5: set<string> tags,
+{parent}    7: double score = 1.5e3,
+    8: binary blob,
+    9: i32 limit = LIMIT{i},
+}}
+
+exception Failure{i} {{
+    1: string message,
+    2: i32 code,
+}}
+
+service Store{i} {{
+    /** Fetch one record. */
+    Record{i} get(1: i64 id) throws (1: Failure{i} failure),
+    void put(1: Record{i} record, 2: bool overwrite),
+    oneway void touch(1: i64 id),
+}}
+""".splitlines()
+    return "\n".join(out) + "\n"
+
+
+def table_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def median_ms(fn: Callable[[], object], rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--rounds", type=int, default=0, help="runs per cell (default: by size)")
+    rounds_override = args.parse_args().rounds
+    if not THRIFT_TEST.exists():
+        print(
+            f"{THRIFT_TEST} is missing: the shared corpus sits beside the project", file=sys.stderr
+        )
+        return 1
+
+    work = Path(tempfile.mkdtemp(prefix="pilota-bench-"))
+    inputs: list[tuple[str, Path, Path]] = []
+    text = THRIFT_TEST.read_text()
+    stripped = work / "ThriftTest_thriftpy2.thrift"
+    kept = [line for line in text.splitlines() if not line.startswith("namespace xsd")]
+    stripped.write_text("\n".join(kept))
+    inputs.append(("ThriftTest.thrift (0.17)", THRIFT_TEST, stripped))
+    for lines in (500, 5000):
+        path = work / f"generated_{lines}.thrift"
+        path.write_text(generated_idl(lines))
+        inputs.append((f"generated, {lines} lines", path, path))
+
+    counter = itertools.count()
+    pure = thrift_parser_module.ThriftParser(use_cython=False)
+    fast = thrift_parser_module.thrift_parser()
+
+    def ours(path: Path, parser: thrift_parser_module.ThriftParser) -> Callable[[], object]:
+        def run() -> object:
+            thrift_parser_module.thrift_parser = lambda: parser  # type: ignore[assignment]
+            schema, diagnostics = pilota.check([path])
+            assert schema is not None, diagnostics.render()
+            return schema
+
+        return run
+
+    def theirs(path: Path) -> Callable[[], object]:
+        def run() -> object:
+            with contextlib.redirect_stderr(io.StringIO()):
+                return thriftpy2.load(str(path), module_name=f"bench{next(counter)}_thrift")
+
+        return run
+
+    rows = []
+    for label, path, peer_path in inputs:
+        lines = path.read_text().count("\n")
+        rounds = rounds_override or (60 if lines < 1000 else 15)
+        for fn in (ours(path, fast), ours(path, pure), theirs(peer_path)):
+            fn()  # warm up: grammar built, caches filled
+        times: dict[str, list[float]] = {"fast": [], "pure": [], "thriftpy2": []}
+        for _ in range(3):  # interleave, so noise hits all three alike
+            times["fast"].append(median_ms(ours(path, fast), rounds))
+            times["pure"].append(median_ms(ours(path, pure), rounds))
+            times["thriftpy2"].append(median_ms(theirs(peer_path), rounds))
+        rows.append((label, lines, *(min(times[k]) for k in ("fast", "pure", "thriftpy2"))))
+
+    backend = fast.backend
+    title = "Parse + resolve, warm, median ms per call (best of 3 interleaved series)"
+    print(f"{title}; pilota on {backend}\n")
+    header = ["input", "lines", f"pilota ({backend})", "pilota (pure lark)", "thriftpy2.load"]
+    print(table_row([*header, "thriftpy2 / pilota"]))
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, lines, fast_ms, pure_ms, peer_ms in rows:
+        cells = [label, str(lines), f"{fast_ms:.2f}", f"{pure_ms:.2f}", f"{peer_ms:.2f}"]
+        print(table_row([*cells, f"{peer_ms / fast_ms:.2f}x"]))
+    small, large = rows[1], rows[2]
+    print(
+        f"\ngrowth 500 -> 5,000 lines: pilota {large[2] / small[2]:.1f}x, "
+        f"thriftpy2 {large[4] / small[4]:.1f}x "
+        f"(input grew {large[1] / small[1]:.1f}x; target: pilota <= 12x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
