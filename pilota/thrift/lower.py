@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pilota import ir
 from pilota.diagnostics import Diagnostics, Location
@@ -46,6 +46,8 @@ _BASE_KINDS = {
     "binary": ir.BaseKind.BINARY,
     "uuid": ir.BaseKind.UUID,
 }
+
+_Named = TypeVar("_Named", ir.Definition, ir.EnumMember, ir.Field, ir.Method)
 
 # Stands in for a type that failed to resolve (already reported): values
 # checked against it are skipped, so one mistake gives one error.
@@ -175,13 +177,7 @@ class _Lowering:
         for node in doc.definitions:
             definition = self.declare_one(scope, node)
             self.check_simple_name(node.name, node.loc)
-            first = module.definitions.get(node.name)
-            if first is not None:
-                self.diag.error(
-                    f"'{node.name}' is already defined (first at {first.loc})", node.loc
-                )
-                continue
-            module.definitions[node.name] = definition
+            self.claim_name(module.definitions, definition, f"'{node.name}' is already defined")
         return scope
 
     def declare_one(self, scope: _Scope, node: ast.Definition) -> ir.Definition:
@@ -257,15 +253,18 @@ class _Lowering:
                 annotations=_annotations(value_node.annotations),
                 implicit=value_node.value is None,
             )
-            if value_node.name in names:
-                self.diag.error(
-                    f"duplicate value name '{value_node.name}' in enum '{enum.name}' "
-                    f"(first at {names[value_node.name].loc})",
-                    value_node.loc,
-                )
-                continue
-            names[value_node.name] = member
-            enum.members.append(member)
+            duplicate = f"duplicate value name '{value_node.name}' in enum '{enum.name}'"
+            if self.claim_name(names, member, duplicate):
+                enum.members.append(member)
+
+    def claim_name(self, taken: dict[str, _Named], item: _Named, duplicate: str) -> bool:
+        """Record `item` under its name; if the name is taken, report `duplicate`."""
+        first = taken.get(item.name)
+        if first is not None:
+            self.diag.error(f"{duplicate} (first at {first.loc})", item.loc)
+            return False
+        taken[item.name] = item
+        return True
 
     def check_simple_name(self, name: str, loc: Location) -> None:
         if "." in name:
@@ -415,15 +414,9 @@ class _Lowering:
                     node.id_loc or node.loc,
                 )
                 continue
-            if node.name in by_name:
-                self.diag.error(
-                    f"duplicate field name '{node.name}' in {owner} "
-                    f"(first at {by_name[node.name].loc})",
-                    node.loc,
-                )
-                continue
-            by_id[field_id] = by_name[node.name] = fld
-            result.append(fld)
+            if self.claim_name(by_name, fld, f"duplicate field name '{node.name}' in {owner}"):
+                by_id[field_id] = fld
+                result.append(fld)
         return result
 
     def requiredness(self, node: ast.Field, owner: str, kind: str) -> ir.Requiredness:
@@ -480,15 +473,9 @@ class _Lowering:
                     self.diag.error(f"oneway method '{fn.name}' must return void", fn.loc)
                 if method.throws:
                     self.diag.error(f"oneway method '{fn.name}' cannot throw exceptions", fn.loc)
-            if fn.name in names:
-                self.diag.error(
-                    f"duplicate method '{fn.name}' in service '{service.name}' "
-                    f"(first at {names[fn.name].loc})",
-                    fn.loc,
-                )
-                continue
-            names[fn.name] = method
-            service.methods.append(method)
+            duplicate = f"duplicate method '{fn.name}' in service '{service.name}'"
+            if self.claim_name(names, method, duplicate):
+                service.methods.append(method)
 
     def check_throws(self, method: ir.Method, node: ast.Function) -> None:
         for fld, fld_node in zip(method.throws, node.throws, strict=False):

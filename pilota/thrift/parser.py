@@ -271,19 +271,18 @@ class _Builder(lark.Transformer[Any, ast.Document]):
         )
 
     def function(self, ch: list[Any]) -> ast.Function:
-        oneway, rtype, name = ch[:3]
-        args = ch[3:-2]
+        oneway, returns, name = ch[:3]
+        is_void = not hasattr(returns, "loc")  # the VOID token rather than a TypeRef
         if oneway is not None:
             line, col = oneway.line, oneway.column
-        elif isinstance(rtype, lark.Token) or not hasattr(rtype, "loc"):
-            line, col = rtype.line, rtype.column
+        elif is_void:
+            line, col = returns.line, returns.column
         else:
-            line, col = rtype.loc.line, rtype.loc.col
-        is_void = not hasattr(rtype, "loc")
+            line, col = returns.loc.line, returns.loc.col
         return ast.Function(
             name=name.value,
-            return_type=None if is_void else rtype,
-            args=args,
+            return_type=None if is_void else returns,
+            args=ch[3:-2],
             throws=ch[-2] if ch[-2] is not None else [],
             oneway=oneway is not None,
             annotations=self.ann(ch[-1]),
