@@ -515,3 +515,34 @@ def test_both_lark_backends_build_the_same_ir(backend: str, tmp_path: Path) -> N
     ours = parser_module.thrift_parser().parse(text, "x.thrift", pilota.Diagnostics())
     theirs = fresh.parse(text, "x.thrift", pilota.Diagnostics())
     assert ours == theirs
+
+
+def test_rarely_used_syntax(tmp_path: Path) -> None:
+    module = load_text(
+        tmp_path,
+        """
+        cpp_include "<unordered_map>";
+        namespace cpp.noexist thing (a = "b");
+        namespace * everything
+        typedef map cpp_type "std::unordered_map<int, int>" <i32, i32> Fast
+        typedef list<byte> cpp_type "std::deque<int8_t>" Bytes
+        struct Tree xsd_all {
+            1: optional Tree & left xsd_optional xsd_nillable
+            2: byte b xsd_attrs { 1: string attr }
+        } (cpp.type = "T")
+        """,
+    )
+    assert module.cpp_includes == ["<unordered_map>"]
+    assert module.namespaces["cpp.noexist"] == ir.Namespace(
+        "cpp.noexist", "thing", (ir.Annotation("a", "b"),)
+    )
+    assert module.namespace("py", "*") == "everything"
+    fast, byte_list = module["Fast"], module["Bytes"]
+    assert isinstance(fast, ir.Typedef) and isinstance(byte_list, ir.Typedef)
+    assert fast.type == ir.MapType(ir.BaseType(I.I32), ir.BaseType(I.I32))
+    assert byte_list.type == ir.ListType(ir.BaseType(I.I8))
+    tree = module["Tree"]
+    assert isinstance(tree, ir.Struct)
+    assert tree.fields[0].reference and not tree.fields[1].reference
+    assert tree.fields[1].type == ir.BaseType(I.I8)
+    assert ir.annotation(tree.annotations, "cpp.type") == "T"
