@@ -14,7 +14,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 class Severity(enum.Enum):
@@ -132,10 +131,3 @@ class CompileError(Exception):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(first + more)
 
-
-def display_path(path: Path) -> str:
-    """A path as a person typed it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
