@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pilota import ir
+from pilota.codegen.python import Options
 from pilota.diagnostics import CompileError, Diagnostics
 from pilota.thrift.loader import load_thrift
 
@@ -59,3 +60,24 @@ def load(paths: Sequence[PathLike], include_dirs: Sequence[PathLike] = ()) -> ir
     if schema is None:
         raise CompileError(diagnostics)
     return schema
+
+
+def generate(
+    paths: Sequence[PathLike],
+    out_dir: PathLike,
+    include_dirs: Sequence[PathLike] = (),
+    options: Options | None = None,
+) -> list[Path]:
+    """Compile IDL files to a typed Python package tree under `out_dir`.
+
+    One module per IDL file (included files too), placed by `namespace py`,
+    else `namespace *`, else the file's stem; `out_dir` itself becomes the root
+    package. Raises `CompileError` on IDL errors, before anything is written.
+    Returns the files that were (re)written.
+    """
+    from pilota.codegen.python import generate_python
+    from pilota.codegen.writer import write_tree
+
+    schema = load(paths, include_dirs)
+    files = generate_python(schema, options)
+    return write_tree(files, Path(out_dir))

@@ -130,4 +130,3 @@ class CompileError(Exception):
         first = errors[0].render().splitlines()[0] if errors else "compilation failed"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(first + more)
-

@@ -1,0 +1,63 @@
+"""How IDL names become Python names.
+
+The rules, applied in order (the wire always keeps the IDL name):
+
+1. a `pilota.name` annotation, if present, replaces the IDL name;
+2. Python keywords, `self`, names that would shadow a generated member, and
+   names private to generated code get a trailing `_` (`from` → `from_`);
+3. names that start with `__` would be name-mangled by Python inside a class,
+   so they are prefixed with `x` (`__id` → `x__id`);
+4. whatever still collides within its scope gets further `_` until unique.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from pilota import ir
+
+# Names generated modules bind for themselves.
+MODULE_PRIVATE = frozenset({"_p", "_t", "_enum", "_uuid", "annotations"})
+# Members every generated struct has (from pilota.runtime.Struct).
+STRUCT_MEMBERS = frozenset(
+    {"to_bytes", "from_bytes", "_field_values", "_state", "_unknown_fields", "mro"}
+)
+UNION_MEMBERS = STRUCT_MEMBERS | {"kind", "value"}
+EXCEPTION_MEMBERS = STRUCT_MEMBERS | {"args", "with_traceback", "add_note"}
+# Members of generated handler and client classes.
+SERVICE_MEMBERS = frozenset({"self", "call", "_call"})
+# Members of every IntEnum, which an enum value name must not replace.
+ENUM_MEMBERS = frozenset({"name", "value", "mro"})
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def python_name(
+    name: str, annotations: ir.Annotations = (), reserved: frozenset[str] = frozenset()
+) -> str:
+    """The Python spelling of an IDL name (rules 1 to 3 above)."""
+    renamed = ir.annotation(annotations, "pilota.name")
+    if renamed and _IDENTIFIER.match(renamed):
+        name = renamed
+    if name.startswith("__"):
+        name = "x" + name
+    if keyword.iskeyword(name) or name == "self" or name in reserved:
+        name += "_"
+    return name
+
+
+def unique(name: str, taken: set[str]) -> str:
+    """`name`, with `_` appended until it is not in `taken`; records the result."""
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def module_segment(name: str) -> str:
+    """A dotted-namespace segment or file stem as a Python module name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not cleaned or cleaned[0].isdigit():
+        cleaned = "_" + cleaned
+    return cleaned + "_" if keyword.iskeyword(cleaned) else cleaned

@@ -1,0 +1,671 @@
+"""IR → Python source.
+
+The IR is first turned into a small view model (what each class, field and
+constant is called in Python, how its type is spelled, what its spec is),
+then the Jinja templates in `templates/python/` render it. All naming and
+quoting decisions are made here, so the templates stay plain.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import PurePosixPath
+from typing import Any
+
+import jinja2
+
+from pilota import __version__, ir
+from pilota.codegen import names
+from pilota.resources import resource_dir
+
+
+@dataclass(frozen=True)
+class Options:
+    """Generation options. `keep_unknown_fields`: decoded structs keep fields
+    they do not know and write them back when encoded."""
+
+    keep_unknown_fields: bool = False
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    path: PurePosixPath  # relative to the output directory
+    text: str
+
+
+# ---- view model ---------------------------------------------------------------------
+
+
+@dataclass
+class PyField:
+    name: str
+    id: int
+    annotation: str  # the attribute's type
+    param: str  # "name: type" or "name: type = default", for __init__
+    init: str  # the expression assigned in __init__
+    spec: str  # the FieldSpec(...) expression
+    doc: str | None
+
+
+@dataclass
+class PyStruct:
+    name: str
+    base: str
+    doc: str | None
+    fields: list[PyField]
+    is_union: bool
+    slots: list[str]
+
+
+@dataclass
+class PyEnumMember:
+    name: str
+    value: int
+    doc: str | None
+
+
+@dataclass
+class PyEnum:
+    name: str
+    doc: str | None
+    members: list[PyEnumMember]
+
+
+@dataclass
+class PyAlias:
+    name: str
+    target: str
+    doc: str | None
+
+
+@dataclass
+class PyConst:
+    name: str
+    annotation: str
+    value: str
+    doc: str | None
+
+
+@dataclass
+class PyMethod:
+    name: str
+    idl_name: str
+    params: list[str]  # "name: type" or "name: type = default"
+    arg_names: list[str]  # the args struct's fields, which are also the parameter names
+    returns: str
+    args_class: str
+    result_class: str
+    oneway: bool
+    void: bool
+    doc: str | None
+
+
+@dataclass
+class PyService:
+    name: str
+    idl_name: str
+    handler: str
+    client: str
+    handler_base: str
+    client_base: str
+    doc: str | None
+    methods: list[PyMethod]
+
+
+@dataclass
+class PyModule:
+    path: PurePosixPath
+    source: str
+    doc: str | None
+    imports: list[str] = field(default_factory=list)
+    enums: list[PyEnum] = field(default_factory=list)
+    structs: list[PyStruct] = field(default_factory=list)
+    typedefs: list[PyAlias] = field(default_factory=list)
+    services: list[PyService] = field(default_factory=list)
+    consts: list[PyConst] = field(default_factory=list)
+    uses_uuid: bool = False
+    uses_enum: bool = False
+
+
+# ---- quoting ------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def docstring(text: str | None, indent: str) -> str | None:
+    """A triple-quoted literal of `text` that no input can break out of."""
+    if not text:
+        return None
+    body = text.replace("\\", "\\\\")
+    body = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", body)
+    # No two unescaped quotes in a row, and none at the end: `"""` cannot appear.
+    body = re.sub(r'"(?="|$)', lambda _: '\\"', body)
+    lines = body.split("\n")
+    if len(lines) == 1:
+        return f'"""{body}"""'
+    return '"""' + ("\n" + indent).join(lines).rstrip() + "\n" + indent + '"""'
+
+
+def comment(text: str | None) -> str | None:
+    """`text` as `#` comment lines; any line break (\\r, \\x0c, \\u2028, ...) starts a
+    new commented line, so nothing in it can become code."""
+    if not text:
+        return None
+    lines = [_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line) for line in text.splitlines()]
+    return "\n".join(f"# {line}".rstrip() for line in lines)
+
+
+def python_literal(value: Any) -> str:
+    """A scalar as Python source (repr is always a safe literal for these)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else 'float("-inf")'
+    if isinstance(value, uuid.UUID):
+        return f'_uuid.UUID("{value}")'
+    if isinstance(value, str | bytes):
+        return _double_quoted(value)
+    return repr(value)
+
+
+def _double_quoted(value: str | bytes) -> str:
+    """repr(), but with double quotes whenever repr chose single ones."""
+    text = repr(value)
+    prefix = "b" if isinstance(value, bytes) else ""
+    body = text[len(prefix) :]
+    if body.startswith('"'):
+        return text
+    # repr escaped every ' inside single quotes and left " alone: swap that round.
+    inner = body[1:-1].replace("\\'", "'").replace('"', '\\"')
+    return f'{prefix}"{inner}"'
+
+
+# ---- the generator ------------------------------------------------------------------
+
+
+class _ModuleBuilder:
+    def __init__(
+        self, module: ir.Module, placement: dict[ir.Module, PurePosixPath], options: Options
+    ):
+        self.module = module
+        self.placement = placement
+        self.options = options
+        self.path = placement[module]
+        self.view = PyModule(self.path, PurePosixPath(module.path).name, module.doc)
+        self.taken: set[str] = set(names.MODULE_PRIVATE)
+        self.aliases: dict[ir.Module, str] = {}
+        self.py_names: dict[ir.Definition, str] = {}
+
+    # ---- names --------------------------------------------------------------------
+
+    def build(self, all_names: dict[ir.Definition, str]) -> PyModule:
+        for include in self.module.includes:
+            alias = names.unique(names.module_segment(include.module.name), self.taken)
+            self.aliases[include.module] = alias
+            self.view.imports.append(self.import_line(include.module, alias))
+        for definition in self.module.definitions.values():
+            self.py_names[definition] = names.unique(
+                names.python_name(definition.name, definition.annotations), self.taken
+            )
+        all_names.update(self.py_names)
+        self.all_names = all_names
+        return self.view
+
+    def import_line(self, target: ir.Module, alias: str) -> str:
+        """A relative import of `target`: the output directory is the root package."""
+        here = _package_of(self.path)
+        there = _dotted(self.placement[target])
+        parent, name = there[:-1], there[-1]
+        common = 0
+        while common < min(len(here), len(parent)) and here[common] == parent[common]:
+            common += 1
+        dots = "." * (len(here) - common + 1)
+        return f"from {dots}{'.'.join(parent[common:])} import {name} as {alias}"
+
+    def ref(self, definition: ir.Definition) -> str:
+        name = self.all_names[definition]
+        if definition.module is self.module:
+            return name
+        return f"{self.aliases[definition.module]}.{name}"
+
+    # ---- types ----------------------------------------------------------------------
+
+    def annotation(self, t: ir.Type, hashed: bool = False) -> str:
+        """The Python type of `t`; `hashed` for set members and map keys, which
+        decode to hashable containers."""
+        if hashed and isinstance(ir.unalias(t), ir.ListType | ir.SetType | ir.MapType):
+            t = ir.unalias(t)
+        if isinstance(t, ir.BaseType):
+            if t.kind is ir.BaseKind.UUID:
+                self.view.uses_uuid = True
+            return _SCALAR_ANNOTATIONS[t.kind]
+        if isinstance(t, ir.ListType):
+            element = self.annotation(t.element, hashed)
+            return f"tuple[{element}, ...]" if hashed else f"list[{element}]"
+        if isinstance(t, ir.SetType):
+            element = self.annotation(t.element, True)
+            return f"frozenset[{element}]" if hashed else f"set[{element}]"
+        if isinstance(t, ir.MapType):
+            key, value = self.annotation(t.key, True), self.annotation(t.value, hashed)
+            return f"_p.FrozenDict[{key}, {value}]" if hashed else f"dict[{key}, {value}]"
+        return self.ref(t.definition)
+
+    def spec_type(self, t: ir.Type) -> str:
+        t = ir.unalias(t)
+        if isinstance(t, ir.BaseType):
+            return _SPEC_CODES[t.kind]
+        if isinstance(t, ir.ListType):
+            return f"(_p.LIST, {self.spec_type(t.element)})"
+        if isinstance(t, ir.SetType):
+            return f"(_p.SET, {self.spec_type(t.element)})"
+        if isinstance(t, ir.MapType):
+            return f"(_p.MAP, {self.spec_type(t.key)}, {self.spec_type(t.value)})"
+        assert not isinstance(t.definition, ir.Typedef)
+        code = "_p.ENUM" if isinstance(t.definition, ir.Enum) else "_p.STRUCT"
+        return f"({code}, {self.ref(t.definition)})"
+
+    # ---- values ---------------------------------------------------------------------
+
+    def value(self, v: ir.Value, t: ir.Type, frozen: bool = False) -> str:
+        """`v` as a Python expression of type `t`; `frozen` builds immutable
+        containers (for constants and hashed positions)."""
+        target = ir.unalias(t)
+        if isinstance(v, ir.EnumValue):
+            enum = self.ref(v.member.enum)
+            member = self.member_names(v.member.enum)[v.member.name]
+            return f"{enum}.{member}"
+        if isinstance(v, ir.StructValue):
+            struct = v.struct
+            field_names = self.field_names(struct)
+            by_name = {f.name: f for f in struct.fields}
+            args = ", ".join(
+                f"{field_names[name]}={self.value(item, by_name[name].type)}"
+                for name, item in v.fields
+            )
+            return f"{self.ref(struct)}({args})"
+        if isinstance(v, ir.ListValue):
+            element = target.element if isinstance(target, ir.ListType | ir.SetType) else t
+            items = [self.value(item, element, frozen) for item in v.items]
+            if frozen:
+                return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            return "[" + ", ".join(items) + "]"
+        if isinstance(v, ir.SetValue):
+            element = target.element if isinstance(target, ir.ListType | ir.SetType) else t
+            items = [self.value(item, element, True) for item in v.items]
+            inner = ", ".join(items)
+            if frozen:
+                return f"frozenset({{{inner}}})" if items else "frozenset()"
+            return f"{{{inner}}}" if items else "set()"
+        if isinstance(v, ir.MapValue):
+            assert isinstance(target, ir.MapType)
+            pairs = ", ".join(
+                f"{self.value(k, target.key, True)}: {self.value(item, target.value, frozen)}"
+                for k, item in v.items
+            )
+            return f"_p.FrozenDict({{{pairs}}})" if frozen else f"{{{pairs}}}"
+        if isinstance(v, uuid.UUID):
+            self.view.uses_uuid = True
+        double = isinstance(target, ir.BaseType) and target.kind is ir.BaseKind.DOUBLE
+        if double and isinstance(v, int) and not isinstance(v, bool):
+            return python_literal(float(v))
+        return python_literal(v)
+
+    # ---- per-definition names ---------------------------------------------------------
+
+    def member_names(self, enum: ir.Enum) -> dict[str, str]:
+        return _member_names(enum)
+
+    def field_names(self, struct: ir.Struct) -> dict[str, str]:
+        return _field_names(struct)
+
+    # ---- definitions ------------------------------------------------------------------
+
+    def enum(self, enum: ir.Enum) -> PyEnum:
+        member_names = self.member_names(enum)
+        self.view.uses_enum = True
+        return PyEnum(
+            self.py_names[enum],
+            docstring(enum.doc, "    "),
+            [PyEnumMember(member_names[m.name], m.value, m.doc) for m in enum.members],
+        )
+
+    def struct(self, struct: ir.Struct, name: str | None = None) -> PyStruct:
+        field_names = self.field_names(struct)
+        base = {
+            ir.StructKind.UNION: "_p.Union",
+            ir.StructKind.EXCEPTION: "_p.ThriftException",
+        }.get(struct.kind, "_p.Struct")
+        fields = [
+            self.field(f, field_names[f.name], struct.is_union) for f in _by_id(struct.fields)
+        ]
+        slots = [f.name for f in fields]
+        if self.options.keep_unknown_fields:
+            slots.append("_unknown_fields")
+        return PyStruct(
+            name or self.py_names[struct],
+            base,
+            docstring(struct.doc, "    "),
+            fields,
+            struct.is_union,
+            slots,
+        )
+
+    def field(self, f: ir.Field, name: str, in_union: bool) -> PyField:
+        annotation = self.annotation(f.type)
+        required = f.required and not in_union
+        default = None if (f.optional or in_union) else f.default
+        mutable = default is not None and isinstance(
+            default, ir.ListValue | ir.SetValue | ir.MapValue | ir.StructValue
+        )
+        if required and default is None:
+            param = f"{name}: {annotation}"
+            attribute = annotation
+        elif default is None:
+            param = f"{name}: {annotation} | None = None"
+            attribute = f"{annotation} | None"
+        elif mutable:
+            param = f"{name}: {annotation} | None = None"
+            attribute = annotation
+        else:
+            param = f"{name}: {annotation} = {self.value(default, f.type)}"
+            attribute = annotation
+        init = name
+        if mutable:
+            assert default is not None
+            init = f"{self.value(default, f.type)} if {name} is None else {name}"
+        requiredness = {
+            ir.Requiredness.REQUIRED: "_p.REQUIRED",
+            ir.Requiredness.OPTIONAL: "_p.OPTIONAL",
+            ir.Requiredness.DEFAULT: "_p.DEFAULT",
+        }[ir.Requiredness.OPTIONAL if in_union else f.requiredness]
+        spec_args = [str(f.id), repr(name), self.spec_type(f.type), requiredness]
+        if default is not None:
+            if mutable:
+                spec_args += ["None", f"lambda: {self.value(default, f.type)}"]
+            else:
+                spec_args.append(self.value(default, f.type))
+        if name != f.name:
+            while len(spec_args) < 6:
+                spec_args.append("None")
+            spec_args.append(repr(f.name))
+        return PyField(
+            name,
+            f.id,
+            attribute,
+            param,
+            init,
+            f"_p.FieldSpec({', '.join(spec_args)})",
+            docstring(f.doc, "    "),
+        )
+
+    def typedef(self, typedef: ir.Typedef) -> PyAlias:
+        return PyAlias(self.py_names[typedef], self.annotation(typedef.type), comment(typedef.doc))
+
+    def const(self, const: ir.Const) -> PyConst:
+        t = ir.unalias(const.type)
+        annotation = self.annotation(const.type)
+        if isinstance(t, ir.ListType):
+            annotation = f"tuple[{self.annotation(t.element)}, ...]"
+        elif isinstance(t, ir.SetType):
+            annotation = f"frozenset[{self.annotation(t.element, True)}]"
+        elif isinstance(t, ir.MapType):
+            annotation = (
+                f"_p.FrozenDict[{self.annotation(t.key, True)}, {self.annotation(t.value)}]"
+            )
+        return PyConst(
+            self.py_names[const],
+            annotation,
+            self.value(const.value, const.type, frozen=True),
+            comment(const.doc),
+        )
+
+    def service(self, service: ir.Service) -> tuple[PyService, list[PyStruct]]:
+        name = self.py_names[service]
+        handler = names.unique(f"{name}Handler", self.taken)
+        client = names.unique(f"{name}Client", self.taken)
+        structs: list[PyStruct] = []
+        methods: list[PyMethod] = []
+        method_names: set[str] = set(names.SERVICE_MEMBERS)
+        for method in service.methods:
+            args_struct = ir.Struct(f"{method.name}_args", self.module, fields=method.args)
+            # Apache's result struct: `success` (id 0) unless void, then each exception.
+            result_fields = [
+                replace(f, requiredness=ir.Requiredness.OPTIONAL) for f in method.throws
+            ]
+            if method.result is not None:
+                result_fields.insert(
+                    0, ir.Field(0, "success", method.result, ir.Requiredness.OPTIONAL)
+                )
+            result_struct = ir.Struct(f"{method.name}_result", self.module, fields=result_fields)
+            args_name = names.unique(f"{name}_{method.name}_args", self.taken)
+            result_name = names.unique(f"{name}_{method.name}_result", self.taken)
+            structs += [
+                self.struct(args_struct, args_name),
+                self.struct(result_struct, result_name),
+            ]
+            methods.append(
+                PyMethod(
+                    names.unique(names.python_name(method.name, method.annotations), method_names),
+                    method.name,
+                    self.parameters(args_struct),
+                    list(_field_names(args_struct).values()),
+                    self.annotation(method.result) if method.result is not None else "None",
+                    args_name,
+                    result_name,
+                    method.oneway,
+                    method.result is None,
+                    docstring(method.doc, "        "),
+                )
+            )
+        base = service.extends
+        handler_base = f"{self.ref(base)}Handler" if base else "_p.service.Handler"
+        client_base = f"{self.ref(base)}Client" if base else "_p.service.Client"
+        view = PyService(
+            name, service.name, handler, client, handler_base, client_base,
+            docstring(service.doc, "    "), methods,
+        )  # fmt: skip
+        return view, structs
+
+    def parameters(self, args: ir.Struct) -> list[str]:
+        """A method's parameters: in IDL order, typed as declared; once one has a
+        default, the rest are keyword-only so the signature stays valid."""
+        params: list[str] = []
+        keyword_only = False
+        for f, py_name in zip(args.fields, _field_names(args).values(), strict=True):
+            annotation = self.annotation(f.type)
+            if f.default is None:
+                if keyword_only or f.optional:
+                    param = f"{py_name}: {annotation} | None = None"
+                    keyword_only = True
+                else:
+                    param = f"{py_name}: {annotation}"
+            elif isinstance(f.default, ir.ListValue | ir.SetValue | ir.MapValue | ir.StructValue):
+                param = f"{py_name}: {annotation} | None = None"
+            else:
+                param = f"{py_name}: {annotation} = {self.value(f.default, f.type)}"
+            if "=" in param and not keyword_only:
+                keyword_only = True
+            params.append(param)
+        return params
+
+
+@cache
+def _member_names(enum: ir.Enum) -> dict[str, str]:
+    taken: set[str] = set()
+    return {
+        m.name: names.unique(names.python_name(m.name, m.annotations, names.ENUM_MEMBERS), taken)
+        for m in enum.members
+    }
+
+
+@cache
+def _field_names(struct: ir.Struct) -> dict[str, str]:
+    reserved = {
+        ir.StructKind.UNION: names.UNION_MEMBERS,
+        ir.StructKind.EXCEPTION: names.EXCEPTION_MEMBERS,
+    }.get(struct.kind, names.STRUCT_MEMBERS)
+    taken: set[str] = set()
+    return {
+        f.name: names.unique(names.python_name(f.name, f.annotations, reserved), taken)
+        for f in struct.fields
+    }
+
+
+def _by_id(fields: Iterable[ir.Field]) -> list[ir.Field]:
+    return sorted(fields, key=lambda f: f.id)
+
+
+_SCALAR_ANNOTATIONS = {
+    ir.BaseKind.BOOL: "bool",
+    ir.BaseKind.I8: "int",
+    ir.BaseKind.I16: "int",
+    ir.BaseKind.I32: "int",
+    ir.BaseKind.I64: "int",
+    ir.BaseKind.DOUBLE: "float",
+    ir.BaseKind.STRING: "str",
+    ir.BaseKind.BINARY: "bytes",
+    ir.BaseKind.UUID: "_uuid.UUID",
+}
+_SPEC_CODES = {
+    ir.BaseKind.BOOL: "_p.BOOL",
+    ir.BaseKind.I8: "_p.BYTE",
+    ir.BaseKind.I16: "_p.I16",
+    ir.BaseKind.I32: "_p.I32",
+    ir.BaseKind.I64: "_p.I64",
+    ir.BaseKind.DOUBLE: "_p.DOUBLE",
+    ir.BaseKind.STRING: "_p.STRING",
+    ir.BaseKind.BINARY: "_p.BINARY",
+    ir.BaseKind.UUID: "_p.UUID",
+}
+
+
+def _placement(modules: Iterable[ir.Module]) -> dict[ir.Module, PurePosixPath]:
+    """Where each module's Python file goes: `namespace py`, else `namespace *`,
+    else the file's stem. A module that other modules sit inside (`a` beside
+    `a.b`) becomes `a/__init__.py`. Paths equal but for case get a suffix, since
+    case-insensitive file systems would merge them."""
+    dotted: dict[ir.Module, tuple[str, ...]] = {}
+    seen: set[str] = set()
+    for module in sorted(modules, key=lambda m: (m.path, m.name)):
+        name = module.namespace("py", "*") or module.name
+        parts = [names.module_segment(p) for p in name.split(".") if p]
+        while ".".join(parts).lower() in seen:
+            parts[-1] += "_"
+        seen.add(".".join(parts).lower())
+        dotted[module] = tuple(parts)
+    packages = {parts[:i] for parts in dotted.values() for i in range(1, len(parts))}
+    return {
+        module: PurePosixPath(*parts, "__init__.py")
+        if parts in packages
+        else PurePosixPath(*parts[:-1], parts[-1] + ".py")
+        for module, parts in dotted.items()
+    }
+
+
+def _dotted(path: PurePosixPath) -> tuple[str, ...]:
+    """A module's name below the root package, from its file's path."""
+    if path.name == "__init__.py":
+        return path.parent.parts
+    return (*path.parent.parts, path.stem)
+
+
+def _package_of(path: PurePosixPath) -> tuple[str, ...]:
+    """The package a module's relative imports start from."""
+    return path.parent.parts
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates") / "python")),
+        autoescape=False,  # Python source, not HTML: this module quotes every value
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def generate_python(schema: ir.Schema, options: Options | None = None) -> list[GeneratedFile]:
+    """Python source for every module of `schema` (roots and their includes)."""
+    options = options or Options()
+    modules = list(schema.modules.values())
+    placement = _placement(modules)
+    builders = {m: _ModuleBuilder(m, placement, options) for m in modules}
+    all_names: dict[ir.Definition, str] = {}
+    for builder in builders.values():
+        builder.build(all_names)
+    template = _environment().get_template("module.py.jinja")
+    files: list[GeneratedFile] = []
+    packages: set[PurePosixPath] = set()
+    for module, builder in builders.items():
+        view = builder.view
+        for definition in module.definitions.values():
+            if isinstance(definition, ir.Enum):
+                view.enums.append(builder.enum(definition))
+            elif isinstance(definition, ir.Struct):
+                view.structs.append(builder.struct(definition))
+            elif isinstance(definition, ir.Typedef):
+                view.typedefs.append(builder.typedef(definition))
+            elif isinstance(definition, ir.Const):
+                view.consts.append(builder.const(definition))
+        for definition in module.definitions.values():
+            if isinstance(definition, ir.Service):
+                service, structs = builder.service(definition)
+                view.services.append(service)
+                view.structs += structs
+        view.typedefs = _typedefs_in_dependency_order(module, view.typedefs, builder)
+        text = template.render(module=view, version=__version__, docstring=docstring)
+        files.append(GeneratedFile(view.path, text))
+        for parent in view.path.parents:
+            if parent != PurePosixPath("."):
+                packages.add(parent)
+    # The output directory is the root package; every folder below it is a package too.
+    root = PurePosixPath()
+    files.append(GeneratedFile(root / "py.typed", ""))
+    for package in {root, *packages}:
+        files.append(GeneratedFile(package / "__init__.py", _PACKAGE_INIT))
+    return sorted(files, key=lambda f: str(f.path))
+
+
+_PACKAGE_INIT = f"# Generated by pilota {__version__}. Do not edit.\n"
+
+
+def _typedefs_in_dependency_order(
+    module: ir.Module, aliases: list[PyAlias], builder: _ModuleBuilder
+) -> list[PyAlias]:
+    """Typedefs after the typedefs of this module they name (they are runtime values)."""
+    by_name = {a.name: a for a in aliases}
+    typedefs = {builder.py_names[t]: t for t in module.typedefs}
+    ordered: list[PyAlias] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        done.add(name)
+        typedef = typedefs[name]
+        for other in _named_in(typedef.type):
+            if isinstance(other, ir.Typedef) and other.module is module:
+                visit(builder.py_names[other])
+        ordered.append(by_name[name])
+
+    for alias in aliases:
+        visit(alias.name)
+    return ordered
+
+
+def _named_in(t: ir.Type) -> list[ir.Definition]:
+    if isinstance(t, ir.NamedType):
+        return [t.definition]
+    if isinstance(t, ir.ListType | ir.SetType):
+        return _named_in(t.element)
+    if isinstance(t, ir.MapType):
+        return _named_in(t.key) + _named_in(t.value)
+    return []

@@ -1,0 +1,136 @@
+"""Base classes of generated structs, unions and exceptions.
+
+Generated classes are plain `__slots__` classes with a keyword-only
+`__init__`; these bases add what every one of them shares: encoding and
+decoding, equality, hashing, `repr` and pickling. There are no attribute
+hooks, so reading and writing fields costs what it costs on any slotted class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self, cast
+
+from pilota.runtime import codec
+from pilota.runtime.types import FieldSpec, Protocol
+
+Buffer = bytes | bytearray | memoryview
+
+
+class Struct:
+    """A Thrift struct. Subclasses are generated; see the module docstring."""
+
+    __slots__ = ()
+    __thrift_spec__: ClassVar[tuple[FieldSpec, ...]] = ()
+    # True when generated with `keep_unknown_fields`: the class then has a slot
+    # `_unknown_fields` that keeps fields this version of the IDL does not know.
+    __thrift_keep_unknown__: ClassVar[bool] = False
+
+    def to_bytes(self, protocol: Protocol | str = Protocol.BINARY) -> bytes:
+        """Encode with `protocol` ("binary" or "compact"); raises `pilota.EncodeError`."""
+        return codec.encode(self, Protocol(protocol))
+
+    @classmethod
+    def from_bytes(
+        cls, data: Buffer, protocol: Protocol | str = Protocol.BINARY, *, max_depth: int = 64
+    ) -> Self:
+        """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`."""
+        return cast(Self, codec.decode(cls, data, Protocol(protocol), max_depth))
+
+    def _field_values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Struct)
+        return self._field_values() == other._field_values()
+
+    def __hash__(self) -> int:
+        # Structs can be set members and map keys in IDL, so they hash by value;
+        # like any value-hashed object, do not change one while it is in a set.
+        return hash((type(self), self._field_values()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name, None)!r}"
+            for f in self.__thrift_spec__
+            if getattr(self, f.name, None) is not None
+        )
+        return f"{type(self).__name__}({shown})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self._state()))
+
+    def _state(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(
+            (slot, getattr(self, slot)) for slot in _all_slots(type(self)) if hasattr(self, slot)
+        )
+
+
+class Union(Struct):
+    """A Thrift union: exactly one member is set."""
+
+    __slots__ = ()
+
+    @property
+    def kind(self) -> str:
+        """The name of the member that is set."""
+        for f in self.__thrift_spec__:
+            if getattr(self, f.name, None) is not None:
+                return f.name
+        raise ValueError(f"no member of union {type(self).__name__} is set")
+
+    @property
+    def value(self) -> Any:
+        """The value of the member that is set."""
+        return getattr(self, self.kind)
+
+    def __repr__(self) -> str:
+        set_members = [f for f in self.__thrift_spec__ if getattr(self, f.name, None) is not None]
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in set_members)
+        return f"{type(self).__name__}({shown})"
+
+
+class ThriftException(Struct, Exception):
+    """A Thrift exception: a struct that can be raised."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    __hash__ = Struct.__hash__
+
+
+def _all_slots(cls: type) -> list[str]:
+    slots: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for slot in klass.__dict__.get("__slots__", ()):
+            if slot not in slots:
+                slots.append(slot)
+    return slots
+
+
+def _rebuild(cls: type[Struct], state: tuple[tuple[str, Any], ...]) -> Struct:
+    obj = cls.__new__(cls)
+    for slot, value in state:
+        object.__setattr__(obj, slot, value)
+    return obj
+
+
+def check_union(obj: Union, given: int) -> None:
+    """Called by generated union constructors with the number of members given."""
+    if given != 1:
+        names = ", ".join(f.name for f in obj.__thrift_spec__)
+        raise TypeError(f"{type(obj).__name__} takes exactly one of: {names} (got {given})")
+
+
+def unknown_enum_member(cls: Any, value: object) -> Any:
+    """Generated enums are open: a number the IDL does not name still decodes,
+    to a member-like value named `UNKNOWN_<n>` that compares equal to `n`."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31:
+        member = int.__new__(cls, value)
+        member._name_ = f"UNKNOWN_{value}"
+        member._value_ = value
+        return member
+    return None

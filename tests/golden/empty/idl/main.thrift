@@ -1,0 +1,4 @@
+struct Nothing {}
+union NothingEither {}
+exception NothingWrong {}
+service Nobody {}

@@ -1,0 +1,2 @@
+namespace * app.errors
+exception NotFound { 1: string what }

@@ -1,0 +1,3 @@
+include "inner.thrift"
+namespace py company
+struct Outer { 1: inner.Inner inner }

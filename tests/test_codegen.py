@@ -1,0 +1,110 @@
+"""The generator on the whole corpus, its quoting, and its file writing."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pilota
+from pilota.codegen.python import comment, docstring, python_literal
+from tests.conftest import SHARED, need_shared
+
+CORPUS = SHARED / "corpus"
+
+
+def corpus_files() -> list[str]:
+    if not CORPUS.exists():
+        return []
+    files = [p for p in (CORPUS / "thrift" / "apache").glob("*.thrift") if p.name != "BrokenConstants.thrift"]
+    files += [p for p in (CORPUS / "pilota").rglob("*.thrift") if p.name != "duplicate_field_id.thrift"]
+    return sorted(str(p.relative_to(CORPUS)) for p in files)
+
+
+def import_tree(root: Path, package: str) -> list[str]:
+    imported = []
+    for path in sorted((root / package).rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        importlib.import_module(module)
+        imported.append(module)
+    return imported
+
+
+@pytest.mark.parametrize("name", corpus_files())
+def test_corpus_file_generates_an_importable_package(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Include.thrift and ReuseObjects.thrift include "v0.16/ThriftTest.thrift" (see test_corpus.py).
+    stand_in = tmp_path / "inc" / "v0.16" / "ThriftTest.thrift"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.symlink_to(need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift"))
+    package = "gen_" + "".join(c if c.isalnum() else "_" for c in name)
+    written = pilota.generate([CORPUS / name], tmp_path / package, include_dirs=[tmp_path / "inc"])
+    assert written
+    monkeypatch.syspath_prepend(str(tmp_path))
+    modules = import_tree(tmp_path, package)
+    assert modules
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_docstrings_hold_any_text(text: str) -> None:
+    literal = docstring(text, "    ")
+    if not text:
+        assert literal is None
+        return
+    assert literal is not None
+    if "\n" in text:  # continuation lines are indented; trailing blanks go
+        expected = "\n    ".join(text.split("\n")).rstrip() + "\n    "
+    else:
+        expected = text
+    assert ast.literal_eval(literal) == expected
+    tree = ast.parse(f"def f():\n    {literal}\n")
+    [function] = tree.body
+    assert isinstance(function, ast.FunctionDef) and len(function.body) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_comments_cannot_become_code(text: str) -> None:
+    rendered = comment(text)
+    source = f"{rendered}\nx = 1\n" if rendered else "x = 1\n"
+    tree = ast.parse(source)
+    assert len(tree.body) == 1  # only `x = 1`: the comment is inert
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.binary(), st.floats(), st.integers(), st.booleans()))
+def test_literals_round_trip(value: object) -> None:
+    source = python_literal(value)
+    result = eval(source, {"float": float})
+    assert result == value or (isinstance(value, float) and value != value and result != result)
+
+
+def test_a_failed_generation_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.thrift"
+    bad.write_text("struct S { 1: Missing m }\n")
+    out = tmp_path / "out"
+    with pytest.raises(pilota.CompileError):
+        pilota.generate([bad], out)
+    assert not out.exists()
+
+
+def test_regenerating_rewrites_only_changed_files(tmp_path: Path) -> None:
+    idl = tmp_path / "svc.thrift"
+    idl.write_text("struct A { 1: i32 a }\n")
+    out = tmp_path / "out"
+    first = pilota.generate([idl], out)
+    assert {p.name for p in first} == {"__init__.py", "py.typed", "svc.py"}
+    assert pilota.generate([idl], out) == []
+    idl.write_text("struct A { 1: i32 a, 2: i32 b }\n")
+    assert [p.name for p in pilota.generate([idl], out)] == ["svc.py"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".pilota-")]
