@@ -21,8 +21,14 @@ CORPUS = SHARED / "corpus"
 def corpus_files() -> list[str]:
     if not CORPUS.exists():
         return []
-    files = [p for p in (CORPUS / "thrift" / "apache").glob("*.thrift") if p.name != "BrokenConstants.thrift"]
-    files += [p for p in (CORPUS / "pilota").rglob("*.thrift") if p.name != "duplicate_field_id.thrift"]
+    files = [
+        p
+        for p in (CORPUS / "thrift" / "apache").glob("*.thrift")
+        if p.name != "BrokenConstants.thrift"
+    ]
+    files += [
+        p for p in (CORPUS / "pilota").rglob("*.thrift") if p.name != "duplicate_field_id.thrift"
+    ]
     return sorted(str(p.relative_to(CORPUS)) for p in files)
 
 
@@ -62,10 +68,9 @@ def test_docstrings_hold_any_text(text: str) -> None:
         assert literal is None
         return
     assert literal is not None
-    if "\n" in text:  # continuation lines are indented; trailing blanks go
-        expected = "\n    ".join(text.split("\n")).rstrip() + "\n    "
-    else:
-        expected = text
+    # continuation lines are indented, and trailing blanks go
+    multiline = "\n    ".join(text.split("\n")).rstrip() + "\n    "
+    expected = multiline if "\n" in text else text
     assert ast.literal_eval(literal) == expected
     tree = ast.parse(f"def f():\n    {literal}\n")
     [function] = tree.body
