@@ -564,7 +564,7 @@ class _BinaryReader(_Reader):
             for _ in range(count):
                 key = self.value(key_t, True)
                 try:
-                    result[key] = self.value(value_t)
+                    result[key] = self.value(value_t, frozen)
                 except DecodeError as exc:
                     raise exc.within(f"[{key!r}]") from None
         else:
@@ -576,7 +576,7 @@ class _BinaryReader(_Reader):
             items = []
             for i in range(count):
                 try:
-                    items.append(self.value(element, code == SET))
+                    items.append(self.value(element, frozen or code == SET))
                 except DecodeError as exc:
                     raise exc.within(f"[{i}]") from None
             result = items if code == LIST else set(items)
@@ -759,7 +759,7 @@ class _CompactReader(_Reader):
             for _ in range(count):
                 key = self.value(key_t, True)
                 try:
-                    result[key] = self.value(value_t)
+                    result[key] = self.value(value_t, frozen)
                 except DecodeError as exc:
                     raise exc.within(f"[{key!r}]") from None
         else:
@@ -770,7 +770,7 @@ class _CompactReader(_Reader):
             items = []
             for i in range(count):
                 try:
-                    items.append(self.value(element, code == SET))
+                    items.append(self.value(element, frozen or code == SET))
                 except DecodeError as exc:
                     raise exc.within(f"[{i}]") from None
             result = items if code == LIST else set(items)

@@ -46,9 +46,10 @@ class Struct:
         return self._field_values() == other._field_values()
 
     def __hash__(self) -> int:
-        # Structs can be set members and map keys in IDL, so they hash by value;
-        # like any value-hashed object, do not change one while it is in a set.
-        return hash((type(self), self._field_values()))
+        # Structs can be set members and map keys in IDL, so they hash by value
+        # (list and dict fields included); like any value-hashed object, do not
+        # change one while it is in a set.
+        return hash((type(self), _hashable(self._field_values())))
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -100,6 +101,16 @@ class ThriftException(Struct, Exception):
         return repr(self)
 
     __hash__ = Struct.__hash__
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, set):
+        return frozenset(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return frozenset((_hashable(k), _hashable(v)) for k, v in value.items())
+    return value
 
 
 def _all_slots(cls: type) -> list[str]:

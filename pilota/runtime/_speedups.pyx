@@ -1,0 +1,1306 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, infer_types=True
+"""Compiled Thrift binary and compact codecs.
+
+Same behaviour as `_pure`, which is the reference. Each generated class's
+`__thrift_spec__` is compiled once into a plan: a C array of fields holding
+the slot offset of each attribute, its wire types and its nested type info.
+Encoding reads slots straight from the instance; decoding allocates the
+instance without calling `__init__` and fills its slots. No dict lookups or
+attribute access by name happen per field.
+
+Errors take the slow path: when anything fails here, the pure codec is run on
+the same input to raise the canonical `EncodeError`/`DecodeError` with its
+field path, so the two codecs fail alike by construction.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_Check, PyDict_GetItem, PyDict_New, PyDict_Next, PyDict_SetItem, PyDict_Size
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check, PyFloat_FromDouble
+from cpython.list cimport PyList_Check, PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_AsLongLong, PyLong_Check, PyLong_FromLong, PyLong_FromLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.set cimport PyFrozenSet_Check, PySet_Add, PySet_Check
+from cpython.tuple cimport PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check, PyUnicode_DecodeUTF8
+from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+import types
+import uuid as _uuid
+
+from pilota.runtime import _pure
+from pilota.runtime.frozen import FrozenDict
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    object PyFrozenSet_New(object iterable)
+    int PyBool_Check(object o)
+
+ctypedef object (*newfunc_t)(PyTypeObject*, object, PyObject*)
+
+# Type codes (pilota.runtime.types), requiredness, and both protocols' wire types.
+cdef enum:
+    T_BOOL = 1
+    T_BYTE = 2
+    T_I16 = 3
+    T_I32 = 4
+    T_I64 = 5
+    T_DOUBLE = 6
+    T_STRING = 7
+    T_BINARY = 8
+    T_UUID = 9
+    T_STRUCT = 10
+    T_LIST = 11
+    T_SET = 12
+    T_MAP = 13
+    T_ENUM = 14
+    REQUIRED = 0
+    OPTIONAL = 1
+    DEFAULT = 2
+    B_STOP = 0
+    B_BOOL = 2
+    B_BYTE = 3
+    B_DOUBLE = 4
+    B_I16 = 6
+    B_I32 = 8
+    B_I64 = 10
+    B_STRING = 11
+    B_STRUCT = 12
+    B_MAP = 13
+    B_SET = 14
+    B_LIST = 15
+    B_UUID = 16
+    C_TRUE = 1
+    C_FALSE = 2
+    C_BYTE = 3
+    C_I16 = 4
+    C_I32 = 5
+    C_I64 = 6
+    C_DOUBLE = 7
+    C_BINARY = 8
+    C_LIST = 9
+    C_SET = 10
+    C_MAP = 11
+    C_STRUCT = 12
+    C_UUID = 13
+    MAX_COMPILED_DEPTH = 200
+    ENCODE_MAX_DEPTH = 200
+    DENSE_INDEX_LIMIT = 256
+
+cdef int BINARY_WIRE[15]
+cdef int COMPACT_WIRE[15]
+cdef int MIN_BINARY[15]
+cdef int MIN_COMPACT[15]
+BINARY_WIRE[:] = [0, B_BOOL, B_BYTE, B_I16, B_I32, B_I64, B_DOUBLE, B_STRING, B_STRING, B_UUID,
+                  B_STRUCT, B_LIST, B_SET, B_MAP, B_I32]
+COMPACT_WIRE[:] = [0, C_TRUE, C_BYTE, C_I16, C_I32, C_I64, C_DOUBLE, C_BINARY, C_BINARY, C_UUID,
+                   C_STRUCT, C_LIST, C_SET, C_MAP, C_I32]
+MIN_BINARY[:] = [0, 1, 1, 2, 4, 8, 8, 4, 4, 16, 1, 5, 5, 6, 4]
+MIN_COMPACT[:] = [0, 1, 1, 1, 1, 1, 8, 1, 1, 16, 1, 1, 1, 1, 1]
+
+cdef tuple EMPTY_TUPLE = ()
+cdef object UUID = _uuid.UUID
+cdef object MemberDescriptorType = types.MemberDescriptorType
+
+
+class _Fallback(Exception):
+    """Raised inside this module to hand a call to the pure codec."""
+
+
+# How many calls failed here but then succeeded in the pure codec: a bug
+# indicator that tests keep at zero.
+fallback_successes = 0
+
+
+# ---- plans ----------------------------------------------------------------------------
+
+
+cdef class TypeInfo:
+    cdef int code
+    cdef int bwire
+    cdef int cwire
+    cdef int min_b
+    cdef int min_c
+    cdef bint frozen  # decode as tuple / frozenset / FrozenDict (set members, map keys)
+    cdef TypeInfo a  # list/set element, map key
+    cdef TypeInfo b  # map value
+    cdef object cls  # struct class or enum class
+    cdef dict enum_map
+
+
+ctypedef struct FieldC:
+    int id
+    int code
+    int bwire
+    int cwire
+    int required
+    Py_ssize_t offset
+    PyObject* info  # TypeInfo, owned by StructPlan.keep
+    PyObject* default_value
+    PyObject* factory
+
+
+cdef class StructPlan:
+    cdef FieldC* fields
+    cdef Py_ssize_t n
+    cdef object cls
+    cdef list keep
+    cdef bint is_union
+    cdef bint delegate  # this class needs the pure codec (unknown-field keeping, odd layout)
+    cdef int fast  # 0: not yet known, 1: every struct reachable is compiled, -1: not
+    cdef int min_id
+    cdef int span
+    cdef int* index  # id - min_id -> field index + 1, or NULL when ids are too sparse
+    cdef dict by_id
+
+    def __dealloc__(self):
+        PyMem_Free(self.fields)
+        PyMem_Free(self.index)
+
+
+cdef dict _plans = {}
+
+
+cdef TypeInfo make_type(object spec, bint frozen):
+    cdef TypeInfo info = TypeInfo()
+    cdef int code
+    if isinstance(spec, int):
+        code = spec
+    else:
+        code = spec[0]
+    info.code = code
+    info.bwire = BINARY_WIRE[code]
+    info.cwire = COMPACT_WIRE[code]
+    info.min_b = MIN_BINARY[code]
+    info.min_c = MIN_COMPACT[code]
+    info.frozen = frozen
+    if code == T_LIST:
+        info.a = make_type(spec[1], frozen)
+    elif code == T_SET:
+        info.a = make_type(spec[1], True)
+    elif code == T_MAP:
+        info.a = make_type(spec[1], True)
+        info.b = make_type(spec[2], frozen)
+    elif code == T_STRUCT:
+        info.cls = spec[1]
+    elif code == T_ENUM:
+        info.cls = spec[1]
+        info.enum_map = spec[1]._value2member_map_
+    return info
+
+
+cdef StructPlan plan_for(object cls):
+    cdef PyObject* found = PyDict_GetItem(_plans, cls)
+    if found != NULL:
+        return <StructPlan>found
+    cdef StructPlan plan = StructPlan()
+    plan.cls = cls
+    plan.keep = []
+    _plans[cls] = plan  # before compiling fields: recursive types find it
+    try:
+        compile_plan(plan, cls)
+    except Exception:
+        plan.delegate = True
+    return plan
+
+
+cdef compile_plan(StructPlan plan, object cls):
+    from pilota.runtime.base import Union
+
+    spec = cls.__thrift_spec__
+    plan.is_union = issubclass(cls, Union)
+    if getattr(cls, "__thrift_keep_unknown__", False):
+        plan.delegate = True
+        return
+    plan.n = len(spec)
+    plan.fields = <FieldC*>PyMem_Malloc(max(plan.n, 1) * sizeof(FieldC))
+    if plan.fields == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t i
+    cdef FieldC* f
+    cdef TypeInfo info
+    ids = []
+    for i in range(plan.n):
+        field = spec[i]
+        descriptor = getattr(cls, field.name)
+        if type(descriptor) is not MemberDescriptorType:
+            raise TypeError("not a slot")
+        info = make_type(field.type, False)
+        plan.keep.append(info)
+        plan.keep.append(field)
+        f = &plan.fields[i]
+        f.id = field.id
+        f.code = info.code
+        f.bwire = info.bwire
+        f.cwire = info.cwire
+        f.required = field.required
+        f.offset = (<PyMemberDescrObject*>descriptor).d_member.offset
+        f.info = <PyObject*>info
+        f.default_value = <PyObject*>field.default
+        f.factory = <PyObject*>field.default_factory if field.default_factory is not None else NULL
+        ids.append(field.id)
+    plan.by_id = {fid: i for i, fid in enumerate(ids)}
+    if ids and max(ids) - min(ids) < DENSE_INDEX_LIMIT:
+        plan.min_id = min(ids)
+        plan.span = max(ids) - plan.min_id + 1
+        plan.index = <int*>PyMem_Malloc(plan.span * sizeof(int))
+        if plan.index == NULL:
+            raise MemoryError()
+        for i in range(plan.span):
+            plan.index[i] = 0
+        for i in range(plan.n):
+            plan.index[plan.fields[i].id - plan.min_id] = i + 1
+
+
+cdef bint all_compiled(StructPlan plan):
+    """Whether every struct reachable from `plan` is compiled (memoized)."""
+    if plan.fast != 0:
+        return plan.fast == 1
+    plan.fast = 1  # provisional, so recursive types terminate
+    cdef bint ok = not plan.delegate
+    cdef Py_ssize_t i
+    if ok:
+        for i in range(plan.n):
+            if not types_compiled(<TypeInfo>plan.fields[i].info):
+                ok = False
+                break
+    plan.fast = 1 if ok else -1
+    return ok
+
+
+cdef bint types_compiled(TypeInfo info):
+    if info.code == T_STRUCT:
+        return all_compiled(plan_for(info.cls))
+    if info.a is not None and not types_compiled(info.a):
+        return False
+    if info.b is not None and not types_compiled(info.b):
+        return False
+    return True
+
+
+cdef inline StructPlan plan_of_value(object value, TypeInfo info):
+    """The plan for a struct value declared as `info.cls` (or one of its subclasses)."""
+    cls = type(value)
+    if cls is not info.cls:
+        if not PyObject_TypeCheck(value, <PyTypeObject*>info.cls):
+            raise _Fallback()
+        plan = plan_for(cls)
+        if not all_compiled(plan):
+            raise _Fallback()
+        return plan
+    return plan_for(cls)
+
+
+cdef inline PyObject** slot(object obj, Py_ssize_t offset):
+    return <PyObject**>((<char*><PyObject*>obj) + offset)
+
+
+# ---- output buffer --------------------------------------------------------------------
+
+
+ctypedef struct Buf:
+    char* data
+    Py_ssize_t len
+    Py_ssize_t cap
+
+
+cdef int grow(Buf* b, Py_ssize_t n) except -1:
+    cdef Py_ssize_t cap = b.cap * 2
+    while cap < b.len + n:
+        cap *= 2
+    cdef char* data = <char*>PyMem_Realloc(b.data, cap)
+    if data == NULL:
+        raise MemoryError()
+    b.data = data
+    b.cap = cap
+    return 0
+
+
+cdef inline int reserve(Buf* b, Py_ssize_t n) except -1:
+    if b.len + n > b.cap:
+        grow(b, n)
+    return 0
+
+
+cdef inline int put_byte(Buf* b, int value) except -1:
+    reserve(b, 1)
+    b.data[b.len] = <char>value
+    b.len += 1
+    return 0
+
+
+cdef inline int put_be(Buf* b, uint64_t value, int size) except -1:
+    reserve(b, size)
+    cdef int i
+    for i in range(size):
+        b.data[b.len + i] = <char>((value >> (8 * (size - 1 - i))) & 0xFF)
+    b.len += size
+    return 0
+
+
+cdef inline int put_le(Buf* b, uint64_t value, int size) except -1:
+    reserve(b, size)
+    cdef int i
+    for i in range(size):
+        b.data[b.len + i] = <char>((value >> (8 * i)) & 0xFF)
+    b.len += size
+    return 0
+
+
+cdef inline int put_bytes(Buf* b, const char* data, Py_ssize_t n) except -1:
+    reserve(b, n)
+    memcpy(b.data + b.len, data, n)
+    b.len += n
+    return 0
+
+
+cdef inline int put_varint(Buf* b, uint64_t n) except -1:
+    reserve(b, 10)
+    while n > 0x7F:
+        b.data[b.len] = <char>((n & 0x7F) | 0x80)
+        b.len += 1
+        n >>= 7
+    b.data[b.len] = <char>n
+    b.len += 1
+    return 0
+
+
+cdef inline int put_zigzag(Buf* b, int64_t n) except -1:
+    return put_varint(b, (<uint64_t>n << 1) ^ <uint64_t>(n >> 63))
+
+
+cdef inline object finish(Buf* b):
+    return PyBytes_FromStringAndSize(b.data, b.len)
+
+
+# ---- encoding: checks shared by both protocols ----------------------------------------
+
+
+cdef inline int64_t int_value(object value, int code) except? -1:
+    if not PyLong_Check(value) or PyBool_Check(value):
+        raise _Fallback()
+    cdef int64_t n = PyLong_AsLongLong(value)  # raises OverflowError beyond 64 bits
+    if code == T_I32 or code == T_ENUM:
+        if n < -2147483648 or n > 2147483647:
+            raise _Fallback()
+    elif code == T_I16:
+        if n < -32768 or n > 32767:
+            raise _Fallback()
+    elif code == T_BYTE:
+        if n < -128 or n > 127:
+            raise _Fallback()
+    return n
+
+
+cdef inline double double_value(object value) except? -1.0:
+    if PyFloat_Check(value):
+        return PyFloat_AS_DOUBLE(value)
+    if PyLong_Check(value) and not PyBool_Check(value):
+        return float(value)
+    raise _Fallback()
+
+
+cdef inline const char* text_value(object value, Py_ssize_t* size) except NULL:
+    if not PyUnicode_Check(value):
+        raise _Fallback()
+    return PyUnicode_AsUTF8AndSize(value, size)
+
+
+cdef inline bytes binary_value(object value):
+    if PyBytes_Check(value):
+        return <bytes>value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise _Fallback()
+
+
+cdef inline bytes uuid_value(object value):
+    if not isinstance(value, UUID):
+        raise _Fallback()
+    return value.bytes
+
+
+# ---- binary encoding ------------------------------------------------------------------
+
+
+cdef int enc_struct_b(Buf* b, object obj, StructPlan plan, int depth) except -1:
+    if depth > ENCODE_MAX_DEPTH:
+        raise _Fallback()
+    cdef Py_ssize_t i
+    cdef FieldC* f
+    cdef PyObject* v
+    cdef int count = 0
+    for i in range(plan.n):
+        f = &plan.fields[i]
+        v = slot(obj, f.offset)[0]
+        if v == NULL or v == <PyObject*>None:
+            if f.required == REQUIRED:
+                raise _Fallback()
+            continue
+        count += 1
+        put_byte(b, f.bwire)
+        put_be(b, <uint16_t>f.id, 2)
+        enc_value_b(b, <object>v, <TypeInfo>f.info, depth)
+    if plan.is_union and count != 1:
+        raise _Fallback()
+    put_byte(b, B_STOP)
+    return 0
+
+
+cdef int enc_value_b(Buf* b, object value, TypeInfo info, int depth) except -1:
+    cdef int code = info.code
+    cdef Py_ssize_t size, i, pos
+    cdef const char* data
+    cdef PyObject* key
+    cdef PyObject* item
+    if code == T_STRING:
+        data = text_value(value, &size)
+        if size > 2147483647:
+            raise _Fallback()
+        put_be(b, <uint32_t>size, 4)
+        put_bytes(b, data, size)
+    elif code == T_I32 or code == T_ENUM:
+        put_be(b, <uint32_t><int32_t>int_value(value, code), 4)
+    elif code == T_I64:
+        put_be(b, <uint64_t>int_value(value, code), 8)
+    elif code == T_BOOL:
+        if value is True:
+            put_byte(b, 1)
+        elif value is False:
+            put_byte(b, 0)
+        else:
+            raise _Fallback()
+    elif code == T_DOUBLE:
+        put_double(b, double_value(value), True)
+    elif code == T_I16:
+        put_be(b, <uint16_t><int16_t>int_value(value, code), 2)
+    elif code == T_BYTE:
+        put_byte(b, <uint8_t><int8_t>int_value(value, code))
+    elif code == T_BINARY:
+        raw = binary_value(value)
+        size = PyBytes_GET_SIZE(raw)
+        if size > 2147483647:
+            raise _Fallback()
+        put_be(b, <uint32_t>size, 4)
+        put_bytes(b, PyBytes_AS_STRING(raw), size)
+    elif code == T_UUID:
+        put_bytes(b, PyBytes_AS_STRING(uuid_value(value)), 16)
+    elif code == T_STRUCT:
+        enc_struct_b(b, value, plan_of_value(value, info), depth + 1)
+    elif code == T_MAP:
+        if not PyDict_Check(value):
+            raise _Fallback()
+        put_byte(b, info.a.bwire)
+        put_byte(b, info.b.bwire)
+        put_be(b, <uint32_t>PyDict_Size(value), 4)
+        pos = 0
+        while PyDict_Next(value, &pos, &key, &item):
+            enc_value_b(b, <object>key, info.a, depth + 1)
+            enc_value_b(b, <object>item, info.b, depth + 1)
+    elif code == T_LIST:
+        put_byte(b, info.a.bwire)
+        if PyList_Check(value):
+            size = PyList_GET_SIZE(value)
+            put_be(b, <uint32_t>size, 4)
+            i = 0
+            while i < PyList_GET_SIZE(value):  # re-read: the list may not change, but be safe
+                enc_value_b(b, <object>PyList_GET_ITEM(value, i), info.a, depth + 1)
+                i += 1
+            if i != size:
+                raise _Fallback()
+        elif PyTuple_Check(value):
+            size = PyTuple_GET_SIZE(value)
+            put_be(b, <uint32_t>size, 4)
+            for i in range(size):
+                enc_value_b(b, <object>PyTuple_GET_ITEM(value, i), info.a, depth + 1)
+        else:
+            raise _Fallback()
+    elif code == T_SET:
+        if not (PySet_Check(value) or PyFrozenSet_Check(value)):
+            raise _Fallback()
+        put_byte(b, info.a.bwire)
+        put_be(b, <uint32_t>len(value), 4)
+        for element in value:
+            enc_value_b(b, element, info.a, depth + 1)
+    else:
+        raise _Fallback()
+    return 0
+
+
+cdef inline int put_double(Buf* b, double value, bint big_endian) except -1:
+    cdef uint64_t bits
+    memcpy(&bits, &value, 8)
+    if big_endian:
+        return put_be(b, bits, 8)
+    return put_le(b, bits, 8)
+
+
+# ---- compact encoding -----------------------------------------------------------------
+
+
+cdef inline int field_header_c(Buf* b, int wire, int fid, int last) except -1:
+    if last < fid <= last + 15:
+        return put_byte(b, ((fid - last) << 4) | wire)
+    put_byte(b, wire)
+    return put_zigzag(b, fid)
+
+
+cdef int enc_struct_c(Buf* b, object obj, StructPlan plan, int depth) except -1:
+    if depth > ENCODE_MAX_DEPTH:
+        raise _Fallback()
+    cdef Py_ssize_t i
+    cdef FieldC* f
+    cdef PyObject* v
+    cdef int count = 0
+    cdef int last = 0
+    for i in range(plan.n):
+        f = &plan.fields[i]
+        v = slot(obj, f.offset)[0]
+        if v == NULL or v == <PyObject*>None:
+            if f.required == REQUIRED:
+                raise _Fallback()
+            continue
+        count += 1
+        if f.code == T_BOOL:
+            if v == <PyObject*>True:
+                field_header_c(b, C_TRUE, f.id, last)
+            elif v == <PyObject*>False:
+                field_header_c(b, C_FALSE, f.id, last)
+            else:
+                raise _Fallback()
+        else:
+            field_header_c(b, f.cwire, f.id, last)
+            enc_value_c(b, <object>v, <TypeInfo>f.info, depth)
+        last = f.id
+    if plan.is_union and count != 1:
+        raise _Fallback()
+    put_byte(b, 0)
+    return 0
+
+
+cdef int enc_value_c(Buf* b, object value, TypeInfo info, int depth) except -1:
+    cdef int code = info.code
+    cdef Py_ssize_t size, i, pos
+    cdef const char* data
+    cdef PyObject* key
+    cdef PyObject* item
+    if code == T_STRING:
+        data = text_value(value, &size)
+        if size > 2147483647:
+            raise _Fallback()
+        put_varint(b, <uint64_t>size)
+        put_bytes(b, data, size)
+    elif code == T_I32 or code == T_ENUM or code == T_I64 or code == T_I16:
+        put_zigzag(b, int_value(value, code))
+    elif code == T_BOOL:
+        if value is True:
+            put_byte(b, C_TRUE)
+        elif value is False:
+            put_byte(b, C_FALSE)
+        else:
+            raise _Fallback()
+    elif code == T_DOUBLE:
+        put_double(b, double_value(value), False)
+    elif code == T_BYTE:
+        put_byte(b, <uint8_t><int8_t>int_value(value, code))
+    elif code == T_BINARY:
+        raw = binary_value(value)
+        size = PyBytes_GET_SIZE(raw)
+        if size > 2147483647:
+            raise _Fallback()
+        put_varint(b, <uint64_t>size)
+        put_bytes(b, PyBytes_AS_STRING(raw), size)
+    elif code == T_UUID:
+        put_bytes(b, PyBytes_AS_STRING(uuid_value(value)), 16)
+    elif code == T_STRUCT:
+        enc_struct_c(b, value, plan_of_value(value, info), depth + 1)
+    elif code == T_MAP:
+        if not PyDict_Check(value):
+            raise _Fallback()
+        size = PyDict_Size(value)
+        if size == 0:
+            put_byte(b, 0)
+            return 0
+        put_varint(b, <uint64_t>size)
+        put_byte(b, (info.a.cwire << 4) | info.b.cwire)
+        pos = 0
+        while PyDict_Next(value, &pos, &key, &item):
+            enc_value_c(b, <object>key, info.a, depth + 1)
+            enc_value_c(b, <object>item, info.b, depth + 1)
+    elif code == T_LIST or code == T_SET:
+        if code == T_LIST:
+            if not (PyList_Check(value) or PyTuple_Check(value)):
+                raise _Fallback()
+        elif not (PySet_Check(value) or PyFrozenSet_Check(value)):
+            raise _Fallback()
+        size = len(value)
+        if size < 15:
+            put_byte(b, (size << 4) | info.a.cwire)
+        else:
+            put_byte(b, 0xF0 | info.a.cwire)
+            put_varint(b, <uint64_t>size)
+        if PyList_Check(value):
+            i = 0
+            while i < PyList_GET_SIZE(value):
+                enc_value_c(b, <object>PyList_GET_ITEM(value, i), info.a, depth + 1)
+                i += 1
+            if i != size:
+                raise _Fallback()
+        else:
+            for element in value:
+                enc_value_c(b, element, info.a, depth + 1)
+    else:
+        raise _Fallback()
+    return 0
+
+
+# ---- decoding -------------------------------------------------------------------------
+
+
+ctypedef struct Reader:
+    const unsigned char* data
+    Py_ssize_t pos
+    Py_ssize_t end
+    int depth
+    int max_depth
+
+
+cdef inline int need(Reader* r, Py_ssize_t n) except -1:
+    if n > r.end - r.pos:
+        raise _Fallback()
+    return 0
+
+
+cdef inline int read_byte(Reader* r) except -1:
+    need(r, 1)
+    r.pos += 1
+    return r.data[r.pos - 1]
+
+
+cdef inline uint64_t read_be(Reader* r, int size) except? 0xFFFFFFFFFFFFFFFF:
+    need(r, size)
+    cdef uint64_t value = 0
+    cdef int i
+    for i in range(size):
+        value = (value << 8) | r.data[r.pos + i]
+    r.pos += size
+    return value
+
+
+cdef inline double read_double(Reader* r, bint big_endian) except? -1.0:
+    need(r, 8)
+    cdef uint64_t bits = 0
+    cdef int i
+    if big_endian:
+        for i in range(8):
+            bits = (bits << 8) | r.data[r.pos + i]
+    else:
+        for i in range(8):
+            bits |= (<uint64_t>r.data[r.pos + i]) << (8 * i)
+    r.pos += 8
+    cdef double value
+    memcpy(&value, &bits, 8)
+    return value
+
+
+cdef inline uint64_t read_varint(Reader* r) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t result = 0
+    cdef int shift = 0
+    cdef unsigned char byte
+    while True:
+        need(r, 1)
+        byte = r.data[r.pos]
+        r.pos += 1
+        if shift == 63 and byte > 1:
+            raise _Fallback()  # more than 64 bits
+        result |= (<uint64_t>(byte & 0x7F)) << shift
+        if byte < 0x80:
+            return result
+        shift += 7
+        if shift > 63:
+            raise _Fallback()
+
+
+cdef inline int64_t read_zigzag(Reader* r, int code) except? -1:
+    cdef uint64_t n = read_varint(r)
+    cdef int64_t value = <int64_t>(n >> 1) ^ -(<int64_t>(n & 1))
+    if code == T_I32:
+        if value < -2147483648 or value > 2147483647:
+            raise _Fallback()
+    elif code == T_I16:
+        if value < -32768 or value > 32767:
+            raise _Fallback()
+    return value
+
+
+cdef inline int enter(Reader* r) except -1:
+    r.depth += 1
+    if r.depth > r.max_depth:
+        raise _Fallback()
+    return 0
+
+
+cdef inline int check_count(Reader* r, int64_t count, int min_size) except -1:
+    # count * min_size > left, without overflowing
+    if count < 0 or count > (r.end - r.pos) // min_size:
+        raise _Fallback()
+    return 0
+
+
+cdef inline object new_instance(object cls):
+    return (<newfunc_t>(<PyTypeObject*>cls).tp_new)(<PyTypeObject*>cls, EMPTY_TUPLE, NULL)
+
+
+cdef inline int lookup(StructPlan plan, int fid):
+    cdef int k
+    if plan.index != NULL:
+        k = fid - plan.min_id
+        if 0 <= k < plan.span:
+            return plan.index[k] - 1
+        return -1
+    found = plan.by_id.get(fid)
+    return -1 if found is None else <int>found
+
+
+cdef inline int set_slot(object obj, Py_ssize_t offset, object value) except -1:
+    cdef PyObject** p = slot(obj, offset)
+    cdef PyObject* old = p[0]
+    Py_INCREF(value)
+    p[0] = <PyObject*>value
+    Py_XDECREF(old)
+    return 0
+
+
+cdef int finish_struct(object obj, StructPlan plan) except -1:
+    cdef Py_ssize_t i
+    cdef FieldC* f
+    cdef PyObject** p
+    cdef int count = 0
+    for i in range(plan.n):
+        f = &plan.fields[i]
+        p = slot(obj, f.offset)
+        if p[0] != NULL:
+            count += 1
+            continue
+        if f.required == REQUIRED:
+            raise _Fallback()
+        if f.required == DEFAULT:
+            if f.factory != NULL:
+                set_slot(obj, f.offset, (<object>f.factory)())
+            else:
+                set_slot(obj, f.offset, <object>f.default_value)
+        else:
+            set_slot(obj, f.offset, None)
+    if plan.is_union and count != 1:
+        raise _Fallback()
+    return 0
+
+
+cdef inline object enum_member(TypeInfo info, int64_t number):
+    cdef object key = PyLong_FromLongLong(number)
+    cdef PyObject* member = PyDict_GetItem(info.enum_map, key)
+    if member != NULL:
+        return <object>member
+    return info.cls(key)
+
+
+cdef inline object as_frozen(object value):
+    if PyList_Check(value):
+        return tuple(value)
+    if PySet_Check(value):
+        return PyFrozenSet_New(value)
+    if PyDict_Check(value):
+        return FrozenDict(value)
+    return value
+
+
+cdef inline object text(Reader* r, Py_ssize_t n):
+    need(r, n)
+    value = PyUnicode_DecodeUTF8(<const char*>(r.data + r.pos), n, NULL)
+    r.pos += n
+    return value
+
+
+cdef inline object blob(Reader* r, Py_ssize_t n):
+    need(r, n)
+    value = PyBytes_FromStringAndSize(<const char*>(r.data + r.pos), n)
+    r.pos += n
+    return value
+
+
+# ---- binary decoding ------------------------------------------------------------------
+
+
+cdef object dec_struct_b(Reader* r, StructPlan plan):
+    enter(r)
+    obj = new_instance(plan.cls)
+    cdef int wire, fid, k
+    cdef FieldC* f
+    while True:
+        wire = read_byte(r)
+        if wire == B_STOP:
+            break
+        fid = <int16_t>read_be(r, 2)
+        k = lookup(plan, fid)
+        if k < 0:
+            skip_b(r, wire)
+            continue
+        f = &plan.fields[k]
+        if wire != f.bwire:
+            raise _Fallback()
+        set_slot(obj, f.offset, dec_value_b(r, <TypeInfo>f.info))
+    finish_struct(obj, plan)
+    r.depth -= 1
+    return obj
+
+
+cdef inline Py_ssize_t length_b(Reader* r) except -1:
+    cdef int32_t n = <int32_t>read_be(r, 4)
+    if n < 0 or n > r.end - r.pos:
+        raise _Fallback()
+    return n
+
+
+cdef object dec_value_b(Reader* r, TypeInfo info):
+    cdef int code = info.code
+    cdef int64_t count, i
+    cdef int wire, key_wire, value_wire
+    if code == T_STRING:
+        return text(r, length_b(r))
+    if code == T_I32:
+        return PyLong_FromLong(<int32_t>read_be(r, 4))
+    if code == T_I64:
+        return PyLong_FromLongLong(<int64_t>read_be(r, 8))
+    if code == T_BINARY:
+        return blob(r, length_b(r))
+    if code == T_BOOL:
+        return read_byte(r) != 0
+    if code == T_DOUBLE:
+        return PyFloat_FromDouble(read_double(r, True))
+    if code == T_I16:
+        return PyLong_FromLong(<int16_t>read_be(r, 2))
+    if code == T_BYTE:
+        return PyLong_FromLong(<int8_t>read_byte(r))
+    if code == T_ENUM:
+        return enum_member(info, <int32_t>read_be(r, 4))
+    if code == T_UUID:
+        return UUID(bytes=blob(r, 16))
+    if code == T_STRUCT:
+        return dec_struct_b(r, plan_for(info.cls))
+    enter(r)
+    if code == T_MAP:
+        key_wire = read_byte(r)
+        value_wire = read_byte(r)
+        count = <int32_t>read_be(r, 4)
+        if key_wire > 16 or value_wire > 16:
+            raise _Fallback()
+        check_count(r, count, min_binary(key_wire) + min_binary(value_wire))
+        if count and (key_wire != info.a.bwire or value_wire != info.b.bwire):
+            raise _Fallback()
+        result = PyDict_New()
+        for i in range(count):
+            key = dec_value_b(r, info.a)
+            PyDict_SetItem(result, key, dec_value_b(r, info.b))
+    else:
+        wire = read_byte(r)
+        count = <int32_t>read_be(r, 4)
+        check_count(r, count, min_binary(wire))
+        if count and wire != info.a.bwire:
+            raise _Fallback()
+        if code == T_LIST:
+            result = PyList_New(count)
+            for i in range(count):
+                item = dec_value_b(r, info.a)
+                Py_INCREF(item)
+                PyList_SET_ITEM(result, i, item)
+        else:
+            result = set()
+            for i in range(count):
+                PySet_Add(result, dec_value_b(r, info.a))
+    r.depth -= 1
+    return as_frozen(result) if info.frozen else result
+
+
+cdef inline int min_binary(int wire) except -1:
+    if wire == B_BOOL or wire == B_BYTE:
+        return 1
+    if wire == B_I16:
+        return 2
+    if wire == B_I32 or wire == B_STRING:
+        return 4
+    if wire == B_I64 or wire == B_DOUBLE:
+        return 8
+    if wire == B_STRUCT:
+        return 1
+    if wire == B_MAP:
+        return 6
+    if wire == B_SET or wire == B_LIST:
+        return 5
+    if wire == B_UUID:
+        return 16
+    raise _Fallback()
+
+
+cdef int skip_b(Reader* r, int wire) except -1:
+    cdef int64_t count, i
+    cdef int key_wire, value_wire, element, field_wire
+    if wire == B_BOOL or wire == B_BYTE:
+        need(r, 1)
+        r.pos += 1
+    elif wire == B_I16:
+        need(r, 2)
+        r.pos += 2
+    elif wire == B_I32:
+        need(r, 4)
+        r.pos += 4
+    elif wire == B_I64 or wire == B_DOUBLE:
+        need(r, 8)
+        r.pos += 8
+    elif wire == B_UUID:
+        need(r, 16)
+        r.pos += 16
+    elif wire == B_STRING:
+        r.pos += length_b(r)
+    elif wire == B_STRUCT:
+        enter(r)
+        while True:
+            field_wire = read_byte(r)
+            if field_wire == B_STOP:
+                break
+            need(r, 2)
+            r.pos += 2
+            skip_b(r, field_wire)
+        r.depth -= 1
+    elif wire == B_MAP:
+        enter(r)
+        key_wire = read_byte(r)
+        value_wire = read_byte(r)
+        count = <int32_t>read_be(r, 4)
+        check_count(r, count, min_binary(key_wire) + min_binary(value_wire))
+        for i in range(count):
+            skip_b(r, key_wire)
+            skip_b(r, value_wire)
+        r.depth -= 1
+    elif wire == B_LIST or wire == B_SET:
+        enter(r)
+        element = read_byte(r)
+        count = <int32_t>read_be(r, 4)
+        check_count(r, count, min_binary(element))
+        for i in range(count):
+            skip_b(r, element)
+        r.depth -= 1
+    else:
+        raise _Fallback()
+    return 0
+
+
+# ---- compact decoding -----------------------------------------------------------------
+
+
+cdef object dec_struct_c(Reader* r, StructPlan plan):
+    enter(r)
+    obj = new_instance(plan.cls)
+    cdef int header, wire, delta, fid, k
+    cdef int last = 0
+    cdef FieldC* f
+    while True:
+        header = read_byte(r)
+        if header == 0:
+            break
+        wire = header & 0x0F
+        delta = header >> 4
+        if delta:
+            fid = last + delta
+        else:
+            fid = <int>read_zigzag(r, T_I16)
+        last = fid
+        k = lookup(plan, fid)
+        if k < 0:
+            skip_c(r, wire, True)
+            continue
+        f = &plan.fields[k]
+        if f.code == T_BOOL:
+            if wire == C_TRUE:
+                set_slot(obj, f.offset, True)
+            elif wire == C_FALSE:
+                set_slot(obj, f.offset, False)
+            else:
+                raise _Fallback()
+            continue
+        if wire != f.cwire:
+            raise _Fallback()
+        set_slot(obj, f.offset, dec_value_c(r, <TypeInfo>f.info))
+    finish_struct(obj, plan)
+    r.depth -= 1
+    return obj
+
+
+cdef inline Py_ssize_t length_c(Reader* r) except -1:
+    cdef uint64_t n = read_varint(r)
+    if n > 0x7FFFFFFF or <Py_ssize_t>n > r.end - r.pos:
+        raise _Fallback()
+    return <Py_ssize_t>n
+
+
+cdef inline int min_compact(int wire) except -1:
+    if 1 <= wire <= 5 or 8 <= wire <= 12 or wire == C_I64:
+        return 1
+    if wire == C_DOUBLE:
+        return 8
+    if wire == C_UUID:
+        return 16
+    raise _Fallback()
+
+
+cdef inline int element_matches_c(int wire, TypeInfo info):
+    if info.code == T_BOOL:
+        return wire == C_TRUE or wire == C_FALSE
+    return wire == info.cwire
+
+
+cdef int64_t list_header_c(Reader* r, int* wire) except -1:
+    cdef int header = read_byte(r)
+    wire[0] = header & 0x0F
+    cdef uint64_t count = header >> 4
+    if count == 15:
+        count = read_varint(r)
+    if count > 0x7FFFFFFFFFFFFFFF:
+        raise _Fallback()
+    check_count(r, <int64_t>count, min_compact(wire[0]))
+    return <int64_t>count
+
+
+cdef object dec_value_c(Reader* r, TypeInfo info):
+    cdef int code = info.code
+    cdef int64_t count, i
+    cdef uint64_t ucount
+    cdef int wire, types, key_wire, value_wire
+    if code == T_STRING:
+        return text(r, length_c(r))
+    if code == T_I32 or code == T_I16:
+        return PyLong_FromLong(<long>read_zigzag(r, code))
+    if code == T_I64:
+        return PyLong_FromLongLong(read_zigzag(r, code))
+    if code == T_BINARY:
+        return blob(r, length_c(r))
+    if code == T_BOOL:
+        return read_byte(r) == C_TRUE
+    if code == T_DOUBLE:
+        return PyFloat_FromDouble(read_double(r, False))
+    if code == T_BYTE:
+        return PyLong_FromLong(<int8_t>read_byte(r))
+    if code == T_ENUM:
+        return enum_member(info, read_zigzag(r, T_I32))
+    if code == T_UUID:
+        return UUID(bytes=blob(r, 16))
+    if code == T_STRUCT:
+        return dec_struct_c(r, plan_for(info.cls))
+    enter(r)
+    if code == T_MAP:
+        ucount = read_varint(r)
+        result = PyDict_New()
+        if ucount:
+            types = read_byte(r)
+            key_wire = types >> 4
+            value_wire = types & 0x0F
+            if ucount > 0x7FFFFFFFFFFFFFFF:
+                raise _Fallback()
+            count = <int64_t>ucount
+            check_count(r, count, min_compact(key_wire) + min_compact(value_wire))
+            if not element_matches_c(key_wire, info.a) or not element_matches_c(value_wire, info.b):
+                raise _Fallback()
+            for i in range(count):
+                key = dec_value_c(r, info.a)
+                PyDict_SetItem(result, key, dec_value_c(r, info.b))
+    else:
+        count = list_header_c(r, &wire)
+        if count and not element_matches_c(wire, info.a):
+            raise _Fallback()
+        if code == T_LIST:
+            result = PyList_New(count)
+            for i in range(count):
+                item = dec_value_c(r, info.a)
+                Py_INCREF(item)
+                PyList_SET_ITEM(result, i, item)
+        else:
+            result = set()
+            for i in range(count):
+                PySet_Add(result, dec_value_c(r, info.a))
+    r.depth -= 1
+    return as_frozen(result) if info.frozen else result
+
+
+cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
+    cdef int64_t count, i
+    cdef uint64_t ucount
+    cdef int header, types, key_wire, value_wire, element
+    if wire == C_TRUE or wire == C_FALSE:
+        if not in_field:
+            need(r, 1)
+            r.pos += 1
+    elif wire == C_BYTE:
+        need(r, 1)
+        r.pos += 1
+    elif wire == C_I16 or wire == C_I32 or wire == C_I64:
+        read_varint(r)
+    elif wire == C_DOUBLE:
+        need(r, 8)
+        r.pos += 8
+    elif wire == C_UUID:
+        need(r, 16)
+        r.pos += 16
+    elif wire == C_BINARY:
+        r.pos += length_c(r)
+    elif wire == C_STRUCT:
+        enter(r)
+        while True:
+            header = read_byte(r)
+            if header == 0:
+                break
+            if not header >> 4:
+                read_zigzag(r, T_I16)
+            skip_c(r, header & 0x0F, True)
+        r.depth -= 1
+    elif wire == C_MAP:
+        enter(r)
+        ucount = read_varint(r)
+        if ucount:
+            types = read_byte(r)
+            key_wire = types >> 4
+            value_wire = types & 0x0F
+            if ucount > 0x7FFFFFFFFFFFFFFF:
+                raise _Fallback()
+            count = <int64_t>ucount
+            check_count(r, count, min_compact(key_wire) + min_compact(value_wire))
+            for i in range(count):
+                skip_c(r, key_wire, False)
+                skip_c(r, value_wire, False)
+        r.depth -= 1
+    elif wire == C_LIST or wire == C_SET:
+        enter(r)
+        count = list_header_c(r, &element)
+        for i in range(count):
+            skip_c(r, element, False)
+        r.depth -= 1
+    else:
+        raise _Fallback()
+    return 0
+
+
+# ---- entry points ---------------------------------------------------------------------
+
+
+cdef StructPlan top_plan(object cls):
+    if not isinstance(cls, type) or not hasattr(cls, "__thrift_spec__"):
+        return None
+    plan = plan_for(cls)
+    return plan if all_compiled(plan) else None
+
+
+def _count_fallback_success():
+    global fallback_successes
+    fallback_successes += 1
+
+
+def encode_binary(obj):
+    cdef StructPlan plan = top_plan(type(obj))
+    if plan is None:
+        return _pure.encode_binary(obj)
+    cdef Buf b
+    b.cap = 256
+    b.len = 0
+    b.data = <char*>PyMem_Malloc(b.cap)
+    if b.data == NULL:
+        raise MemoryError()
+    try:
+        enc_struct_b(&b, obj, plan, 0)
+        return finish(&b)
+    except Exception:
+        pass
+    finally:
+        PyMem_Free(b.data)
+    result = _pure.encode_binary(obj)  # raises the canonical EncodeError
+    _count_fallback_success()
+    return result
+
+
+def encode_compact(obj):
+    cdef StructPlan plan = top_plan(type(obj))
+    if plan is None:
+        return _pure.encode_compact(obj)
+    cdef Buf b
+    b.cap = 256
+    b.len = 0
+    b.data = <char*>PyMem_Malloc(b.cap)
+    if b.data == NULL:
+        raise MemoryError()
+    try:
+        enc_struct_c(&b, obj, plan, 0)
+        return finish(&b)
+    except Exception:
+        pass
+    finally:
+        PyMem_Free(b.data)
+    result = _pure.encode_compact(obj)
+    _count_fallback_success()
+    return result
+
+
+cdef inline bytes as_bytes(object data):
+    if PyBytes_Check(data):
+        return <bytes>data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"expected bytes, bytearray or memoryview, got {type(data).__name__}")
+
+
+def decode_binary(cls, data, int max_depth=64):
+    cdef bytes raw = as_bytes(data)
+    cdef StructPlan plan = top_plan(cls)
+    if plan is None or max_depth > MAX_COMPILED_DEPTH:
+        return _pure.decode_binary(cls, raw, max_depth)
+    cdef Reader r
+    r.data = <const unsigned char*>PyBytes_AS_STRING(raw)
+    r.pos = 0
+    r.end = PyBytes_GET_SIZE(raw)
+    r.depth = 0
+    r.max_depth = max_depth
+    try:
+        obj = dec_struct_b(&r, plan)
+        if r.pos == r.end:
+            return obj
+    except Exception:
+        pass
+    result = _pure.decode_binary(cls, raw, max_depth)  # raises the canonical DecodeError
+    _count_fallback_success()
+    return result
+
+
+def decode_compact(cls, data, int max_depth=64):
+    cdef bytes raw = as_bytes(data)
+    cdef StructPlan plan = top_plan(cls)
+    if plan is None or max_depth > MAX_COMPILED_DEPTH:
+        return _pure.decode_compact(cls, raw, max_depth)
+    cdef Reader r
+    r.data = <const unsigned char*>PyBytes_AS_STRING(raw)
+    r.pos = 0
+    r.end = PyBytes_GET_SIZE(raw)
+    r.depth = 0
+    r.max_depth = max_depth
+    try:
+        obj = dec_struct_c(&r, plan)
+        if r.pos == r.end:
+            return obj
+    except Exception:
+        pass
+    result = _pure.decode_compact(cls, raw, max_depth)
+    _count_fallback_success()
+    return result
