@@ -4,11 +4,13 @@ import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import pilota
 from pilota import ir
+from pilota.codegen.python import Options
 from pilota.diagnostics import Diagnostics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,3 +65,75 @@ def load_text(tmp_path: Path, text: str, name: str = "main.thrift") -> ir.Module
     path = tmp_path / name
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return pilota.load([path]).roots[0]
+
+
+# ---- generated code and codecs ---------------------------------------------------------
+
+IDL = Path(__file__).resolve().parent / "idl"
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test IDLs in tests/idl/, generated once and imported: `generated.rich` etc."""
+    import importlib
+    import sys
+    import types
+
+    root = tmp_path_factory.mktemp("generated")
+    package = "pilota_test_gen"
+    idls = sorted(IDL.glob("*.thrift"))
+    pilota.generate(idls, root / package)
+    pilota.generate(
+        [IDL / "evolution.thrift"],
+        root / package / "keeping",
+        options=Options(keep_unknown_fields=True),
+    )
+    sys.path.insert(0, str(root))
+    return types.SimpleNamespace(
+        rich=importlib.import_module(f"{package}.rich"),
+        uuids=importlib.import_module(f"{package}.uuid"),
+        evolution=importlib.import_module(f"{package}.evolution"),
+        keeping=importlib.import_module(f"{package}.keeping.evolution"),
+        root=root,
+    )
+
+
+def codec_modules() -> list[Any]:
+    from pilota.runtime import _pure
+
+    modules = [_pure]
+    try:
+        from pilota.runtime import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        if os.environ.get("CI"):
+            raise  # CI builds the extension; its absence there is a failure
+    else:
+        modules.append(_speedups)
+    return modules
+
+
+class Codec:
+    """One implementation (pure or compiled) behind a protocol-neutral face."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.name = "cython" if module.__name__.endswith("_speedups") else "python"
+
+    def encode(self, obj: Any, protocol: str = "binary") -> bytes:
+        return bytes(getattr(self.module, f"encode_{protocol}")(obj))
+
+    def decode(self, cls: Any, data: bytes, protocol: str = "binary", max_depth: int = 64) -> Any:
+        return getattr(self.module, f"decode_{protocol}")(cls, data, max_depth)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(params=codec_modules(), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def codec(request: pytest.FixtureRequest) -> Codec:
+    return Codec(request.param)
+
+
+@pytest.fixture(params=["binary", "compact"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -107,6 +107,9 @@ MIN_BINARY[:] = [0, 1, 1, 2, 4, 8, 8, 4, 4, 16, 1, 5, 5, 6, 4]
 MIN_COMPACT[:] = [0, 1, 1, 1, 1, 1, 8, 1, 1, 16, 1, 1, 1, 1, 1]
 
 cdef tuple EMPTY_TUPLE = ()
+# As Python objects: in a C context Cython reads `True` as the integer 1.
+cdef object PY_TRUE = True
+cdef object PY_FALSE = False
 cdef object UUID = _uuid.UUID
 cdef object MemberDescriptorType = types.MemberDescriptorType
 
@@ -570,9 +573,9 @@ cdef int enc_struct_c(Buf* b, object obj, StructPlan plan, int depth) except -1:
             continue
         count += 1
         if f.code == T_BOOL:
-            if v == <PyObject*>True:
+            if v == <PyObject*>PY_TRUE:
                 field_header_c(b, C_TRUE, f.id, last)
-            elif v == <PyObject*>False:
+            elif v == <PyObject*>PY_FALSE:
                 field_header_c(b, C_FALSE, f.id, last)
             else:
                 raise _Fallback()
