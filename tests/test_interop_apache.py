@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -30,8 +29,8 @@ from tests.conftest import IDL, Codec, codec_modules, need_shared
 
 thrift = pytest.importorskip("thrift")
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
-from thrift.TSerialization import serialize  # noqa: E402
 from thrift.transport import TTransport  # noqa: E402
+from thrift.TSerialization import serialize  # noqa: E402
 
 FACTORIES = {
     "binary": ("binary", TBinaryProtocol.TBinaryProtocolFactory()),
