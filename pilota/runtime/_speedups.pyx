@@ -31,6 +31,8 @@ from libc.string cimport memcpy
 import types
 import uuid as _uuid
 
+cimport cython
+
 from pilota.runtime import _pure
 from pilota.runtime.frozen import FrozenDict
 
@@ -1201,11 +1203,20 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
 # ---- entry points ---------------------------------------------------------------------
 
 
-cdef StructPlan top_plan(object cls):
+cdef dict _ready = {}  # class -> plan, for classes the compiled codec handles whole
+
+
+cdef inline StructPlan top_plan(object cls):
+    cdef PyObject* found = PyDict_GetItem(_ready, cls)
+    if found != NULL:
+        return <StructPlan>found
     if not isinstance(cls, type) or not hasattr(cls, "__thrift_spec__"):
         return None
     plan = plan_for(cls)
-    return plan if all_compiled(plan) else None
+    if not all_compiled(plan):
+        return None
+    _ready[cls] = plan
+    return plan
 
 
 def _count_fallback_success():
@@ -1213,48 +1224,67 @@ def _count_fallback_success():
     fallback_successes += 1
 
 
-def encode_binary(obj):
+# One reusable output buffer. An encode call takes ownership of it (leaving
+# NULL behind, so a nested call would allocate its own) and hands it back after.
+cdef Buf _scratch
+_scratch.data = NULL
+_scratch.cap = 0
+_scratch.len = 0
+DEF SCRATCH_KEEP = 1 << 20  # a larger buffer is freed rather than kept
+
+
+cdef int take_buffer(Buf* b) except -1:
+    if _scratch.data != NULL:
+        b.data = _scratch.data
+        b.cap = _scratch.cap
+        _scratch.data = NULL
+        _scratch.cap = 0
+    else:
+        b.data = <char*>PyMem_Malloc(512)
+        if b.data == NULL:
+            raise MemoryError()
+        b.cap = 512
+    b.len = 0
+    return 0
+
+
+cdef void give_back(Buf* b):
+    if _scratch.data == NULL and b.cap <= SCRATCH_KEEP:
+        _scratch.data = b.data
+        _scratch.cap = b.cap
+    else:
+        PyMem_Free(b.data)
+    b.data = NULL
+
+
+cdef object encode_with(object obj, int compact):
     cdef StructPlan plan = top_plan(type(obj))
     if plan is None:
-        return _pure.encode_binary(obj)
+        return _pure.encode_compact(obj) if compact else _pure.encode_binary(obj)
     cdef Buf b
-    b.cap = 256
-    b.len = 0
-    b.data = <char*>PyMem_Malloc(b.cap)
-    if b.data == NULL:
-        raise MemoryError()
+    take_buffer(&b)
     try:
-        enc_struct_b(&b, obj, plan, 0)
+        if compact:
+            enc_struct_c(&b, obj, plan, 0)
+        else:
+            enc_struct_b(&b, obj, plan, 0)
         return finish(&b)
     except Exception:
         pass
     finally:
-        PyMem_Free(b.data)
-    result = _pure.encode_binary(obj)  # raises the canonical EncodeError
+        give_back(&b)
+    # raises the canonical EncodeError
+    result = _pure.encode_compact(obj) if compact else _pure.encode_binary(obj)
     _count_fallback_success()
     return result
+
+
+def encode_binary(obj):
+    return encode_with(obj, False)
 
 
 def encode_compact(obj):
-    cdef StructPlan plan = top_plan(type(obj))
-    if plan is None:
-        return _pure.encode_compact(obj)
-    cdef Buf b
-    b.cap = 256
-    b.len = 0
-    b.data = <char*>PyMem_Malloc(b.cap)
-    if b.data == NULL:
-        raise MemoryError()
-    try:
-        enc_struct_c(&b, obj, plan, 0)
-        return finish(&b)
-    except Exception:
-        pass
-    finally:
-        PyMem_Free(b.data)
-    result = _pure.encode_compact(obj)
-    _count_fallback_success()
-    return result
+    return encode_with(obj, True)
 
 
 cdef inline bytes as_bytes(object data):
@@ -1265,11 +1295,11 @@ cdef inline bytes as_bytes(object data):
     raise TypeError(f"expected bytes, bytearray or memoryview, got {type(data).__name__}")
 
 
-def decode_binary(cls, data, int max_depth=64):
+cdef object decode_with(object cls, object data, int max_depth, int compact):
     cdef bytes raw = as_bytes(data)
     cdef StructPlan plan = top_plan(cls)
     if plan is None or max_depth > MAX_COMPILED_DEPTH:
-        return _pure.decode_binary(cls, raw, max_depth)
+        return (_pure.decode_compact if compact else _pure.decode_binary)(cls, raw, max_depth)
     cdef Reader r
     r.data = <const unsigned char*>PyBytes_AS_STRING(raw)
     r.pos = 0
@@ -1277,33 +1307,44 @@ def decode_binary(cls, data, int max_depth=64):
     r.depth = 0
     r.max_depth = max_depth
     try:
-        obj = dec_struct_b(&r, plan)
+        obj = dec_struct_c(&r, plan) if compact else dec_struct_b(&r, plan)
         if r.pos == r.end:
             return obj
     except Exception:
         pass
-    result = _pure.decode_binary(cls, raw, max_depth)  # raises the canonical DecodeError
+    # raises the canonical DecodeError
+    result = (_pure.decode_compact if compact else _pure.decode_binary)(cls, raw, max_depth)
     _count_fallback_success()
     return result
+
+
+def decode_binary(cls, data, int max_depth=64):
+    return decode_with(cls, data, max_depth, False)
 
 
 def decode_compact(cls, data, int max_depth=64):
-    cdef bytes raw = as_bytes(data)
-    cdef StructPlan plan = top_plan(cls)
-    if plan is None or max_depth > MAX_COMPILED_DEPTH:
-        return _pure.decode_compact(cls, raw, max_depth)
-    cdef Reader r
-    r.data = <const unsigned char*>PyBytes_AS_STRING(raw)
-    r.pos = 0
-    r.end = PyBytes_GET_SIZE(raw)
-    r.depth = 0
-    r.max_depth = max_depth
-    try:
-        obj = dec_struct_c(&r, plan)
-        if r.pos == r.end:
-            return obj
-    except Exception:
-        pass
-    result = _pure.decode_compact(cls, raw, max_depth)
-    _count_fallback_success()
-    return result
+    return decode_with(cls, data, max_depth, True)
+
+
+# Struct.to_bytes and Struct.from_bytes, installed on the base class by
+# pilota.runtime.base when this module is in use: no Python frame per call.
+
+
+@cython.binding(True)
+def struct_to_bytes(self, protocol="binary"):
+    """Encode with `protocol` ("binary" or "compact"); raises `pilota.EncodeError`."""
+    if protocol == "binary":
+        return encode_with(self, False)
+    if protocol == "compact":
+        return encode_with(self, True)
+    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+
+
+@cython.binding(True)
+def struct_from_bytes(cls, data, protocol="binary", *, int max_depth=64):
+    """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`."""
+    if protocol == "binary":
+        return decode_with(cls, data, max_depth, False)
+    if protocol == "compact":
+        return decode_with(cls, data, max_depth, True)
+    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")

@@ -8,10 +8,16 @@ hooks, so reading and writing fields costs what it costs on any slotted class.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self
 
-from pilota.runtime import codec
+from pilota.runtime.codec import implementation
 from pilota.runtime.types import FieldSpec, Protocol
+
+# Bound once: the per-call cost of to_bytes/from_bytes is one comparison and a call.
+_encode_binary = implementation.encode_binary
+_encode_compact = implementation.encode_compact
+_decode_binary = implementation.decode_binary
+_decode_compact = implementation.decode_compact
 
 Buffer = bytes | bytearray | memoryview
 
@@ -27,14 +33,23 @@ class Struct:
 
     def to_bytes(self, protocol: Protocol | str = Protocol.BINARY) -> bytes:
         """Encode with `protocol` ("binary" or "compact"); raises `pilota.EncodeError`."""
-        return codec.encode(self, Protocol(protocol))
+        # Protocol is a StrEnum, so one string comparison serves both spellings.
+        if protocol == "binary":
+            return _encode_binary(self)  # type: ignore[no-any-return]
+        if protocol == "compact":
+            return _encode_compact(self)  # type: ignore[no-any-return]
+        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
 
     @classmethod
     def from_bytes(
         cls, data: Buffer, protocol: Protocol | str = Protocol.BINARY, *, max_depth: int = 64
     ) -> Self:
         """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`."""
-        return cast(Self, codec.decode(cls, data, Protocol(protocol), max_depth))
+        if protocol == "binary":
+            return _decode_binary(cls, data, max_depth)  # type: ignore[no-any-return]
+        if protocol == "compact":
+            return _decode_compact(cls, data, max_depth)  # type: ignore[no-any-return]
+        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
 
     def _field_values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
@@ -66,6 +81,12 @@ class Struct:
         return tuple(
             (slot, getattr(self, slot)) for slot in _all_slots(type(self)) if hasattr(self, slot)
         )
+
+
+if hasattr(implementation, "struct_to_bytes"):
+    # The compiled codec's own versions of the two methods above, same behaviour.
+    Struct.to_bytes = implementation.struct_to_bytes  # type: ignore[method-assign]
+    Struct.from_bytes = classmethod(implementation.struct_from_bytes)  # type: ignore[method-assign, assignment]
 
 
 class Union(Struct):
