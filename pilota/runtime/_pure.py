@@ -15,6 +15,12 @@ import struct as _struct
 import uuid as _uuid
 from typing import Any
 
+from pilota.runtime._pure_fast import (
+    BINARY_DECODERS,
+    BINARY_ENCODERS,
+    COMPACT_ENCODERS,
+)
+from pilota.runtime._pure_fast import MAX_DEPTH as MAX_ENCODE_DEPTH
 from pilota.runtime.frozen import FrozenDict
 from pilota.runtime.types import (
     BINARY,
@@ -176,14 +182,18 @@ def is_union(cls: type) -> bool:
 
 
 class _BinaryWriter:
-    __slots__ = ("out",)
+    __slots__ = ("depth", "out")
 
     def __init__(self) -> None:
         self.out = bytearray()
+        self.depth = 0
 
     def struct(self, obj: Any) -> None:
         spec = struct_fields(obj)
         _check_union_for_encode(obj, spec)
+        self.depth += 1
+        if self.depth > MAX_ENCODE_DEPTH:
+            raise _too_deep()
         out = self.out
         for f in spec:
             value = getattr(obj, f.name, None)
@@ -202,6 +212,7 @@ class _BinaryWriter:
                 out += _HEADER.pack(wire, fid)
                 out += raw if protocol == "binary" else transcode(raw, wire, "compact", "binary")
         out.append(B_STOP)
+        self.depth -= 1
 
     def value(self, t: TypeSpec, value: Any) -> None:
         out = self.out
@@ -266,10 +277,11 @@ def _varint(n: int, out: bytearray) -> None:
 
 
 class _CompactWriter:
-    __slots__ = ("out",)
+    __slots__ = ("depth", "out")
 
     def __init__(self) -> None:
         self.out = bytearray()
+        self.depth = 0
 
     def field_header(self, wire: int, fid: int, last: int) -> None:
         if last < fid <= last + 15:
@@ -281,6 +293,9 @@ class _CompactWriter:
     def struct(self, obj: Any) -> None:
         spec = struct_fields(obj)
         _check_union_for_encode(obj, spec)
+        self.depth += 1
+        if self.depth > MAX_ENCODE_DEPTH:
+            raise _too_deep()
         last = 0
         for f in spec:
             value = getattr(obj, f.name, None)
@@ -312,6 +327,7 @@ class _CompactWriter:
                     self.out += raw
                 last = fid
         self.out.append(0)
+        self.depth -= 1
 
     def value(self, t: TypeSpec, value: Any) -> None:
         out = self.out
@@ -366,6 +382,12 @@ class _CompactWriter:
                     raise exc.within(f"[{i}]") from None
 
 
+def _too_deep() -> EncodeError:
+    return EncodeError(
+        f"nesting deeper than {MAX_ENCODE_DEPTH} levels (does a value contain itself?)"
+    )
+
+
 def _check_union_for_encode(obj: Any, spec: tuple[FieldSpec, ...]) -> None:
     if is_union(type(obj)):
         count = union_members_set(obj, spec)
@@ -374,6 +396,12 @@ def _check_union_for_encode(obj: Any, spec: tuple[FieldSpec, ...]) -> None:
 
 
 def encode_binary(obj: Any) -> bytes:
+    try:
+        out = bytearray()
+        BINARY_ENCODERS[obj.__class__](obj, out, 1)
+        return bytes(out)
+    except Exception:  # the interpreter below decides, and raises the canonical error
+        pass
     writer = _BinaryWriter()
     try:
         writer.struct(obj)
@@ -383,6 +411,12 @@ def encode_binary(obj: Any) -> bytes:
 
 
 def encode_compact(obj: Any) -> bytes:
+    try:
+        out = bytearray()
+        COMPACT_ENCODERS[obj.__class__](obj, out, 1)
+        return bytes(out)
+    except Exception:
+        pass
     writer = _CompactWriter()
     try:
         writer.struct(obj)
@@ -888,7 +922,14 @@ def _decode(reader: _Reader, cls: type) -> Any:
 
 
 def decode_binary(cls: type, data: Any, max_depth: int = 64) -> Any:
-    return _decode(_BinaryReader(_as_bytes(data), max_depth), cls)
+    raw = _as_bytes(data)
+    try:
+        obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth)
+        if end == len(raw):
+            return obj
+    except Exception:  # the interpreter below decides, and raises the canonical error
+        pass
+    return _decode(_BinaryReader(raw, max_depth), cls)
 
 
 def decode_compact(cls: type, data: Any, max_depth: int = 64) -> Any:

@@ -508,8 +508,8 @@ cdef int enc_value_b(Buf* b, object value, TypeInfo info, int depth) except -1:
         put_be(b, <uint32_t>PyDict_Size(value), 4)
         pos = 0
         while PyDict_Next(value, &pos, &key, &item):
-            enc_value_b(b, <object>key, info.a, depth + 1)
-            enc_value_b(b, <object>item, info.b, depth + 1)
+            enc_value_b(b, <object>key, info.a, depth)
+            enc_value_b(b, <object>item, info.b, depth)
     elif code == T_LIST:
         put_byte(b, info.a.bwire)
         if PyList_Check(value):
@@ -517,7 +517,7 @@ cdef int enc_value_b(Buf* b, object value, TypeInfo info, int depth) except -1:
             put_be(b, <uint32_t>size, 4)
             i = 0
             while i < PyList_GET_SIZE(value):  # re-read: the list may not change, but be safe
-                enc_value_b(b, <object>PyList_GET_ITEM(value, i), info.a, depth + 1)
+                enc_value_b(b, <object>PyList_GET_ITEM(value, i), info.a, depth)
                 i += 1
             if i != size:
                 raise _Fallback()
@@ -525,7 +525,7 @@ cdef int enc_value_b(Buf* b, object value, TypeInfo info, int depth) except -1:
             size = PyTuple_GET_SIZE(value)
             put_be(b, <uint32_t>size, 4)
             for i in range(size):
-                enc_value_b(b, <object>PyTuple_GET_ITEM(value, i), info.a, depth + 1)
+                enc_value_b(b, <object>PyTuple_GET_ITEM(value, i), info.a, depth)
         else:
             raise _Fallback()
     elif code == T_SET:
@@ -534,7 +534,7 @@ cdef int enc_value_b(Buf* b, object value, TypeInfo info, int depth) except -1:
         put_byte(b, info.a.bwire)
         put_be(b, <uint32_t>len(value), 4)
         for element in value:
-            enc_value_b(b, element, info.a, depth + 1)
+            enc_value_b(b, element, info.a, depth)
     else:
         raise _Fallback()
     return 0
@@ -638,8 +638,8 @@ cdef int enc_value_c(Buf* b, object value, TypeInfo info, int depth) except -1:
         put_byte(b, (info.a.cwire << 4) | info.b.cwire)
         pos = 0
         while PyDict_Next(value, &pos, &key, &item):
-            enc_value_c(b, <object>key, info.a, depth + 1)
-            enc_value_c(b, <object>item, info.b, depth + 1)
+            enc_value_c(b, <object>key, info.a, depth)
+            enc_value_c(b, <object>item, info.b, depth)
     elif code == T_LIST or code == T_SET:
         if code == T_LIST:
             if not (PyList_Check(value) or PyTuple_Check(value)):
@@ -655,13 +655,13 @@ cdef int enc_value_c(Buf* b, object value, TypeInfo info, int depth) except -1:
         if PyList_Check(value):
             i = 0
             while i < PyList_GET_SIZE(value):
-                enc_value_c(b, <object>PyList_GET_ITEM(value, i), info.a, depth + 1)
+                enc_value_c(b, <object>PyList_GET_ITEM(value, i), info.a, depth)
                 i += 1
             if i != size:
                 raise _Fallback()
         else:
             for element in value:
-                enc_value_c(b, element, info.a, depth + 1)
+                enc_value_c(b, element, info.a, depth)
     else:
         raise _Fallback()
     return 0
@@ -1265,9 +1265,9 @@ cdef object encode_with(object obj, int compact):
     take_buffer(&b)
     try:
         if compact:
-            enc_struct_c(&b, obj, plan, 0)
+            enc_struct_c(&b, obj, plan, 1)
         else:
-            enc_struct_b(&b, obj, plan, 0)
+            enc_struct_b(&b, obj, plan, 1)
         return finish(&b)
     except Exception:
         pass
