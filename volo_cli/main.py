@@ -69,6 +69,55 @@ def idl_check(files: tuple[Path, ...], include_dirs: tuple[Path, ...]) -> None:
     )
 
 
+@idl.command("gen")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Output directory; it becomes the root package of the generated code.",
+)
+@_include_option
+@click.option(
+    "--keep-unknown-fields",
+    is_flag=True,
+    help="Decoded structs keep fields they do not know and write them back when encoded.",
+)
+def idl_gen(
+    files: tuple[Path, ...],
+    out_dir: Path,
+    include_dirs: tuple[Path, ...],
+    keep_unknown_fields: bool,
+) -> None:
+    """Generate a typed Python package from IDL FILES (and the files they include).
+
+    One module per IDL file, placed by `namespace py`, else `namespace *`, else
+    the file's name. Nothing is written unless the whole run succeeds.
+    """
+    from pilota.codegen.python import Options, generate_python
+    from pilota.codegen.writer import write_tree
+
+    schema, diagnostics = pilota.check(files, include_dirs)
+    _report(diagnostics)
+    if schema is None:
+        click.echo(f"{_count(len(diagnostics.errors), 'error')}; nothing was written", err=True)
+        sys.exit(1)
+    generated = generate_python(schema, Options(keep_unknown_fields=keep_unknown_fields))
+    try:
+        written = write_tree(generated, out_dir)
+    except OSError as exc:
+        click.echo(f"volo: cannot write to '{out_dir}': {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    unchanged = len(generated) - len(written)
+    click.echo(
+        f"generated {_count(len(generated), 'file')} in {out_dir} "
+        f"({len(written)} written, {unchanged} unchanged)"
+    )
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

@@ -131,6 +131,12 @@ class PyModule:
     uses_uuid: bool = False
     uses_enum: bool = False
 
+    @property
+    def uses_typing(self) -> bool:
+        """Whether anything generated refers to `typing` (as `_t`)."""
+        returns_value = any(not m.void and not m.oneway for s in self.services for m in s.methods)
+        return bool(self.typedefs or self.consts or returns_value)
+
 
 # ---- quoting ------------------------------------------------------------------------
 
@@ -201,10 +207,22 @@ class _ModuleBuilder:
         self.taken: set[str] = set(names.MODULE_PRIVATE)
         self.aliases: dict[ir.Module, str] = {}
         self.py_names: dict[ir.Definition, str] = {}
+        self.own_field_names: dict[ir.Struct, dict[str, str]] = {}
+        self.builders: dict[ir.Module, _ModuleBuilder] = {}
 
     # ---- names --------------------------------------------------------------------
 
     def build(self, all_names: dict[ir.Definition, str]) -> PyModule:
+        if self.path.name == "__init__.py":
+            # A package's __init__ shares its namespace with the package, where
+            # importing a submodule binds the submodule's name: leave those free.
+            here = self.path.parent.parts
+            for other in self.placement.values():
+                parts = other.parts
+                if len(parts) > len(here) + 1 and parts[: len(here)] == here:
+                    self.taken.add(parts[len(here)])
+                elif len(parts) == len(here) + 1 and parts[: len(here)] == here:
+                    self.taken.add(PurePosixPath(parts[-1]).stem)
         for include in self.module.includes:
             alias = names.unique(names.module_segment(include.module.name), self.taken)
             self.aliases[include.module] = alias
@@ -322,7 +340,27 @@ class _ModuleBuilder:
         return _member_names(enum)
 
     def field_names(self, struct: ir.Struct) -> dict[str, str]:
-        return _field_names(struct)
+        """Python names of a struct's fields, decided by the module that defines it."""
+        owner = self.builders.get(struct.module, self)
+        found = owner.own_field_names.get(struct)
+        if found is None:
+            found = owner.own_field_names[struct] = owner.choose_field_names(struct)
+        return found
+
+    def choose_field_names(self, struct: ir.Struct) -> dict[str, str]:
+        # A class attribute shadows, inside the class body, any module-level name
+        # an annotation there uses (a type, an include alias, `int`, `_p`...), so
+        # field names steer clear of every identifier in the class's annotations.
+        reserved = {
+            ir.StructKind.UNION: names.UNION_MEMBERS,
+            ir.StructKind.EXCEPTION: names.EXCEPTION_MEMBERS,
+        }.get(struct.kind, names.STRUCT_MEMBERS)
+        used = _identifiers(self.annotation(f.type) for f in struct.fields)
+        taken: set[str] = set()
+        return {
+            f.name: names.unique(names.python_name(f.name, f.annotations, reserved | used), taken)
+            for f in struct.fields
+        }
 
     # ---- definitions ------------------------------------------------------------------
 
@@ -408,19 +446,11 @@ class _ModuleBuilder:
         return PyAlias(self.py_names[typedef], self.annotation(typedef.type), comment(typedef.doc))
 
     def const(self, const: ir.Const) -> PyConst:
-        t = ir.unalias(const.type)
-        annotation = self.annotation(const.type)
-        if isinstance(t, ir.ListType):
-            annotation = f"tuple[{self.annotation(t.element)}, ...]"
-        elif isinstance(t, ir.SetType):
-            annotation = f"frozenset[{self.annotation(t.element, True)}]"
-        elif isinstance(t, ir.MapType):
-            annotation = (
-                f"_p.FrozenDict[{self.annotation(t.key, True)}, {self.annotation(t.value)}]"
-            )
+        # Constants are immutable all the way down: the "hashed" spelling of their
+        # type (tuple, frozenset, FrozenDict) is exactly what `frozen` values build.
         return PyConst(
             self.py_names[const],
-            annotation,
+            self.annotation(const.type, hashed=True),
             self.value(const.value, const.type, frozen=True),
             comment(const.doc),
         )
@@ -432,6 +462,12 @@ class _ModuleBuilder:
         structs: list[PyStruct] = []
         methods: list[PyMethod] = []
         method_names: set[str] = set(names.SERVICE_MEMBERS)
+        # Method names, too, must not shadow what the class's annotations use.
+        used = _identifiers(
+            self.annotation(t)
+            for m in service.methods
+            for t in [*(a.type for a in m.args), *([m.result] if m.result else [])]
+        )
         for method in service.methods:
             args_struct = ir.Struct(f"{method.name}_args", self.module, fields=method.args)
             # Apache's result struct: `success` (id 0) unless void, then each exception.
@@ -451,10 +487,12 @@ class _ModuleBuilder:
             ]
             methods.append(
                 PyMethod(
-                    names.unique(names.python_name(method.name, method.annotations), method_names),
+                    names.unique(
+                        names.python_name(method.name, method.annotations, used), method_names
+                    ),
                     method.name,
                     self.parameters(args_struct),
-                    list(_field_names(args_struct).values()),
+                    list(self.field_names(args_struct).values()),
                     self.annotation(method.result) if method.result is not None else "None",
                     args_name,
                     result_name,
@@ -477,7 +515,7 @@ class _ModuleBuilder:
         default, the rest are keyword-only so the signature stays valid."""
         params: list[str] = []
         keyword_only = False
-        for f, py_name in zip(args.fields, _field_names(args).values(), strict=True):
+        for f, py_name in zip(args.fields, self.field_names(args).values(), strict=True):
             annotation = self.annotation(f.type)
             if f.default is None:
                 if keyword_only or f.optional:
@@ -504,17 +542,8 @@ def _member_names(enum: ir.Enum) -> dict[str, str]:
     }
 
 
-@cache
-def _field_names(struct: ir.Struct) -> dict[str, str]:
-    reserved = {
-        ir.StructKind.UNION: names.UNION_MEMBERS,
-        ir.StructKind.EXCEPTION: names.EXCEPTION_MEMBERS,
-    }.get(struct.kind, names.STRUCT_MEMBERS)
-    taken: set[str] = set()
-    return {
-        f.name: names.unique(names.python_name(f.name, f.annotations, reserved), taken)
-        for f in struct.fields
-    }
+def _identifiers(texts: Iterable[str]) -> frozenset[str]:
+    return frozenset(word for text in texts for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
 def _by_id(fields: Iterable[ir.Field]) -> list[ir.Field]:
@@ -601,6 +630,7 @@ def generate_python(schema: ir.Schema, options: Options | None = None) -> list[G
     all_names: dict[ir.Definition, str] = {}
     for builder in builders.values():
         builder.build(all_names)
+        builder.builders = builders
     template = _environment().get_template("module.py.jinja")
     files: list[GeneratedFile] = []
     packages: set[PurePosixPath] = set()
@@ -629,8 +659,11 @@ def generate_python(schema: ir.Schema, options: Options | None = None) -> list[G
     # The output directory is the root package; every folder below it is a package too.
     root = PurePosixPath()
     files.append(GeneratedFile(root / "py.typed", ""))
+    taken = {f.path for f in files}
     for package in {root, *packages}:
-        files.append(GeneratedFile(package / "__init__.py", _PACKAGE_INIT))
+        init = package / "__init__.py"
+        if init not in taken:  # a module may already be this package's __init__
+            files.append(GeneratedFile(init, _PACKAGE_INIT))
     return sorted(files, key=lambda f: str(f.path))
 
 

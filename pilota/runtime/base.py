@@ -8,7 +8,8 @@ hooks, so reading and writing fields costs what it costs on any slotted class.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from enum import IntEnum
+from typing import Any, ClassVar, Self, TypeVar
 
 from pilota.runtime.codec import implementation
 from pilota.runtime.types import FieldSpec, Protocol
@@ -157,7 +158,10 @@ def check_union(obj: Union, given: int) -> None:
         raise TypeError(f"{type(obj).__name__} takes exactly one of: {names} (got {given})")
 
 
-def unknown_enum_member(cls: Any, value: object) -> Any:
+_E = TypeVar("_E", bound=IntEnum)
+
+
+def unknown_enum_member(cls: type[_E], value: object) -> _E | None:
     """Generated enums are open: a number the IDL does not name still decodes,
     to a member-like value named `UNKNOWN_<n>` that compares equal to `n`."""
     if isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31:

@@ -63,7 +63,7 @@ LIMITS: _t.Final[_p.FrozenDict[str, Limit]] = _p.FrozenDict({"cpu": Limit(value=
 
 DEFAULT_LIMIT: _t.Final[Limit] = Limit(value=1)
 
-BY_LEVEL: _t.Final[_p.FrozenDict[Level, list[int]]] = _p.FrozenDict({Level.LOW: (1,), Level.HIGH: ()})
+BY_LEVEL: _t.Final[_p.FrozenDict[Level, tuple[int, ...]]] = _p.FrozenDict({Level.LOW: (1,), Level.HIGH: ()})
 
 COPIED: _t.Final[int] = 42
 

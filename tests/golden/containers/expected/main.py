@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing as _t
 
 import pilota.runtime as _p
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum as _enum
-import typing as _t
 
 import pilota.runtime as _p
 

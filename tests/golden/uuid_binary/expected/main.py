@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing as _t
 import uuid as _uuid
 
 import pilota.runtime as _p
