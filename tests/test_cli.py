@@ -95,3 +95,44 @@ def test_module_entry_point(tmp_path: Path) -> None:
         [sys.executable, "-m", "volo_cli", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "volo, version" in proc.stdout
+
+
+def test_gen_writes_an_importable_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.thrift").write_text('struct Ping { 1: string text = "hi" }\nservice S { Ping ping(1: Ping p) }\n')
+    code, out, err = run("idl", "gen", "svc.thrift", "-o", "gen")
+    assert (code, err) == (0, "")
+    assert out == "generated 3 files in gen (3 written, 0 unchanged)\n"
+    code, out, _ = run("idl", "gen", "svc.thrift", "-o", "gen")
+    assert out == "generated 3 files in gen (0 written, 3 unchanged)\n"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("gen.svc")
+    assert module.Ping.from_bytes(module.Ping().to_bytes()).text == "hi"
+
+
+def test_gen_with_errors_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("bad.thrift").write_text("struct S { 1: Nope n }\n")
+    code, out, err = run("idl", "gen", "bad.thrift", "-o", "gen")
+    assert code == 1 and out == ""
+    assert err.endswith("1 error; nothing was written\n")
+    assert not Path("gen").exists()
+
+
+def test_gen_into_a_file_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("ok.thrift").write_text("struct S {}\n")
+    Path("taken").write_text("")
+    code, _, err = run("idl", "gen", "ok.thrift", "-o", "taken/out")
+    assert code == 1
+    assert err == "volo: cannot write to 'taken/out': Not a directory\n"
+
+
+def test_gen_keep_unknown_fields_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("v.thrift").write_text("struct V { 1: i32 a }\n")
+    code, _, _ = run("idl", "gen", "v.thrift", "-o", "keep", "--keep-unknown-fields")
+    assert code == 0
+    assert "__thrift_keep_unknown__ = True" in Path("keep/v.py").read_text()
