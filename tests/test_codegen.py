@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pilota
-from pilota.codegen.python import comment, docstring, python_literal
+from pilota.codegen.python import docstring, python_literal
 from tests.conftest import SHARED, need_shared
 
 CORPUS = SHARED / "corpus"
@@ -75,15 +75,6 @@ def test_docstrings_hold_any_text(text: str) -> None:
     tree = ast.parse(f"def f():\n    {literal}\n")
     [function] = tree.body
     assert isinstance(function, ast.FunctionDef) and len(function.body) == 1
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_comments_cannot_become_code(text: str) -> None:
-    rendered = comment(text)
-    source = f"{rendered}\nx = 1\n" if rendered else "x = 1\n"
-    tree = ast.parse(source)
-    assert len(tree.body) == 1  # only `x = 1`: the comment is inert
 
 
 @settings(max_examples=300, deadline=None)

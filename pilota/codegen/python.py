@@ -157,15 +157,6 @@ def docstring(text: str | None, indent: str) -> str | None:
     return '"""' + ("\n" + indent).join(lines).rstrip() + "\n" + indent + '"""'
 
 
-def comment(text: str | None) -> str | None:
-    """`text` as `#` comment lines; any line break (\\r, \\x0c, \\u2028, ...) starts a
-    new commented line, so nothing in it can become code."""
-    if not text:
-        return None
-    lines = [_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line) for line in text.splitlines()]
-    return "\n".join(f"# {line}".rstrip() for line in lines)
-
-
 def python_literal(value: Any) -> str:
     """A scalar as Python source (repr is always a safe literal for these)."""
     if isinstance(value, float):
@@ -370,7 +361,10 @@ class _ModuleBuilder:
         return PyEnum(
             self.py_names[enum],
             docstring(enum.doc, "    "),
-            [PyEnumMember(member_names[m.name], m.value, m.doc) for m in enum.members],
+            [
+                PyEnumMember(member_names[m.name], m.value, docstring(m.doc, "    "))
+                for m in enum.members
+            ],
         )
 
     def struct(self, struct: ir.Struct, name: str | None = None) -> PyStruct:
@@ -443,7 +437,7 @@ class _ModuleBuilder:
         )
 
     def typedef(self, typedef: ir.Typedef) -> PyAlias:
-        return PyAlias(self.py_names[typedef], self.annotation(typedef.type), comment(typedef.doc))
+        return PyAlias(self.py_names[typedef], self.annotation(typedef.type), docstring(typedef.doc, ""))
 
     def const(self, const: ir.Const) -> PyConst:
         # Constants are immutable all the way down: the "hashed" spelling of their
@@ -452,7 +446,7 @@ class _ModuleBuilder:
             self.py_names[const],
             self.annotation(const.type, hashed=True),
             self.value(const.value, const.type, frozen=True),
-            comment(const.doc),
+            docstring(const.doc, ""),
         )
 
     def service(self, service: ir.Service) -> tuple[PyService, list[PyStruct]]:

@@ -13,6 +13,7 @@ class Mood(_enum.IntEnum):
     """An enum."""
 
     HAPPY = 1
+    """Happy."""
     SAD = 2
 
     @classmethod
@@ -79,9 +80,10 @@ class DocsClient(_p.service.Client):
         _p.service.unwrap(result, "thing")
 
 
-# A constant's doc.
-# It has two lines.
 TRICKY: _t.Final[str] = "quote \" apostrophe ' backslash \\ newline \n tab \t"
+"""A constant's doc.
+It has two lines.
+"""
 
 CODE: _t.Final[str] = "\"\"\"; import os; os.system('x') #"
 
