@@ -437,7 +437,8 @@ class _ModuleBuilder:
         )
 
     def typedef(self, typedef: ir.Typedef) -> PyAlias:
-        return PyAlias(self.py_names[typedef], self.annotation(typedef.type), docstring(typedef.doc, ""))
+        target = self.annotation(typedef.type)
+        return PyAlias(self.py_names[typedef], target, docstring(typedef.doc, ""))
 
     def const(self, const: ir.Const) -> PyConst:
         # Constants are immutable all the way down: the "hashed" spelling of their
