@@ -387,3 +387,26 @@ def test_no_silent_fallbacks_in_the_compiled_codec(generated: Any) -> None:
 
     for module in codec_modules():
         assert getattr(module, "fallback_successes", 0) == 0
+
+
+@pytest.mark.parametrize(("env", "expected"), [("1", "python"), ("", "cython")])
+def test_the_environment_chooses_the_codec(env: str, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import codec_modules
+
+    if expected == "cython" and len(codec_modules()) < 2:
+        pytest.skip("the compiled codec is not built here")  # CI builds it: codec_modules() fails there
+    script = (
+        "from pilota.runtime import codec, base\n"
+        "print(codec.IMPLEMENTATION, type(base.Struct.__dict__['to_bytes']).__name__)\n"
+    )
+    environment = {**os.environ, "PILOTA_PURE_PYTHON": env}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=True
+    )
+    implementation, method_kind = result.stdout.split()
+    assert implementation == expected
+    assert method_kind == ("function" if expected == "python" else "cython_function_or_method")

@@ -1,0 +1,141 @@
+"""Thrift message envelopes: the (name, type, seqid) header before an RPC body.
+
+Binary writes the strict form (a version word, then name and seqid) and reads
+both the strict and the old non-strict form (name first); compact has one
+form. The body that follows is a struct, encoded with the same protocol.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct as _struct
+from typing import NamedTuple
+
+from pilota.runtime.types import DecodeError, Protocol
+
+_I32 = _struct.Struct(">i")
+_VERSION_1 = -0x7FFF0000  # 0x80010000 as a signed i32
+_VERSION_MASK = -0x10000  # 0xffff0000
+_COMPACT_ID = 0x82
+_COMPACT_VERSION = 1
+
+
+class MessageType(enum.IntEnum):
+    CALL = 1
+    REPLY = 2
+    EXCEPTION = 3
+    ONEWAY = 4
+
+
+class MessageHeader(NamedTuple):
+    name: str
+    type: MessageType
+    seqid: int
+
+
+def write_message_header(
+    name: str,
+    message_type: MessageType,
+    seqid: int,
+    protocol: Protocol | str = Protocol.BINARY,
+    *,
+    strict: bool = True,
+) -> bytes:
+    raw_name = name.encode("utf-8")
+    if protocol == "binary":
+        name_field = _I32.pack(len(raw_name)) + raw_name
+        if strict:
+            return _I32.pack(_VERSION_1 | message_type) + name_field + _I32.pack(seqid)
+        return name_field + bytes([message_type]) + _I32.pack(seqid)
+    out = bytearray([_COMPACT_ID, (message_type << 5) | _COMPACT_VERSION])
+    _varint(seqid & 0xFFFFFFFF, out)
+    _varint(len(raw_name), out)
+    return bytes(out + raw_name)
+
+
+def read_message_header(
+    data: bytes | bytearray | memoryview, protocol: Protocol | str = Protocol.BINARY
+) -> tuple[MessageHeader, int]:
+    """The header at the start of `data`, and the offset where the body begins."""
+    view = bytes(data)
+    reader = _Reader(view)
+    try:
+        if protocol == "binary":
+            first = reader.i32()
+            if first < 0:
+                if first & _VERSION_MASK != _VERSION_1:
+                    raise DecodeError(f"bad binary message version 0x{first & 0xFFFFFFFF:08x}")
+                kind = first & 0xFF
+                name = reader.text(reader.i32())
+            else:  # the non-strict form: the name's length comes first
+                name = reader.text(first)
+                kind = reader.byte()
+            seqid = reader.i32()
+        else:
+            if reader.byte() != _COMPACT_ID:
+                raise DecodeError("not a compact protocol message (bad protocol id)")
+            version_and_type = reader.byte()
+            if version_and_type & 0x1F != _COMPACT_VERSION:
+                raise DecodeError(f"bad compact message version {version_and_type & 0x1F}")
+            kind = version_and_type >> 5
+            seqid = _signed32(reader.varint())
+            name = reader.text(reader.varint())
+        return MessageHeader(name, _message_type(kind), seqid), reader.pos
+    except DecodeError as exc:
+        raise exc.within("message header") from None
+
+
+def _message_type(kind: int) -> MessageType:
+    try:
+        return MessageType(kind)
+    except ValueError:
+        raise DecodeError(f"unknown message type {kind}") from None
+
+
+def _signed32(n: int) -> int:
+    n &= 0xFFFFFFFF
+    return n - 0x100000000 if n > 0x7FFFFFFF else n
+
+
+def _varint(n: int, out: bytearray) -> None:
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or n > len(self.data) - self.pos:
+            raise DecodeError(f"truncated: {n} bytes needed, {len(self.data) - self.pos} left")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def i32(self) -> int:
+        value: int = _I32.unpack(self.take(4))[0]
+        return value
+
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+            if shift > 35:
+                raise DecodeError("varint is longer than 5 bytes")
+
+    def text(self, n: int) -> str:
+        try:
+            return self.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError("message name is not valid UTF-8") from None
