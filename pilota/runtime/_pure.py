@@ -15,13 +15,13 @@ import struct as _struct
 import uuid as _uuid
 from typing import Any
 
+from pilota.runtime._helpers import enum_value, freeze
 from pilota.runtime._pure_fast import (
     BINARY_DECODERS,
     BINARY_ENCODERS,
     COMPACT_ENCODERS,
 )
 from pilota.runtime._pure_fast import MAX_DEPTH as MAX_ENCODE_DEPTH
-from pilota.runtime.frozen import FrozenDict
 from pilota.runtime.types import (
     BINARY,
     BOOL,
@@ -437,22 +437,6 @@ def fields_by_id(cls: type) -> dict[int, FieldSpec]:
     return found
 
 
-def _frozen(value: Any) -> Any:
-    """A decoded container made hashable, for set members and map keys."""
-    if isinstance(value, list):
-        return tuple(value)
-    if isinstance(value, set):
-        return frozenset(value)
-    if isinstance(value, dict):
-        return FrozenDict(value)
-    return value
-
-
-def enum_value(enum_cls: Any, number: int) -> Any:
-    member = enum_cls._value2member_map_.get(number)
-    return member if member is not None else enum_cls(number)
-
-
 class _Reader:
     """State shared by both protocol readers: the input and where we are in it."""
 
@@ -615,7 +599,7 @@ class _BinaryReader(_Reader):
                     raise exc.within(f"[{i}]") from None
             result = items if code == LIST else set(items)
         self.depth -= 1
-        return _frozen(result) if frozen else result
+        return freeze(result) if frozen else result
 
     def length(self) -> int:
         (n,) = _I32.unpack_from(self.data, self.take(4))
@@ -809,7 +793,7 @@ class _CompactReader(_Reader):
                     raise exc.within(f"[{i}]") from None
             result = items if code == LIST else set(items)
         self.depth -= 1
-        return _frozen(result) if frozen else result
+        return freeze(result) if frozen else result
 
     def list_header(self) -> tuple[int, int]:
         header = self.byte()

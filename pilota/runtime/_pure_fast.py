@@ -17,6 +17,7 @@ import uuid as _uuid
 from collections.abc import Callable
 from typing import Any
 
+from pilota.runtime._helpers import enum_value, freeze
 from pilota.runtime.types import (
     BINARY,
     BOOL,
@@ -277,28 +278,10 @@ _MIN_SIZE = {2: 1, 3: 1, 6: 2, 8: 4, 10: 8, 4: 8, 11: 4, 12: 1, 13: 6, 14: 5, 15
 _UNPACK = {I32: ("i", 4), ENUM: ("i", 4), I64: ("q", 8), I16: ("h", 2), DOUBLE: ("d", 8)}
 
 
-def _frozen(value: Any) -> Any:
-    from pilota.runtime.frozen import FrozenDict
-
-    if isinstance(value, list):
-        return tuple(value)
-    if isinstance(value, set):
-        return frozenset(value)
-    if isinstance(value, dict):
-        return FrozenDict(value)
-    return value
-
-
-def _enum_value(enum_cls: Any, number: int) -> Any:
-    member = enum_cls._value2member_map_.get(number)
-    return member if member is not None else enum_cls(number)
-
-
 _RUNTIME.update(
     unpack_from=_struct.unpack_from,
-    frozen=_frozen,
-    enum_value=_enum_value,
-    UUID=_uuid.UUID,
+    frozen=freeze,
+    enum_value=enum_value,
 )
 
 
