@@ -7,9 +7,26 @@ runtime) calls them. A generated client turns each method call into
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pilota.runtime.base import Struct
+
+
+class Method(NamedTuple):
+    """One method of a generated service, as a server or client needs it."""
+
+    python_name: str  # the handler's method (the IDL name, mangled if need be)
+    args: type[Struct]
+    result: type[Struct]
+    oneway: bool
+
+
+class Caller(Protocol):
+    """What a generated client sends its calls through (a volo transport)."""
+
+    async def call(
+        self, service: str, method: str, args: Struct, result_class: type[Struct], oneway: bool
+    ) -> Struct | None: ...
 
 
 class ApplicationError(Exception):
@@ -19,22 +36,26 @@ class ApplicationError(Exception):
 class Handler:
     """Base of generated handlers; subclass the generated one and implement its methods."""
 
-    # method IDL name -> (args class, result class, oneway), filled in by generated code
-    __thrift_methods__: ClassVar[dict[str, tuple[type[Struct], type[Struct], bool]]] = {}
+    # IDL method name -> Method, inherited methods included; filled in by generated code
+    __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
 
 
 class Client:
-    """Base of generated clients. Calls go through `_call`, which a transport implements."""
+    """Base of generated clients: every call goes through the `caller` given,
+    usually a volo client transport (`volo.connect(...)`)."""
 
-    __thrift_methods__: ClassVar[dict[str, tuple[type[Struct], type[Struct], bool]]] = {}
+    __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
+
+    def __init__(self, caller: Caller) -> None:
+        self._caller = caller
 
     async def _call(
         self, method: str, args: Struct, result_class: type[Struct], oneway: bool
     ) -> Struct | None:
-        raise NotImplementedError(
-            f"{type(self).__name__} has no transport; create it with a volo client"
+        return await self._caller.call(
+            self.__thrift_service__, method, args, result_class, oneway
         )
 
 

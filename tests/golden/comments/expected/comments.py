@@ -97,5 +97,5 @@ Documented.__thrift_spec__ = (
 DocsHandler.__thrift_service__ = DocsClient.__thrift_service__ = "Docs"
 DocsHandler.__thrift_methods__ = DocsClient.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
-    "thing": (Docs_thing_args, Docs_thing_result, False),
+    "thing": _p.service.Method("thing", Docs_thing_args, Docs_thing_result, False),
 }

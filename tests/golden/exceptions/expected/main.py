@@ -85,5 +85,5 @@ S_run_result.__thrift_spec__ = (
 SHandler.__thrift_service__ = SClient.__thrift_service__ = "S"
 SHandler.__thrift_methods__ = SClient.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
-    "run": (S_run_args, S_run_result, False),
+    "run": _p.service.Method("run", S_run_args, S_run_result, False),
 }

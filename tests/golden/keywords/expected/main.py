@@ -206,6 +206,6 @@ def__global_result.__thrift_spec__ = (
 def_Handler.__thrift_service__ = def_Client.__thrift_service__ = "def"
 def_Handler.__thrift_methods__ = def_Client.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
-    "async": (def__async_args, def__async_result, False),
-    "global": (def__global_args, def__global_result, False),
+    "async": _p.service.Method("async_", def__async_args, def__async_result, False),
+    "global": _p.service.Method("global_", def__global_args, def__global_result, False),
 }

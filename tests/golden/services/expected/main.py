@@ -311,16 +311,16 @@ Store_all_result.__thrift_spec__ = (
 BaseHandler.__thrift_service__ = BaseClient.__thrift_service__ = "Base"
 BaseHandler.__thrift_methods__ = BaseClient.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
-    "ping": (Base_ping_args, Base_ping_result, False),
-    "version": (Base_version_args, Base_version_result, False),
+    "ping": _p.service.Method("ping", Base_ping_args, Base_ping_result, False),
+    "version": _p.service.Method("version", Base_version_args, Base_version_result, False),
 }
 StoreHandler.__thrift_service__ = StoreClient.__thrift_service__ = "Store"
 StoreHandler.__thrift_methods__ = StoreClient.__thrift_methods__ = {
     **BaseHandler.__thrift_methods__,
-    "get": (Store_get_args, Store_get_result, False),
-    "find": (Store_find_args, Store_find_result, False),
-    "touch": (Store_touch_args, Store_touch_result, True),
-    "all": (Store_all_args, Store_all_result, False),
+    "get": _p.service.Method("get", Store_get_args, Store_get_result, False),
+    "find": _p.service.Method("find", Store_find_args, Store_find_result, False),
+    "touch": _p.service.Method("touch", Store_touch_args, Store_touch_result, True),
+    "all": _p.service.Method("all", Store_all_args, Store_all_result, False),
 }
 EmptyHandler.__thrift_service__ = EmptyClient.__thrift_service__ = "Empty"
 EmptyHandler.__thrift_methods__ = EmptyClient.__thrift_methods__ = {

@@ -94,5 +94,5 @@ Api_get_result.__thrift_spec__ = (
 ApiHandler.__thrift_service__ = ApiClient.__thrift_service__ = "Api"
 ApiHandler.__thrift_methods__ = ApiClient.__thrift_methods__ = {
     **common.BaseHandler.__thrift_methods__,
-    "get": (Api_get_args, Api_get_result, False),
+    "get": _p.service.Method("get", Api_get_args, Api_get_result, False),
 }

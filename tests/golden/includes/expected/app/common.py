@@ -84,5 +84,5 @@ Base_ping_result.__thrift_spec__ = (
 BaseHandler.__thrift_service__ = BaseClient.__thrift_service__ = "Base"
 BaseHandler.__thrift_methods__ = BaseClient.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
-    "ping": (Base_ping_args, Base_ping_result, False),
+    "ping": _p.service.Method("ping", Base_ping_args, Base_ping_result, False),
 }
