@@ -1,1 +1,16 @@
-"""The asyncio RPC runtime (servers, clients, transports, middleware)."""
+"""volo: the asyncio Thrift RPC runtime for pilota-generated services."""
+
+from volo.client import CallTimeout, ClientTransport, TransportError, connect
+from volo.framing import FrameError, Framing, WireFormat
+from volo.server import Server
+
+__all__ = [
+    "CallTimeout",
+    "ClientTransport",
+    "FrameError",
+    "Framing",
+    "Server",
+    "TransportError",
+    "WireFormat",
+    "connect",
+]

@@ -7,9 +7,11 @@ runtime) calls them. A generated client turns each method call into
 
 from __future__ import annotations
 
+import enum
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from pilota.runtime.base import Struct
+from pilota.runtime.base import Struct, ThriftException
+from pilota.runtime.types import I32, OPTIONAL, STRING, FieldSpec
 
 
 class Method(NamedTuple):
@@ -29,8 +31,44 @@ class Caller(Protocol):
     ) -> Struct | None: ...
 
 
-class ApplicationError(Exception):
-    """A reply that carries neither a result nor a declared exception."""
+class ApplicationErrorType(enum.IntEnum):
+    """TApplicationException's `type` field."""
+
+    UNKNOWN = 0
+    UNKNOWN_METHOD = 1
+    INVALID_MESSAGE_TYPE = 2
+    WRONG_METHOD_NAME = 3
+    BAD_SEQUENCE_ID = 4
+    MISSING_RESULT = 5
+    INTERNAL_ERROR = 6
+    PROTOCOL_ERROR = 7
+    INVALID_TRANSFORM = 8
+    INVALID_PROTOCOL = 9
+    UNSUPPORTED_CLIENT_TYPE = 10
+
+
+class ApplicationError(ThriftException):
+    """Thrift's TApplicationException: the error a server sends when a call
+    fails other than with a declared exception (unknown method, internal error)."""
+
+    __slots__ = ("message", "type")
+
+    message: str | None
+    type: int | None
+
+    def __init__(self, *, message: str | None = None, type: int | None = None) -> None:
+        self.message = message
+        self.type = type
+
+    @property
+    def kind(self) -> ApplicationErrorType:
+        return ApplicationErrorType(self.type or 0)
+
+
+ApplicationError.__thrift_spec__ = (
+    FieldSpec(1, "message", STRING, OPTIONAL),
+    FieldSpec(2, "type", I32, OPTIONAL),
+)
 
 
 class Handler:
@@ -62,7 +100,9 @@ class Client:
 def unwrap(result: Struct | None, method: str) -> Any:
     """The value of a reply: `success`, or the declared exception raised."""
     if result is None:
-        raise ApplicationError(f"{method}: no reply")
+        raise ApplicationError(
+            message=f"{method}: no reply", type=ApplicationErrorType.MISSING_RESULT
+        )
     for spec in result.__thrift_spec__:
         value = getattr(result, spec.name, None)
         if value is None:
@@ -72,4 +112,6 @@ def unwrap(result: Struct | None, method: str) -> Any:
         raise value
     if not any(spec.id == 0 for spec in result.__thrift_spec__):
         return None  # a void method
-    raise ApplicationError(f"{method}: the reply has no result (MISSING_RESULT)")
+    raise ApplicationError(
+        message=f"{method}: the reply has no result", type=ApplicationErrorType.MISSING_RESULT
+    )

@@ -1,0 +1,230 @@
+"""Where messages begin and end on a byte stream, and what format they use.
+
+Three transports carry Thrift messages over TCP: *framed* (a 4-byte
+big-endian length before each message), *buffered* (unframed: a message ends
+where its struct ends) and *header* (THeader/TTHeader, framed with a header
+block; see `volo.header`). Two protocols encode them: binary and compact.
+A server detects all of it from a connection's first bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pilota.runtime.types import DecodeError
+
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+HEADER_MAGIC = 0x0FFF
+
+
+class Framing(enum.Enum):
+    FRAMED = "framed"
+    BUFFERED = "buffered"
+    HEADER = "header"
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    framing: Framing
+    protocol: str  # "binary" or "compact"
+
+    def __str__(self) -> str:
+        return f"{self.framing.value}/{self.protocol}"
+
+
+class FrameError(Exception):
+    """The stream cannot be a Thrift message stream: close the connection."""
+
+
+def _protocol_at(first: int, second: int) -> str | None:
+    if first == 0x80 and second == 0x01:
+        return "binary"  # strict binary: version 0x8001
+    if first == 0x82 and second & 0x1F == 1:
+        return "compact"
+    return None
+
+
+def detect(data: bytes | bytearray) -> WireFormat | None:
+    """The format of a stream from its first bytes; None until enough have come."""
+    if len(data) < 2:
+        return None
+    unframed = _protocol_at(data[0], data[1])
+    if unframed is not None:
+        return WireFormat(Framing.BUFFERED, unframed)
+    if len(data) < 6:
+        return None
+    if int.from_bytes(data[4:6], "big") == HEADER_MAGIC:
+        return WireFormat(Framing.HEADER, "binary")  # the real protocol is in the header
+    framed = _protocol_at(data[4], data[5])
+    if framed is not None:
+        return WireFormat(Framing.FRAMED, framed)
+    raise FrameError(f"not a Thrift stream (starts with {bytes(data[:6]).hex()})")
+
+
+def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
+    """The payload length of the frame at the start of `data` (framed and header)."""
+    if len(data) < 4:
+        return None
+    length = int.from_bytes(data[:4], "big", signed=True)
+    if length < 0 or length > max_frame:
+        raise FrameError(f"frame of {length} bytes is over the {max_frame}-byte limit")
+    return length
+
+
+def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | None:
+    """Where the unframed message at the start of `data` ends; None if not all here."""
+    try:
+        reader = _Measure(bytes(data), max_size)
+        if protocol == "binary":
+            reader.binary_message()
+        else:
+            reader.compact_message()
+        return reader.pos
+    except _NeedMore:
+        if len(data) > max_size:
+            raise FrameError(f"message is over the {max_size}-byte limit") from None
+        return None
+    except DecodeError as exc:
+        raise FrameError(f"malformed message: {exc}") from None
+
+
+class _NeedMore(Exception):
+    pass
+
+
+class _Measure:
+    """Walks one message without building values, to find where it ends."""
+
+    def __init__(self, data: bytes, max_size: int) -> None:
+        self.data = data
+        self.pos = 0
+        self.max_size = max_size
+        self.depth = 0
+
+    def take(self, n: int) -> int:
+        if n < 0:
+            raise DecodeError(f"negative length {n}")
+        if self.pos + n > self.max_size:
+            raise DecodeError(f"message is over the {self.max_size}-byte limit")
+        if self.pos + n > len(self.data):
+            raise _NeedMore
+        start = self.pos
+        self.pos += n
+        return start
+
+    def byte(self) -> int:
+        return self.data[self.take(1)]
+
+    def i32(self) -> int:
+        return int.from_bytes(self.data[self.take(4) : self.pos], "big", signed=True)
+
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+            if shift >= 70:
+                raise DecodeError("varint is longer than 10 bytes")
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > 64:
+            raise DecodeError("nesting deeper than 64 levels")
+
+    # ---- binary ----------------------------------------------------------------
+
+    def binary_message(self) -> None:
+        first = self.i32()
+        if first < 0:
+            self.take(self.i32())  # name
+        else:
+            self.take(first)  # non-strict: name first
+            self.take(1)  # message type
+        self.take(4)  # seqid
+        self.binary_value(12)
+
+    def binary_value(self, wire: int) -> None:
+        sizes = {2: 1, 3: 1, 6: 2, 8: 4, 10: 8, 4: 8, 16: 16}
+        if wire in sizes:
+            self.take(sizes[wire])
+        elif wire == 11:
+            self.take(self.i32())
+        elif wire == 12:
+            self.enter()
+            while (field := self.byte()) != 0:
+                self.take(2)
+                self.binary_value(field)
+            self.depth -= 1
+        elif wire == 13:
+            self.enter()
+            key, value = self.byte(), self.byte()
+            for _ in range(self.count()):
+                self.binary_value(key)
+                self.binary_value(value)
+            self.depth -= 1
+        elif wire in (14, 15):
+            self.enter()
+            element = self.byte()
+            for _ in range(self.count()):
+                self.binary_value(element)
+            self.depth -= 1
+        else:
+            raise DecodeError(f"unknown binary wire type {wire}")
+
+    def count(self) -> int:
+        n = self.i32()
+        if n < 0 or n > self.max_size:
+            raise DecodeError(f"bad element count {n}")
+        return n
+
+    # ---- compact ---------------------------------------------------------------
+
+    def compact_message(self) -> None:
+        self.take(2)  # protocol id, version and type
+        self.varint()  # seqid
+        self.take(self.varint())  # name
+        self.compact_value(12)
+
+    def compact_value(self, wire: int) -> None:
+        if wire in (1, 2, 3):
+            self.take(1)
+        elif wire in (4, 5, 6):
+            self.varint()
+        elif wire == 7:
+            self.take(8)
+        elif wire == 13:
+            self.take(16)
+        elif wire == 8:
+            self.take(self.varint())
+        elif wire == 12:
+            self.enter()
+            while (header := self.byte()) != 0:
+                if not header >> 4:
+                    self.varint()
+                if header & 0x0F not in (1, 2):  # a bool field's value is in its header
+                    self.compact_value(header & 0x0F)
+            self.depth -= 1
+        elif wire == 11:
+            self.enter()
+            n = self.varint()
+            if n:
+                types = self.byte()
+                for _ in range(n):
+                    self.compact_value(types >> 4)
+                    self.compact_value(types & 0x0F)
+            self.depth -= 1
+        elif wire in (9, 10):
+            self.enter()
+            header = self.byte()
+            n = header >> 4
+            if n == 15:
+                n = self.varint()
+            for _ in range(n):
+                self.compact_value(header & 0x0F)
+            self.depth -= 1
+        else:
+            raise DecodeError(f"unknown compact wire type {wire}")

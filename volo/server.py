@@ -1,0 +1,227 @@
+"""The Thrift server: asyncio, many connections, many calls in flight on each.
+
+Each connection detects its peer's transport (framed, buffered) and protocol
+(binary, compact) from its first bytes. Every complete request runs as its
+own task, so a slow call never holds up the others on the connection; each
+reply goes out in one write as soon as it is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from pilota.runtime.base import Struct
+from pilota.runtime.message import MessageType, read_message_header, write_message_header
+from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handler, Method
+from pilota.runtime.types import STRUCT, DecodeError
+from volo.framing import (
+    DEFAULT_MAX_FRAME,
+    FrameError,
+    Framing,
+    WireFormat,
+    detect,
+    frame_length,
+    message_end,
+)
+
+log = logging.getLogger("volo.server")
+
+
+class Server:
+    """Serves one handler (an instance of a generated `...Handler` subclass)."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        reuse_port: bool = False,
+    ) -> None:
+        self.handler = handler
+        self.methods: dict[str, Method] = dict(type(handler).__thrift_methods__)
+        self.host = host
+        self.port = port
+        self.max_frame = max_frame
+        self.reuse_port = reuse_port
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Connection] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.host, self.port, reuse_port=self.reuse_port or None
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve_forever()
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(c.tasks) for c in self._connections)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop accepting, let calls in flight finish (up to `grace` seconds), close."""
+        if self._server is not None:
+            self._server.close()
+        tasks = [t for c in self._connections for t in c.tasks]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.buffer = bytearray()
+        self.format: WireFormat | None = None
+        self.transport: asyncio.Transport | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._connections.discard(self)
+        self.transport = None
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        try:
+            while self.transport is not None:
+                payload = self.next_message()
+                if payload is None:
+                    return
+                self.dispatch(payload)
+        except FrameError as exc:
+            log.warning("closing connection: %s", exc)
+            self.close()
+
+    def next_message(self) -> bytes | None:
+        buffer = self.buffer
+        if self.format is None:
+            self.format = detect(buffer)
+            if self.format is None:
+                return None
+            if self.format.framing is Framing.HEADER:
+                raise FrameError("THeader transport is not supported yet")
+        if self.format.framing is Framing.FRAMED:
+            length = frame_length(buffer, self.server.max_frame)
+            if length is None or len(buffer) < 4 + length:
+                return None
+            payload = bytes(buffer[4 : 4 + length])
+            del buffer[: 4 + length]
+            return payload
+        end = message_end(buffer, self.format.protocol, self.server.max_frame)
+        if end is None:
+            return None
+        payload = bytes(buffer[:end])
+        del buffer[:end]
+        return payload
+
+    def dispatch(self, payload: bytes) -> None:
+        assert self.format is not None
+        protocol = self.format.protocol
+        try:
+            header, offset = read_message_header(payload, protocol)
+        except DecodeError as exc:
+            raise FrameError(f"bad message header: {exc}") from None
+        oneway = header.type is MessageType.ONEWAY
+        method = self.server.methods.get(header.name)
+        if method is None:
+            if not oneway:
+                self.reply_error(header.name, header.seqid, ApplicationErrorType.UNKNOWN_METHOD,
+                                 f"unknown method {header.name!r}")  # fmt: skip
+            return
+        try:
+            args = method.args.from_bytes(payload[offset:], protocol)
+        except DecodeError as exc:
+            if not oneway:
+                self.reply_error(header.name, header.seqid, ApplicationErrorType.PROTOCOL_ERROR,
+                                 f"bad arguments: {exc}")  # fmt: skip
+            return
+        task = asyncio.get_running_loop().create_task(
+            self.invoke(header.name, header.seqid, method, args, oneway)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def invoke(
+        self, name: str, seqid: int, method: Method, args: Struct, oneway: bool
+    ) -> None:
+        function = getattr(self.server.handler, method.python_name)
+        kwargs = {f.name: getattr(args, f.name) for f in type(args).__thrift_spec__}
+        try:
+            value = await function(**kwargs)
+        except Exception as exc:
+            if oneway:
+                log.exception("oneway call %s failed", name)
+                return
+            result = _declared(method.result, exc)
+            if result is None:
+                log.exception("call %s failed", name)
+                # The peer learns only that it failed: no traceback, no message of ours.
+                self.reply_error(name, seqid, ApplicationErrorType.INTERNAL_ERROR,
+                                 f"internal error processing {name}")  # fmt: skip
+                return
+        else:
+            if oneway:
+                return
+            spec = method.result.__thrift_spec__
+            returns = bool(spec) and spec[0].id == 0  # `success` comes first: id 0
+            result_class: Any = method.result  # generated: takes its fields as keywords
+            result = result_class(success=value) if returns else result_class()
+        self.reply(name, seqid, MessageType.REPLY, result)
+
+    def reply_error(self, name: str, seqid: int, kind: ApplicationErrorType, message: str) -> None:
+        self.reply(name, seqid, MessageType.EXCEPTION, ApplicationError(message=message, type=kind))
+
+    def reply(self, name: str, seqid: int, kind: MessageType, body: Struct) -> None:
+        if self.transport is None or self.format is None:
+            return  # the peer has gone
+        protocol = self.format.protocol
+        try:
+            message = write_message_header(name, kind, seqid, protocol) + body.to_bytes(protocol)
+        except Exception:
+            log.exception("cannot encode the reply to %s", name)
+            error = ApplicationError(message=f"internal error encoding the reply to {name}",
+                                     type=ApplicationErrorType.INTERNAL_ERROR)  # fmt: skip
+            message = write_message_header(name, MessageType.EXCEPTION, seqid, protocol)
+            message += error.to_bytes(protocol)
+        if self.format.framing is Framing.FRAMED:
+            message = len(message).to_bytes(4, "big") + message
+        self.transport.write(message)
+
+
+def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:
+    """The result struct carrying `exc`, if the method declares its type."""
+    for spec in result_class.__thrift_spec__:
+        t: Any = spec.type
+        if spec.id != 0 and not isinstance(t, int) and t[0] == STRUCT and isinstance(exc, t[1]):
+            return result_class(**{spec.name: exc})
+    return None
