@@ -1,0 +1,180 @@
+"""Our server and client together: concurrency, timeouts, faults, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pilota
+import volo
+from pilota.runtime.message import MessageType, write_message_header
+from pilota.runtime.service import ApplicationError
+from tests.conftest import need_shared
+from tests.thrift_test_service import make_handler
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(scope="module")
+def tt(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import importlib
+    import sys
+
+    root = tmp_path_factory.mktemp("rpc_ours")
+    pilota.generate([need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")], root / "ours_tt")
+    sys.path.insert(0, str(root))
+    return importlib.import_module("ours_tt.ThriftTest")
+
+
+def slow_handler(tt: Any, delays: dict[str, float]) -> Any:
+    base = make_handler(tt)
+
+    class Slow(type(base)):  # type: ignore[misc]
+        async def testString(self, thing: str) -> str:
+            await asyncio.sleep(delays.get(thing, 0))
+            return thing
+
+        async def testI32(self, thing: int) -> int:
+            await asyncio.sleep(thing / 1000)  # `thing` milliseconds
+            return thing
+
+    return Slow()
+
+
+@pytest.mark.parametrize("wire", [("binary", "framed"), ("compact", "buffered")])
+async def test_200_concurrent_calls_over_one_connection(tt: Any, wire: tuple[str, str]) -> None:
+    protocol, framing = wire
+    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}", protocol=protocol, framing=framing)
+        client = tt.ThriftTestClient(transport)
+        # Later calls finish first: replies come back out of order.
+        answers = await asyncio.gather(*(client.testI32(200 - i) for i in range(200)))
+        assert answers == [200 - i for i in range(200)]
+        assert transport._connection is not None  # all on one connection
+        await transport.close()
+
+
+async def test_a_timed_out_call_never_gets_another_calls_reply(tt: Any) -> None:
+    async with volo.Server(slow_handler(tt, {"slow": 0.5}), "127.0.0.1", 0) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}", timeout=0.1)
+        client = tt.ThriftTestClient(transport)
+        with pytest.raises(volo.CallTimeout, match=r"testString: no reply within 0\.1 s"):
+            await client.testString("slow")
+        # The slow reply arrives while these are in flight; each gets its own.
+        answers = await asyncio.gather(*(client.testString(f"fast {i}") for i in range(50)))
+        await asyncio.sleep(0.5)
+        answers += await asyncio.gather(*(client.testString(f"later {i}") for i in range(50)))
+        assert answers == [f"fast {i}" for i in range(50)] + [f"later {i}" for i in range(50)]
+        await transport.close()
+
+
+async def test_errors_travel_as_they_should(tt: Any) -> None:
+    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}")
+        client = tt.ThriftTestClient(transport)
+        with pytest.raises(tt.Xception) as raised:
+            await client.testException("Xception")
+        assert raised.value.errorCode == 1001
+        with pytest.raises(ApplicationError) as app:
+            await client.testException("TException")
+        assert app.value.kind.name == "INTERNAL_ERROR" and app.value.message == "internal error processing testException"
+        second = tt.SecondServiceClient(transport)
+        with pytest.raises(ApplicationError) as unknown:
+            await second.secondtestString("x")
+        assert unknown.value.kind.name == "UNKNOWN_METHOD"
+        await transport.close()
+
+
+async def test_connection_refused_is_a_transport_error() -> None:
+    transport = volo.connect("127.0.0.1:1", connect_timeout=1, retries=1)
+    from pilota.runtime.base import Struct
+
+    with pytest.raises(volo.TransportError, match=r"cannot connect to 127\.0\.0\.1:1"):
+        await transport.call("S", "m", Struct(), Struct, False)
+
+
+async def raw(port: int, data: bytes, read: bool = True) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    answer = b""
+    if read:
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+            answer = await asyncio.wait_for(reader.read(), 2)
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    return answer
+
+
+async def test_the_server_survives_bad_peers(tt: Any) -> None:
+    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}")
+        client = tt.ThriftTestClient(transport)
+        busy = asyncio.gather(*(client.testI32(300) for _ in range(20)))  # in flight throughout
+        assert await raw(server.port, b"GET / HTTP/1.1\r\n\r\n") == b""  # garbage: closed
+        assert await raw(server.port, (10**6).to_bytes(4, "big") + b"\x80\x01") == b""  # oversize
+        await raw(server.port, (100).to_bytes(4, "big") + b"\x80\x01\x00", read=False)  # half a frame
+        request = write_message_header("testI32", MessageType.CALL, 1)
+        request += tt.ThriftTest_testI32_args(thing=100).to_bytes()
+        framed_request = len(request).to_bytes(4, "big") + request
+        for _ in range(20):  # abrupt disconnects with a call in flight
+            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(framed_request)
+            await writer.drain()
+            writer.transport.abort()
+        assert await busy == [300] * 20
+        assert await client.testString("still fine") == "still fine"
+        await transport.close()
+
+
+async def test_graceful_shutdown_finishes_calls_in_flight(tt: Any) -> None:
+    server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0)
+    await server.start()
+    transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+    client = tt.ThriftTestClient(transport)
+    calls = asyncio.gather(*(client.testI32(200) for _ in range(100)))
+    while server.in_flight < 100:
+        await asyncio.sleep(0.01)
+    await server.close(grace=5)
+    assert await calls == [200] * 100
+    with pytest.raises(volo.TransportError):
+        await client.testI32(1)
+    await transport.close()
+
+
+def test_thriftpy2_client_calls_our_server(tt: Any, tmp_path: Path) -> None:
+    import threading
+
+    import thriftpy2
+    from thriftpy2.rpc import make_client
+
+    idl = tmp_path / "ThriftTest.thrift"
+    text = need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift").read_text()
+    idl.write_text("\n".join(line for line in text.splitlines() if not line.startswith("namespace xsd")))
+    with contextlib.redirect_stderr(io.StringIO()):
+        peer = thriftpy2.load(str(idl), module_name="tt_peer_thrift")
+    loop = asyncio.new_event_loop()
+    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        client = make_client(peer.ThriftTest, "127.0.0.1", server.port, timeout=5000)  # buffered binary
+        assert client.testString("from thriftpy2") == "from thriftpy2"
+        xtruct = peer.Xtruct(string_thing="s", byte_thing=1, i32_thing=2, i64_thing=3)
+        assert client.testStruct(xtruct) == xtruct
+        assert client.testMap({1: 2}) == {1: 2}
+        with pytest.raises(peer.Xception):
+            client.testException("Xception")
+        client.close()
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(grace=1), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
