@@ -29,6 +29,7 @@ from volo.framing import (
     frame_length,
     message_end,
 )
+from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 
 
 class CallTimeout(TimeoutError):
@@ -83,12 +84,17 @@ class _Connection(asyncio.Protocol):
 
     def next_message(self) -> bytes | None:
         buffer = self.buffer
-        if self.wire.framing is Framing.FRAMED:
+        if self.wire.framing is not Framing.BUFFERED:
             length = frame_length(buffer, self.max_frame)
             if length is None or len(buffer) < 4 + length:
                 return None
             message = bytes(buffer[4 : 4 + length])
             del buffer[: 4 + length]
+            if self.wire.framing is Framing.HEADER:
+                frame = parse_header_frame(message)
+                if frame.protocol != self.wire.protocol:
+                    raise FrameError(f"reply in {frame.protocol}, expected {self.wire.protocol}")
+                return frame.payload
             return message
         end = message_end(buffer, self.wire.protocol, self.max_frame)
         if end is None:
@@ -116,6 +122,8 @@ class _Connection(asyncio.Protocol):
         message = write_message_header(method, kind, seqid, protocol) + args.to_bytes(protocol)
         if self.wire.framing is Framing.FRAMED:
             message = len(message).to_bytes(4, "big") + message
+        elif self.wire.framing is Framing.HEADER:
+            message = build_header_frame(HeaderFrame(protocol, seqid, message))
         if oneway:
             self.transport.write(message)
             return None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pilota.runtime.base import Struct
@@ -26,6 +28,7 @@ from volo.framing import (
     frame_length,
     message_end,
 )
+from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 
 log = logging.getLogger("volo.server")
 
@@ -114,80 +117,76 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         try:
             while self.transport is not None:
-                payload = self.next_message()
-                if payload is None:
+                message = self.next_message()
+                if message is None:
                     return
-                self.dispatch(payload)
+                self.dispatch(*message)
         except FrameError as exc:
             log.warning("closing connection: %s", exc)
             self.close()
 
-    def next_message(self) -> bytes | None:
+    def next_message(self) -> tuple[bytes, str, Framer] | None:
+        """The next complete message: its bytes, its protocol, and how to frame the reply."""
         buffer = self.buffer
         if self.format is None:
             self.format = detect(buffer)
             if self.format is None:
                 return None
-            if self.format.framing is Framing.HEADER:
-                raise FrameError("THeader transport is not supported yet")
-        if self.format.framing is Framing.FRAMED:
-            length = frame_length(buffer, self.server.max_frame)
-            if length is None or len(buffer) < 4 + length:
+        framing = self.format.framing
+        if framing is Framing.BUFFERED:
+            end = message_end(buffer, self.format.protocol, self.server.max_frame)
+            if end is None:
                 return None
-            payload = bytes(buffer[4 : 4 + length])
-            del buffer[: 4 + length]
-            return payload
-        end = message_end(buffer, self.format.protocol, self.server.max_frame)
-        if end is None:
+            payload = bytes(buffer[:end])
+            del buffer[:end]
+            return payload, self.format.protocol, _unframed
+        length = frame_length(buffer, self.server.max_frame)
+        if length is None or len(buffer) < 4 + length:
             return None
-        payload = bytes(buffer[:end])
-        del buffer[:end]
-        return payload
+        payload = bytes(buffer[4 : 4 + length])
+        del buffer[: 4 + length]
+        if framing is Framing.FRAMED:
+            return payload, self.format.protocol, _framed
+        frame = parse_header_frame(payload)
+        return frame.payload, frame.protocol, functools.partial(_header_framed, frame)
 
-    def dispatch(self, payload: bytes) -> None:
-        assert self.format is not None
-        protocol = self.format.protocol
+    def dispatch(self, payload: bytes, protocol: str, framer: Framer) -> None:
         try:
             header, offset = read_message_header(payload, protocol)
         except DecodeError as exc:
             raise FrameError(f"bad message header: {exc}") from None
         oneway = header.type is MessageType.ONEWAY
+        reply = Reply(self, header.name, header.seqid, protocol, framer)
         method = self.server.methods.get(header.name)
         if method is None:
             if not oneway:
-                self.reply_error(header.name, header.seqid, ApplicationErrorType.UNKNOWN_METHOD,
-                                 f"unknown method {header.name!r}")  # fmt: skip
+                reply.error(ApplicationErrorType.UNKNOWN_METHOD, f"unknown method {header.name!r}")
             return
         try:
             args = method.args.from_bytes(payload[offset:], protocol)
         except DecodeError as exc:
             if not oneway:
-                self.reply_error(header.name, header.seqid, ApplicationErrorType.PROTOCOL_ERROR,
-                                 f"bad arguments: {exc}")  # fmt: skip
+                reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
             return
-        task = asyncio.get_running_loop().create_task(
-            self.invoke(header.name, header.seqid, method, args, oneway)
-        )
+        task = asyncio.get_running_loop().create_task(self.invoke(reply, method, args, oneway))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def invoke(
-        self, name: str, seqid: int, method: Method, args: Struct, oneway: bool
-    ) -> None:
+    async def invoke(self, reply: Reply, method: Method, args: Struct, oneway: bool) -> None:
         function = getattr(self.server.handler, method.python_name)
         kwargs = {f.name: getattr(args, f.name) for f in type(args).__thrift_spec__}
         try:
             value = await function(**kwargs)
         except Exception as exc:
             if oneway:
-                log.exception("oneway call %s failed", name)
+                log.exception("oneway call %s failed", reply.name)
                 return
             result = _declared(method.result, exc)
             if result is None:
-                log.exception("call %s failed", name)
+                log.exception("call %s failed", reply.name)
                 # The peer learns only that it failed: no traceback, no message of ours.
-                self.reply_error(name, seqid, ApplicationErrorType.INTERNAL_ERROR,
-                                 f"internal error processing {name}")  # fmt: skip
+                reply.error(ApplicationErrorType.INTERNAL_ERROR,
+                            f"internal error processing {reply.name}")  # fmt: skip
                 return
         else:
             if oneway:
@@ -196,26 +195,57 @@ class _Connection(asyncio.Protocol):
             returns = bool(spec) and spec[0].id == 0  # `success` comes first: id 0
             result_class: Any = method.result  # generated: takes its fields as keywords
             result = result_class(success=value) if returns else result_class()
-        self.reply(name, seqid, MessageType.REPLY, result)
+        reply.send(MessageType.REPLY, result)
 
-    def reply_error(self, name: str, seqid: int, kind: ApplicationErrorType, message: str) -> None:
-        self.reply(name, seqid, MessageType.EXCEPTION, ApplicationError(message=message, type=kind))
 
-    def reply(self, name: str, seqid: int, kind: MessageType, body: Struct) -> None:
-        if self.transport is None or self.format is None:
+Framer = Callable[[bytes], bytes]
+
+
+def _unframed(message: bytes) -> bytes:
+    return message
+
+
+def _framed(message: bytes) -> bytes:
+    return len(message).to_bytes(4, "big") + message
+
+
+def _header_framed(request: HeaderFrame, message: bytes) -> bytes:
+    return build_header_frame(
+        HeaderFrame(request.protocol, request.seqid, message, flags=request.flags)
+    )
+
+
+class Reply:
+    """Where and how the answer to one request goes."""
+
+    def __init__(
+        self, connection: _Connection, name: str, seqid: int, protocol: str, framer: Framer
+    ):
+        self.connection = connection
+        self.name = name
+        self.seqid = seqid
+        self.protocol = protocol
+        self.framer = framer
+
+    def error(self, kind: ApplicationErrorType, message: str) -> None:
+        self.send(MessageType.EXCEPTION, ApplicationError(message=message, type=kind))
+
+    def send(self, kind: MessageType, body: Struct) -> None:
+        transport = self.connection.transport
+        if transport is None:
             return  # the peer has gone
-        protocol = self.format.protocol
         try:
-            message = write_message_header(name, kind, seqid, protocol) + body.to_bytes(protocol)
+            message = write_message_header(self.name, kind, self.seqid, self.protocol)
+            message += body.to_bytes(self.protocol)
         except Exception:
-            log.exception("cannot encode the reply to %s", name)
-            error = ApplicationError(message=f"internal error encoding the reply to {name}",
+            log.exception("cannot encode the reply to %s", self.name)
+            error = ApplicationError(message=f"internal error encoding the reply to {self.name}",
                                      type=ApplicationErrorType.INTERNAL_ERROR)  # fmt: skip
-            message = write_message_header(name, MessageType.EXCEPTION, seqid, protocol)
-            message += error.to_bytes(protocol)
-        if self.format.framing is Framing.FRAMED:
-            message = len(message).to_bytes(4, "big") + message
-        self.transport.write(message)
+            message = write_message_header(
+                self.name, MessageType.EXCEPTION, self.seqid, self.protocol
+            )
+            message += error.to_bytes(self.protocol)
+        transport.write(self.framer(message))
 
 
 def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:

@@ -1,0 +1,141 @@
+"""THeader / TTHeader frames: a framed message with a header block in front.
+
+Layout, after the 4-byte frame length::
+
+    magic 0x0FFF (2) | flags (2) | seqid (4) | header size / 4 (2)
+    header: protocol id (varint: 0 binary, 2 compact), transform count and ids
+            (varints), then info blocks, zero-padded to a multiple of 4 bytes
+    payload: the Thrift message, in that protocol
+
+Info blocks: 0x01 string key-values (Apache THeader; Kitex/Volo TTHeader use
+them for metainfo) and 0x10 integer-keyed values (TTHeader's transport info).
+The zlib transform is understood on read; nothing is transformed on write.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from volo.framing import HEADER_MAGIC, FrameError
+
+PROTOCOL_IDS = {0: "binary", 2: "compact"}
+INFO_KEY_VALUE = 0x01
+INFO_INT_KEY_VALUE = 0x10
+TRANSFORM_ZLIB = 0x01
+_HEAD = struct.Struct(">HHiH")
+
+
+@dataclass
+class HeaderFrame:
+    protocol: str
+    seqid: int
+    payload: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    int_headers: dict[int, str] = field(default_factory=dict)
+    flags: int = 0
+
+
+def parse_header_frame(frame: bytes) -> HeaderFrame:
+    """`frame`: everything after the 4-byte frame length."""
+    reader = _Reader(frame)
+    magic, flags, seqid, words = _HEAD.unpack(reader.take(_HEAD.size))
+    if magic != HEADER_MAGIC:
+        raise FrameError("not a header frame")
+    end = reader.pos + words * 4
+    if end > len(frame):
+        raise FrameError("header block is larger than the frame")
+    protocol_id = reader.varint()
+    if protocol_id not in PROTOCOL_IDS:
+        raise FrameError(f"unknown header protocol id {protocol_id}")
+    transforms = [reader.varint() for _ in range(reader.varint())]
+    headers: dict[str, str] = {}
+    int_headers: dict[int, str] = {}
+    while reader.pos < end:
+        kind = reader.varint()
+        if kind == INFO_KEY_VALUE:
+            for _ in range(reader.varint()):
+                key = reader.text()
+                headers[key] = reader.text()
+        elif kind == INFO_INT_KEY_VALUE:
+            for _ in range(reader.varint()):
+                (key,) = struct.unpack(">H", reader.take(2))
+                int_headers[key] = reader.text()
+        else:
+            break  # padding, or a block we do not know: skip to the payload
+    payload = frame[end:]
+    for transform in reversed(transforms):
+        if transform != TRANSFORM_ZLIB:
+            raise FrameError(f"unknown header transform {transform}")
+        try:
+            payload = zlib.decompress(payload)
+        except zlib.error as exc:
+            raise FrameError(f"bad zlib payload: {exc}") from None
+    return HeaderFrame(PROTOCOL_IDS[protocol_id], seqid, payload, headers, int_headers, flags)
+
+
+def build_header_frame(frame: HeaderFrame) -> bytes:
+    """The whole frame, the 4-byte length included."""
+    block = bytearray()
+    _varint({v: k for k, v in PROTOCOL_IDS.items()}[frame.protocol], block)
+    _varint(0, block)  # no transforms
+    if frame.headers:
+        _varint(INFO_KEY_VALUE, block)
+        _varint(len(frame.headers), block)
+        for key, value in frame.headers.items():
+            _text(key, block)
+            _text(value, block)
+    if frame.int_headers:
+        _varint(INFO_INT_KEY_VALUE, block)
+        _varint(len(frame.int_headers), block)
+        for int_key, value in frame.int_headers.items():
+            block += struct.pack(">H", int_key)
+            _text(value, block)
+    block += b"\x00" * (-len(block) % 4)
+    head = _HEAD.pack(HEADER_MAGIC, frame.flags, frame.seqid, len(block) // 4)
+    body = head + bytes(block) + frame.payload
+    return len(body).to_bytes(4, "big") + body
+
+
+def _varint(n: int, out: bytearray) -> None:
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _text(value: str, out: bytearray) -> None:
+    raw = value.encode("utf-8")
+    _varint(len(raw), out)
+    out += raw
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise FrameError("header frame is truncated")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.take(1)[0]
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+            if shift > 35:
+                raise FrameError("bad varint in the header")
+
+    def text(self) -> str:
+        try:
+            return self.take(self.varint()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("header string is not valid UTF-8") from None
