@@ -137,3 +137,15 @@ def codec(request: pytest.FixtureRequest) -> Codec:
 @pytest.fixture(params=["binary", "compact"])
 def protocol(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def tt(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Our generated code for ThriftTest (0.17), imported."""
+    import importlib
+    import sys
+
+    root = tmp_path_factory.mktemp("ours_thrift_test")
+    pilota.generate([need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")], root / "ours_tt")
+    sys.path.insert(0, str(root))
+    return importlib.import_module("ours_tt.ThriftTest")

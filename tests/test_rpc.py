@@ -10,40 +10,13 @@ from typing import Any
 
 import pytest
 
-import pilota
 import volo
 from pilota.runtime.message import MessageType, write_message_header
 from pilota.runtime.service import ApplicationError
 from tests.conftest import need_shared
-from tests.thrift_test_service import make_handler
+from tests.thrift_test_service import make_handler, slow_handler
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(scope="module")
-def tt(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    import importlib
-    import sys
-
-    root = tmp_path_factory.mktemp("rpc_ours")
-    pilota.generate([need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")], root / "ours_tt")
-    sys.path.insert(0, str(root))
-    return importlib.import_module("ours_tt.ThriftTest")
-
-
-def slow_handler(tt: Any, delays: dict[str, float]) -> Any:
-    base = make_handler(tt)
-
-    class Slow(type(base)):  # type: ignore[misc]
-        async def testString(self, thing: str) -> str:
-            await asyncio.sleep(delays.get(thing, 0))
-            return thing
-
-        async def testI32(self, thing: int) -> int:
-            await asyncio.sleep(thing / 1000)  # `thing` milliseconds
-            return thing
-
-    return Slow()
 
 
 @pytest.mark.parametrize("wire", [("binary", "framed"), ("compact", "buffered")])

@@ -97,3 +97,20 @@ def make_handler(tt: ModuleType) -> Any:
 
 def map_map() -> dict[int, dict[int, int]]:
     return {-4: {-4: -4, -3: -3, -2: -2, -1: -1}, 4: {1: 1, 2: 2, 3: 3, 4: 4}}
+
+
+def slow_handler(tt: ModuleType, delays: dict[str, float]) -> Any:
+    """The ThriftTest handler, where testString sleeps `delays[thing]` seconds
+    and testI32 sleeps `thing` milliseconds."""
+    base = make_handler(tt)
+
+    class Slow(type(base)):  # type: ignore[misc]
+        async def testString(self, thing: str) -> str:
+            await asyncio.sleep(delays.get(thing, 0))
+            return thing
+
+        async def testI32(self, thing: int) -> int:
+            await asyncio.sleep(thing / 1000)
+            return thing
+
+    return Slow()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 from pilota.runtime.base import Struct
@@ -21,6 +22,7 @@ from pilota.runtime.message import (
 )
 from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
+from volo import metainfo
 from volo.framing import (
     DEFAULT_MAX_FRAME,
     FrameError,
@@ -30,6 +32,7 @@ from volo.framing import (
     message_end,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
+from volo.middleware import Context, Layer, stack
 
 
 class CallTimeout(TimeoutError):
@@ -112,7 +115,13 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     async def call(
-        self, method: str, args: Struct, result_class: type[Struct], oneway: bool, timeout: float
+        self,
+        method: str,
+        args: Struct,
+        result_class: type[Struct],
+        oneway: bool,
+        timeout: float,
+        headers: dict[str, str],
     ) -> Struct | None:
         if self.transport is None:
             raise TransportError("not connected")
@@ -123,7 +132,7 @@ class _Connection(asyncio.Protocol):
         if self.wire.framing is Framing.FRAMED:
             message = len(message).to_bytes(4, "big") + message
         elif self.wire.framing is Framing.HEADER:
-            message = build_header_frame(HeaderFrame(protocol, seqid, message))
+            message = build_header_frame(HeaderFrame(protocol, seqid, message, headers))
         if oneway:
             self.transport.write(message)
             return None
@@ -163,6 +172,7 @@ class ClientTransport:
         connect_timeout: float = 3.0,
         retries: int = 1,
         max_frame: int = DEFAULT_MAX_FRAME,
+        layers: Sequence[Layer] = (),
     ) -> None:
         if protocol not in ("binary", "compact"):
             raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
@@ -174,6 +184,7 @@ class ClientTransport:
         self.max_frame = max_frame
         self._connection: _Connection | None = None
         self._connecting: asyncio.Lock | None = None
+        self.pipeline = stack(_SendService(self), layers)
 
     async def _connected(self) -> _Connection:
         connection = self._connection
@@ -206,6 +217,20 @@ class ClientTransport:
         oneway: bool,
         timeout: float | None = None,
     ) -> Struct | None:
+        """Send one call through the layers; what generated clients call."""
+        ctx = Context(
+            service,
+            method,
+            oneway,
+            "client",
+            f"{self.host}:{self.port}",
+            metainfo.outgoing_headers(),
+            timeout or self.timeout,
+            result_class,
+        )
+        return await self.pipeline.call(ctx, args)
+
+    async def send(self, ctx: Context, args: Struct) -> Struct | None:
         # Only connecting is retried: a call already sent may have run, and is not resent.
         for attempt in range(self.retries + 1):
             try:
@@ -214,13 +239,26 @@ class ClientTransport:
             except TransportError:
                 if attempt == self.retries:
                     raise
-        return await connection.call(method, args, result_class, oneway, timeout or self.timeout)
+        assert ctx.result_class is not None
+        return await connection.call(
+            ctx.method, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers
+        )
 
     async def close(self) -> None:
         if self._connection is not None and self._connection.transport is not None:
             self._connection.transport.close()
             await self._connection.closed
         self._connection = None
+
+
+class _SendService:
+    """The innermost service on the client: sends the call."""
+
+    def __init__(self, transport: ClientTransport) -> None:
+        self.transport = transport
+
+    async def call(self, ctx: Context, request: Struct) -> Struct | None:
+        return await self.transport.send(ctx, request)
 
 
 def connect(address: str, **options: Any) -> ClientTransport:

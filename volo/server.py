@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, read_message_header, write_message_header
 from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handler, Method
 from pilota.runtime.types import STRUCT, DecodeError
+from volo import metainfo
 from volo.framing import (
     DEFAULT_MAX_FRAME,
     FrameError,
@@ -29,6 +30,7 @@ from volo.framing import (
     message_end,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
+from volo.middleware import Context, Layer, stack
 
 log = logging.getLogger("volo.server")
 
@@ -44,9 +46,12 @@ class Server:
         *,
         max_frame: int = DEFAULT_MAX_FRAME,
         reuse_port: bool = False,
+        layers: Sequence[Layer] = (),
     ) -> None:
         self.handler = handler
         self.methods: dict[str, Method] = dict(type(handler).__thrift_methods__)
+        self.service_name = type(handler).__thrift_service__
+        self.pipeline = stack(_HandlerService(handler, self.methods), layers)
         self.host = host
         self.port = port
         self.max_frame = max_frame
@@ -99,10 +104,13 @@ class _Connection(asyncio.Protocol):
         self.format: WireFormat | None = None
         self.transport: asyncio.Transport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.peer = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         self.server._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -125,7 +133,7 @@ class _Connection(asyncio.Protocol):
             log.warning("closing connection: %s", exc)
             self.close()
 
-    def next_message(self) -> tuple[bytes, str, Framer] | None:
+    def next_message(self) -> tuple[bytes, str, Framer, dict[str, str]] | None:
         """The next complete message: its bytes, its protocol, and how to frame the reply."""
         buffer = self.buffer
         if self.format is None:
@@ -139,18 +147,21 @@ class _Connection(asyncio.Protocol):
                 return None
             payload = bytes(buffer[:end])
             del buffer[:end]
-            return payload, self.format.protocol, _unframed
+            return payload, self.format.protocol, _unframed, {}
         length = frame_length(buffer, self.server.max_frame)
         if length is None or len(buffer) < 4 + length:
             return None
         payload = bytes(buffer[4 : 4 + length])
         del buffer[: 4 + length]
         if framing is Framing.FRAMED:
-            return payload, self.format.protocol, _framed
+            return payload, self.format.protocol, _framed, {}
         frame = parse_header_frame(payload)
-        return frame.payload, frame.protocol, functools.partial(_header_framed, frame)
+        framer = functools.partial(_header_framed, frame)
+        return frame.payload, frame.protocol, framer, frame.headers
 
-    def dispatch(self, payload: bytes, protocol: str, framer: Framer) -> None:
+    def dispatch(
+        self, payload: bytes, protocol: str, framer: Framer, headers: dict[str, str]
+    ) -> None:
         try:
             header, offset = read_message_header(payload, protocol)
         except DecodeError as exc:
@@ -168,34 +179,50 @@ class _Connection(asyncio.Protocol):
             if not oneway:
                 reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
             return
-        task = asyncio.get_running_loop().create_task(self.invoke(reply, method, args, oneway))
+        ctx = Context(self.server.service_name, header.name, oneway, "server", self.peer, headers)
+        task = asyncio.get_running_loop().create_task(self.invoke(reply, ctx, args))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def invoke(self, reply: Reply, method: Method, args: Struct, oneway: bool) -> None:
-        function = getattr(self.server.handler, method.python_name)
-        kwargs = {f.name: getattr(args, f.name) for f in type(args).__thrift_spec__}
+    async def invoke(self, reply: Reply, ctx: Context, args: Struct) -> None:
+        metainfo.receive(ctx.headers)  # this task's own context: nothing leaks between calls
+        try:
+            result = await self.server.pipeline.call(ctx, args)
+        except Exception:
+            log.exception("call %s failed", ctx.method)
+            if not ctx.oneway:
+                # The peer learns only that it failed: no traceback, no message of ours.
+                reply.error(ApplicationErrorType.INTERNAL_ERROR,
+                            f"internal error processing {ctx.method}")  # fmt: skip
+            return
+        if not ctx.oneway and result is not None:
+            reply.send(MessageType.REPLY, result)
+
+
+class _HandlerService:
+    """The innermost service on the server: runs the handler's method."""
+
+    def __init__(self, handler: Handler, methods: dict[str, Method]) -> None:
+        self.handler = handler
+        self.methods = methods
+
+    async def call(self, ctx: Context, request: Struct) -> Struct | None:
+        method = self.methods[ctx.method]
+        function = getattr(self.handler, method.python_name)
+        kwargs = {f.name: getattr(request, f.name) for f in type(request).__thrift_spec__}
         try:
             value = await function(**kwargs)
         except Exception as exc:
-            if oneway:
-                log.exception("oneway call %s failed", reply.name)
-                return
-            result = _declared(method.result, exc)
-            if result is None:
-                log.exception("call %s failed", reply.name)
-                # The peer learns only that it failed: no traceback, no message of ours.
-                reply.error(ApplicationErrorType.INTERNAL_ERROR,
-                            f"internal error processing {reply.name}")  # fmt: skip
-                return
-        else:
-            if oneway:
-                return
-            spec = method.result.__thrift_spec__
-            returns = bool(spec) and spec[0].id == 0  # `success` comes first: id 0
-            result_class: Any = method.result  # generated: takes its fields as keywords
-            result = result_class(success=value) if returns else result_class()
-        reply.send(MessageType.REPLY, result)
+            declared = None if method.oneway else _declared(method.result, exc)
+            if declared is None:
+                raise
+            return declared
+        if method.oneway:
+            return None
+        spec = method.result.__thrift_spec__
+        returns = bool(spec) and spec[0].id == 0  # `success` comes first: id 0
+        result_class: Any = method.result  # generated: takes its fields as keywords
+        return result_class(success=value) if returns else result_class()  # type: ignore[no-any-return]
 
 
 Framer = Callable[[bytes], bytes]
