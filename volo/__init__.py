@@ -2,7 +2,7 @@
 
 from volo.client import CallTimeout, ClientTransport, TransportError, connect
 from volo.framing import FrameError, Framing, WireFormat
-from volo.server import Server
+from volo.server import Server, run
 
 __all__ = [
     "CallTimeout",
@@ -13,4 +13,5 @@ __all__ = [
     "TransportError",
     "WireFormat",
     "connect",
+    "run",
 ]

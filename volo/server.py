@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
+import os
+import signal
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from pilota.runtime.base import Struct
@@ -282,3 +284,71 @@ def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:
         if spec.id != 0 and not isinstance(t, int) and t[0] == STRUCT and isinstance(exc, t[1]):
             return result_class(**{spec.name: exc})
     return None
+
+
+def run(
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    layers: Sequence[Layer] = (),
+    workers: int = 1,
+    grace: float = 10.0,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting, let calls in flight
+    finish (up to `grace` seconds) and return.
+
+    With `workers=N`, N processes serve the same port (SO_REUSEPORT), one event
+    loop each; uvloop is used when it is installed.
+    """
+    if workers <= 1:
+        _run_loop(_serve(handler, host, port, layers, grace, reuse_port=False))
+        return
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            try:
+                _run_loop(_serve(handler, host, port, layers, grace, reuse_port=True))
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+async def _serve(
+    handler: Handler,
+    host: str,
+    port: int,
+    layers: Sequence[Layer],
+    grace: float,
+    reuse_port: bool,
+) -> None:
+    server = Server(handler, host, port, layers=layers, reuse_port=reuse_port)
+    await server.start()
+    log.info("serving %s on %s:%d (pid %d)", server.service_name, host, server.port, os.getpid())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: %d call(s) in flight", server.in_flight)
+    await server.close(grace)
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)

@@ -7,7 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -116,6 +116,75 @@ def idl_gen(
         f"generated {_count(len(generated), 'file')} in {out_dir} "
         f"({len(written)} written, {unchanged} unchanged)"
     )
+
+
+def _project_error(exc: Exception) -> NoReturn:
+    from volo_cli.project import IdlError
+
+    if isinstance(exc, IdlError):
+        _report(exc.diagnostics)
+        click.echo(
+            f"{_count(len(exc.diagnostics.errors), 'error')} in the IDL; nothing was changed",
+            err=True,
+        )
+    else:
+        click.echo(f"volo: {exc}", err=True)
+    sys.exit(1)
+
+
+@cli.command("init")
+@click.argument("name")
+@click.argument("idl", type=click.Path(path_type=Path))
+@_include_option
+def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
+    """Create a project NAME here that serves the first service in IDL.
+
+    Writes volo.yml, the generated package NAME/gen, a handler stub
+    (NAME/handler.py), `python -m NAME.server`, `python -m NAME.client` and a
+    test. Refuses if volo.yml exists; never overwrites a file you may have edited.
+    """
+    from volo_cli import project
+
+    root = Path.cwd()
+    try:
+        written = project.init(name, idl, list(include_dirs), root)
+    except (project.ProjectError, project.IdlError) as exc:
+        _project_error(exc)
+    for path in written.created:
+        click.echo(f"created {path.relative_to(root)}")
+    for path in written.kept:
+        click.echo(f"kept    {path.relative_to(root)} (it already exists)")
+    click.echo(f"\nnext: python -m {name}.server, then python -m {name}.client")
+
+
+@cli.command("gen")
+def gen_command() -> None:
+    """Regenerate the generated package from volo.yml (only generated files change)."""
+    from volo_cli import project
+
+    root = Path.cwd()
+    try:
+        config = project.load_config(root)
+        files, written = project.generate(config, root)
+    except (project.ProjectError, project.IdlError) as exc:
+        _project_error(exc)
+    click.echo(f"generated {config.generated}: {_count(files, 'file')}, {written} rewritten")
+
+
+@idl.command("add")
+@click.argument("idl_file", metavar="IDL", type=click.Path(path_type=Path))
+@_include_option
+def idl_add(idl_file: Path, include_dirs: tuple[Path, ...]) -> None:
+    """Add IDL to this project's volo.yml and regenerate."""
+    from volo_cli import project
+
+    root = Path.cwd()
+    try:
+        config = project.add_idl(idl_file, list(include_dirs), root)
+        _, written = project.generate(config, root)
+    except (project.ProjectError, project.IdlError) as exc:
+        _project_error(exc)
+    click.echo(f"added {idl_file} to volo.yml; generated {config.generated}: {written} rewritten")
 
 
 def _count(n: int, noun: str) -> str:

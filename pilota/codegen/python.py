@@ -592,6 +592,11 @@ def _placement(modules: Iterable[ir.Module]) -> dict[ir.Module, PurePosixPath]:
     }
 
 
+def module_paths(schema: ir.Schema) -> dict[ir.Module, PurePosixPath]:
+    """Where each module of `schema` is generated, relative to the output directory."""
+    return _placement(schema.modules.values())
+
+
 def _dotted(path: PurePosixPath) -> tuple[str, ...]:
     """A module's name below the root package, from its file's path."""
     if path.name == "__init__.py":
