@@ -18,7 +18,7 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/volo idl check idl_samples/echo.thrift idl_samples/shop/shop.thrift
+	VENV_BIN=$(abspath $(BIN)) scripts/demo.sh
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check pilota volo volo_cli tests bench
