@@ -1,6 +1,6 @@
 """volo: the asyncio Thrift RPC runtime for pilota-generated services."""
 
-from volo.client import CallTimeout, ClientTransport, TransportError, connect
+from volo.client import CallTimeout, ClientTransport, TransportError, connect, timeout
 from volo.framing import FrameError, Framing, WireFormat
 from volo.server import Server, run
 
@@ -14,4 +14,5 @@ __all__ = [
     "WireFormat",
     "connect",
     "run",
+    "timeout",
 ]

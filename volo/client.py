@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pilota.runtime.base import Struct
@@ -37,6 +39,23 @@ from volo.middleware import Context, Layer, stack
 
 class CallTimeout(TimeoutError):
     """A call got no reply within its timeout."""
+
+
+_call_timeout: ContextVar[float | None] = ContextVar("volo_call_timeout", default=None)
+
+
+@contextmanager
+def timeout(seconds: float) -> Iterator[None]:
+    """Calls made inside this block wait at most `seconds` for their reply.
+
+        with volo.timeout(0.2):
+            reply = await client.get(key)
+    """
+    token = _call_timeout.set(seconds)
+    try:
+        yield
+    finally:
+        _call_timeout.reset(token)
 
 
 class TransportError(ConnectionError):
@@ -225,7 +244,7 @@ class ClientTransport:
             "client",
             f"{self.host}:{self.port}",
             metainfo.outgoing_headers(),
-            timeout or self.timeout,
+            timeout or _call_timeout.get() or self.timeout,
             result_class,
         )
         return await self.pipeline.call(ctx, args)
