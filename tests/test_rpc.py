@@ -28,7 +28,7 @@ async def test_200_concurrent_calls_over_one_connection(tt: Any, wire: tuple[str
         # Later calls finish first: replies come back out of order.
         answers = await asyncio.gather(*(client.testI32(200 - i) for i in range(200)))
         assert answers == [200 - i for i in range(200)]
-        assert transport._connection is not None  # all on one connection
+        assert len(transport.endpoints[0].connections) == 1  # all on one connection
         await transport.close()
 
 
@@ -151,3 +151,57 @@ def test_thriftpy2_client_calls_our_server(tt: Any, tmp_path: Path) -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+class Tagged:
+    """A handler whose testString answers with the server's tag."""
+
+    @staticmethod
+    def make(tt: Any, tag: str) -> Any:
+        base = make_handler(tt)
+
+        class _Tagged(type(base)):  # type: ignore[misc]
+            async def testString(self, thing: str) -> str:
+                return tag
+
+        return _Tagged()
+
+
+async def test_load_balancing(tt: Any) -> None:
+    servers = [volo.Server(Tagged.make(tt, name), "127.0.0.1", 0) for name in "abc"]
+    for server in servers:
+        await server.start()
+    addresses = [f"127.0.0.1:{s.port}" for s in servers]
+    try:
+        round_robin = volo.connect(addresses)
+        client = tt.ThriftTestClient(round_robin)
+        assert [await client.testString("x") for _ in range(6)] == list("abcabc")
+        await round_robin.close()
+
+        weighted = volo.connect(addresses, weights=[1, 1, 8], balance="weighted_random")
+        client = tt.ThriftTestClient(weighted)
+        picks = await asyncio.gather(*(client.testString("x") for _ in range(400)))
+        assert picks.count("c") > 240 and picks.count("a") > 10  # about 320, 40, 40
+        await weighted.close()
+
+        hashed = volo.connect(addresses, balance="consistent_hash")
+        client = tt.ThriftTestClient(hashed)
+        owners = {}
+        for key in (f"user-{i}" for i in range(30)):
+            with volo.hash_key(key):
+                owners[key] = {await client.testString("x") for _ in range(3)}
+        assert all(len(o) == 1 for o in owners.values())  # a key sticks to one server
+        assert set().union(*owners.values()) == set("abc")  # and keys spread over all
+        await hashed.close()
+    finally:
+        for server in servers:
+            await server.close()
+
+
+async def test_a_dead_address_is_skipped_and_pools_grow(tt: Any) -> None:
+    async with volo.Server(Tagged.make(tt, "alive"), "127.0.0.1", 0) as server:
+        transport = volo.connect(["127.0.0.1:1", f"127.0.0.1:{server.port}"], retries=1, pool_size=3)
+        client = tt.ThriftTestClient(transport)
+        assert await asyncio.gather(*(client.testString("x") for _ in range(10))) == ["alive"] * 10
+        assert 1 <= len(transport.endpoints[1].connections) <= 3
+        await transport.close()

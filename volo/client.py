@@ -9,11 +9,14 @@ never handed to another call.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import hashlib
 import itertools
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import (
@@ -48,8 +51,8 @@ _call_timeout: ContextVar[float | None] = ContextVar("volo_call_timeout", defaul
 def timeout(seconds: float) -> Iterator[None]:
     """Calls made inside this block wait at most `seconds` for their reply.
 
-        with volo.timeout(0.2):
-            reply = await client.get(key)
+    with volo.timeout(0.2):
+        reply = await client.get(key)
     """
     token = _call_timeout.set(seconds)
     try:
@@ -175,57 +178,83 @@ def _expire(future: asyncio.Future[Any], method: str, timeout: float) -> None:
         future.set_exception(CallTimeout(f"{method}: no reply within {timeout:g} s"))
 
 
+class Endpoint:
+    """One server address, with its weight and its pool of connections."""
+
+    def __init__(self, host: str, port: int, weight: int = 1) -> None:
+        if weight < 1:
+            raise ValueError(f"the weight of {host}:{port} must be at least 1")
+        self.host, self.port, self.weight = host, port, weight
+        self.connections: list[_Connection] = []
+        self.lock: asyncio.Lock | None = None
+        self.next = 0
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 class ClientTransport:
-    """Sends calls to one address over one multiplexed connection. A broken
-    connection is replaced on the next call; connecting is tried `retries`
-    more times before the call fails."""
+    """Sends calls to one or more server addresses.
+
+    Each address has a pool of up to `pool_size` connections, opened as
+    needed and each carrying many calls at once. A balancer picks the address
+    for every call (see `balance` in `connect`). When connecting fails, the
+    call moves on to another address, `retries` more times at most; a call
+    already sent is never resent (it may have run).
+    """
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        endpoints: Sequence[Endpoint],
         *,
         protocol: str = "binary",
         framing: str = "framed",
         timeout: float = 5.0,
         connect_timeout: float = 3.0,
         retries: int = 1,
+        pool_size: int = 1,
+        balance: str = "round_robin",
         max_frame: int = DEFAULT_MAX_FRAME,
         layers: Sequence[Layer] = (),
     ) -> None:
         if protocol not in ("binary", "compact"):
             raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
-        self.host, self.port = host, port
+        if not endpoints:
+            raise ValueError("a client needs at least one address")
+        self.endpoints = list(endpoints)
         self.wire = WireFormat(Framing(framing), protocol)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retries = retries
+        self.pool_size = max(1, pool_size)
         self.max_frame = max_frame
-        self._connection: _Connection | None = None
-        self._connecting: asyncio.Lock | None = None
+        self.balancer = make_balancer(balance, self.endpoints)
         self.pipeline = stack(_SendService(self), layers)
 
-    async def _connected(self) -> _Connection:
-        connection = self._connection
-        if connection is not None and connection.usable:
-            return connection
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._connection is not None and self._connection.usable:
-                return self._connection
+    async def _connected(self, endpoint: Endpoint) -> _Connection:
+        """A connection to `endpoint`: the pool's next usable one, or a new one."""
+        pool = endpoint.connections = [c for c in endpoint.connections if c.usable]
+        if len(pool) >= self.pool_size:
+            endpoint.next = (endpoint.next + 1) % len(pool)
+            return pool[endpoint.next]
+        if endpoint.lock is None:
+            endpoint.lock = asyncio.Lock()
+        async with endpoint.lock:
+            pool = endpoint.connections = [c for c in endpoint.connections if c.usable]
+            if len(pool) >= self.pool_size:
+                return pool[0]
             loop = asyncio.get_running_loop()
             try:
-                _, protocol = await asyncio.wait_for(
+                _, connection = await asyncio.wait_for(
                     loop.create_connection(
-                        lambda: _Connection(self.wire, self.max_frame), self.host, self.port
+                        lambda: _Connection(self.wire, self.max_frame), endpoint.host, endpoint.port
                     ),
                     self.connect_timeout,
                 )
             except (TimeoutError, OSError) as exc:
-                raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
-            self._connection = protocol
-            return protocol
+                raise TransportError(f"cannot connect to {endpoint}: {exc}") from exc
+            endpoint.connections.append(connection)
+            return connection
 
     async def call(
         self,
@@ -237,12 +266,13 @@ class ClientTransport:
         timeout: float | None = None,
     ) -> Struct | None:
         """Send one call through the layers; what generated clients call."""
+        endpoint = self.balancer.pick(_hash_key.get())
         ctx = Context(
             service,
             method,
             oneway,
             "client",
-            f"{self.host}:{self.port}",
+            str(endpoint),
             metainfo.outgoing_headers(),
             timeout or _call_timeout.get() or self.timeout,
             result_class,
@@ -250,24 +280,112 @@ class ClientTransport:
         return await self.pipeline.call(ctx, args)
 
     async def send(self, ctx: Context, args: Struct) -> Struct | None:
-        # Only connecting is retried: a call already sent may have run, and is not resent.
-        for attempt in range(self.retries + 1):
+        endpoint = next(e for e in self.endpoints if str(e) == ctx.peer)
+        tried: list[Endpoint] = []
+        while True:
             try:
-                connection = await self._connected()
+                connection = await self._connected(endpoint)
                 break
             except TransportError:
-                if attempt == self.retries:
+                tried.append(endpoint)
+                if len(tried) > self.retries:
                     raise
+                # Another address if there is one not tried yet; else the same again.
+                untried = [e for e in self.endpoints if e not in tried]
+                endpoint = untried[0] if untried else endpoint
+                ctx.peer = str(endpoint)
         assert ctx.result_class is not None
         return await connection.call(
             ctx.method, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers
         )
 
     async def close(self) -> None:
-        if self._connection is not None and self._connection.transport is not None:
-            self._connection.transport.close()
-            await self._connection.closed
-        self._connection = None
+        for endpoint in self.endpoints:
+            for connection in endpoint.connections:
+                if connection.transport is not None:
+                    connection.transport.close()
+                    await connection.closed
+            endpoint.connections = []
+
+
+# ---- balancing --------------------------------------------------------------------
+
+
+_hash_key: ContextVar[str | None] = ContextVar("volo_hash_key", default=None)
+
+
+@contextmanager
+def hash_key(key: str) -> Iterator[None]:
+    """With `balance="consistent_hash"`, calls in this block go to the address `key` maps to."""
+    token = _hash_key.set(key)
+    try:
+        yield
+    finally:
+        _hash_key.reset(token)
+
+
+class Balancer(Protocol):
+    def pick(self, key: str | None) -> Endpoint: ...
+
+
+class RoundRobin:
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
+        self.endpoints = endpoints
+        self.turn = itertools.cycle(range(len(endpoints)))
+
+    def pick(self, key: str | None) -> Endpoint:
+        return self.endpoints[next(self.turn)]
+
+
+class WeightedRandom:
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
+        self.endpoints = endpoints
+        self.weights = [e.weight for e in endpoints]
+        self.random = random.Random()
+
+    def pick(self, key: str | None) -> Endpoint:
+        return self.random.choices(self.endpoints, self.weights)[0]
+
+
+class ConsistentHash:
+    """A hash ring with `replicas` points per unit of weight: a key keeps its
+    address as long as that address is in the list."""
+
+    def __init__(self, endpoints: Sequence[Endpoint], replicas: int = 64) -> None:
+        points = sorted(
+            (_hash(f"{endpoint}#{i}"), n)
+            for n, endpoint in enumerate(endpoints)
+            for i in range(replicas * endpoint.weight)
+        )
+        self.hashes = [h for h, _ in points]
+        self.owners = [endpoints[n] for _, n in points]
+        self.fallback = RoundRobin(endpoints)
+
+    def pick(self, key: str | None) -> Endpoint:
+        if key is None:
+            return self.fallback.pick(None)
+        i = bisect.bisect(self.hashes, _hash(key)) % len(self.hashes)
+        return self.owners[i]
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+BALANCERS: dict[str, type[RoundRobin] | type[WeightedRandom] | type[ConsistentHash]] = {
+    "round_robin": RoundRobin,
+    "weighted_random": WeightedRandom,
+    "consistent_hash": ConsistentHash,
+}
+
+
+def make_balancer(name: str, endpoints: Sequence[Endpoint]) -> Balancer:
+    try:
+        return BALANCERS[name](endpoints)
+    except KeyError:
+        raise ValueError(
+            f"unknown balance {name!r}: expected one of {', '.join(BALANCERS)}"
+        ) from None
 
 
 class _SendService:
@@ -280,7 +398,21 @@ class _SendService:
         return await self.transport.send(ctx, request)
 
 
-def connect(address: str, **options: Any) -> ClientTransport:
-    """A client transport to `host:port`; pass it to a generated client class."""
-    host, _, port = address.rpartition(":")
-    return ClientTransport(host or "127.0.0.1", int(port), **options)
+def connect(
+    address: str | Sequence[str], *, weights: Sequence[int] | None = None, **options: Any
+) -> ClientTransport:
+    """A client transport to one `host:port`, or several; pass it to a generated client.
+
+    Options: protocol ("binary", "compact"), framing ("framed", "buffered",
+    "header"), timeout, connect_timeout, retries, pool_size, balance
+    ("round_robin", "weighted_random", "consistent_hash"), layers.
+    """
+    addresses = [address] if isinstance(address, str) else list(address)
+    weights = list(weights) if weights is not None else [1] * len(addresses)
+    if len(weights) != len(addresses):
+        raise ValueError("give one weight per address")
+    endpoints = []
+    for text, weight in zip(addresses, weights, strict=True):
+        host, _, port = text.rpartition(":")
+        endpoints.append(Endpoint(host or "127.0.0.1", int(port), weight))
+    return ClientTransport(endpoints, **options)
