@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import (
@@ -80,8 +80,8 @@ class _Connection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not derive from asyncio.Transport, but behave as one
+        self.transport = transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -233,10 +233,13 @@ class ClientTransport:
 
     async def _connected(self, endpoint: Endpoint) -> _Connection:
         """A connection to `endpoint`: the pool's next usable one, or a new one."""
-        pool = endpoint.connections = [c for c in endpoint.connections if c.usable]
+        pool = endpoint.connections
         if len(pool) >= self.pool_size:
             endpoint.next = (endpoint.next + 1) % len(pool)
-            return pool[endpoint.next]
+            connection = pool[endpoint.next]
+            if connection.usable:
+                return connection
+        pool = endpoint.connections = [c for c in pool if c.usable]
         if endpoint.lock is None:
             endpoint.lock = asyncio.Lock()
         async with endpoint.lock:
@@ -276,11 +279,12 @@ class ClientTransport:
             metainfo.outgoing_headers(),
             timeout or _call_timeout.get() or self.timeout,
             result_class,
+            endpoint,
         )
         return await self.pipeline.call(ctx, args)
 
     async def send(self, ctx: Context, args: Struct) -> Struct | None:
-        endpoint = next(e for e in self.endpoints if str(e) == ctx.peer)
+        endpoint: Endpoint = ctx.endpoint
         tried: list[Endpoint] = []
         while True:
             try:
@@ -293,7 +297,7 @@ class ClientTransport:
                 # Another address if there is one not tried yet; else the same again.
                 untried = [e for e in self.endpoints if e not in tried]
                 endpoint = untried[0] if untried else endpoint
-                ctx.peer = str(endpoint)
+                ctx.peer, ctx.endpoint = str(endpoint), endpoint
         assert ctx.result_class is not None
         return await connection.call(
             ctx.method, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers

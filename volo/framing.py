@@ -9,6 +9,7 @@ A server detects all of it from a connection's first bytes.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 
@@ -228,3 +229,29 @@ class _Measure:
             self.depth -= 1
         else:
             raise DecodeError(f"unknown compact wire type {wire}")
+
+
+class Outbox:
+    """Messages written during one event-loop iteration leave in one write:
+    under load that is one system call for many replies (or calls)."""
+
+    __slots__ = ("loop", "parts", "scheduled", "transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.loop = asyncio.get_running_loop()
+        self.parts: list[bytes] = []
+        self.scheduled = False
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        parts = self.parts
+        if parts and not self.transport.is_closing():
+            self.transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+        parts.clear()

@@ -17,12 +17,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pilota.runtime.base import Struct
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a layer knows about the call passing through it."""
 
@@ -34,6 +34,7 @@ class Context:
     headers: dict[str, str] = field(default_factory=dict)  # transport headers (TTHeader)
     timeout: float | None = None  # client: the call's timeout, seconds
     result_class: type[Struct] | None = None  # what the response decodes to
+    endpoint: Any = None  # client: the volo.Endpoint the call goes to
 
 
 class Service(Protocol):

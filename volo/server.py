@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, read_message_header, write_message_header
@@ -26,6 +26,7 @@ from volo.framing import (
     DEFAULT_MAX_FRAME,
     FrameError,
     Framing,
+    Outbox,
     WireFormat,
     detect,
     frame_length,
@@ -109,8 +110,11 @@ class _Connection(asyncio.Protocol):
         self.peer = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not derive from asyncio.Transport, but behave as one
+        self.transport = transport = cast(asyncio.Transport, transport)
+        # Replies are coalesced; a client writes each call at once instead, so that
+        # the server can start on the first calls while later ones are being sent.
+        self.outbox = Outbox(transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         self.server._connections.add(self)
@@ -121,6 +125,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None:
+            self.outbox.flush()  # replies already made still go out
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -187,7 +192,8 @@ class _Connection(asyncio.Protocol):
         task.add_done_callback(self.tasks.discard)
 
     async def invoke(self, reply: Reply, ctx: Context, args: Struct) -> None:
-        metainfo.receive(ctx.headers)  # this task's own context: nothing leaks between calls
+        if ctx.headers:  # this task's own context: nothing leaks between calls
+            metainfo.receive(ctx.headers)
         try:
             result = await self.server.pipeline.call(ctx, args)
         except Exception:
@@ -207,11 +213,16 @@ class _HandlerService:
     def __init__(self, handler: Handler, methods: dict[str, Method]) -> None:
         self.handler = handler
         self.methods = methods
+        # per method: the bound handler function and the names of its arguments
+        self.functions = {
+            name: (getattr(handler, m.python_name), [f.name for f in m.args.__thrift_spec__])
+            for name, m in methods.items()
+        }
 
     async def call(self, ctx: Context, request: Struct) -> Struct | None:
         method = self.methods[ctx.method]
-        function = getattr(self.handler, method.python_name)
-        kwargs = {f.name: getattr(request, f.name) for f in type(request).__thrift_spec__}
+        function, names = self.functions[ctx.method]
+        kwargs = {name: getattr(request, name) for name in names}
         try:
             value = await function(**kwargs)
         except Exception as exc:
@@ -274,7 +285,7 @@ class Reply:
                 self.name, MessageType.EXCEPTION, self.seqid, self.protocol
             )
             message += error.to_bytes(self.protocol)
-        transport.write(self.framer(message))
+        self.connection.outbox.write(self.framer(message))
 
 
 def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:

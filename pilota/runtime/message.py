@@ -43,20 +43,43 @@ def write_message_header(
 ) -> bytes:
     raw_name = name.encode("utf-8")
     if protocol == "binary":
-        name_field = _I32.pack(len(raw_name)) + raw_name
         if strict:
-            return _I32.pack(_VERSION_1 | message_type) + name_field + _I32.pack(seqid)
-        return name_field + bytes([message_type]) + _I32.pack(seqid)
+            return b"".join(
+                (
+                    _I32.pack(_VERSION_1 | message_type),
+                    _I32.pack(len(raw_name)),
+                    raw_name,
+                    _I32.pack(seqid),
+                )
+            )
+        return _I32.pack(len(raw_name)) + raw_name + bytes([message_type]) + _I32.pack(seqid)
     out = bytearray([_COMPACT_ID, (message_type << 5) | _COMPACT_VERSION])
     _varint(seqid & 0xFFFFFFFF, out)
     _varint(len(raw_name), out)
     return bytes(out + raw_name)
 
 
+_TYPES = {t.value: t for t in MessageType}
+
+
 def read_message_header(
     data: bytes | bytearray | memoryview, protocol: Protocol | str = Protocol.BINARY
 ) -> tuple[MessageHeader, int]:
     """The header at the start of `data`, and the offset where the body begins."""
+    if protocol == "binary" and isinstance(data, bytes) and len(data) >= 12:
+        # The common case, strict binary, without the general reader.
+        (first,) = _I32.unpack_from(data, 0)
+        if first & _VERSION_MASK == _VERSION_1 and (first & 0xFF) in _TYPES:
+            (length,) = _I32.unpack_from(data, 4)
+            end = 8 + length
+            if length >= 0 and end + 4 <= len(data):
+                try:
+                    name = data[8:end].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # the general reader reports it
+                else:
+                    (seqid,) = _I32.unpack_from(data, end)
+                    return MessageHeader(name, _TYPES[first & 0xFF], seqid), end + 4
     view = bytes(data)
     reader = _Reader(view)
     try:
@@ -86,10 +109,10 @@ def read_message_header(
 
 
 def _message_type(kind: int) -> MessageType:
-    try:
-        return MessageType(kind)
-    except ValueError:
-        raise DecodeError(f"unknown message type {kind}") from None
+    found = _TYPES.get(kind)
+    if found is None:
+        raise DecodeError(f"unknown message type {kind}")
+    return found
 
 
 def _signed32(n: int) -> int:
