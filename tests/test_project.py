@@ -166,3 +166,49 @@ def test_idl_errors_are_reported_and_nothing_is_written(tmp_path: Path, monkeypa
     assert "bad.thrift:1:13: error: unknown type 'Missing'" in err
     assert err.endswith("1 error in the IDL; nothing was changed\n")
     assert sorted(os.listdir(tmp_path)) == ["bad.thrift"]
+
+
+def test_workers_share_one_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("pid.thrift").write_text("service Pid { i64 pid() }\n")
+    assert run("init", "pidsvc", "pid.thrift")[0] == 0
+    handler = tmp_path / "pidsvc" / "handler.py"
+    handler.write_text(handler.read_text().replace("return 0", "import os\n        return os.getpid()"))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pidsvc.server", "--address", f"127.0.0.1:{port}", "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    script = f"""
+import asyncio, sys
+sys.path.insert(0, ".")
+import volo
+from pidsvc.gen.pid import PidClient
+
+async def main():
+    for _ in range(100):  # until the workers listen
+        try:
+            transport = volo.connect("127.0.0.1:{port}", connect_timeout=1)
+            await PidClient(transport).pid()
+            await transport.close()
+            break
+        except volo.TransportError:
+            await asyncio.sleep(0.1)
+    pids = set()
+    for _ in range(40):  # a new connection each time: the kernel spreads them
+        transport = volo.connect("127.0.0.1:{port}", connect_timeout=1, retries=20)
+        pids.add(await PidClient(transport).pid())
+        await transport.close()
+    print(len(pids))
+
+asyncio.run(main())
+"""
+    try:
+        result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "2"  # both workers answered
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=15)
+    assert server.returncode == 0
+    assert output.count("serving Pid on") == 2 and output.count("shutting down") == 2
