@@ -30,6 +30,7 @@ test: lint
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/rpc.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -111,11 +111,15 @@ async def test_graceful_shutdown_finishes_calls_in_flight(tt: Any) -> None:
     await server.start()
     transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
     client = tt.ThriftTestClient(transport)
-    calls = asyncio.gather(*(client.testI32(200) for _ in range(100)))
-    while server.in_flight < 100:
-        await asyncio.sleep(0.01)
-    await server.close(grace=5)
-    assert await calls == [200] * 100
+    calls = asyncio.gather(*(client.testI32(1500) for _ in range(100)))  # 1.5 s each
+
+    async def all_in_flight() -> None:
+        while server.in_flight < 100:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(all_in_flight(), 5)  # bounded: a failure, never a hang
+    await server.close(grace=10)
+    assert await calls == [1500] * 100
     with pytest.raises(volo.TransportError):
         await client.testI32(1)
     await transport.close()
