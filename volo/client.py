@@ -32,6 +32,7 @@ from volo.framing import (
     DEFAULT_MAX_FRAME,
     FrameError,
     Framing,
+    Outbox,
     WireFormat,
     frame_length,
     message_end,
@@ -82,6 +83,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not derive from asyncio.Transport, but behave as one
         self.transport = transport = cast(asyncio.Transport, transport)
+        self.outbox = Outbox(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -156,14 +158,14 @@ class _Connection(asyncio.Protocol):
         elif self.wire.framing is Framing.HEADER:
             message = build_header_frame(HeaderFrame(protocol, seqid, message, headers))
         if oneway:
-            self.transport.write(message)
+            self.outbox.write(message)
             return None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[MessageHeader, bytes, int]] = loop.create_future()
         self.pending[seqid] = future
         expire = loop.call_later(timeout, _expire, future, method, timeout)
         try:
-            self.transport.write(message)
+            self.outbox.write(message)
             header, reply, offset = await future
         finally:
             expire.cancel()

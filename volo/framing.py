@@ -232,25 +232,31 @@ class _Measure:
 
 
 class Outbox:
-    """Messages written during one event-loop iteration leave in one write:
-    under load that is one system call for many replies (or calls)."""
+    """Fewer system calls under load, without holding anything back.
 
-    __slots__ = ("loop", "parts", "scheduled", "transport")
+    The first message written in an event-loop iteration goes out at once (so
+    the peer can start on it); any more written in the same iteration are
+    gathered and leave together in one write when the iteration ends.
+    """
+
+    __slots__ = ("busy", "loop", "parts", "transport")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         self.loop = asyncio.get_running_loop()
         self.parts: list[bytes] = []
-        self.scheduled = False
+        self.busy = False  # a message already went out in this iteration
 
     def write(self, data: bytes) -> None:
-        self.parts.append(data)
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.flush)
+        if self.busy:
+            self.parts.append(data)
+            return
+        self.busy = True
+        self.transport.write(data)
+        self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        self.scheduled = False
+        self.busy = False
         parts = self.parts
         if parts and not self.transport.is_closing():
             self.transport.write(parts[0] if len(parts) == 1 else b"".join(parts))

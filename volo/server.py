@@ -112,8 +112,6 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not derive from asyncio.Transport, but behave as one
         self.transport = transport = cast(asyncio.Transport, transport)
-        # Replies are coalesced; a client writes each call at once instead, so that
-        # the server can start on the first calls while later ones are being sent.
         self.outbox = Outbox(transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
