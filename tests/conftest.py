@@ -28,6 +28,19 @@ def need_shared(*parts: str) -> Path:
     return path
 
 
+def need_apache_compiler() -> str:
+    """Apache's `thrift` compiler; skips without it on a bare laptop, fails in CI."""
+    import shutil
+
+    compiler = shutil.which("thrift")
+    if compiler is None:
+        message = "Apache's thrift compiler is not installed (Debian: thrift-compiler)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return compiler
+
+
 @pytest.fixture
 def corpus() -> Path:
     return need_shared("corpus")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
-import shutil
 import subprocess
 import sys
 from types import ModuleType, SimpleNamespace
@@ -25,7 +23,7 @@ from hypothesis import strategies as st
 
 import pilota
 from pilota.runtime import types as t
-from tests.conftest import IDL, Codec, codec_modules, need_shared
+from tests.conftest import IDL, Codec, codec_modules, need_apache_compiler, need_shared
 
 thrift = pytest.importorskip("thrift")
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
@@ -46,12 +44,7 @@ APACHE_CANNOT = {"CrazyNesting"}
 
 @pytest.fixture(scope="session")
 def peers(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    compiler = shutil.which("thrift")
-    if compiler is None:
-        message = "Apache's thrift compiler is not installed (Debian: thrift-compiler)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    compiler = need_apache_compiler()
     thrift_test = need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")
     root = tmp_path_factory.mktemp("interop")
     apache_out = root / "apache"

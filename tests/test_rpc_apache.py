@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +21,7 @@ import pytest
 
 import pilota
 import volo
-from tests.conftest import need_shared
+from tests.conftest import need_apache_compiler, need_shared
 from tests.thrift_test_service import make_handler, map_map
 
 thrift = pytest.importorskip("thrift")
@@ -41,12 +39,7 @@ MATRIX = [(p, f) for p in ("binary", "compact") for f in ("framed", "buffered", 
 
 @pytest.fixture(scope="module")
 def code(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    compiler = shutil.which("thrift")
-    if compiler is None:
-        message = "Apache's thrift compiler is not installed (Debian: thrift-compiler)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    compiler = need_apache_compiler()
     idl = need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")
     root = tmp_path_factory.mktemp("rpc")
     (root / "apache").mkdir()

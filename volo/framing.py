@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 
 from pilota.runtime.types import DecodeError
+from pilota.runtime.varint import VarintTooLong, decode_varint
 
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 HEADER_MAGIC = 0x0FFF
@@ -121,15 +122,14 @@ class _Measure:
         return int.from_bytes(self.data[self.take(4) : self.pos], "big", signed=True)
 
     def varint(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.byte()
-            result |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return result
-            shift += 7
-            if shift >= 70:
-                raise DecodeError("varint is longer than 10 bytes")
+        try:
+            found = decode_varint(self.data, self.pos)
+        except VarintTooLong as exc:
+            raise DecodeError(str(exc)) from None
+        if found is None:
+            raise _NeedMore
+        value, self.pos = found
+        return value
 
     def enter(self) -> None:
         self.depth += 1

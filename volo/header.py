@@ -18,6 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
 from volo.framing import HEADER_MAGIC, FrameError
 
 PROTOCOL_IDS = {0: "binary", 2: "compact"}
@@ -78,17 +79,17 @@ def parse_header_frame(frame: bytes) -> HeaderFrame:
 def build_header_frame(frame: HeaderFrame) -> bytes:
     """The whole frame, the 4-byte length included."""
     block = bytearray()
-    _varint({v: k for k, v in PROTOCOL_IDS.items()}[frame.protocol], block)
-    _varint(0, block)  # no transforms
+    encode_varint({v: k for k, v in PROTOCOL_IDS.items()}[frame.protocol], block)
+    encode_varint(0, block)  # no transforms
     if frame.headers:
-        _varint(INFO_KEY_VALUE, block)
-        _varint(len(frame.headers), block)
+        encode_varint(INFO_KEY_VALUE, block)
+        encode_varint(len(frame.headers), block)
         for key, value in frame.headers.items():
             _text(key, block)
             _text(value, block)
     if frame.int_headers:
-        _varint(INFO_INT_KEY_VALUE, block)
-        _varint(len(frame.int_headers), block)
+        encode_varint(INFO_INT_KEY_VALUE, block)
+        encode_varint(len(frame.int_headers), block)
         for int_key, value in frame.int_headers.items():
             block += struct.pack(">H", int_key)
             _text(value, block)
@@ -98,16 +99,9 @@ def build_header_frame(frame: HeaderFrame) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def _varint(n: int, out: bytearray) -> None:
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-
-
 def _text(value: str, out: bytearray) -> None:
     raw = value.encode("utf-8")
-    _varint(len(raw), out)
+    encode_varint(len(raw), out)
     out += raw
 
 
@@ -124,15 +118,14 @@ class _Reader:
         return chunk
 
     def varint(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.take(1)[0]
-            result |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return result
-            shift += 7
-            if shift > 35:
-                raise FrameError("bad varint in the header")
+        try:
+            found = decode_varint(self.data, self.pos, 5)
+        except VarintTooLong:
+            raise FrameError("bad varint in the header") from None
+        if found is None:
+            raise FrameError("header frame is truncated")
+        value, self.pos = found
+        return value
 
     def text(self) -> str:
         try:

@@ -46,6 +46,7 @@ from pilota.runtime.types import (
     FieldSpec,
     TypeSpec,
 )
+from pilota.runtime.varint import encode_varint
 
 _I16 = _struct.Struct(">h")
 _I32 = _struct.Struct(">i")
@@ -265,15 +266,9 @@ class _BinaryWriter:
 
 
 def _zigzag_varint(n: int, out: bytearray) -> None:
-    _varint((n << 1) ^ (n >> 63), out)
+    encode_varint((n << 1) ^ (n >> 63), out)
 
 
-def _varint(n: int, out: bytearray) -> None:
-    n &= 0xFFFFFFFFFFFFFFFF
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
 
 
 class _CompactWriter:
@@ -334,7 +329,7 @@ class _CompactWriter:
         code = code_of(t)
         if code in (STRING, BINARY):
             data = utf8(value) if code == STRING else raw_bytes(value)
-            _varint(len(data), out)
+            encode_varint(len(data), out)
             out += data
         elif code in (I32, ENUM, I64, I16):
             _zigzag_varint(check_int(value, code), out)
@@ -357,7 +352,7 @@ class _CompactWriter:
             if not value:
                 out.append(0)
                 return
-            _varint(len(value), out)
+            encode_varint(len(value), out)
             out.append(COMPACT_WIRE[code_of(key_t)] << 4 | COMPACT_WIRE[code_of(value_t)])
             for key, item in value.items():
                 try:
@@ -374,7 +369,7 @@ class _CompactWriter:
                 out.append(size << 4 | wire)
             else:
                 out.append(0xF0 | wire)
-                _varint(size, out)
+                encode_varint(size, out)
             for i, item in enumerate(value):
                 try:
                     self.value(element, item)
@@ -1020,7 +1015,7 @@ def _write_any(writer: _BinaryWriter | _CompactWriter, wire: int, value: Any) ->
             if not pairs:
                 out.append(0)
                 return
-            _varint(len(pairs), out)
+            encode_varint(len(pairs), out)
             out.append(BINARY_TO_COMPACT[kw] << 4 | BINARY_TO_COMPACT[vw])
         else:
             out.append(kw)
@@ -1037,7 +1032,7 @@ def _write_any(writer: _BinaryWriter | _CompactWriter, wire: int, value: Any) ->
                 out.append(len(items) << 4 | cw)
             else:
                 out.append(0xF0 | cw)
-                _varint(len(items), out)
+                encode_varint(len(items), out)
         else:
             out.append(ew)
             out += _I32.pack(len(items))

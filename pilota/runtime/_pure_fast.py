@@ -37,6 +37,7 @@ from pilota.runtime.types import (
     UUID,
     TypeSpec,
 )
+from pilota.runtime.varint import encode_varint
 
 Encoder = Callable[[Any, bytearray, int], None]
 
@@ -71,19 +72,13 @@ _RUNTIME: dict[str, Any] = {
 }
 
 
-def _varint(n: int, out: bytearray) -> None:
-    n &= 0xFFFFFFFFFFFFFFFF
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
 
 
 def _zigzag(n: int, out: bytearray) -> None:
-    _varint((n << 1) ^ (n >> 63), out)
+    encode_varint((n << 1) ^ (n >> 63), out)
 
 
-_RUNTIME["varint"] = _varint
+_RUNTIME["varint"] = encode_varint
 _RUNTIME["zigzag"] = _zigzag
 
 

@@ -12,6 +12,7 @@ import struct as _struct
 from typing import NamedTuple
 
 from pilota.runtime.types import DecodeError, Protocol
+from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
 
 _I32 = _struct.Struct(">i")
 _VERSION_1 = -0x7FFF0000  # 0x80010000 as a signed i32
@@ -54,8 +55,8 @@ def write_message_header(
             )
         return _I32.pack(len(raw_name)) + raw_name + bytes([message_type]) + _I32.pack(seqid)
     out = bytearray([_COMPACT_ID, (message_type << 5) | _COMPACT_VERSION])
-    _varint(seqid & 0xFFFFFFFF, out)
-    _varint(len(raw_name), out)
+    encode_varint(seqid & 0xFFFFFFFF, out)
+    encode_varint(len(raw_name), out)
     return bytes(out + raw_name)
 
 
@@ -120,13 +121,6 @@ def _signed32(n: int) -> int:
     return n - 0x100000000 if n > 0x7FFFFFFF else n
 
 
-def _varint(n: int, out: bytearray) -> None:
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-
-
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -147,15 +141,14 @@ class _Reader:
         return value
 
     def varint(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.byte()
-            result |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return result
-            shift += 7
-            if shift > 35:
-                raise DecodeError("varint is longer than 5 bytes")
+        try:
+            found = decode_varint(self.data, self.pos, 5)
+        except VarintTooLong as exc:
+            raise DecodeError(str(exc)) from None
+        if found is None:
+            raise DecodeError("truncated: the varint is cut short")
+        value, self.pos = found
+        return value
 
     def text(self, n: int) -> str:
         try:
