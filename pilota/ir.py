@@ -359,18 +359,14 @@ class Service(Definition):
 
     def all_methods(self) -> list[Method]:
         """Inherited methods first (base-most service first), then this service's own."""
-        chain: list[Service] = []
-        service: Service | None = self
-        while service is not None and service not in chain:
-            chain.append(service)
-            service = service.extends
+        chain = [self, *self.extends_chain()]
         return [m for s in reversed(chain) for m in s.methods]
 
     def extends_chain(self) -> list[Service]:
         """The services this one extends, nearest first."""
         chain: list[Service] = []
         base = self.extends
-        while base is not None and base not in chain:
+        while base is not None and base is not self and base not in chain:
             chain.append(base)
             base = base.extends
         return chain

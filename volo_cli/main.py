@@ -180,8 +180,8 @@ def idl_add(idl_file: Path, include_dirs: tuple[Path, ...]) -> None:
 
     root = Path.cwd()
     try:
-        config = project.add_idl(idl_file, list(include_dirs), root)
-        _, written = project.generate(config, root)
+        config, schema = project.add_idl(idl_file, list(include_dirs), root)
+        _, written = project.generate(config, root, schema)
     except (project.ProjectError, project.IdlError) as exc:
         _project_error(exc)
     click.echo(f"added {idl_file} to volo.yml; generated {config.generated}: {written} rewritten")

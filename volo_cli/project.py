@@ -154,9 +154,10 @@ def compile_config(config: Config, root: Path) -> ir.Schema:
     return schema
 
 
-def generate(config: Config, root: Path) -> tuple[int, int]:
-    """Regenerate the generated package; returns (files, files rewritten)."""
-    schema = compile_config(config, root)
+def generate(config: Config, root: Path, schema: ir.Schema | None = None) -> tuple[int, int]:
+    """Regenerate the generated package (from `schema` when the caller has
+    compiled it already); returns (files, files rewritten)."""
+    schema = schema or compile_config(config, root)
     files = generate_python(schema, Options(keep_unknown_fields=config.keep_unknown_fields))
     written = write_tree(files, root / config.generated)
     return len(files), len(written)
@@ -192,7 +193,7 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Written:
     written = Written()
     write_atomically(root / CONFIG, config.to_yaml())
     written.created.append(root / CONFIG)
-    generate(config, root)
+    generate(config, root, schema)
     gen_module = _generated_module_name(config, schema)
     stubs = _stubs(config, root, gen_module, services[0], idl.name)
     for relative, text in stubs.items():
@@ -205,7 +206,7 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Written:
     return written
 
 
-def add_idl(idl: Path, includes: list[Path], root: Path) -> Config:
+def add_idl(idl: Path, includes: list[Path], root: Path) -> tuple[Config, ir.Schema]:
     config = load_config(root)
     if not idl.is_file():
         raise ProjectError(f"IDL file {idl} does not exist")
@@ -214,9 +215,9 @@ def add_idl(idl: Path, includes: list[Path], root: Path) -> Config:
     if (root / entry.path).resolve() in known:
         raise ProjectError(f"{idl} is already in {root / CONFIG}")
     config.idls.append(entry)
-    compile_config(config, root)  # the new IDL must compile before volo.yml changes
+    schema = compile_config(config, root)  # the new IDL must compile before volo.yml changes
     write_atomically(root / CONFIG, config.to_yaml())
-    return config
+    return config, schema
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -173,10 +173,16 @@ def union_members_set(obj: Any, spec: tuple[FieldSpec, ...]) -> int:
     return sum(1 for f in spec if getattr(obj, f.name, None) is not None)
 
 
-def is_union(cls: type) -> bool:
-    from pilota.runtime.base import Union
+_unions: dict[type, bool] = {}
 
-    return issubclass(cls, Union)
+
+def is_union(cls: type) -> bool:
+    found = _unions.get(cls)
+    if found is None:
+        from pilota.runtime.base import Union  # here: base imports this module
+
+        found = _unions[cls] = issubclass(cls, Union)
+    return found
 
 
 # ---- encoding -------------------------------------------------------------------------
@@ -481,7 +487,33 @@ class _Reader:
         start = self.take(n)
         return self.data[start : start + n]
 
-    def finish_struct(self, obj: Any, cls: type, seen: set[int]) -> None:
+    def value(self, t: TypeSpec, frozen: bool = False) -> Any:
+        raise NotImplementedError  # each protocol's reader
+
+    def map_items(self, count: int, key_t: TypeSpec, value_t: TypeSpec, frozen: bool) -> Any:
+        result: dict[Any, Any] = {}
+        for _ in range(count):
+            key = self.value(key_t, True)
+            try:
+                result[key] = self.value(value_t, frozen)
+            except DecodeError as exc:
+                raise exc.within(f"[{key!r}]") from None
+        return result
+
+    def sequence_items(self, count: int, element: TypeSpec, is_set: bool, frozen: bool) -> Any:
+        items = []
+        for i in range(count):
+            try:
+                items.append(self.value(element, frozen or is_set))
+            except DecodeError as exc:
+                raise exc.within(f"[{i}]") from None
+        return set(items) if is_set else items
+
+    def finish_struct(
+        self, obj: Any, cls: type, seen: set[int], unknown: list[Any] | None
+    ) -> Any:
+        """Fill in the fields that did not come, check them, and leave the struct.
+        `unknown`: the fields kept for a class that keeps them, else None."""
         spec: tuple[FieldSpec, ...] = cls.__thrift_spec__  # type: ignore[attr-defined]
         for f in spec:
             if f.id in seen:
@@ -494,6 +526,10 @@ class _Reader:
                 object.__setattr__(obj, f.name, f.default if f.required == DEFAULT else None)
         if is_union(cls) and len(seen) != 1:
             raise DecodeError(f"a union must have exactly one member set, found {len(seen)}")
+        if unknown is not None:
+            object.__setattr__(obj, "_unknown_fields", unknown or None)
+        self.depth -= 1
+        return obj
 
 
 def _wire_mismatch(got: int, expected: int, protocol: str) -> DecodeError:
@@ -533,11 +569,7 @@ class _BinaryReader(_Reader):
             except DecodeError as exc:
                 raise exc.within(f".{f.name}") from None
             seen.add(fid)
-        self.finish_struct(obj, cls, seen)
-        if keep:
-            object.__setattr__(obj, "_unknown_fields", unknown or None)
-        self.depth -= 1
-        return obj
+        return self.finish_struct(obj, cls, seen, unknown if keep else None)
 
     def value(self, t: TypeSpec, frozen: bool = False) -> Any:
         data = self.data
@@ -570,29 +602,17 @@ class _BinaryReader(_Reader):
             key_t, value_t = t[1], t[2]  # type: ignore[index]
             key_wire, value_wire = data[self.take(1)], data[self.take(1)]
             count = self.count(key_wire, value_wire)
-            result: Any = {}
             if count:
                 self.expect_wire(key_wire, key_t)
                 self.expect_wire(value_wire, value_t)
-            for _ in range(count):
-                key = self.value(key_t, True)
-                try:
-                    result[key] = self.value(value_t, frozen)
-                except DecodeError as exc:
-                    raise exc.within(f"[{key!r}]") from None
+            result = self.map_items(count, key_t, value_t, frozen)
         else:
             element = t[1]  # type: ignore[index]
             wire = data[self.take(1)]
             count = self.count(wire)
             if count:
                 self.expect_wire(wire, element)
-            items = []
-            for i in range(count):
-                try:
-                    items.append(self.value(element, frozen or code == SET))
-                except DecodeError as exc:
-                    raise exc.within(f"[{i}]") from None
-            result = items if code == LIST else set(items)
+            result = self.sequence_items(count, element, code == SET, frozen)
         self.depth -= 1
         return freeze(result) if frozen else result
 
@@ -726,11 +746,7 @@ class _CompactReader(_Reader):
             except DecodeError as exc:
                 raise exc.within(f".{f.name}") from None
             seen.add(fid)
-        self.finish_struct(obj, cls, seen)
-        if keep:
-            object.__setattr__(obj, "_unknown_fields", unknown or None)
-        self.depth -= 1
-        return obj
+        return self.finish_struct(obj, cls, seen, unknown if keep else None)
 
     def value(self, t: TypeSpec, frozen: bool = False) -> Any:
         data = self.data
@@ -758,7 +774,6 @@ class _CompactReader(_Reader):
         if code == MAP:
             key_t, value_t = t[1], t[2]  # type: ignore[index]
             count = self.varint()
-            result: Any = {}
             if count:
                 types = data[self.take(1)]
                 key_wire, value_wire = types >> 4, types & 0x0F
@@ -769,24 +784,13 @@ class _CompactReader(_Reader):
                 )
                 self.expect_wire(key_wire, key_t)
                 self.expect_wire(value_wire, value_t)
-            for _ in range(count):
-                key = self.value(key_t, True)
-                try:
-                    result[key] = self.value(value_t, frozen)
-                except DecodeError as exc:
-                    raise exc.within(f"[{key!r}]") from None
+            result = self.map_items(count, key_t, value_t, frozen)
         else:
             element = t[1]  # type: ignore[index]
             wire, count = self.list_header()
             if count:
                 self.expect_wire(wire, element)
-            items = []
-            for i in range(count):
-                try:
-                    items.append(self.value(element, frozen or code == SET))
-                except DecodeError as exc:
-                    raise exc.within(f"[{i}]") from None
-            result = items if code == LIST else set(items)
+            result = self.sequence_items(count, element, code == SET, frozen)
         self.depth -= 1
         return freeze(result) if frozen else result
 
