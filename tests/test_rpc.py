@@ -71,18 +71,29 @@ async def test_connection_refused_is_a_transport_error() -> None:
         await transport.call("S", "m", Struct(), Struct, False)
 
 
-async def raw(port: int, data: bytes, read: bool = True) -> bytes:
+async def raw(port: int, data: bytes, read: bool = True, close_after: int = 0) -> bytes:
+    """What the server answers to `data`: until it closes, or until `close_after` replies."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
     await writer.drain()
     answer = b""
-    if read:
+    if close_after:
+        answer = await read_frames(reader, close_after)
+    elif read:
         with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
             answer = await asyncio.wait_for(reader.read(), 2)
     writer.close()
     with contextlib.suppress(ConnectionError):
         await writer.wait_closed()
     return answer
+
+
+async def read_frames(reader: asyncio.StreamReader, count: int) -> bytes:
+    frames = b""
+    for _ in range(count):
+        length = await asyncio.wait_for(reader.readexactly(4), 5)
+        frames += length + await reader.readexactly(int.from_bytes(length, "big"))
+    return frames
 
 
 async def test_the_server_survives_bad_peers(tt: Any) -> None:
@@ -105,6 +116,56 @@ async def test_the_server_survives_bad_peers(tt: Any) -> None:
         assert await client.testString("still fine") == "still fine"
         await transport.close()
 
+
+async def test_framed_binary_requests_arriving_in_any_pieces(tt: Any) -> None:
+    """Framed strict binary, read in place: whole batches, single bytes, odd names."""
+    from pilota.runtime.message import read_message_header
+
+    def call(seqid: int, name: str = "testI32") -> bytes:
+        request = write_message_header(name, MessageType.CALL, seqid)
+        request += tt.ThriftTest_testI32_args(thing=seqid * 10).to_bytes()
+        return len(request).to_bytes(4, "big") + request
+
+    def replies(data: bytes) -> list[tuple[int, int, str]]:
+        found = []
+        while data:
+            length = int.from_bytes(data[:4], "big")
+            message, data = data[4 : 4 + length], data[4 + length :]
+            header, offset = read_message_header(message)
+            if header.type is MessageType.REPLY:
+                value = tt.ThriftTest_testI32_result.from_bytes(message[offset:]).success
+            else:
+                value = ApplicationError.from_bytes(message[offset:]).kind.name
+            found.append((header.seqid, header.type, value))
+        return found
+
+    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+        batch = b"".join(call(i) for i in range(1, 6))
+        assert replies(await raw(server.port, batch, close_after=5)) == [
+            (i, MessageType.REPLY, i * 10) for i in range(1, 6)
+        ]
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        for byte in call(7) + call(8):  # one byte at a time
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0)
+        both = await read_frames(reader, 2)
+        writer.close()
+        assert [(s, v) for s, _, v in replies(both)] == [(7, 70), (8, 80)]
+        # A name that is not UTF-8 is a protocol error: the connection closes (calls
+        # before it may or may not be answered; nothing after it is), in the first
+        # read (format detection) as in later ones (the in-place path).
+        odd = call(9, "testI32").replace(b"testI32", b"test\xffI3")
+        assert {s for s, _, _ in replies(await raw(server.port, call(12) + odd + call(10)))} <= {12}
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(call(12))
+        assert replies(await read_frames(reader, 1)) == [(12, MessageType.REPLY, 120)]
+        writer.write(call(13) + odd + call(10))
+        assert {s for s, _, _ in replies(await asyncio.wait_for(reader.read(), 5))} <= {13}
+        writer.close()
+        # Garbage after a good frame, the same.
+        assert {s for s, _, _ in replies(await raw(server.port, call(11) + b"\xff" * 20))} <= {11}
+        assert await raw(server.port, call(14), close_after=1)  # the server still serves
 
 async def test_graceful_shutdown_finishes_calls_in_flight(tt: Any) -> None:
     server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0)

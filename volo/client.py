@@ -13,18 +13,13 @@ import bisect
 import hashlib
 import itertools
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, cast
 
 from pilota.runtime.base import Struct
-from pilota.runtime.message import (
-    MessageHeader,
-    MessageType,
-    read_message_header,
-    write_message_header,
-)
+from pilota.runtime.message import MessageType, read_message_header, write_message_header
 from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
 from volo import metainfo
@@ -36,9 +31,12 @@ from volo.framing import (
     WireFormat,
     frame_length,
     message_end,
+    split_framed_binary,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
+
+_REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
 
 
 class CallTimeout(TimeoutError):
@@ -72,7 +70,8 @@ class _Connection(asyncio.Protocol):
         self.max_frame = max_frame
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
-        self.pending: dict[int, asyncio.Future[tuple[MessageHeader, bytes, int]]] = {}
+        self.pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self.framed_binary = wire == WireFormat(Framing.FRAMED, "binary")
         self.seqids = itertools.count(1)
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -100,14 +99,25 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         try:
+            if self.framed_binary:
+                self.take_framed_binary()
             while (message := self.next_message()) is not None:
                 header, offset = read_message_header(message, self.wire.protocol)
-                future = self.pending.pop(header.seqid, None)
-                if future is not None and not future.done():
-                    future.set_result((header, message, offset))
-                # else: the call timed out (or never was): drop the reply
+                self.deliver(header.seqid, header.type, message[offset:])
         except (FrameError, DecodeError) as exc:
             self.fail(TransportError(f"bad reply stream: {exc}"))
+
+    def deliver(self, seqid: int, kind: int, body: bytes) -> None:
+        future = self.pending.pop(seqid, None)
+        if future is not None and not future.done():
+            future.set_result((kind, body))
+        # else: the call timed out (or never was): drop the reply
+
+    def take_framed_binary(self) -> None:
+        messages, consumed = split_framed_binary(self.buffer, self.max_frame, _REPLY_KINDS)
+        for kind, seqid, _, body_start, end in messages:
+            self.deliver(seqid, kind, bytes(self.buffer[body_start:end]))
+        del self.buffer[:consumed]
 
     def next_message(self) -> bytes | None:
         buffer = self.buffer
@@ -152,27 +162,30 @@ class _Connection(asyncio.Protocol):
         protocol = self.wire.protocol
         seqid = next(self.seqids) & 0x7FFFFFFF
         kind = MessageType.ONEWAY if oneway else MessageType.CALL
-        message = write_message_header(method, kind, seqid, protocol) + args.to_bytes(protocol)
+        header = write_message_header(method, kind, seqid, protocol)
+        body = args.to_bytes(protocol)
         if self.wire.framing is Framing.FRAMED:
-            message = len(message).to_bytes(4, "big") + message
+            message = b"".join(((len(header) + len(body)).to_bytes(4, "big"), header, body))
         elif self.wire.framing is Framing.HEADER:
-            message = build_header_frame(HeaderFrame(protocol, seqid, message, headers))
+            message = build_header_frame(HeaderFrame(protocol, seqid, header + body, headers))
+        else:
+            message = header + body
         if oneway:
             self.outbox.write(message)
             return None
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[MessageHeader, bytes, int]] = loop.create_future()
+        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         self.pending[seqid] = future
         expire = loop.call_later(timeout, _expire, future, method, timeout)
         try:
             self.outbox.write(message)
-            header, reply, offset = await future
+            reply_kind, reply = await future
         finally:
             expire.cancel()
             self.pending.pop(seqid, None)
-        if header.type is MessageType.EXCEPTION:
-            raise ApplicationError.from_bytes(reply[offset:], protocol)
-        return result_class.from_bytes(reply[offset:], protocol)
+        if reply_kind == MessageType.EXCEPTION:
+            raise ApplicationError.from_bytes(reply, protocol)
+        return result_class.from_bytes(reply, protocol)
 
 
 def _expire(future: asyncio.Future[Any], method: str, timeout: float) -> None:
@@ -231,17 +244,25 @@ class ClientTransport:
         self.pool_size = max(1, pool_size)
         self.max_frame = max_frame
         self.balancer = make_balancer(balance, self.endpoints)
+        self.layers = list(layers)
         self.pipeline = stack(_SendService(self), layers)
 
-    async def _connected(self, endpoint: Endpoint) -> _Connection:
-        """A connection to `endpoint`: the pool's next usable one, or a new one."""
+    def _ready(self, endpoint: Endpoint) -> _Connection | None:
+        """The pool's next connection to `endpoint`, if the pool is full and it is usable."""
         pool = endpoint.connections
         if len(pool) >= self.pool_size:
             endpoint.next = (endpoint.next + 1) % len(pool)
             connection = pool[endpoint.next]
             if connection.usable:
                 return connection
-        pool = endpoint.connections = [c for c in pool if c.usable]
+        return None
+
+    async def _connected(self, endpoint: Endpoint) -> _Connection:
+        """A connection to `endpoint`: the pool's next usable one, or a new one."""
+        ready = self._ready(endpoint)
+        if ready is not None:
+            return ready
+        pool = endpoint.connections = [c for c in endpoint.connections if c.usable]
         if endpoint.lock is None:
             endpoint.lock = asyncio.Lock()
         async with endpoint.lock:
@@ -261,7 +282,7 @@ class ClientTransport:
             endpoint.connections.append(connection)
             return connection
 
-    async def call(
+    def call(
         self,
         service: str,
         method: str,
@@ -269,9 +290,16 @@ class ClientTransport:
         result_class: type[Struct],
         oneway: bool,
         timeout: float | None = None,
-    ) -> Struct | None:
+    ) -> Awaitable[Struct | None]:
         """Send one call through the layers; what generated clients call."""
         endpoint = self.balancer.pick(_hash_key.get())
+        seconds = timeout or _call_timeout.get() or self.timeout
+        if not self.layers:
+            # No layer needs a Context: straight to a connection when one is open.
+            connection = self._ready(endpoint)
+            if connection is not None:
+                headers = metainfo.outgoing_headers() if self.wire.framing is Framing.HEADER else {}
+                return connection.call(method, args, result_class, oneway, seconds, headers)
         ctx = Context(
             service,
             method,
@@ -279,11 +307,11 @@ class ClientTransport:
             "client",
             str(endpoint),
             metainfo.outgoing_headers(),
-            timeout or _call_timeout.get() or self.timeout,
+            seconds,
             result_class,
             endpoint,
         )
-        return await self.pipeline.call(ctx, args)
+        return self.pipeline.call(ctx, args)
 
     async def send(self, ctx: Context, args: Struct) -> Struct | None:
         endpoint: Endpoint = ctx.endpoint

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import struct
+from collections.abc import Container
 from dataclasses import dataclass
 
 from pilota.runtime.types import DecodeError
@@ -229,6 +231,45 @@ class _Measure:
             self.depth -= 1
         else:
             raise DecodeError(f"unknown compact wire type {wire}")
+
+
+_FRAME_HEAD = struct.Struct(">iii")  # frame length, version and type, name length
+_I32 = struct.Struct(">i")
+_VERSION_1 = -0x7FFF0000  # strict binary's version word, 0x8001 (signed)
+_VERSION_MASK = -0x10000
+
+
+# One framed strict-binary message found in a buffer, by offsets: its type, seqid,
+# where its name starts, where its body starts (the name ends 4 bytes before, at
+# the seqid) and where it ends. A plain tuple: the hot path builds one per call.
+FramedBinary = tuple[int, int, int, int, int]
+
+
+def split_framed_binary(
+    buffer: bytearray, max_frame: int, kinds: Container[int]
+) -> tuple[list[FramedBinary], int]:
+    """The complete framed strict-binary messages at the start of `buffer`, of
+    the types `kinds`, and where they end. The usual case of both sides, read
+    without copies: it stops at anything else, for the general path to report."""
+    found: list[FramedBinary] = []
+    pos, end = 0, len(buffer)
+    while end - pos >= 16:
+        length, first, name_length = _FRAME_HEAD.unpack_from(buffer, pos)
+        frame_end = pos + 4 + length
+        body = pos + 16 + name_length
+        if (
+            not 0 <= length <= max_frame
+            or first & _VERSION_MASK != _VERSION_1
+            or first & 0xFF not in kinds
+            or name_length < 0
+            or body > frame_end
+            or frame_end > end  # or the rest has not come yet
+        ):
+            break
+        (seqid,) = _I32.unpack_from(buffer, body - 4)
+        found.append((first & 0xFF, seqid, pos + 12, body, frame_end))
+        pos = frame_end
+    return found, pos
 
 
 class Outbox:

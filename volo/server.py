@@ -31,11 +31,15 @@ from volo.framing import (
     detect,
     frame_length,
     message_end,
+    split_framed_binary,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
 
 log = logging.getLogger("volo.server")
+
+_FRAMED_BINARY = WireFormat(Framing.FRAMED, "binary")
+_CALL_KINDS = (MessageType.CALL, MessageType.ONEWAY)
 
 
 class Server:
@@ -129,14 +133,40 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         try:
+            if self.format == _FRAMED_BINARY:
+                self.take_framed_binary()
             while self.transport is not None:
                 message = self.next_message()
                 if message is None:
                     return
-                self.dispatch(*message)
+                payload, protocol, framer, headers = message
+                try:
+                    header, offset = read_message_header(payload, protocol)
+                except DecodeError as exc:
+                    raise FrameError(f"bad message header: {exc}") from None
+                self.dispatch(
+                    header.name, header.type, header.seqid, payload[offset:], protocol, framer,
+                    headers,
+                )  # fmt: skip
         except FrameError as exc:
             log.warning("closing connection: %s", exc)
             self.close()
+
+    def take_framed_binary(self) -> None:
+        buffer = self.buffer
+        messages, consumed = split_framed_binary(buffer, self.server.max_frame, _CALL_KINDS)
+        for kind, seqid, name_start, body_start, end in messages:
+            if self.transport is None:
+                return
+            try:
+                name = buffer[name_start : body_start - 4].decode()
+            except UnicodeDecodeError:
+                consumed = name_start - 12  # this one's frame: `next_message` reports it
+                break
+            call = MessageType.CALL if kind == MessageType.CALL else MessageType.ONEWAY
+            body = bytes(buffer[body_start:end])
+            self.dispatch(name, call, seqid, body, "binary", _framed, {})
+        del buffer[:consumed]
 
     def next_message(self) -> tuple[bytes, str, Framer, dict[str, str]] | None:
         """The next complete message: its bytes, its protocol, and how to frame the reply."""
@@ -165,26 +195,29 @@ class _Connection(asyncio.Protocol):
         return frame.payload, frame.protocol, framer, frame.headers
 
     def dispatch(
-        self, payload: bytes, protocol: str, framer: Framer, headers: dict[str, str]
+        self,
+        name: str,
+        kind: MessageType,
+        seqid: int,
+        body: bytes,
+        protocol: str,
+        framer: Framer,
+        headers: dict[str, str],
     ) -> None:
-        try:
-            header, offset = read_message_header(payload, protocol)
-        except DecodeError as exc:
-            raise FrameError(f"bad message header: {exc}") from None
-        oneway = header.type is MessageType.ONEWAY
-        reply = Reply(self, header.name, header.seqid, protocol, framer)
-        method = self.server.methods.get(header.name)
+        oneway = kind is MessageType.ONEWAY
+        reply = Reply(self, name, seqid, protocol, framer)
+        method = self.server.methods.get(name)
         if method is None:
             if not oneway:
-                reply.error(ApplicationErrorType.UNKNOWN_METHOD, f"unknown method {header.name!r}")
+                reply.error(ApplicationErrorType.UNKNOWN_METHOD, f"unknown method {name!r}")
             return
         try:
-            args = method.args.from_bytes(payload[offset:], protocol)
+            args = method.args.from_bytes(body, protocol)
         except DecodeError as exc:
             if not oneway:
                 reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
             return
-        ctx = Context(self.server.service_name, header.name, oneway, "server", self.peer, headers)
+        ctx = Context(self.server.service_name, name, oneway, "server", self.peer, headers)
         task = asyncio.get_running_loop().create_task(self.invoke(reply, ctx, args))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -210,16 +243,20 @@ class _HandlerService:
 
     def __init__(self, handler: Handler, methods: dict[str, Method]) -> None:
         self.handler = handler
-        self.methods = methods
-        # per method: the bound handler function and the names of its arguments
+        # per method: the method, its bound handler function, the names of its
+        # arguments, and whether it returns a value (`success`, id 0, comes first)
         self.functions = {
-            name: (getattr(handler, m.python_name), [f.name for f in m.args.__thrift_spec__])
+            name: (
+                m,
+                getattr(handler, m.python_name),
+                [f.name for f in m.args.__thrift_spec__],
+                bool(m.result.__thrift_spec__) and m.result.__thrift_spec__[0].id == 0,
+            )
             for name, m in methods.items()
         }
 
     async def call(self, ctx: Context, request: Struct) -> Struct | None:
-        method = self.methods[ctx.method]
-        function, names = self.functions[ctx.method]
+        method, function, names, returns = self.functions[ctx.method]
         kwargs = {name: getattr(request, name) for name in names}
         try:
             value = await function(**kwargs)
@@ -230,26 +267,25 @@ class _HandlerService:
             return declared
         if method.oneway:
             return None
-        spec = method.result.__thrift_spec__
-        returns = bool(spec) and spec[0].id == 0  # `success` comes first: id 0
         result_class: Any = method.result  # generated: takes its fields as keywords
         return result_class(success=value) if returns else result_class()  # type: ignore[no-any-return]
 
 
-Framer = Callable[[bytes], bytes]
+# How a reply's message header and body are framed for the transport the call came on.
+Framer = Callable[[bytes, bytes], bytes]
 
 
-def _unframed(message: bytes) -> bytes:
-    return message
+def _unframed(header: bytes, body: bytes) -> bytes:
+    return header + body
 
 
-def _framed(message: bytes) -> bytes:
-    return len(message).to_bytes(4, "big") + message
+def _framed(header: bytes, body: bytes) -> bytes:
+    return b"".join(((len(header) + len(body)).to_bytes(4, "big"), header, body))
 
 
-def _header_framed(request: HeaderFrame, message: bytes) -> bytes:
+def _header_framed(request: HeaderFrame, header: bytes, body: bytes) -> bytes:
     return build_header_frame(
-        HeaderFrame(request.protocol, request.seqid, message, flags=request.flags)
+        HeaderFrame(request.protocol, request.seqid, header + body, flags=request.flags)
     )
 
 
@@ -273,17 +309,17 @@ class Reply:
         if transport is None:
             return  # the peer has gone
         try:
-            message = write_message_header(self.name, kind, self.seqid, self.protocol)
-            message += body.to_bytes(self.protocol)
+            header = write_message_header(self.name, kind, self.seqid, self.protocol)
+            encoded = body.to_bytes(self.protocol)
         except Exception:
             log.exception("cannot encode the reply to %s", self.name)
             error = ApplicationError(message=f"internal error encoding the reply to {self.name}",
                                      type=ApplicationErrorType.INTERNAL_ERROR)  # fmt: skip
-            message = write_message_header(
+            header = write_message_header(
                 self.name, MessageType.EXCEPTION, self.seqid, self.protocol
             )
-            message += error.to_bytes(self.protocol)
-        self.connection.outbox.write(self.framer(message))
+            encoded = error.to_bytes(self.protocol)
+        self.connection.outbox.write(self.framer(header, encoded))
 
 
 def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:

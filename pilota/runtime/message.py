@@ -28,6 +28,11 @@ class MessageType(enum.IntEnum):
     ONEWAY = 4
 
 
+# Strict binary headers of the names in use, up to the seqid: they never change.
+_BINARY_PREFIXES: dict[tuple[str, int], bytes] = {}
+_MAX_PREFIXES = 4096
+
+
 class MessageHeader(NamedTuple):
     name: str
     type: MessageType
@@ -42,17 +47,16 @@ def write_message_header(
     *,
     strict: bool = True,
 ) -> bytes:
+    if protocol == "binary" and strict:
+        prefix = _BINARY_PREFIXES.get((name, message_type))
+        if prefix is None:
+            raw_name = name.encode("utf-8")
+            prefix = _I32.pack(_VERSION_1 | message_type) + _I32.pack(len(raw_name)) + raw_name
+            if len(_BINARY_PREFIXES) < _MAX_PREFIXES:  # names may come from peers: bounded
+                _BINARY_PREFIXES[(name, message_type)] = prefix
+        return prefix + _I32.pack(seqid)
     raw_name = name.encode("utf-8")
     if protocol == "binary":
-        if strict:
-            return b"".join(
-                (
-                    _I32.pack(_VERSION_1 | message_type),
-                    _I32.pack(len(raw_name)),
-                    raw_name,
-                    _I32.pack(seqid),
-                )
-            )
         return _I32.pack(len(raw_name)) + raw_name + bytes([message_type]) + _I32.pack(seqid)
     out = bytearray([_COMPACT_ID, (message_type << 5) | _COMPACT_VERSION])
     encode_varint(seqid & 0xFFFFFFFF, out)

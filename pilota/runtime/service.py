@@ -8,6 +8,7 @@ runtime) calls them. A generated client turns each method call into
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pilota.runtime.base import Struct, ThriftException
@@ -26,9 +27,9 @@ class Method(NamedTuple):
 class Caller(Protocol):
     """What a generated client sends its calls through (a volo transport)."""
 
-    async def call(
+    def call(
         self, service: str, method: str, args: Struct, result_class: type[Struct], oneway: bool
-    ) -> Struct | None: ...
+    ) -> Awaitable[Struct | None]: ...
 
 
 class ApplicationErrorType(enum.IntEnum):
@@ -89,10 +90,11 @@ class Client:
     def __init__(self, caller: Caller) -> None:
         self._caller = caller
 
-    async def _call(
+    def _call(
         self, method: str, args: Struct, result_class: type[Struct], oneway: bool
-    ) -> Struct | None:
-        return await self._caller.call(
+    ) -> Awaitable[Struct | None]:
+        # Hands back the transport's awaitable: no coroutine frame of its own per call.
+        return self._caller.call(
             self.__thrift_service__, method, args, result_class, oneway
         )
 
