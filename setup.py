@@ -56,6 +56,7 @@ setup(
     packages=[
         "pilota",
         "pilota.thrift",
+        "pilota.proto",
         "pilota.runtime",
         "pilota.grammars",
         "pilota.templates",

@@ -13,7 +13,7 @@ from pilota.thrift.loader import load_thrift
 
 PathLike = str | os.PathLike[str]
 
-SUPPORTED_SUFFIXES = (".thrift",)
+SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
 def check(
@@ -35,11 +35,22 @@ def check(
     unsupported = [f for f in files if f.suffix not in SUPPORTED_SUFFIXES]
     for f in unsupported:
         diagnostics.error(
-            f"cannot compile '{f}': expected a file ending in {', '.join(SUPPORTED_SUFFIXES)}", None
+            f"cannot compile '{f}': expected a file ending in "
+            + " or ".join(SUPPORTED_SUFFIXES),
+            None,
         )
     if diagnostics.has_errors:
         return None, diagnostics
-    roots = load_thrift(files, dirs, diagnostics)
+    kinds = {f.suffix for f in files}
+    if len(kinds) > 1:
+        diagnostics.error("cannot compile .thrift and .proto files in one run", None)
+        return None, diagnostics
+    if kinds == {".proto"}:
+        from pilota.proto.loader import load_proto
+
+        roots = load_proto(files, dirs, diagnostics)
+    else:
+        roots = load_thrift(files, dirs, diagnostics)
     if roots is None:
         return None, diagnostics
     schema = ir.Schema(roots=roots)
@@ -79,5 +90,9 @@ def generate(
     from pilota.codegen.writer import write_tree
 
     schema = load(paths, include_dirs)
+    if any(m.syntax is not ir.Syntax.THRIFT for m in schema.roots):
+        diagnostics = Diagnostics()
+        diagnostics.error("generating Python from .proto files is not supported yet", None)
+        raise CompileError(diagnostics)
     files = generate_python(schema, options)
     return write_tree(files, Path(out_dir))

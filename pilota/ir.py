@@ -289,6 +289,9 @@ class Field:
     options: dict[str, Value] = field(default_factory=dict)
     explicit_presence: bool | None = None  # None: decided by requiredness (Thrift)
     extendee: Struct | None = field(default=None, repr=False)  # for extensions
+    proto3_optional: bool = False  # written `optional` in proto3: explicit presence
+    delimited: bool = False  # protobuf groups (and DELIMITED in editions): group encoding
+    extension_scope: Struct | None = field(default=None, repr=False)  # where declared
 
     @property
     def optional(self) -> bool:
@@ -322,6 +325,7 @@ class Struct(Definition):
     extension_ranges: list[tuple[int, int]] = field(default_factory=list)
     reserved_ids: list[tuple[int, int]] = field(default_factory=list)
     reserved_names: list[str] = field(default_factory=list)
+    is_group: bool = False  # the message of a protobuf group
 
     @property
     def is_union(self) -> bool:
@@ -407,6 +411,7 @@ class Module:
     definitions: dict[str, Definition] = field(default_factory=dict)  # in IDL order
     doc: str | None = None
     options: dict[str, Value] = field(default_factory=dict)
+    extensions: list[Field] = field(default_factory=list)  # protobuf: file-level `extend`
 
     @property
     def scope_name(self) -> str:

@@ -562,7 +562,7 @@ def test_unreadable_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     ]
     _, diagnostics = pilota.check(["idl.proto3"])
     assert [d.message for d in diagnostics] == [
-        "cannot compile 'idl.proto3': expected a file ending in .thrift"
+        "cannot compile 'idl.proto3': expected a file ending in .thrift or .proto"
     ]
 
 

@@ -1,0 +1,521 @@
+"""Declared .proto definitions → IR: types resolved, values typed, rules checked."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from pilota import ir
+from pilota.diagnostics import Location
+from pilota.proto import ast
+from pilota.proto.loader import (
+    _INT32,
+    MAP_KEY_KINDS,
+    MAX_FIELD_NUMBER,
+    RESERVED_FIELD_NUMBERS,
+    SCALARS,
+    json_name,
+)
+
+if TYPE_CHECKING:
+    from pilota.proto.loader import _File, _Loader
+
+
+def option_value(value: ast.Constant) -> ir.Value:
+    """An option's value as written, for the IR (typed interpretation comes later)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    if isinstance(value, ast.Identifier):
+        if value.name in ("true", "false") and not value.negative:
+            return value.name == "true"
+        if value.name in ("inf", "nan"):
+            return -math.inf if value.negative and value.name == "inf" else float(value.name)
+        return value.name
+    if isinstance(value, ast.Aggregate):
+        return ir.MapValue(tuple((e.key, option_value(e.value)) for e in value.entries))
+    if isinstance(value, list):
+        return ir.ListValue(tuple(option_value(v) for v in value))
+    return value
+
+
+def options(written: list[ast.Option]) -> dict[str, ir.Value]:
+    return {o.text: option_value(o.value) for o in written}
+
+
+def _find(written: list[ast.Option], name: str) -> ast.Option | None:
+    return next((o for o in written if o.text == name), None)
+
+
+# Feature defaults: proto2 and proto3 are fixed feature sets; editions start from these.
+_FEATURE_DEFAULTS = {
+    ir.Syntax.PROTO2: {"field_presence": "EXPLICIT", "enum_type": "CLOSED",
+                       "message_encoding": "LENGTH_PREFIXED"},
+    ir.Syntax.PROTO3: {"field_presence": "IMPLICIT", "enum_type": "OPEN",
+                       "message_encoding": "LENGTH_PREFIXED"},
+    ir.Syntax.EDITIONS: {"field_presence": "EXPLICIT", "enum_type": "OPEN",
+                         "message_encoding": "LENGTH_PREFIXED"},
+}  # fmt: skip
+
+
+class Lowering:
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.diagnostics = loader.diagnostics
+        self.files = [f for f in loader.files.values() if f is not None]
+
+    def run(self) -> None:
+        for f in self.files:
+            self.loader.declare_file(f)
+        for f in self.files:
+            self.loader.visible[f.import_name] = self.loader.visible_files(f)
+        for f in self.files:
+            f.module.options = options(f.tree.options)
+        structs = [(s, *self.loader.ast_of[id(s)]) for s in self._all_structs()]
+        for struct, message, _ in structs:
+            self.ranges(struct, message)
+        for enum in self._all_enums():
+            self.enum(enum, self.loader.enum_ast[id(enum)])
+        for struct, message, full in structs:
+            self.message(self._file_of(struct), struct, message, full)
+        for f in self.files:
+            self.extends(f, f.tree.extends, f.tree.package, None)
+            for struct, message, full in structs:
+                if struct.module is f.module:
+                    self.extends(f, message.extends, full, struct)
+            for service in f.tree.services:
+                self.service(f, service)
+
+    def features(
+        self, f: _File, parent: ir.Struct | None, *own: list[ast.Option]
+    ) -> dict[str, str]:
+        """The resolved features: the syntax's defaults, overridden (editions only) by
+        the file, each enclosing message outermost first, then `own` in order."""
+        resolved = dict(_FEATURE_DEFAULTS[f.syntax])
+        if f.syntax is not ir.Syntax.EDITIONS:
+            return resolved
+        chain: list[list[ast.Option]] = []
+        while parent is not None:
+            chain.append(self.loader.ast_of[id(parent)][0].options)
+            parent = parent.parent
+        for written in [f.tree.options, *reversed(chain), *own]:
+            for option in written:
+                parts, value = option.name, option.value
+                if not parts or parts[0].name != "features" or parts[0].extension:
+                    continue
+                if len(parts) == 2 and isinstance(value, ast.Identifier):
+                    resolved[parts[1].name] = value.name
+                elif len(parts) == 1 and isinstance(value, ast.Aggregate):
+                    for entry in value.entries:
+                        if isinstance(entry.value, ast.Identifier) and not entry.extension:
+                            resolved[entry.key] = entry.value.name
+        return resolved
+
+    def _file_of(self, d: ir.Definition) -> _File:
+        return next(f for f in self.files if f.module is d.module)
+
+    def _all_structs(self) -> list[ir.Struct]:
+        found: list[ir.Struct] = []
+
+        def walk(s: ir.Struct) -> None:
+            found.append(s)
+            for n in s.nested:
+                if isinstance(n, ir.Struct):
+                    walk(n)
+
+        for f in self.files:
+            for s in f.module.structs:
+                walk(s)
+        return found
+
+    def _all_enums(self) -> list[ir.Enum]:
+        enums = [e for f in self.files for e in f.module.enums]
+        enums += [n for s in self._all_structs() for n in s.nested if isinstance(n, ir.Enum)]
+        return enums
+
+    # ---- messages ------------------------------------------------------------------
+
+    def ranges(self, struct: ir.Struct, message: ast.Message) -> None:
+        message_set = any(
+            o.text == "message_set_wire_format" and o.value == ast.Identifier("true")
+            for o in message.options
+        )
+        for r, _ in message.extension_ranges:
+            # A message set's extensions may use numbers up to int32's limit.
+            top = _INT32[1] - 1 if message_set else MAX_FIELD_NUMBER
+            end = top if r.end_is_max else r.end
+            self.check_range(r, end, "extension range", top)
+            struct.extension_ranges.append((r.start, end))
+        for r in message.reserved_ranges:
+            end = MAX_FIELD_NUMBER if r.end_is_max else r.end
+            self.check_range(r, end, "reserved range", MAX_FIELD_NUMBER)
+            struct.reserved_ids.append((r.start, end))
+        struct.reserved_names = [name for name, _ in message.reserved_names]
+        struct.options = options(message.options)
+
+    def check_range(self, r: ast.Range, end: int, what: str, top: int) -> None:
+        if r.start < 1 or end > top:
+            self.diagnostics.error(
+                f"{what} {r.start} to {end} is outside the field numbers, 1 to {top}", r.loc
+            )
+        elif end < r.start:
+            self.diagnostics.error(f"{what} {r.start} to {end}: the end is before the start", r.loc)
+
+    def message(self, f: _File, struct: ir.Struct, message: ast.Message, full: str) -> None:
+        oneofs: dict[int, ir.Oneof] = {}
+        for oneof in message.oneofs:
+            lowered = ir.Oneof(oneof.name, [], oneof.loc, oneof.doc, options(oneof.options))
+            oneofs[id(oneof)] = lowered
+            struct.oneofs.append(lowered)
+            if not oneof.fields:
+                self.diagnostics.error(f"oneof \"{oneof.name}\" has no fields", oneof.loc)
+        synthetic: list[ir.Oneof] = []
+        numbers: dict[int, ast.Field] = {}
+        json_names: dict[str, ast.Field] = {}
+        for fld in message.fields:
+            lowered_field = self.field(f, fld, full, struct, in_extend=False)
+            if lowered_field is None:
+                continue
+            struct.fields.append(lowered_field)
+            if fld.oneof is not None:
+                group = oneofs[id(fld.oneof)]
+                lowered_field.oneof = group
+                group.fields.append(lowered_field)
+            elif fld.label == "optional" and f.syntax is ir.Syntax.PROTO3:
+                name = "_" + fld.name
+                while any(o.name == name for o in [*struct.oneofs, *synthetic]) or any(
+                    x.name == name for x in message.fields
+                ):
+                    name = "X" + name
+                group = ir.Oneof(name, [lowered_field], fld.loc, synthetic=True)
+                lowered_field.oneof = group
+                synthetic.append(group)
+            other = numbers.get(fld.number)
+            if other is not None:
+                self.diagnostics.error(
+                    f"field number {fld.number} has already been used in \"{full}\" "
+                    f"by field \"{other.name}\"",
+                    fld.number_loc,
+                )
+            numbers.setdefault(fld.number, fld)
+            for start, end in struct.reserved_ids:
+                if start <= fld.number <= end:
+                    self.diagnostics.error(
+                        f"field \"{fld.name}\" uses reserved number {fld.number}", fld.number_loc
+                    )
+            for start, end in struct.extension_ranges:
+                if start <= fld.number <= end:
+                    self.diagnostics.error(
+                        f"extension range {start} to {end} includes field \"{fld.name}\" "
+                        f"({fld.number})",
+                        fld.number_loc,
+                    )
+            if fld.name in struct.reserved_names:
+                self.diagnostics.error(f"field name \"{fld.name}\" is reserved", fld.loc)
+            if f.syntax is ir.Syntax.PROTO3 and _find(fld.options, "json_name") is None:
+                key = json_name(fld.name).lower()
+                clash = json_names.get(key)
+                if clash is not None and clash.name != fld.name:
+                    self.diagnostics.error(
+                        f"the JSON name of field \"{fld.name}\" ({json_name(fld.name)}) "
+                        f"conflicts with that of field \"{clash.name}\"",
+                        fld.loc,
+                    )
+                json_names.setdefault(key, fld)
+        struct.oneofs += synthetic
+        for i, (start, end) in enumerate(struct.reserved_ids):
+            for start2, end2 in struct.reserved_ids[i + 1 :]:
+                if start <= end2 and start2 <= end:
+                    r = message.reserved_ranges[i]
+                    self.diagnostics.error(
+                        f"reserved range {start} to {end} overlaps reserved range "
+                        f"{start2} to {end2}",
+                        r.loc,
+                    )
+        if message.is_group and f.syntax is ir.Syntax.PROTO3:
+            self.diagnostics.error("groups are not allowed in proto3; use a message", message.loc)
+
+    def field(
+        self, f: _File, fld: ast.Field, scope: str, struct: ir.Struct | None, in_extend: bool
+    ) -> ir.Field | None:
+        syntax = f.syntax
+        if not 1 <= fld.number <= MAX_FIELD_NUMBER:
+            self.diagnostics.error(
+                f"field number {fld.number} is out of range: field numbers go from 1 "
+                f"to {MAX_FIELD_NUMBER}",
+                fld.number_loc,
+            )
+        elif RESERVED_FIELD_NUMBERS[0] <= fld.number <= RESERVED_FIELD_NUMBERS[1]:
+            self.diagnostics.error(
+                "field numbers 19000 through 19999 are reserved for the protobuf implementation",
+                fld.number_loc,
+            )
+        if fld.label == "required" and syntax is ir.Syntax.PROTO3:
+            self.diagnostics.error("required fields are not allowed in proto3", fld.loc)
+        if syntax is ir.Syntax.EDITIONS and fld.label in ("required", "optional"):
+            self.diagnostics.error(
+                f"label \"{fld.label}\" is not allowed in editions; use features.field_presence",
+                fld.loc,
+            )
+        if (
+            syntax is ir.Syntax.PROTO2
+            and fld.label is None
+            and fld.oneof is None
+            and fld.map_key is None
+        ):
+            self.diagnostics.error(
+                f"field \"{fld.name}\" needs a label in proto2: required, optional or repeated",
+                fld.loc,
+            )
+        lowered_type = self.field_type(f, fld, scope)
+        if lowered_type is None:
+            return None
+        value_type = lowered_type
+        if fld.label == "repeated":
+            lowered_type = ir.ListType(lowered_type)
+        is_message = isinstance(value_type, ir.NamedType) and isinstance(
+            value_type.definition, ir.Struct
+        )
+        features = self.features(
+            f, struct, fld.oneof.options if fld.oneof is not None else [], fld.options
+        )
+        presence_feature = features["field_presence"]
+        if fld.label == "required" or presence_feature == "LEGACY_REQUIRED":
+            requiredness = ir.Requiredness.REQUIRED
+            presence = True
+        elif fld.label == "repeated" or fld.map_key is not None:
+            requiredness, presence = ir.Requiredness.DEFAULT, False
+        elif syntax is ir.Syntax.PROTO3 and fld.label is None and fld.oneof is None:
+            requiredness = ir.Requiredness.DEFAULT
+            presence = is_message
+        elif syntax is ir.Syntax.EDITIONS and fld.oneof is None:
+            presence = presence_feature != "IMPLICIT" or is_message
+            requiredness = ir.Requiredness.OPTIONAL if presence else ir.Requiredness.DEFAULT
+        else:
+            requiredness, presence = ir.Requiredness.OPTIONAL, True
+        explicit_json = _find(fld.options, "json_name")
+        json = json_name(fld.name)
+        if explicit_json is not None:
+            json = str(option_value(explicit_json.value))
+        lowered = ir.Field(
+            fld.number, fld.name, lowered_type, requiredness, loc=fld.loc, doc=fld.doc,
+            json_name=json,
+            options=options(fld.options), explicit_presence=presence,
+            proto3_optional=syntax is ir.Syntax.PROTO3 and fld.label == "optional",
+            delimited=fld.group is not None or (
+                is_message and fld.map_key is None
+                and features["message_encoding"] == "DELIMITED"
+            ),
+        )  # fmt: skip
+        if explicit_json is not None and in_extend:
+            self.diagnostics.error("extensions cannot have a json_name option", explicit_json.loc)
+        default = _find(fld.options, "default")
+        if default is not None:
+            lowered.default = self.default(f, fld, value_type, default)
+        return lowered
+
+    def field_type(self, f: _File, fld: ast.Field, scope: str) -> ir.Type | None:
+        if fld.group is not None:
+            group = f"{scope}.{fld.group.name}" if scope else fld.group.name
+            symbol = self.loader.symbols.get(group)
+            assert symbol is not None and isinstance(symbol.definition, ir.Struct)
+            return ir.NamedType(symbol.definition)
+        value = self.named_or_scalar(f, fld.type_name, scope, fld.type_loc)
+        if value is None or fld.map_key is None:
+            return value
+        if fld.map_key not in MAP_KEY_KINDS:
+            self.diagnostics.error(
+                f"map key type must be an integer, bool or string type, not \"{fld.map_key}\"",
+                fld.type_loc,
+            )
+            return None
+        if fld.label is not None:
+            self.diagnostics.error("map fields cannot have a label", fld.loc)
+        return ir.MapType(ir.BaseType(SCALARS[fld.map_key]), value)
+
+    def named_or_scalar(self, f: _File, name: str, scope: str, loc: Location) -> ir.Type | None:
+        kind = SCALARS.get(name)
+        if kind is not None:
+            return ir.BaseType(kind)
+        symbol = self.loader.lookup(f, name, scope, loc)
+        if symbol is None:
+            return None
+        assert isinstance(symbol.definition, ir.Struct | ir.Enum)
+        return ir.NamedType(symbol.definition)
+
+    def default(
+        self, f: _File, fld: ast.Field, value_type: ir.Type, option: ast.Option
+    ) -> ir.Value | None:
+        if f.syntax is ir.Syntax.PROTO3:
+            self.diagnostics.error("explicit default values are not allowed in proto3", option.loc)
+            return None
+        if fld.label == "repeated":
+            self.diagnostics.error("repeated fields cannot have default values", option.loc)
+            return None
+        value = option.value
+        where = option.value_loc
+        if isinstance(value_type, ir.NamedType):
+            d = value_type.definition
+            if isinstance(d, ir.Enum):
+                member = d.member(value.name) if isinstance(value, ast.Identifier) else None
+                if member is None or (isinstance(value, ast.Identifier) and value.negative):
+                    shown = value.name if isinstance(value, ast.Identifier) else repr(value)
+                    self.diagnostics.error(
+                        f"enum type \"{d.full_name}\" has no value named \"{shown}\"", where
+                    )
+                    return None
+                return ir.EnumValue(member)
+            self.diagnostics.error("message fields cannot have default values", option.loc)
+            return None
+        assert isinstance(value_type, ir.BaseType)
+        kind = value_type.kind
+        if kind in (ir.BaseKind.STRING, ir.BaseKind.BINARY):
+            if not isinstance(value, bytes):
+                self.diagnostics.error("expected a string for the default value", where)
+                return None
+            if kind is ir.BaseKind.BINARY:
+                return value
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                self.diagnostics.error("the default string is not valid UTF-8", where)
+                return None
+        if kind is ir.BaseKind.BOOL:
+            if isinstance(value, ast.Identifier) and value.name in ("true", "false"):
+                return value.name == "true"
+            self.diagnostics.error("expected true or false for the default value", where)
+            return None
+        if kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+            if isinstance(value, ast.Identifier) and value.name in ("inf", "nan"):
+                number = float(value.name)
+                return -number if value.negative else number
+            self.diagnostics.error("expected a number for the default value", where)
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.diagnostics.error(f"expected an integer for the default value of a {kind.value}",
+                                   where)  # fmt: skip
+            return None
+        low, high = kind.range
+        if not low <= value <= high:
+            self.diagnostics.error(f"integer {value} is out of range for a {kind.value}", where)
+            return None
+        return value
+
+    def extends(
+        self, f: _File, extends: list[ast.Extend], scope: str, parent: ir.Struct | None
+    ) -> None:
+        for extend in extends:
+            symbol = self.loader.lookup(f, extend.extendee, scope, extend.loc)
+            if symbol is None:
+                continue
+            extendee = symbol.definition
+            if not isinstance(extendee, ir.Struct):
+                self.diagnostics.error(f"\"{extend.extendee}\" is not a message", extend.loc)
+                continue
+            for fld in extend.fields:
+                lowered = self.field(f, fld, scope, parent, in_extend=True)
+                if lowered is None:
+                    continue
+                lowered.extendee = extendee
+                lowered.extension_scope = parent
+                if not any(s <= fld.number <= e for s, e in extendee.extension_ranges):
+                    self.diagnostics.error(
+                        f"\"{extendee.full_name}\" does not declare {fld.number} as an "
+                        "extension number",
+                        fld.number_loc,
+                    )
+                self.loader.define(
+                    f"{scope}.{fld.name}" if scope else fld.name,
+                    type(symbol)("extension", f, fld.loc),
+                    "extension",
+                )
+                if parent is not None:
+                    parent.extensions.append(lowered)
+                else:
+                    f.module.extensions.append(lowered)
+
+    # ---- enums ------------------------------------------------------------------------
+
+    def enum(self, enum: ir.Enum, tree: ast.Enum) -> None:
+        f = self._file_of(enum)
+        enum.options = options(tree.options)
+        enum.closed = self.features(f, enum.parent, tree.options)["enum_type"] == "CLOSED"
+        if not tree.values:
+            self.diagnostics.error(f"enum \"{tree.name}\" must have at least one value", tree.loc)
+            return
+        if not enum.closed and tree.values[0].number != 0:
+            self.diagnostics.error(
+                "the first value of an open enum must be zero", tree.values[0].number_loc
+            )
+        allow_alias = enum.options.get("allow_alias") is True
+        seen: dict[int, ast.EnumValue] = {}
+        for value, member in zip(tree.values, enum.members, strict=True):
+            member.options = options(value.options)
+            if not _INT32[0] <= value.number <= _INT32[1]:
+                self.diagnostics.error(
+                    f"enum value {value.number} is out of range for int32", value.number_loc
+                )
+            first = seen.get(value.number)
+            if first is not None and not allow_alias:
+                self.diagnostics.error(
+                    f"\"{value.name}\" uses the same number as \"{first.name}\" "
+                    f"({value.number}); set option allow_alias = true to allow aliases",
+                    value.number_loc,
+                )
+            seen.setdefault(value.number, value)
+            for r in tree.reserved_ranges:
+                end = _INT32[1] if r.end_is_max else r.end
+                if r.start <= value.number <= end:
+                    self.diagnostics.error(
+                        f"enum value \"{value.name}\" uses reserved number {value.number}",
+                        value.number_loc,
+                    )
+            if value.name in [n for n, _ in tree.reserved_names]:
+                self.diagnostics.error(f"enum value name \"{value.name}\" is reserved", value.loc)
+        if "allow_alias" in enum.options and allow_alias and len(seen) == len(tree.values):
+            self.diagnostics.error(
+                f"enum \"{tree.name}\" sets allow_alias but has no aliases", tree.loc
+            )
+
+    # ---- services ---------------------------------------------------------------------
+
+    def service(self, f: _File, tree: ast.Service) -> None:
+        symbol = self.loader.symbols[
+            f"{f.tree.package}.{tree.name}" if f.tree.package else tree.name
+        ]
+        service = symbol.definition
+        assert isinstance(service, ir.Service)
+        service.options = options(tree.options)
+        scope = f.tree.package
+        names: set[str] = set()
+        for method in tree.methods:
+            if method.name in names:
+                self.diagnostics.error(
+                    f"\"{method.name}\" is already defined in service \"{tree.name}\"", method.loc
+                )
+            names.add(method.name)
+            lowered = ir.Method(
+                method.name, service, loc=method.loc, doc=method.doc,
+                client_streaming=method.client_streaming,
+                server_streaming=method.server_streaming, options=options(method.options),
+            )  # fmt: skip
+            for type_name, loc, is_input in (
+                (method.input_type, method.input_loc, True),
+                (method.output_type, method.output_loc, False),
+            ):
+                found = self.loader.lookup(f, type_name, scope, loc)
+                if found is None:
+                    continue
+                if not isinstance(found.definition, ir.Struct):
+                    self.diagnostics.error(f"\"{type_name}\" is not a message type", loc)
+                    continue
+                named = ir.NamedType(found.definition)
+                if is_input:
+                    lowered.args = [ir.Field(1, "request", named)]
+                else:
+                    lowered.result = named
+            service.methods.append(lowered)

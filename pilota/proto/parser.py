@@ -1,0 +1,575 @@
+""".proto text → `ast.File`, with syntax errors as diagnostics.
+
+The Lark parser (LALR, contextual lexer) is built once per process and runs
+with an inline transformer: each rule reduces straight into an AST node.
+lark-cython is used when installed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import cache
+from typing import Any, cast
+
+import lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from pilota.diagnostics import Diagnostics, Location
+from pilota.proto import ast
+from pilota.resources import grammar_text
+
+Located = tuple[ast.Constant, Location]
+
+_SIMPLE_ESCAPES = {
+    "a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11,
+    "\\": 92, "'": 39, '"': 34, "?": 63,
+}  # fmt: skip
+_ESCAPE = re.compile(
+    r"\\(?:([abfnrtv\\'\"?])|([0-7]{1,3})|[xX]([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})"
+    r"|U([0-9A-Fa-f]{8})|(.))",
+    re.DOTALL,
+)
+_OCTAL = re.compile(r"0[0-7]+")
+
+
+class ProtoSyntaxError(Exception):
+    def __init__(self, message: str, location: Location) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+def unescape(literal: str, loc: Location) -> bytes:
+    """The bytes a string literal (quotes included) stands for."""
+    body = literal[1:-1]
+    if "\\" not in body:
+        return body.encode("utf-8")
+    out = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(body):
+        out += body[pos : m.start()].encode("utf-8")
+        simple, octal, hexa, u4, u8, other = m.groups()
+        if simple is not None:
+            out.append(_SIMPLE_ESCAPES[simple])
+        elif octal is not None:
+            out.append(int(octal, 8) & 0xFF)
+        elif hexa is not None:
+            out.append(int(hexa, 16))
+        elif u4 is not None or u8 is not None:
+            code = int(u4 or u8, 16)
+            if code > 0x10FFFF:
+                raise ProtoSyntaxError(f"invalid unicode escape \\U{u8}", loc)
+            out += chr(code).encode("utf-8", "surrogatepass")
+        else:
+            raise ProtoSyntaxError(f"invalid escape sequence \\{other}", loc)
+        pos = m.end()
+    out += body[pos:].encode("utf-8")
+    return bytes(out)
+
+
+def parse_number(text: str, loc: Location) -> int | float:
+    if text[:2] in ("0x", "0X"):
+        return int(text, 16)
+    if any(c in text for c in ".eE") or text[-1] in "fF":
+        return float(text.rstrip("fF"))
+    if _OCTAL.fullmatch(text):
+        return int(text, 8)
+    if len(text) > 1 and text[0] == "0":
+        raise ProtoSyntaxError(f"invalid octal number {text}", loc)
+    return int(text)
+
+
+class _Builder(lark.Transformer[Any, ast.File]):
+    """Rule callbacks for the inline transformer; one per parser, reset per file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reset("", "")
+
+    def reset(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    # ---- helpers -------------------------------------------------------------
+
+    def loc(self, token: Any) -> Location:
+        return Location(self.path, token.line, token.column, max(1, len(token.value)))
+
+    def doc(self, token: Any) -> str | None:
+        """The comment block right above the line `token` is on, if any: `//` lines,
+        or one `/* */` block, with no blank line between."""
+        text = self.text
+        end = text.rfind("\n", 0, token.start_pos)  # the end of the line above
+        if end < 0:
+            return None
+        lines: list[str] = []
+        while end >= 0:
+            start = text.rfind("\n", 0, end) + 1
+            line = text[start:end].strip()
+            if line.startswith("//"):
+                body = line[2:]
+                lines.append(body[1:] if body.startswith(" ") else body)
+                end = start - 1
+                continue
+            if not lines and line.endswith("*/"):
+                opening = text.rfind("/*", 0, end)
+                if opening < 0:
+                    return None
+                body_lines = text[opening + 2 : end].rstrip()[:-2].splitlines()
+                cleaned = [ln.strip().lstrip("*").strip() for ln in body_lines]
+                return "\n".join(cleaned).strip("\n") or None
+            break
+        return "\n".join(reversed(lines)).strip("\n") or None
+
+    # ---- file level ------------------------------------------------------------
+
+    def start(self, items: list[Any]) -> ast.File:
+        f = ast.File(self.path)
+        for item in items:
+            if isinstance(item, ast.Message):
+                f.messages.append(item)
+            elif isinstance(item, ast.Enum):
+                f.enums.append(item)
+            elif isinstance(item, ast.Service):
+                f.services.append(item)
+            elif isinstance(item, ast.Extend):
+                f.extends.append(item)
+                f.messages += [x.group for x in item.fields if x.group is not None]
+            elif isinstance(item, ast.Option):
+                f.options.append(item)
+            elif isinstance(item, ast.Import):
+                f.imports.append(item)
+            elif isinstance(item, tuple):
+                kind, value, loc = item
+                if kind == "package":
+                    f.package, f.package_loc = value, loc
+                else:
+                    setattr(f, kind, value)
+                    f.header_loc = loc
+        return f
+
+    def syntax(self, ch: list[Any]) -> tuple[str, str, Location]:
+        value, loc = ch[1]
+        return ("syntax", value.decode("utf-8", "replace"), loc)
+
+    def edition(self, ch: list[Any]) -> tuple[str, str, Location]:
+        value, loc = ch[1]
+        return ("edition", value.decode("utf-8", "replace"), loc)
+
+    def package(self, ch: list[Any]) -> tuple[str, str, Location]:
+        name, loc = ch[1]
+        return ("package", name, loc)
+
+    def import_kind(self, ch: list[Any]) -> str:
+        return str(ch[0].value)
+
+    def import_(self, ch: list[Any]) -> ast.Import:
+        value, loc = ch[2]
+        return ast.Import(value.decode("utf-8", "replace"), ch[1], loc)
+
+    # ---- values ----------------------------------------------------------------
+
+    def strings(self, ch: list[Any]) -> Located:
+        loc = self.loc(ch[0])
+        return b"".join(unescape(t.value, loc) for t in ch), loc
+
+    def number(self, ch: list[Any]) -> Located:
+        loc = self.loc(ch[-1])
+        return parse_number(ch[-1].value, loc), loc
+
+    def negative_number(self, ch: list[Any]) -> Located:
+        value, loc = self.number(ch)
+        assert isinstance(value, int | float)
+        return -value, loc
+
+    def identifier(self, ch: list[Any]) -> Located:
+        first = ch[0]
+        if isinstance(first, tuple):  # dotted
+            return ast.Identifier(first[0]), first[1]
+        return ast.Identifier(first.value), self.loc(first)
+
+    def negative_identifier(self, ch: list[Any]) -> Located:
+        token = ch[-1]
+        return ast.Identifier(token.value, negative=True), self.loc(token)
+
+    def dotted(self, ch: list[Any]) -> tuple[str, Location]:
+        return ".".join(t.value for t in ch), self.loc(ch[0])
+
+    def aggregate(self, ch: list[Any]) -> Located:
+        entries = cast(list[ast.AggregateEntry], ch)
+        loc = entries[0].loc if entries else Location(self.path, 0, 0)
+        return ast.Aggregate(entries, loc), loc
+
+    def agg_field(self, ch: list[Any]) -> ast.AggregateEntry:
+        (key, extension, loc), (value, _) = ch[0], ch[-1]
+        return ast.AggregateEntry(key, extension, value, loc)
+
+    def field_key(self, ch: list[Any]) -> tuple[str, bool, Location]:
+        return ch[0].value, False, self.loc(ch[0])
+
+    def extension_key(self, ch: list[Any]) -> tuple[str, bool, Location]:
+        return cast(tuple[str, bool, Location], ch[0])
+
+    def type_url(self, ch: list[Any]) -> tuple[str, bool, Location]:
+        # The separators are dropped by the grammar: recover them from the source.
+        first, last = ch[0], ch[-1]
+        text = self.text[first.start_pos : last.end_pos]
+        return re.sub(r"\s+", "", text), True, self.loc(first)
+
+    def agg_list(self, ch: list[Any]) -> Located:
+        items = [c for c in ch if c is not None]
+        loc = items[0][1] if items else Location(self.path, 0, 0)
+        return [value for value, _ in items], loc
+
+    # ---- options ---------------------------------------------------------------
+
+    def simple_part(self, ch: list[Any]) -> tuple[ast.OptionPart, Location]:
+        return ast.OptionPart(ch[0].value, False), self.loc(ch[0])
+
+    def extension_part(self, ch: list[Any]) -> tuple[ast.OptionPart, Location]:
+        name, loc = ch[0]
+        return ast.OptionPart(name, True), loc
+
+    def option_name(self, ch: list[Any]) -> tuple[tuple[ast.OptionPart, ...], Location]:
+        return tuple(part for part, _ in ch), ch[0][1]
+
+    def option(self, ch: list[Any]) -> ast.Option:
+        (name, loc), (value, value_loc) = ch[1], ch[2]
+        return ast.Option(name, value, loc, value_loc)
+
+    def field_option(self, ch: list[Any]) -> ast.Option:
+        (name, loc), (value, value_loc) = ch[0], ch[1]
+        return ast.Option(name, value, loc, value_loc)
+
+    def field_options(self, ch: list[Any]) -> list[ast.Option]:
+        return ch
+
+    # ---- names -----------------------------------------------------------------
+
+    def type_name(self, ch: list[Any]) -> tuple[str, Location]:
+        dot = "." if ch[0] is not None else ""
+        parts = ch[1:]
+        first = ch[0] if ch[0] is not None else parts[0]
+        loc = self.loc(first)
+        end = parts[-1]
+        length = end.end_pos - first.start_pos
+        return dot + ".".join(t.value for t in parts), Location(
+            self.path, loc.line, loc.col, length
+        )
+
+    # ---- messages --------------------------------------------------------------
+
+    def message(self, ch: list[Any]) -> ast.Message:
+        visibility, keyword, name = ch[0], ch[1], ch[2]
+        message = ast.Message(name.value, self.loc(name), doc=self.doc(keyword))
+        message.visibility = visibility
+        self._fill(message, ch[3:])
+        return message
+
+    def visibility(self, ch: list[Any]) -> str:
+        return str(ch[0].value)
+
+    def _fill(self, message: ast.Message, items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, ast.Field):
+                message.fields.append(item)
+                if item.group is not None:
+                    message.messages.append(item.group)
+            elif isinstance(item, ast.Oneof):
+                message.oneofs.append(item)
+                for f in item.fields:
+                    message.fields.append(f)
+                    if f.group is not None:
+                        message.messages.append(f.group)
+            elif isinstance(item, ast.Message):
+                message.messages.append(item)
+            elif isinstance(item, ast.Enum):
+                message.enums.append(item)
+            elif isinstance(item, ast.Extend):
+                message.extends.append(item)
+                message.messages += [f.group for f in item.fields if f.group is not None]
+            elif isinstance(item, ast.Option):
+                message.options.append(item)
+            elif isinstance(item, tuple) and item[0] == "extensions":
+                message.extension_ranges += [(r, item[2]) for r in item[1]]
+            elif isinstance(item, tuple) and item[0] == "reserved":
+                _add_reserved(message, item[1])
+
+    def label(self, ch: list[Any]) -> str:
+        return str(ch[0].value)
+
+    def field(self, ch: list[Any]) -> ast.Field:
+        label, (type_name, type_loc), name, number, options = ch
+        f = ast.Field(
+            label, type_name, name.value, self._int(number), options or [], self.loc(name),
+            self.loc(number), type_loc,
+        )  # fmt: skip
+        f.doc = self.doc(name)
+        return f
+
+    def map_field(self, ch: list[Any]) -> ast.Field:
+        _, (key, _key_loc), (value, value_loc), name, number, options = ch
+        f = ast.Field(
+            None, value, name.value, self._int(number), options or [], self.loc(name),
+            self.loc(number), value_loc, map_key=key,
+        )  # fmt: skip
+        f.doc = self.doc(name)
+        return f
+
+    def group(self, ch: list[Any]) -> ast.Field:
+        label, keyword, name, number, options, *items = ch
+        body = ast.Message(name.value, self.loc(name), doc=self.doc(keyword), is_group=True)
+        self._fill(body, items)
+        f = ast.Field(
+            label, name.value, name.value.lower(), self._int(number), options or [],
+            self.loc(name), self.loc(number), self.loc(name), group=body,
+        )  # fmt: skip
+        return f
+
+    def oneof_group(self, ch: list[Any]) -> ast.Field:
+        return self.group([None, *ch])
+
+    def oneof_field(self, ch: list[Any]) -> ast.Field:
+        return self.field([None, *ch])
+
+    def oneof(self, ch: list[Any]) -> ast.Oneof:
+        keyword, name, *items = ch
+        oneof = ast.Oneof(name.value, [], [], self.loc(name), doc=self.doc(keyword))
+        for item in items:
+            if isinstance(item, ast.Field):
+                item.oneof = oneof
+                oneof.fields.append(item)
+            elif isinstance(item, ast.Option):
+                oneof.options.append(item)
+        return oneof
+
+    def extensions(self, ch: list[Any]) -> tuple[str, list[ast.Range], list[ast.Option]]:
+        return ("extensions", ch[1], ch[2] or [])
+
+    def reserved(self, ch: list[Any]) -> tuple[str, Any]:
+        return ("reserved", ch[1])
+
+    def ranges(self, ch: list[Any]) -> list[ast.Range]:
+        return ch
+
+    def range(self, ch: list[Any], negative: bool = False) -> ast.Range:
+        start_token, _, end = ch
+        start = self._int(start_token) * (-1 if negative else 1)
+        loc = self.loc(start_token)
+        if end is None:
+            return ast.Range(start, start, loc)
+        if end == "max":
+            return ast.Range(start, start, loc, end_is_max=True)
+        value, _ = end
+        if not isinstance(value, int):
+            raise ProtoSyntaxError(f"expected an integer, found {value}", loc)
+        return ast.Range(start, value, loc)
+
+    def negative_range(self, ch: list[Any]) -> ast.Range:
+        return self.range(ch[1:], negative=True)  # after the minus sign
+
+    def max(self, ch: list[Any]) -> str:
+        return "max"
+
+    def reserved_names(self, ch: list[Any]) -> list[tuple[str, Location]]:
+        return [(v.decode("utf-8", "replace") if isinstance(v, bytes) else v, loc) for v, loc in ch]
+
+    def identifier_name(self, ch: list[Any]) -> tuple[str, Location]:
+        return ch[0].value, self.loc(ch[0])
+
+    def extend(self, ch: list[Any]) -> ast.Extend:
+        keyword, (extendee, loc), *fields = ch
+        return ast.Extend(extendee, [f for f in fields if isinstance(f, ast.Field)], loc,
+                          doc=self.doc(keyword))  # fmt: skip
+
+    # ---- enums -----------------------------------------------------------------
+
+    def enum(self, ch: list[Any]) -> ast.Enum:
+        visibility, keyword, name, *items = ch
+        enum = ast.Enum(name.value, self.loc(name), visibility=visibility, doc=self.doc(keyword))
+        for item in items:
+            if isinstance(item, ast.EnumValue):
+                enum.values.append(item)
+            elif isinstance(item, ast.Option):
+                enum.options.append(item)
+            elif isinstance(item, tuple) and item[0] == "reserved":
+                _add_reserved(enum, item[1])
+        return enum
+
+    def enum_value(self, ch: list[Any]) -> ast.EnumValue:
+        name, (number, number_loc), options = ch
+        value = ast.EnumValue(name.value, number, options or [], self.loc(name), number_loc)
+        value.doc = self.doc(name)
+        return value
+
+    def signed_number(self, ch: list[Any]) -> tuple[int, Location]:
+        minus, token = ch
+        loc = self.loc(token)
+        value = self._int(token)
+        return (-value if minus is not None else value), loc
+
+    # ---- services --------------------------------------------------------------
+
+    def service(self, ch: list[Any]) -> ast.Service:
+        keyword, name, *items = ch
+        service = ast.Service(name.value, self.loc(name), doc=self.doc(keyword))
+        for item in items:
+            if isinstance(item, ast.Method):
+                service.methods.append(item)
+            elif isinstance(item, ast.Option):
+                service.options.append(item)
+        return service
+
+    def rpc(self, ch: list[Any]) -> ast.Method:
+        keyword, name, in_stream, (input_type, input_loc), _, out_stream, output, *body = ch
+        output_type, output_loc = output
+        return ast.Method(
+            name.value, input_type, output_type, in_stream is not None, out_stream is not None,
+            body[0] if body else [], self.loc(name), input_loc, output_loc, doc=self.doc(keyword),
+        )  # fmt: skip
+
+    def rpc_body(self, ch: list[Any]) -> list[ast.Option]:
+        return [c for c in ch if isinstance(c, ast.Option)]
+
+    def _int(self, token: Any) -> int:
+        value = parse_number(token.value, self.loc(token))
+        if not isinstance(value, int):
+            raise ProtoSyntaxError(f"expected an integer, found {token.value}", self.loc(token))
+        return value
+
+
+def _add_reserved(target: ast.Message | ast.Enum, reserved: Any) -> None:
+    if reserved and isinstance(reserved[0], ast.Range):
+        target.reserved_ranges += reserved
+    else:
+        target.reserved_names += reserved
+
+
+# Rule names that clash with Python keywords or builtins in the builder.
+_RENAMES = {"import": "import_"}
+
+_FRIENDLY = {
+    "IDENT": "an identifier",
+    "NUMBER": "a number",
+    "STRING": "a string literal",
+    "$END": "end of file",
+    "SEMICOLON": "';'",
+}
+
+
+class ProtoParser:
+    """The process-wide parser. Parsing holds a lock: the transformer keeps per-file state."""
+
+    def __init__(self, use_cython: bool = True) -> None:
+        self._builder = _Builder()
+        for rule, method in _RENAMES.items():
+            setattr(self._builder, rule, getattr(self._builder, method))
+        options: dict[str, Any] = {}
+        if use_cython:
+            try:
+                import lark_cython  # type: ignore[import-untyped]
+
+                options["_plugins"] = lark_cython.plugins
+            except ImportError:
+                pass
+        self._lark = lark.Lark(
+            grammar_text("proto.lark"),
+            parser="lalr",
+            lexer="contextual",
+            transformer=self._builder,
+            maybe_placeholders=True,
+            propagate_positions=False,
+            **options,
+        )
+        self._lock = threading.Lock()
+        self.backend = "lark-cython" if options else "lark"
+
+    def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
+        """Parse one file. Returns None when it has a syntax error (reported)."""
+        with self._lock:
+            self._builder.reset(path, text)
+            try:
+                return cast(ast.File, self._lark.parse(text))
+            except ProtoSyntaxError as exc:
+                diagnostics.error(str(exc), exc.location)
+            except UnexpectedInput as exc:
+                precise = _precise(exc, text) if self.backend != "lark" else exc
+                diagnostics.error(self._message(precise, text), _error_location(precise, path))
+            except lark.exceptions.VisitError as exc:
+                inner = exc.orig_exc
+                if not isinstance(inner, ProtoSyntaxError):
+                    raise
+                diagnostics.error(str(inner), inner.location)
+            return None
+
+    def _message(self, exc: UnexpectedInput, text: str) -> str:
+        if isinstance(exc, UnexpectedCharacters):
+            pos = exc.pos_in_stream or 0
+            ch = text[pos]
+            if ch in "\"'":
+                return f"unterminated string literal: expected a closing {ch} on the same line"
+            if text.startswith("/*", pos):
+                return "unterminated comment: expected '*/' before the end of the file"
+            return f"unexpected character {ch!r}"
+        token = getattr(exc, "token", None)
+        expected = set(getattr(exc, "accepts", None) or getattr(exc, "expected", ()) or ())
+        if token is None or token.type == "$END":
+            found = "end of file"
+        elif token.type == "IDENT":
+            found = f"identifier '{token.value}'"
+        elif token.type == "NUMBER":
+            found = f"number {token.value}"
+        elif token.type == "STRING":
+            found = f"string {token.value}"
+        else:
+            found = f"'{token.value}'"
+        names = sorted({self._terminal_name(e) for e in expected})
+        if len(names) > 6:
+            names = [*names[:6], "..."]
+        wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return f"unexpected {found}; expected {wanted}"
+
+    def _terminal_name(self, name: str) -> str:
+        if name in _FRIENDLY:
+            return _FRIENDLY[name]
+        try:
+            pattern = self._lark.get_terminal(name).pattern
+        except KeyError:
+            return name
+        return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+
+
+def _precise(exc: UnexpectedInput, text: str) -> UnexpectedInput:
+    """The same error from the plain Lark parser, which knows exactly which tokens
+    it would accept (lark-cython reports a looser set). Error path only."""
+    if not isinstance(exc, UnexpectedToken):
+        return exc
+    try:
+        _error_parser().parse(text)
+    except UnexpectedInput as precise:
+        return precise
+    return exc
+
+
+def _error_location(exc: UnexpectedInput, path: str) -> Location:
+    if isinstance(exc, UnexpectedCharacters):
+        return Location(path, exc.line, exc.column)
+    token = getattr(exc, "token", None)
+    if token is None or token.line is None or token.type == "$END":
+        return Location(path, max(1, exc.line or 1), max(1, exc.column or 1))
+    return Location(path, token.line, token.column, max(1, len(token.value)))
+
+
+@cache
+def _error_parser() -> lark.Lark:
+    return lark.Lark(grammar_text("proto.lark"), parser="lalr", lexer="contextual")
+
+
+@cache
+def proto_parser() -> ProtoParser:
+    """The parser, built on first use and reused for the life of the process."""
+    return ProtoParser()
+
+
+def parse_proto(text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
+    return proto_parser().parse(text, path, diagnostics)

@@ -1,0 +1,201 @@
+"""Our IR and protoc's descriptors, lowered to one comparable form (for tests)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pilota import ir
+from pilota.diagnostics import Location
+from pilota.proto.parser import unescape
+
+TYPES = {
+    ir.BaseKind.DOUBLE: 1, ir.BaseKind.FLOAT: 2, ir.BaseKind.I64: 3, ir.BaseKind.UINT64: 4,
+    ir.BaseKind.I32: 5, ir.BaseKind.FIXED64: 6, ir.BaseKind.FIXED32: 7, ir.BaseKind.BOOL: 8,
+    ir.BaseKind.STRING: 9, ir.BaseKind.BINARY: 12, ir.BaseKind.UINT32: 13,
+    ir.BaseKind.SFIXED32: 15, ir.BaseKind.SFIXED64: 16, ir.BaseKind.SINT32: 17,
+    ir.BaseKind.SINT64: 18,
+}
+GROUP, MESSAGE, ENUM = 10, 11, 14
+OPTIONAL, REQUIRED, REPEATED = 1, 2, 3
+
+
+def map_entry_name(field: str) -> str:
+    out, upper = [], True
+    for ch in field:
+        if ch == "_":
+            upper = True
+        elif upper:
+            out.append(ch.upper())
+            upper = False
+        else:
+            out.append(ch)
+    return "".join(out) + "Entry"
+
+
+def _norm_default(kind: int, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind in (1, 2):
+        f = float(value)
+        return "nan" if math.isnan(f) else (f if kind == 1 else round(f, 5))
+    return value
+
+
+def ours(module: ir.Module) -> dict[str, Any]:
+    messages: dict[str, Any] = {}
+    enums: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
+
+    def field_form(f: ir.Field, owner: str) -> tuple[Any, ...]:
+        t = f.type
+        label = REQUIRED if f.required else OPTIONAL
+        if isinstance(t, ir.ListType):
+            label, t = REPEATED, t.element
+        type_name = ""
+        if isinstance(t, ir.MapType):
+            label, kind = REPEATED, MESSAGE
+            type_name = f"{owner}.{map_entry_name(f.name)}"
+        elif isinstance(t, ir.NamedType):
+            d = t.definition
+            kind = ENUM if isinstance(d, ir.Enum) else (GROUP if f.delimited else MESSAGE)
+            type_name = d.full_name
+        else:
+            assert isinstance(t, ir.BaseType)
+            kind = TYPES[t.kind]
+        default: Any = f.default
+        if isinstance(default, ir.EnumValue):
+            default = default.member.name
+        elif isinstance(default, bool):
+            default = "true" if default else "false"
+        elif isinstance(default, int):
+            default = str(default)
+        oneof = f.oneof.name if f.oneof is not None else None
+        proto3_optional = f.proto3_optional
+        return (f.name, f.id, label, kind, type_name, oneof, f.json_name,
+                _norm_default(kind, default), proto3_optional,
+                f.extendee.full_name if f.extendee is not None else None)
+
+    def walk_enum(e: ir.Enum) -> None:
+        enums[e.full_name] = [(m.name, m.value) for m in e.members]
+
+    def walk(s: ir.Struct) -> None:
+        full = s.full_name
+        nested = sorted(n.full_name for n in s.nested)
+        for f in s.fields:
+            if isinstance(f.type, ir.MapType):
+                entry = f"{full}.{map_entry_name(f.name)}"
+                nested = sorted([*nested, entry])
+                key = ir.Field(1, "key", f.type.key, json_name="key")
+                value = ir.Field(2, "value", f.type.value, json_name="value",
+                                 delimited=False)
+                messages[entry] = {
+                    "fields": [field_form(key, entry), field_form(value, entry)],
+                    "oneofs": [], "nested": [], "extension_ranges": [],
+                    "reserved_ranges": [], "reserved_names": [],
+                }
+        messages[full] = {
+            "fields": [field_form(f, full) for f in s.fields],
+            "oneofs": [o.name for o in s.oneofs],
+            "nested": nested,
+            "extension_ranges": sorted(s.extension_ranges),
+            "reserved_ranges": sorted(s.reserved_ids),
+            "reserved_names": sorted(s.reserved_names),
+        }
+        for ext in s.extensions:
+            extensions[f"{full}.{ext.name}"] = field_form(ext, full)
+        for n in s.nested:
+            walk(n) if isinstance(n, ir.Struct) else walk_enum(n)
+
+    for s in module.structs:
+        walk(s)
+    for e in module.enums:
+        walk_enum(e)
+    for ext in module.extensions:
+        extensions[f"{module.package}.{ext.name}" if module.package else ext.name] = field_form(
+            ext, module.package
+        )
+    services = {
+        s.full_name: [
+            (m.name, m.args[0].type.definition.full_name if m.args else None,  # type: ignore[union-attr]
+             m.result.definition.full_name if m.result else None,  # type: ignore[union-attr]
+             m.client_streaming, m.server_streaming)
+            for m in s.methods
+        ]
+        for s in module.services
+    }
+    return {
+        "package": module.package,
+        "dependencies": [i.module.name for i in module.includes],
+        "messages": messages, "enums": enums, "services": services, "extensions": extensions,
+    }
+
+
+def theirs(file: Any, pool: Any) -> dict[str, Any]:
+    """The same form from a FileDescriptorProto; `pool` (a DescriptorPool holding it)
+    gives the types and labels after editions features are resolved."""
+    package = file.package
+    messages: dict[str, Any] = {}
+    enums: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
+    is_proto3 = file.syntax == "proto3"
+    editions = file.syntax == "editions"
+
+    def field_form(f: Any, owner: str, oneof_names: list[str]) -> tuple[Any, ...]:
+        default: Any = f.default_value if f.HasField("default_value") else None
+        if default is not None and f.type == 12:
+            default = unescape('"' + default + '"', Location("", 0, 0))
+        label, kind = f.label, f.type
+        if editions:
+            full = f"{owner}.{f.name}" if owner else f.name
+            resolved = (pool.FindExtensionByName(full) if f.extendee
+                        else pool.FindFieldByName(full))
+            kind = resolved.type
+            label = REQUIRED if resolved.is_required else label
+        return (f.name, f.number, label, kind, f.type_name.lstrip("."),
+                oneof_names[f.oneof_index] if f.HasField("oneof_index") else None,
+                f.json_name, _norm_default(f.type, default), f.proto3_optional,
+                f.extendee.lstrip(".") if f.extendee else None)
+
+    def walk_enum(e: Any, scope: str) -> None:
+        enums[f"{scope}.{e.name}" if scope else e.name] = [(v.name, v.number) for v in e.value]
+
+    def walk(m: Any, scope: str) -> None:
+        full = f"{scope}.{m.name}" if scope else m.name
+        oneof_names = [o.name for o in m.oneof_decl]
+        messages[full] = {
+            "fields": [field_form(f, full, oneof_names) for f in m.field],
+            "oneofs": oneof_names,
+            "nested": sorted([f"{full}.{n.name}" for n in m.nested_type]
+                             + [f"{full}.{e.name}" for e in m.enum_type]),
+            "extension_ranges": sorted((r.start, r.end - 1) for r in m.extension_range),
+            "reserved_ranges": sorted((r.start, r.end - 1) for r in m.reserved_range),
+            "reserved_names": sorted(m.reserved_name),
+        }
+        for ext in m.extension:
+            extensions[f"{full}.{ext.name}"] = field_form(ext, full, [])
+        for n in m.nested_type:
+            walk(n, full)
+        for e in m.enum_type:
+            walk_enum(e, full)
+
+    for m in file.message_type:
+        walk(m, package)
+    for e in file.enum_type:
+        walk_enum(e, package)
+    for ext in file.extension:
+        extensions[f"{package}.{ext.name}" if package else ext.name] = field_form(ext, package, [])
+    services = {
+        (f"{package}.{s.name}" if package else s.name): [
+            (m.name, m.input_type.lstrip("."), m.output_type.lstrip("."),
+             m.client_streaming, m.server_streaming)
+            for m in s.method
+        ]
+        for s in file.service
+    }
+    del is_proto3
+    return {
+        "package": package,
+        "dependencies": list(file.dependency),
+        "messages": messages, "enums": enums, "services": services, "extensions": extensions,
+    }

@@ -1,0 +1,250 @@
+"""The protobuf front-end: against protoc itself, and on bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilota import ir
+from pilota.diagnostics import Diagnostics
+from pilota.proto.loader import load_proto
+from tests.conftest import need_shared
+from tests.proto_compare import ours, theirs
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "proto"
+CORPUS_FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.proto"))
+
+
+def protoc(root: Path, name: str, out: Path) -> subprocess.CompletedProcess[str]:
+    pytest.importorskip("grpc_tools") if not os.environ.get("CI") else None
+    return subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{root}",
+         f"--descriptor_set_out={out}", "--include_imports", name],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def all_modules(roots: list[ir.Module]) -> dict[str, ir.Module]:
+    found: dict[str, ir.Module] = {}
+    pending = list(roots)
+    while pending:
+        module = pending.pop()
+        if module.name not in found:
+            found[module.name] = module
+            pending += [i.module for i in module.includes]
+    return found
+
+
+@pytest.mark.parametrize("name", CORPUS_FILES or ["(no corpus)"])
+def test_same_as_protoc(name: str, tmp_path: Path) -> None:
+    """Every file protoc accepts lowers to what protoc describes (the file and each
+    file it imports); every file protoc rejects, we reject too."""
+    root = need_shared("corpus", "proto")
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    out = tmp_path / "set.pb"
+    answer = protoc(root, name, out)
+    diagnostics = Diagnostics()
+    modules = load_proto([root / name], [root], diagnostics)
+    if answer.returncode != 0:
+        assert modules is None, f"protoc rejects it:\n{answer.stderr}"
+        assert diagnostics.errors
+        return
+    assert modules is not None, diagnostics.render()
+    descriptors = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptors.file:
+        pool.Add(file)
+    mine = all_modules(modules)
+    # protoc's set also holds `import option` files, which are not dependencies of ours
+    assert name in mine and set(mine) <= {f.name for f in descriptors.file}
+    for file in descriptors.file:
+        if file.name in mine:
+            assert ours(mine[file.name]) == theirs(file, pool), file.name
+
+
+def check(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> list[str]:
+    """Errors for a main.proto (and other files beside it), as `line:col: message`."""
+    for other, body in (files or {}).items():
+        (tmp_path / other).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / other).write_text(body)
+    (tmp_path / "main.proto").write_text(text)
+    diagnostics = Diagnostics()
+    result = load_proto([tmp_path / "main.proto"], [tmp_path], diagnostics)
+    errors = [
+        f"{d.location.line}:{d.location.col}: {d.message}" if d.location else d.message
+        for d in diagnostics.sorted()
+        if d.is_error
+    ]
+    assert (result is None) == bool(errors)
+    return errors
+
+
+P2 = 'syntax = "proto2";\n'
+P3 = 'syntax = "proto3";\n'
+E23 = 'edition = "2023";\n'
+
+NEGATIVE: list[tuple[str, str, str]] = [
+    ("duplicate number", P3 + "message A {\n  int32 a = 1;\n  int32 b = 1;\n}\n",
+     '4:13: field number 1 has already been used in "A" by field "a"'),
+    ("duplicate name", P3 + "message A {\n  int32 a = 1;\n  string a = 2;\n}\n",
+     '4:10: "a" is already defined in "A"'),
+    ("number zero", P3 + "message A { int32 a = 0; }\n",
+     "2:23: field number 0 is out of range: field numbers go from 1 to 536870911"),
+    ("number too big", P3 + "message A { int32 a = 536870912; }\n",
+     "2:23: field number 536870912 is out of range: field numbers go from 1 to 536870911"),
+    ("implementation range", P3 + "message A { int32 a = 19500; }\n",
+     "2:23: field numbers 19000 through 19999 are reserved for the protobuf implementation"),
+    ("reserved number", P3 + "message A {\n  reserved 2 to 4;\n  int32 a = 3;\n}\n",
+     '4:13: field "a" uses reserved number 3'),
+    ("reserved name", P3 + 'message A {\n  reserved "a";\n  int32 a = 3;\n}\n',
+     '4:9: field name "a" is reserved'),
+    ("reserved overlap", P3 + "message A {\n  reserved 1 to 5, 4;\n}\n",
+     "3:12: reserved range 1 to 5 overlaps reserved range 4 to 4"),
+    ("float map key", P3 + "message A { map<float, string> m = 1; }\n",
+     '2:24: map key type must be an integer, bool or string type, not "float"'),
+    ("message map key", P3 + "message B {}\nmessage A { map<B, string> m = 1; }\n",
+     '3:20: map key type must be an integer, bool or string type, not "B"'),
+    ("proto3 first enum value", P3 + "enum E {\n  A = 1;\n}\n",
+     "3:7: the first value of an open enum must be zero"),
+    ("proto3 required", P3 + "message A { required int32 a = 1; }\n",
+     "2:28: required fields are not allowed in proto3"),
+    ("proto3 default", P3 + "message A { int32 a = 1 [default = 5]; }\n",
+     "2:26: explicit default values are not allowed in proto3"),
+    ("proto3 group", P3 + "message A {\n  repeated group G = 1 {}\n}\n",
+     "3:18: groups are not allowed in proto3; use a message"),
+    ("alias", P3 + "enum E {\n  A = 0;\n  B = 0;\n}\n",
+     '4:7: "B" uses the same number as "A" (0); set option allow_alias = true to allow aliases'),
+    ("alias without aliases", P3 + "enum E {\n  option allow_alias = true;\n  A = 0;\n}\n",
+     '2:6: enum "E" sets allow_alias but has no aliases'),
+    ("enum value clash", P3 + "enum E { A = 0; }\nenum F { A = 0; }\n",
+     '3:10: "A" is already defined at the top level'),
+    ("json name clash", P3 + "message A {\n  int32 foo_bar = 1;\n  int32 fooBar = 2;\n}\n",
+     '4:9: the JSON name of field "fooBar" (fooBar) conflicts with that of field "foo_bar"'),
+    ("unknown type", P3 + "message A { Foo f = 1; }\n", '2:13: "Foo" is not defined'),
+    ("innermost scope", P3 + "package p;\nmessage B { message C {} }\n"
+     "message A {\n  message B {}\n  B.C c = 1;\n}\n",
+     '6:3: "B.C" is resolved to "p.A.B.C", which is not defined; the innermost scope is '
+     'searched first: write ".B.C" to start from the outermost'),
+    ("not imported", P3 + 'import "b.proto";\nmessage A { C c = 1; }\n',
+     '3:13: "C" seems to be defined in "c.proto", which is not imported by "main.proto"'),
+    ("missing import", P3 + 'import "nowhere.proto";\n',
+     "2:8: import 'nowhere.proto' was not found"),
+    ("unknown syntax", 'syntax = "proto4";\n',
+     '1:10: unknown syntax "proto4": expected "proto2" or "proto3"'),
+    ("late edition", 'edition = "2026";\n',
+     "1:11: edition 2026 is later than the latest supported, 2024"),
+    ("editions label", E23 + "message A { optional int32 a = 1; }\n",
+     '2:28: label "optional" is not allowed in editions; use features.field_presence'),
+    ("proto2 label", P2 + "message A { int32 a = 1; }\n",
+     '2:19: field "a" needs a label in proto2: required, optional or repeated'),
+    ("default type", P2 + 'message A { optional int32 a = 1 [default = "x"]; }\n',
+     "2:45: expected an integer for the default value of a i32"),
+    ("default range", P2 + "message A { optional int32 a = 1 [default = 3000000000]; }\n",
+     "2:45: integer 3000000000 is out of range for a i32"),
+    ("default enum", P2 + "enum E { X = 1; }\nmessage A { optional E e = 1 [default = Y]; }\n",
+     '3:41: enum type "E" has no value named "Y"'),
+    ("extension outside ranges", P2 + "message A { extensions 10 to 20; }\n"
+     "extend A { optional int32 x = 30; }\n",
+     '3:31: "A" does not declare 30 as an extension number'),
+    ("extend a non-message", P2 + "enum E { X = 1; }\nextend E { optional int32 x = 30; }\n",
+     '3:8: "E" is not a message'),
+    ("service input not a message", P3 + "enum E { X = 0; }\nmessage M {}\n"
+     "service S { rpc F(E) returns (M); }\n",
+     '4:19: "E" is not a message type'),
+    ("duplicate rpc", P3 + "message M {}\nservice S {\n  rpc F(M) returns (M);\n"
+     "  rpc F(M) returns (M);\n}\n",
+     '5:7: "F" is already defined in service "S"'),
+    ("syntax error", P3 + "message A { int32 a = ; }\n",
+     "2:23: unexpected ';'; expected a number"),
+    ("unterminated string", 'syntax = "proto3;\n',
+     "1:10: unterminated string literal: expected a closing \" on the same line"),
+    ("bad escape", P3 + 'option java_package = "a\\qb";\n',
+     "2:23: invalid escape sequence \\q"),
+    ("empty oneof", P3 + "message A { oneof o {} }\n", '2:19: oneof "o" has no fields'),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in NEGATIVE],
+                         ids=[n for n, _, _ in NEGATIVE])  # fmt: skip
+def test_rejected_with_a_clear_error(tmp_path: Path, text: str, expected: str) -> None:
+    files = {"b.proto": P3 + 'import "c.proto";\n', "c.proto": P3 + "message C {}\n"}
+    assert expected in check(tmp_path, text, files)
+
+
+def test_all_independent_errors_at_once(tmp_path: Path) -> None:
+    errors = check(tmp_path, P3 + "message A {\n  Foo a = 1;\n  Bar b = 2;\n}\nenum E { X = 3; }\n")
+    assert errors == [
+        '3:3: "Foo" is not defined',
+        '4:3: "Bar" is not defined',
+        "6:14: the first value of an open enum must be zero",
+    ]
+
+
+def test_scoping_public_imports_and_well_known_types(tmp_path: Path) -> None:
+    files = {
+        "dep/inner.proto": P3 + "package dep;\nmessage Inner { enum Kind { K = 0; } }\n",
+        "dep/reexport.proto": P3 + 'import public "dep/inner.proto";\n',
+    }
+    text = P3 + (
+        'package app.v1;\nimport "dep/reexport.proto";\nimport "google/protobuf/timestamp.proto";\n'
+        "message Inner {}\n"
+        "message A {\n"
+        "  Inner mine = 1;\n"  # the innermost scope first: app.v1.Inner
+        "  .dep.Inner theirs = 2;\n"
+        "  dep.Inner.Kind kind = 3;\n"
+        "  google.protobuf.Timestamp at = 4;\n"
+        "  optional int32 maybe = 5;\n"
+        "  map<string, A> children = 6;\n"
+        "}\n"
+    )
+    assert check(tmp_path, text, files) == []
+    diagnostics = Diagnostics()
+    modules = load_proto([tmp_path / "main.proto"], [tmp_path], diagnostics)
+    assert modules is not None
+    a = modules[0].definitions["A"]
+    assert isinstance(a, ir.Struct)
+    types = {f.name: f.type for f in a.fields}
+    named: dict[str, Any] = {n: getattr(t, "definition", None) for n, t in types.items()}
+    assert named["mine"].full_name == "app.v1.Inner"
+    assert named["theirs"].full_name == "dep.Inner"
+    assert named["kind"].full_name == "dep.Inner.Kind"
+    assert named["at"].full_name == "google.protobuf.Timestamp"  # no -I for it
+    maybe = a.field_named("maybe")
+    assert maybe is not None and maybe.proto3_optional and maybe.oneof is not None
+    assert maybe.oneof.synthetic and maybe.oneof.name == "_maybe"
+    assert isinstance(types["children"], ir.MapType)
+
+
+def test_comments_become_docs(tmp_path: Path) -> None:
+    text = P3 + (
+        "// A thing.\n// Two lines.\nmessage A {\n"
+        "  /* The id. */\n  int32 id = 1;\n"
+        "  string name = 2; // trailing, not leading\n"
+        "}\n"
+    )
+    diagnostics = Diagnostics()
+    (tmp_path / "main.proto").write_text(text)
+    modules = load_proto([tmp_path / "main.proto"], [tmp_path], diagnostics)
+    assert modules is not None
+    a = modules[0].definitions["A"]
+    assert isinstance(a, ir.Struct)
+    assert a.doc == "A thing.\nTwo lines."
+    assert [f.doc for f in a.fields] == ["The id.", None]
+
+
+def test_volo_idl_check_reads_proto(tmp_path: Path) -> None:
+    (tmp_path / "main.proto").write_text(P3 + "message A { Foo f = 1; }\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "volo_cli.main", "idl", "check", str(tmp_path / "main.proto"),
+         "-I", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f'{tmp_path / "main.proto"}:2:13: error: "Foo" is not defined' in done.stderr
+    assert "Traceback" not in done.stderr
