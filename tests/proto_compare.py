@@ -7,6 +7,7 @@ from typing import Any
 
 from pilota import ir
 from pilota.diagnostics import Location
+from pilota.proto.loader import json_name
 from pilota.proto.parser import unescape
 
 TYPES = {
@@ -21,16 +22,9 @@ OPTIONAL, REQUIRED, REPEATED = 1, 2, 3
 
 
 def map_entry_name(field: str) -> str:
-    out, upper = [], True
-    for ch in field:
-        if ch == "_":
-            upper = True
-        elif upper:
-            out.append(ch.upper())
-            upper = False
-        else:
-            out.append(ch)
-    return "".join(out) + "Entry"
+    """protoc's name for a map field's entry message: the JSON name, capitalised."""
+    name = json_name(field)
+    return name[:1].upper() + name[1:] + "Entry"
 
 
 def _norm_default(kind: int, value: Any) -> Any:
@@ -138,7 +132,6 @@ def theirs(file: Any, pool: Any) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     enums: dict[str, Any] = {}
     extensions: dict[str, Any] = {}
-    is_proto3 = file.syntax == "proto3"
     editions = file.syntax == "editions"
 
     def field_form(f: Any, owner: str, oneof_names: list[str]) -> tuple[Any, ...]:
@@ -193,7 +186,6 @@ def theirs(file: Any, pool: Any) -> dict[str, Any]:
         ]
         for s in file.service
     }
-    del is_proto3
     return {
         "package": package,
         "dependencies": list(file.dependency),

@@ -14,9 +14,9 @@ import hashlib
 import itertools
 import random
 from collections.abc import Awaitable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, read_message_header, write_message_header
@@ -30,6 +30,7 @@ from volo.framing import (
     Outbox,
     WireFormat,
     frame_length,
+    framed,
     message_end,
     split_framed_binary,
 )
@@ -43,21 +44,27 @@ class CallTimeout(TimeoutError):
     """A call got no reply within its timeout."""
 
 
+_T = TypeVar("_T")
 _call_timeout: ContextVar[float | None] = ContextVar("volo_call_timeout", default=None)
 
 
 @contextmanager
-def timeout(seconds: float) -> Iterator[None]:
+def _set_within(var: ContextVar[_T], value: _T) -> Iterator[None]:
+    """`var` is `value` inside the block, and what it was before after it."""
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def timeout(seconds: float) -> AbstractContextManager[None]:
     """Calls made inside this block wait at most `seconds` for their reply.
 
     with volo.timeout(0.2):
         reply = await client.get(key)
     """
-    token = _call_timeout.set(seconds)
-    try:
-        yield
-    finally:
-        _call_timeout.reset(token)
+    return _set_within(_call_timeout, seconds)
 
 
 class TransportError(ConnectionError):
@@ -165,7 +172,7 @@ class _Connection(asyncio.Protocol):
         header = write_message_header(method, kind, seqid, protocol)
         body = args.to_bytes(protocol)
         if self.wire.framing is Framing.FRAMED:
-            message = b"".join(((len(header) + len(body)).to_bytes(4, "big"), header, body))
+            message = framed(header, body)
         elif self.wire.framing is Framing.HEADER:
             message = build_header_frame(HeaderFrame(protocol, seqid, header + body, headers))
         else:
@@ -348,14 +355,9 @@ class ClientTransport:
 _hash_key: ContextVar[str | None] = ContextVar("volo_hash_key", default=None)
 
 
-@contextmanager
-def hash_key(key: str) -> Iterator[None]:
+def hash_key(key: str) -> AbstractContextManager[None]:
     """With `balance="consistent_hash"`, calls in this block go to the address `key` maps to."""
-    token = _hash_key.set(key)
-    try:
-        yield
-    finally:
-        _hash_key.reset(token)
+    return _set_within(_hash_key, key)
 
 
 class Balancer(Protocol):

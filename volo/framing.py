@@ -66,6 +66,11 @@ def detect(data: bytes | bytearray) -> WireFormat | None:
     raise FrameError(f"not a Thrift stream (starts with {bytes(data[:6]).hex()})")
 
 
+def framed(header: bytes, body: bytes) -> bytes:
+    """A message header and body as one frame of the framed transport."""
+    return b"".join(((len(header) + len(body)).to_bytes(4, "big"), header, body))
+
+
 def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
     """The payload length of the frame at the start of `data` (framed and header)."""
     if len(data) < 4:

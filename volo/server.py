@@ -30,6 +30,7 @@ from volo.framing import (
     WireFormat,
     detect,
     frame_length,
+    framed,
     message_end,
     split_framed_binary,
 )
@@ -165,7 +166,7 @@ class _Connection(asyncio.Protocol):
                 break
             call = MessageType.CALL if kind == MessageType.CALL else MessageType.ONEWAY
             body = bytes(buffer[body_start:end])
-            self.dispatch(name, call, seqid, body, "binary", _framed, {})
+            self.dispatch(name, call, seqid, body, "binary", framed, {})
         del buffer[:consumed]
 
     def next_message(self) -> tuple[bytes, str, Framer, dict[str, str]] | None:
@@ -189,7 +190,7 @@ class _Connection(asyncio.Protocol):
         payload = bytes(buffer[4 : 4 + length])
         del buffer[: 4 + length]
         if framing is Framing.FRAMED:
-            return payload, self.format.protocol, _framed, {}
+            return payload, self.format.protocol, framed, {}
         frame = parse_header_frame(payload)
         framer = functools.partial(_header_framed, frame)
         return frame.payload, frame.protocol, framer, frame.headers
@@ -277,10 +278,6 @@ Framer = Callable[[bytes, bytes], bytes]
 
 def _unframed(header: bytes, body: bytes) -> bytes:
     return header + body
-
-
-def _framed(header: bytes, body: bytes) -> bytes:
-    return b"".join(((len(header) + len(body)).to_bytes(4, "big"), header, body))
 
 
 def _header_framed(request: HeaderFrame, header: bytes, body: bytes) -> bytes:

@@ -142,7 +142,8 @@ class _Loader:
                 if imp.kind != "option" and imp.kind != "weak":
                     self.diagnostics.error(f"import '{imp.path}' was not found", imp.loc)
                 continue
-            target = self.load(found, imp.path, self.shown_path(found, imp.path))
+            shown = str(found) if found.is_absolute() else imp.path
+            target = self.load(found, imp.path, shown)
             if target is not None:
                 loaded.imports.append((imp, target))
                 if imp.kind == "option":  # for options only: not a dependency of the code
@@ -152,9 +153,6 @@ class _Loader:
                 )
         self.loading.pop()
         return loaded
-
-    def shown_path(self, found: Path, import_name: str) -> str:
-        return str(found) if found.is_absolute() else import_name
 
     def set_syntax(self, f: _File) -> None:
         tree, module = f.tree, f.module
@@ -184,7 +182,7 @@ class _Loader:
 
     # ---- symbols -------------------------------------------------------------------
 
-    def define(self, full: str, symbol: _Symbol, what: str) -> None:
+    def define(self, full: str, symbol: _Symbol) -> None:
         existing = self.symbols.get(full)
         if existing is None:
             self.symbols[full] = symbol
@@ -196,14 +194,13 @@ class _Loader:
         if existing.file is not symbol.file and existing.file is not None:
             where += f" (first in {existing.file.shown})"
         self.diagnostics.error(f"\"{name}\" is already defined {where}", symbol.loc)
-        del what
 
     def declare_file(self, f: _File) -> None:
         package = f.tree.package
         if package:
             parts = package.split(".")
             for i in range(1, len(parts) + 1):
-                self.define(".".join(parts[:i]), _Symbol("package", f, f.tree.package_loc), "")
+                self.define(".".join(parts[:i]), _Symbol("package", f, f.tree.package_loc))
         for message in f.tree.messages:
             struct = self.declare_message(f, message, package, None)
             f.module.definitions[message.name] = struct
@@ -213,7 +210,7 @@ class _Loader:
         for service in f.tree.services:
             full = f"{package}.{service.name}" if package else service.name
             lowered_service = ir.Service(service.name, f.module, service.loc, doc=service.doc)
-            self.define(full, _Symbol("service", f, service.loc, lowered_service), "service")
+            self.define(full, _Symbol("service", f, service.loc, lowered_service))
             f.module.definitions[service.name] = lowered_service
 
     def declare_message(
@@ -224,15 +221,15 @@ class _Loader:
             message.name, f.module, message.loc, message.doc, kind=ir.StructKind.MESSAGE,
             parent=parent, is_group=message.is_group,
         )  # fmt: skip
-        self.define(full, _Symbol("message", f, message.loc, struct), "message")
+        self.define(full, _Symbol("message", f, message.loc, struct))
         for nested in message.messages:
             struct.nested.append(self.declare_message(f, nested, full, struct))
         for enum in message.enums:
             struct.nested.append(self.declare_enum(f, enum, full, struct))
         for fld in message.fields:
-            self.define(f"{full}.{fld.name}", _Symbol("field", f, fld.loc), "field")
+            self.define(f"{full}.{fld.name}", _Symbol("field", f, fld.loc))
         for oneof in message.oneofs:
-            self.define(f"{full}.{oneof.name}", _Symbol("oneof", f, oneof.loc), "oneof")
+            self.define(f"{full}.{oneof.name}", _Symbol("oneof", f, oneof.loc))
         self.ast_of[id(struct)] = (message, full)
         return struct
 
@@ -241,7 +238,7 @@ class _Loader:
     ) -> ir.Enum:
         full = f"{scope}.{enum.name}" if scope else enum.name
         lowered = ir.Enum(enum.name, f.module, enum.loc, enum.doc, parent=parent)
-        self.define(full, _Symbol("enum", f, enum.loc, lowered), "enum")
+        self.define(full, _Symbol("enum", f, enum.loc, lowered))
         for value in enum.values:
             # Enum values are siblings of their enum, as in C++.
             member = ir.EnumMember(value.name, value.number, lowered, value.loc, value.doc)
@@ -249,7 +246,6 @@ class _Loader:
             self.define(
                 f"{scope}.{value.name}" if scope else value.name,
                 _Symbol("enum value", f, value.loc),
-                "enum value",
             )
         self.enum_ast[id(lowered)] = enum
         return lowered
@@ -257,7 +253,6 @@ class _Loader:
     def visible_files(self, f: _File) -> set[str]:
         seen = {f.import_name}
         pending = [target for _, target in f.imports]
-        direct = True
         while pending:
             nxt: list[_File] = []
             for target in pending:
@@ -266,8 +261,6 @@ class _Loader:
                 seen.add(target.import_name)
                 nxt += [t for imp, t in target.imports if imp.kind == "public"]
             pending = nxt
-            direct = False
-        del direct
         return seen
 
     def lookup(

@@ -14,6 +14,7 @@ from pilota.proto.loader import (
     MAX_FIELD_NUMBER,
     RESERVED_FIELD_NUMBERS,
     SCALARS,
+    _Symbol,
     json_name,
 )
 
@@ -65,26 +66,33 @@ class Lowering:
         self.loader = loader
         self.diagnostics = loader.diagnostics
         self.files = [f for f in loader.files.values() if f is not None]
+        self.by_module = {id(f.module): f for f in self.files}
 
     def run(self) -> None:
         for f in self.files:
             self.loader.declare_file(f)
         for f in self.files:
             self.loader.visible[f.import_name] = self.loader.visible_files(f)
-        for f in self.files:
             f.module.options = options(f.tree.options)
-        structs = [(s, *self.loader.ast_of[id(s)]) for s in self._all_structs()]
-        for struct, message, _ in structs:
+        # every message of every file, nested ones included, grouped by file
+        structs: dict[int, list[tuple[ir.Struct, ast.Message, str]]] = {}
+        for struct in self._all_structs():
+            structs.setdefault(id(struct.module), []).append(
+                (struct, *self.loader.ast_of[id(struct)])
+            )
+        every = [entry for entries in structs.values() for entry in entries]
+        for struct, message, _ in every:
             self.ranges(struct, message)
-        for enum in self._all_enums():
+        enums = [e for f in self.files for e in f.module.enums]
+        enums += [n for s, _, _ in every for n in s.nested if isinstance(n, ir.Enum)]
+        for enum in enums:
             self.enum(enum, self.loader.enum_ast[id(enum)])
-        for struct, message, full in structs:
+        for struct, message, full in every:
             self.message(self._file_of(struct), struct, message, full)
         for f in self.files:
             self.extends(f, f.tree.extends, f.tree.package, None)
-            for struct, message, full in structs:
-                if struct.module is f.module:
-                    self.extends(f, message.extends, full, struct)
+            for struct, message, full in structs.get(id(f.module), []):
+                self.extends(f, message.extends, full, struct)
             for service in f.tree.services:
                 self.service(f, service)
 
@@ -114,7 +122,7 @@ class Lowering:
         return resolved
 
     def _file_of(self, d: ir.Definition) -> _File:
-        return next(f for f in self.files if f.module is d.module)
+        return self.by_module[id(d.module)]
 
     def _all_structs(self) -> list[ir.Struct]:
         found: list[ir.Struct] = []
@@ -129,11 +137,6 @@ class Lowering:
             for s in f.module.structs:
                 walk(s)
         return found
-
-    def _all_enums(self) -> list[ir.Enum]:
-        enums = [e for f in self.files for e in f.module.enums]
-        enums += [n for s in self._all_structs() for n in s.nested if isinstance(n, ir.Enum)]
-        return enums
 
     # ---- messages ------------------------------------------------------------------
 
@@ -429,9 +432,7 @@ class Lowering:
                         fld.number_loc,
                     )
                 self.loader.define(
-                    f"{scope}.{fld.name}" if scope else fld.name,
-                    type(symbol)("extension", f, fld.loc),
-                    "extension",
+                    f"{scope}.{fld.name}" if scope else fld.name, _Symbol("extension", f, fld.loc)
                 )
                 if parent is not None:
                     parent.extensions.append(lowered)

@@ -13,11 +13,11 @@ from functools import cache
 from typing import Any, cast
 
 import lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from pilota.diagnostics import Diagnostics, Location
+from pilota.lark_support import build_lalr, precise_error
 from pilota.proto import ast
-from pilota.resources import grammar_text
 
 Located = tuple[ast.Constant, Location]
 
@@ -445,9 +445,6 @@ def _add_reserved(target: ast.Message | ast.Enum, reserved: Any) -> None:
         target.reserved_names += reserved
 
 
-# Rule names that clash with Python keywords or builtins in the builder.
-_RENAMES = {"import": "import_"}
-
 _FRIENDLY = {
     "IDENT": "an identifier",
     "NUMBER": "a number",
@@ -462,27 +459,8 @@ class ProtoParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        for rule, method in _RENAMES.items():
-            setattr(self._builder, rule, getattr(self._builder, method))
-        options: dict[str, Any] = {}
-        if use_cython:
-            try:
-                import lark_cython  # type: ignore[import-untyped]
-
-                options["_plugins"] = lark_cython.plugins
-            except ImportError:
-                pass
-        self._lark = lark.Lark(
-            grammar_text("proto.lark"),
-            parser="lalr",
-            lexer="contextual",
-            transformer=self._builder,
-            maybe_placeholders=True,
-            propagate_positions=False,
-            **options,
-        )
+        self._lark, self.backend = build_lalr("proto.lark", self._builder, use_cython)
         self._lock = threading.Lock()
-        self.backend = "lark-cython" if options else "lark"
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
         """Parse one file. Returns None when it has a syntax error (reported)."""
@@ -493,7 +471,7 @@ class ProtoParser:
             except ProtoSyntaxError as exc:
                 diagnostics.error(str(exc), exc.location)
             except UnexpectedInput as exc:
-                precise = _precise(exc, text) if self.backend != "lark" else exc
+                precise = precise_error(exc, text, "proto.lark", self.backend)
                 diagnostics.error(self._message(precise, text), _error_location(precise, path))
             except lark.exceptions.VisitError as exc:
                 inner = exc.orig_exc
@@ -539,18 +517,6 @@ class ProtoParser:
         return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
 
 
-def _precise(exc: UnexpectedInput, text: str) -> UnexpectedInput:
-    """The same error from the plain Lark parser, which knows exactly which tokens
-    it would accept (lark-cython reports a looser set). Error path only."""
-    if not isinstance(exc, UnexpectedToken):
-        return exc
-    try:
-        _error_parser().parse(text)
-    except UnexpectedInput as precise:
-        return precise
-    return exc
-
-
 def _error_location(exc: UnexpectedInput, path: str) -> Location:
     if isinstance(exc, UnexpectedCharacters):
         return Location(path, exc.line, exc.column)
@@ -558,11 +524,6 @@ def _error_location(exc: UnexpectedInput, path: str) -> Location:
     if token is None or token.line is None or token.type == "$END":
         return Location(path, max(1, exc.line or 1), max(1, exc.column or 1))
     return Location(path, token.line, token.column, max(1, len(token.value)))
-
-
-@cache
-def _error_parser() -> lark.Lark:
-    return lark.Lark(grammar_text("proto.lark"), parser="lalr", lexer="contextual")
 
 
 @cache

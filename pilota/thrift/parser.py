@@ -19,7 +19,7 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from pilota.diagnostics import Diagnostics, Location
-from pilota.resources import grammar_text
+from pilota.lark_support import build_lalr, precise_error
 from pilota.thrift import ast
 
 # Anything a doc comment may be separated from its construct by: blanks and other comments.
@@ -348,25 +348,13 @@ class ThriftParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        options: dict[str, Any] = {}
-        if use_cython:
-            try:
-                import lark_cython  # type: ignore[import-untyped]
-
-                options["_plugins"] = lark_cython.plugins
-            except ImportError:
-                pass
-        self._lark = lark.Lark(
-            grammar_text("thrift.lark"),
-            parser="lalr",
-            lexer="contextual",
-            transformer=self._builder,
-            maybe_placeholders=True,
+        self._lark, self.backend = build_lalr(
+            "thrift.lark",
+            self._builder,
+            use_cython,
             lexer_callbacks={"DOC_COMMENT": self._builder.on_doc_comment},
-            **options,
         )
         self._lock = threading.Lock()
-        self.backend = "lark-cython" if options else "lark"
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
@@ -385,7 +373,8 @@ class ThriftParser:
             try:
                 document = cast(ast.Document, self._lark.parse(text))
             except UnexpectedInput as fast_exc:
-                error = self._explain(self._precise(fast_exc, text), text, path)
+                precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
+                error = self._explain(precise, text, path)
                 if error.offset < resume_from:  # no progress: stop rather than loop
                     return None
                 diagnostics.error(error.message, error.location)
@@ -397,17 +386,6 @@ class ThriftParser:
                 resume_from = end
                 continue
             return None if syntax_errors else document
-
-    def _precise(self, exc: UnexpectedInput, text: str) -> UnexpectedInput:
-        """The same error from the plain Lark parser, which knows exactly which
-        tokens it would accept (lark-cython reports a looser set). Error path only."""
-        if self.backend == "lark" or not isinstance(exc, UnexpectedToken):
-            return exc
-        try:
-            _error_parser().parse(text)
-        except UnexpectedInput as precise:
-            return precise
-        return exc
 
     def _explain(self, exc: UnexpectedInput, text: str, path: str) -> _SyntaxError:
         offset = _error_offset(exc, text)
@@ -602,12 +580,6 @@ def _recovery_region(text: str, pos: int) -> tuple[int, int]:
     start = before[-1] if before else 0
     end = pos if pos in keywords and before else (after[0] if after else len(text))
     return start, end
-
-
-@cache
-def _error_parser() -> lark.Lark:
-    """A plain Lark parser that builds trees, used only to explain syntax errors."""
-    return lark.Lark(grammar_text("thrift.lark"), parser="lalr", lexer="contextual")
 
 
 @cache

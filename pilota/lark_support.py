@@ -1,0 +1,54 @@
+"""What the Thrift and protobuf parsers share about Lark: how a parser is
+built (LALR, contextual lexer, lark-cython when installed) and how a syntax
+error is made precise."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import lark
+from lark.exceptions import UnexpectedInput, UnexpectedToken
+
+from pilota.resources import grammar_text
+
+
+def build_lalr(
+    grammar: str, transformer: lark.Transformer[Any, Any], use_cython: bool, **options: Any
+) -> tuple[lark.Lark, str]:
+    """A parser for the grammar file `grammar` that reduces straight into
+    `transformer`, and the name of its backend ("lark-cython" or "lark")."""
+    if use_cython:
+        try:
+            import lark_cython  # type: ignore[import-untyped]
+
+            options["_plugins"] = lark_cython.plugins
+        except ImportError:
+            pass
+    parser = lark.Lark(
+        grammar_text(grammar),
+        parser="lalr",
+        lexer="contextual",
+        transformer=transformer,
+        maybe_placeholders=True,
+        **options,
+    )
+    return parser, "lark-cython" if "_plugins" in options else "lark"
+
+
+@cache
+def error_parser(grammar: str) -> lark.Lark:
+    """A plain Lark parser that builds trees, used only to explain syntax errors."""
+    return lark.Lark(grammar_text(grammar), parser="lalr", lexer="contextual")
+
+
+def precise_error(exc: UnexpectedInput, text: str, grammar: str, backend: str) -> UnexpectedInput:
+    """The same error from the plain Lark parser, which knows exactly which
+    tokens it would accept (lark-cython reports a looser set). Error path only."""
+    if backend == "lark" or not isinstance(exc, UnexpectedToken):
+        return exc
+    try:
+        error_parser(grammar).parse(text)
+    except UnexpectedInput as precise:
+        return precise
+    return exc
