@@ -52,3 +52,23 @@ def precise_error(exc: UnexpectedInput, text: str, grammar: str, backend: str) -
     except UnexpectedInput as precise:
         return precise
     return exc
+
+
+def unexpected_character_message(text: str, pos: int) -> str:
+    """What is wrong where the lexer stopped at `pos`: an unclosed string or
+    comment, or a character no token starts with."""
+    ch = text[pos]
+    if ch in "\"'":
+        return f"unterminated string literal: expected a closing {ch} on the same line"
+    if text.startswith("/*", pos):
+        return "unterminated comment: expected '*/' before the end of the file"
+    return f"unexpected character {ch!r}"
+
+
+def literal_terminal(parser: lark.Lark, name: str) -> str | None:
+    """A terminal that is a fixed string, quoted (`'{'`); None for a pattern."""
+    try:
+        pattern = parser.get_terminal(name).pattern
+    except KeyError:
+        return None
+    return f"'{pattern.value}'" if pattern.type == "str" else None

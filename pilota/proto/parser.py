@@ -16,7 +16,12 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from pilota.diagnostics import Diagnostics, Location
-from pilota.lark_support import build_lalr, precise_error
+from pilota.lark_support import (
+    build_lalr,
+    literal_terminal,
+    precise_error,
+    unexpected_character_message,
+)
 from pilota.proto import ast
 
 Located = tuple[ast.Constant, Location]
@@ -482,13 +487,7 @@ class ProtoParser:
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
-            pos = exc.pos_in_stream or 0
-            ch = text[pos]
-            if ch in "\"'":
-                return f"unterminated string literal: expected a closing {ch} on the same line"
-            if text.startswith("/*", pos):
-                return "unterminated comment: expected '*/' before the end of the file"
-            return f"unexpected character {ch!r}"
+            return unexpected_character_message(text, exc.pos_in_stream or 0)
         token = getattr(exc, "token", None)
         expected = set(getattr(exc, "accepts", None) or getattr(exc, "expected", ()) or ())
         if token is None or token.type == "$END":
@@ -508,13 +507,8 @@ class ProtoParser:
         return f"unexpected {found}; expected {wanted}"
 
     def _terminal_name(self, name: str) -> str:
-        if name in _FRIENDLY:
-            return _FRIENDLY[name]
-        try:
-            pattern = self._lark.get_terminal(name).pattern
-        except KeyError:
-            return name
-        return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+        # Lark reports terminals by name: a pattern's name reads better lower-case
+        return _FRIENDLY.get(name) or literal_terminal(self._lark, name) or name.lower()
 
 
 def _error_location(exc: UnexpectedInput, path: str) -> Location:

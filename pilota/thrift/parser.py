@@ -19,7 +19,12 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from pilota.diagnostics import Diagnostics, Location
-from pilota.lark_support import build_lalr, precise_error
+from pilota.lark_support import (
+    build_lalr,
+    literal_terminal,
+    precise_error,
+    unexpected_character_message,
+)
 from pilota.thrift import ast
 
 # Anything a doc comment may be separated from its construct by: blanks and other comments.
@@ -409,13 +414,7 @@ class ThriftParser:
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
-            pos = _error_offset(exc, text)
-            ch = text[pos]
-            if ch in "\"'":
-                return f"unterminated string literal: expected a closing {ch} on the same line"
-            if text.startswith("/*", pos):
-                return "unterminated comment: expected '*/' before the end of the file"
-            return f"unexpected character {ch!r}"
+            return unexpected_character_message(text, _error_offset(exc, text))
         expected: set[str] = set()
         if isinstance(exc, UnexpectedToken):
             expected = set(exc.accepts or exc.expected)
@@ -445,13 +444,7 @@ class ThriftParser:
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
     def _terminal_name(self, name: str) -> str:
-        if name in _FRIENDLY:
-            return _FRIENDLY[name]
-        try:
-            pattern = self._lark.get_terminal(name).pattern
-        except KeyError:
-            return name
-        return f"'{pattern.value}'" if pattern.type == "str" else name
+        return _FRIENDLY.get(name) or literal_terminal(self._lark, name) or name
 
 
 @dataclass(frozen=True, slots=True)
