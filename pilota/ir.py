@@ -220,7 +220,9 @@ class Definition:
     loc: Location | None = field(default=None, repr=False)
     doc: str | None = None
     annotations: Annotations = ()
-    # protobuf options, by name ("deprecated", "(my.ext).field"); Thrift leaves it empty
+    # protobuf options, typed against descriptor.proto: keys are field names
+    # ("deprecated") or extensions' full names in parentheses ("(my.pkg.ext)"); a
+    # message is a StructValue keyed the same way. Thrift leaves it empty.
     options: dict[str, Value] = field(default_factory=dict)
     # the enclosing message for protobuf nested types; None at file level
     parent: Struct | None = field(default=None, repr=False)
@@ -315,6 +317,18 @@ class Oneof:
 
 
 @dataclass(eq=False, slots=True)
+class ExtensionRange:
+    """Field numbers a protobuf message leaves to extensions, both ends included."""
+
+    start: int
+    end: int
+    options: dict[str, Value] = field(default_factory=dict)
+
+    def __contains__(self, number: int) -> bool:
+        return self.start <= number <= self.end
+
+
+@dataclass(eq=False, slots=True)
 class Struct(Definition):
     kind: StructKind = StructKind.STRUCT
     fields: list[Field] = field(default_factory=list)
@@ -322,7 +336,7 @@ class Struct(Definition):
     oneofs: list[Oneof] = field(default_factory=list)
     nested: list[Struct | Enum] = field(default_factory=list)
     extensions: list[Field] = field(default_factory=list)
-    extension_ranges: list[tuple[int, int]] = field(default_factory=list)
+    extension_ranges: list[ExtensionRange] = field(default_factory=list)
     reserved_ids: list[tuple[int, int]] = field(default_factory=list)
     reserved_names: list[str] = field(default_factory=list)
     is_group: bool = False  # the message of a protobuf group

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from google.protobuf import message_factory
+from google.protobuf.unknown_fields import UnknownFieldSet
+
 from pilota import ir
 from pilota.diagnostics import Location
 from pilota.proto.loader import json_name
@@ -34,6 +37,24 @@ def _norm_default(kind: int, value: Any) -> Any:
         f = float(value)
         return "nan" if math.isnan(f) else (f if kind == 1 else round(f, 5))
     return value
+
+
+def _our_value(value: Any) -> Any:
+    if isinstance(value, ir.StructValue):
+        return our_options(dict(value.fields))
+    if isinstance(value, ir.ListValue):
+        return [_our_value(v) for v in value.items]
+    if isinstance(value, ir.MapValue):
+        return {k: _our_value(v) for k, v in value.items}
+    if isinstance(value, ir.EnumValue):
+        return value.member.name
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def our_options(options: dict[str, ir.Value]) -> dict[str, Any]:
+    return {key: _our_value(value) for key, value in options.items()}
 
 
 def ours(module: ir.Module) -> dict[str, Any]:
@@ -68,10 +89,14 @@ def ours(module: ir.Module) -> dict[str, Any]:
         proto3_optional = f.proto3_optional
         return (f.name, f.id, label, kind, type_name, oneof, f.json_name,
                 _norm_default(kind, default), proto3_optional,
-                f.extendee.full_name if f.extendee is not None else None)
+                f.extendee.full_name if f.extendee is not None else None,
+                our_options(f.options))
 
     def walk_enum(e: ir.Enum) -> None:
-        enums[e.full_name] = [(m.name, m.value) for m in e.members]
+        enums[e.full_name] = {
+            "values": [(m.name, m.value, our_options(m.options)) for m in e.members],
+            "options": our_options(e.options),
+        }
 
     def walk(s: ir.Struct) -> None:
         full = s.full_name
@@ -87,14 +112,18 @@ def ours(module: ir.Module) -> dict[str, Any]:
                     "fields": [field_form(key, entry), field_form(value, entry)],
                     "oneofs": [], "nested": [], "extension_ranges": [],
                     "reserved_ranges": [], "reserved_names": [],
+                    "options": {"map_entry": True},
                 }
         messages[full] = {
             "fields": [field_form(f, full) for f in s.fields],
-            "oneofs": [o.name for o in s.oneofs],
+            "oneofs": [(o.name, our_options(o.options)) for o in s.oneofs],
             "nested": nested,
-            "extension_ranges": sorted(s.extension_ranges),
+            "extension_ranges": sorted(
+                (r.start, r.end, repr(our_options(r.options))) for r in s.extension_ranges
+            ),
             "reserved_ranges": sorted(s.reserved_ids),
             "reserved_names": sorted(s.reserved_names),
+            "options": our_options(s.options),
         }
         for ext in s.extensions:
             extensions[f"{full}.{ext.name}"] = field_form(ext, full)
@@ -110,25 +139,69 @@ def ours(module: ir.Module) -> dict[str, Any]:
             ext, module.package
         )
     services = {
-        s.full_name: [
-            (m.name, m.args[0].type.definition.full_name if m.args else None,  # type: ignore[union-attr]
-             m.result.definition.full_name if m.result else None,  # type: ignore[union-attr]
-             m.client_streaming, m.server_streaming)
-            for m in s.methods
-        ]
+        s.full_name: {
+            "methods": [
+                (m.name, m.args[0].type.definition.full_name if m.args else None,  # type: ignore[union-attr]
+                 m.result.definition.full_name if m.result else None,  # type: ignore[union-attr]
+                 m.client_streaming, m.server_streaming, our_options(m.options))
+                for m in s.methods
+            ],
+            "options": our_options(s.options),
+        }
         for s in module.services
     }
     return {
         "package": module.package,
+        "options": our_options(module.options),
         "dependencies": [i.module.name for i in module.includes],
         "messages": messages, "enums": enums, "services": services, "extensions": extensions,
     }
 
 
+def _their_value(fd: Any, value: Any, pool: Any) -> Any:
+    if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        value_fd = fd.message_type.fields_by_name["value"]
+        return {k: _their_single(value_fd, v, pool) for k, v in value.items()}
+    if fd.is_repeated:
+        return [_their_single(fd, v, pool) for v in value]
+    return _their_single(fd, value, pool)
+
+
+def _their_single(fd: Any, value: Any, pool: Any) -> Any:
+    if fd.message_type is not None:
+        if fd.message_type.full_name == "google.protobuf.Any" and value.type_url:
+            held = pool.FindMessageTypeByName(value.type_url.rpartition("/")[2])
+            inner = message_factory.GetMessageClass(held).FromString(value.value)
+            return {f"[{value.type_url}]": their_options(inner, pool)}
+        return their_options(value, pool)
+    if fd.enum_type is not None:
+        known = fd.enum_type.values_by_number.get(value)
+        return known.name if known is not None else value
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def their_options(message: Any, pool: Any) -> dict[str, Any]:
+    """A message's set fields, extensions known to `pool` included."""
+    assert not len(UnknownFieldSet(message)), f"undecoded options in {message}"
+    return {
+        f"({fd.full_name})" if fd.is_extension else fd.name: _their_value(fd, value, pool)
+        for fd, value in message.ListFields()
+    }
+
+
 def theirs(file: Any, pool: Any) -> dict[str, Any]:
-    """The same form from a FileDescriptorProto; `pool` (a DescriptorPool holding it)
-    gives the types and labels after editions features are resolved."""
+    """The same form from a FileDescriptorProto; `pool` (a DescriptorPool holding it
+    and descriptor.proto) gives the types and labels after editions features are
+    resolved, and the extensions that custom options use."""
     package = file.package
+
+    def options(written: Any) -> dict[str, Any]:
+        kind = type(written).DESCRIPTOR.full_name
+        message_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(kind))
+        return their_options(message_class.FromString(written.SerializeToString()), pool)
+
     messages: dict[str, Any] = {}
     enums: dict[str, Any] = {}
     extensions: dict[str, Any] = {}
@@ -148,22 +221,28 @@ def theirs(file: Any, pool: Any) -> dict[str, Any]:
         return (f.name, f.number, label, kind, f.type_name.lstrip("."),
                 oneof_names[f.oneof_index] if f.HasField("oneof_index") else None,
                 f.json_name, _norm_default(f.type, default), f.proto3_optional,
-                f.extendee.lstrip(".") if f.extendee else None)
+                f.extendee.lstrip(".") if f.extendee else None, options(f.options))
 
     def walk_enum(e: Any, scope: str) -> None:
-        enums[f"{scope}.{e.name}" if scope else e.name] = [(v.name, v.number) for v in e.value]
+        enums[f"{scope}.{e.name}" if scope else e.name] = {
+            "values": [(v.name, v.number, options(v.options)) for v in e.value],
+            "options": options(e.options),
+        }
 
     def walk(m: Any, scope: str) -> None:
         full = f"{scope}.{m.name}" if scope else m.name
         oneof_names = [o.name for o in m.oneof_decl]
         messages[full] = {
             "fields": [field_form(f, full, oneof_names) for f in m.field],
-            "oneofs": oneof_names,
+            "oneofs": [(o.name, options(o.options)) for o in m.oneof_decl],
             "nested": sorted([f"{full}.{n.name}" for n in m.nested_type]
                              + [f"{full}.{e.name}" for e in m.enum_type]),
-            "extension_ranges": sorted((r.start, r.end - 1) for r in m.extension_range),
+            "extension_ranges": sorted(
+                (r.start, r.end - 1, repr(options(r.options))) for r in m.extension_range
+            ),
             "reserved_ranges": sorted((r.start, r.end - 1) for r in m.reserved_range),
             "reserved_names": sorted(m.reserved_name),
+            "options": options(m.options),
         }
         for ext in m.extension:
             extensions[f"{full}.{ext.name}"] = field_form(ext, full, [])
@@ -179,15 +258,19 @@ def theirs(file: Any, pool: Any) -> dict[str, Any]:
     for ext in file.extension:
         extensions[f"{package}.{ext.name}" if package else ext.name] = field_form(ext, package, [])
     services = {
-        (f"{package}.{s.name}" if package else s.name): [
-            (m.name, m.input_type.lstrip("."), m.output_type.lstrip("."),
-             m.client_streaming, m.server_streaming)
-            for m in s.method
-        ]
+        (f"{package}.{s.name}" if package else s.name): {
+            "methods": [
+                (m.name, m.input_type.lstrip("."), m.output_type.lstrip("."),
+                 m.client_streaming, m.server_streaming, options(m.options))
+                for m in s.method
+            ],
+            "options": options(s.options),
+        }
         for s in file.service
     }
     return {
         "package": package,
+        "options": options(file.options),
         "dependencies": list(file.dependency),
         "messages": messages, "enums": enums, "services": services, "extensions": extensions,
     }

@@ -24,7 +24,9 @@ def protoc(root: Path, name: str, out: Path) -> subprocess.CompletedProcess[str]
     pytest.importorskip("grpc_tools") if not os.environ.get("CI") else None
     return subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{root}",
-         f"--descriptor_set_out={out}", "--include_imports", name],
+         f"--descriptor_set_out={out}", "--include_imports", "--retain_options", name,
+         # in the set, so that the options messages decode as this version defines them
+         "google/protobuf/descriptor.proto"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
 

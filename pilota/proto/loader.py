@@ -25,6 +25,7 @@ from pilota.proto import ast
 from pilota.proto.parser import parse_proto
 from pilota.sources import read_source
 
+OPTIONS_FILE = "google/protobuf/descriptor.proto"
 MAX_FIELD_NUMBER = 2**29 - 1
 RESERVED_FIELD_NUMBERS = (19000, 19999)
 SUPPORTED_EDITIONS = ("2023", "2024")
@@ -86,6 +87,7 @@ class _Symbol:
     file: _File | None
     loc: Location | None
     definition: ir.Struct | ir.Enum | ir.Service | None = None
+    extension: ir.Field | None = None  # kind "extension": the field, once lowered
 
 
 class _Loader:
@@ -264,24 +266,26 @@ class _Loader:
         return seen
 
     def lookup(
-        self, f: _File, name: str, scope: str, loc: Location, types_only: bool = True
-    ) -> _Symbol | None:
-        """What `name` denotes from `scope`, reported as an error when nothing."""
+        self, f: _File, name: str, scope: str, loc: Location, types_only: bool = True,
+        context: str = "",
+    ) -> _Symbol | None:  # fmt: skip
+        """What `name` denotes from `scope`, reported as an error when nothing
+        (after `context`, if given)."""
         found = self._lookup(name, scope, types_only)
+        problem: str | None = None
         if isinstance(found, str):
-            self.diagnostics.error(found, loc)
-            return None
-        if found is None:
-            self.diagnostics.error(f"\"{name}\" is not defined", loc)
-            return None
-        if found.file is not None and found.file.import_name not in self.visible[f.import_name]:
-            self.diagnostics.error(
+            problem = found
+        elif found is None:
+            problem = f"\"{name}\" is not defined"
+        elif found.file is not None and found.file.import_name not in self.visible[f.import_name]:
+            problem = (
                 f"\"{name}\" seems to be defined in \"{found.file.import_name}\", "
-                f"which is not imported by \"{f.import_name}\"",
-                loc,
+                f"which is not imported by \"{f.import_name}\""
             )
-            return None
-        return found
+        if problem is None:
+            return found if not isinstance(found, str) else None
+        self.diagnostics.error(f"{context}: {problem}" if context else problem, loc)
+        return None
 
     def _lookup(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
         if name.startswith("."):
@@ -325,6 +329,13 @@ def load_proto(
         loaded = loader.load(path, name, str(path))
         if loaded is not None:
             roots.append(loaded)
+    if diagnostics.has_errors:
+        return None
+    # protoc knows descriptor.proto without an import: options are typed by it
+    if OPTIONS_FILE not in loader.files:
+        found = loader.find(OPTIONS_FILE)
+        if found is not None:
+            loader.load(found, OPTIONS_FILE, str(found))
     if diagnostics.has_errors:
         return None
     Lowering(loader).run()

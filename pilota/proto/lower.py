@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from pilota import ir
 from pilota.diagnostics import Location
@@ -17,33 +17,25 @@ from pilota.proto.loader import (
     _Symbol,
     json_name,
 )
+from pilota.proto.options import OptionInterpreter
 
 if TYPE_CHECKING:
     from pilota.proto.loader import _File, _Loader
 
 
-def option_value(value: ast.Constant) -> ir.Value:
-    """An option's value as written, for the IR (typed interpretation comes later)."""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return value
-    if isinstance(value, ast.Identifier):
-        if value.name in ("true", "false") and not value.negative:
-            return value.name == "true"
-        if value.name in ("inf", "nan"):
-            return -math.inf if value.negative and value.name == "inf" else float(value.name)
-        return value.name
-    if isinstance(value, ast.Aggregate):
-        return ir.MapValue(tuple((e.key, option_value(e.value)) for e in value.entries))
-    if isinstance(value, list):
-        return ir.ListValue(tuple(option_value(v) for v in value))
-    return value
+class _HasOptions(Protocol):
+    options: dict[str, ir.Value]
 
 
-def options(written: list[ast.Option]) -> dict[str, ir.Value]:
-    return {o.text: option_value(o.value) for o in written}
+@dataclass
+class _Pending:
+    """Options to type once every extension is known (an option may use any)."""
+
+    file: _File
+    written: list[ast.Option]
+    kind: str  # the options message in descriptor.proto, e.g. "FieldOptions"
+    scope: str  # where option names are looked up from
+    target: _HasOptions
 
 
 def _find(written: list[ast.Option], name: str) -> ast.Option | None:
@@ -67,13 +59,20 @@ class Lowering:
         self.diagnostics = loader.diagnostics
         self.files = [f for f in loader.files.values() if f is not None]
         self.by_module = {id(f.module): f for f in self.files}
+        self.pending: list[_Pending] = []
+
+    def defer_options(
+        self, f: _File, written: list[ast.Option], kind: str, scope: str, target: _HasOptions
+    ) -> None:
+        if written:
+            self.pending.append(_Pending(f, written, kind, scope, target))
 
     def run(self) -> None:
         for f in self.files:
             self.loader.declare_file(f)
         for f in self.files:
             self.loader.visible[f.import_name] = self.loader.visible_files(f)
-            f.module.options = options(f.tree.options)
+            self.defer_options(f, f.tree.options, "FileOptions", f.tree.package, f.module)
         # every message of every file, nested ones included, grouped by file
         structs: dict[int, list[tuple[ir.Struct, ast.Message, str]]] = {}
         for struct in self._all_structs():
@@ -81,8 +80,8 @@ class Lowering:
                 (struct, *self.loader.ast_of[id(struct)])
             )
         every = [entry for entries in structs.values() for entry in entries]
-        for struct, message, _ in every:
-            self.ranges(struct, message)
+        for struct, message, full in every:
+            self.ranges(struct, message, full)
         enums = [e for f in self.files for e in f.module.enums]
         enums += [n for s, _, _ in every for n in s.nested if isinstance(n, ir.Enum)]
         for enum in enums:
@@ -95,6 +94,10 @@ class Lowering:
                 self.extends(f, message.extends, full, struct)
             for service in f.tree.services:
                 self.service(f, service)
+        interpreter = OptionInterpreter(self.loader)
+        for p in self.pending:
+            p.target.options = interpreter.interpret(p.file, p.written, p.kind, p.scope)
+        interpreter.check_targets()
 
     def features(
         self, f: _File, parent: ir.Struct | None, *own: list[ast.Option]
@@ -140,23 +143,26 @@ class Lowering:
 
     # ---- messages ------------------------------------------------------------------
 
-    def ranges(self, struct: ir.Struct, message: ast.Message) -> None:
+    def ranges(self, struct: ir.Struct, message: ast.Message, full: str) -> None:
         message_set = any(
             o.text == "message_set_wire_format" and o.value == ast.Identifier("true")
             for o in message.options
         )
-        for r, _ in message.extension_ranges:
+        f = self._file_of(struct)
+        for r, written in message.extension_ranges:
             # A message set's extensions may use numbers up to int32's limit.
             top = _INT32[1] - 1 if message_set else MAX_FIELD_NUMBER
             end = top if r.end_is_max else r.end
             self.check_range(r, end, "extension range", top)
-            struct.extension_ranges.append((r.start, end))
+            extension_range = ir.ExtensionRange(r.start, end)
+            struct.extension_ranges.append(extension_range)
+            self.defer_options(f, written, "ExtensionRangeOptions", full, extension_range)
         for r in message.reserved_ranges:
             end = MAX_FIELD_NUMBER if r.end_is_max else r.end
             self.check_range(r, end, "reserved range", MAX_FIELD_NUMBER)
             struct.reserved_ids.append((r.start, end))
         struct.reserved_names = [name for name, _ in message.reserved_names]
-        struct.options = options(message.options)
+        self.defer_options(f, message.options, "MessageOptions", full, struct)
 
     def check_range(self, r: ast.Range, end: int, what: str, top: int) -> None:
         if r.start < 1 or end > top:
@@ -169,7 +175,8 @@ class Lowering:
     def message(self, f: _File, struct: ir.Struct, message: ast.Message, full: str) -> None:
         oneofs: dict[int, ir.Oneof] = {}
         for oneof in message.oneofs:
-            lowered = ir.Oneof(oneof.name, [], oneof.loc, oneof.doc, options(oneof.options))
+            lowered = ir.Oneof(oneof.name, [], oneof.loc, oneof.doc)
+            self.defer_options(f, oneof.options, "OneofOptions", full, lowered)
             oneofs[id(oneof)] = lowered
             struct.oneofs.append(lowered)
             if not oneof.fields:
@@ -208,10 +215,10 @@ class Lowering:
                     self.diagnostics.error(
                         f"field \"{fld.name}\" uses reserved number {fld.number}", fld.number_loc
                     )
-            for start, end in struct.extension_ranges:
-                if start <= fld.number <= end:
+            for r in struct.extension_ranges:
+                if fld.number in r:
                     self.diagnostics.error(
-                        f"extension range {start} to {end} includes field \"{fld.name}\" "
+                        f"extension range {r.start} to {r.end} includes field \"{fld.name}\" "
                         f"({fld.number})",
                         fld.number_loc,
                     )
@@ -231,11 +238,10 @@ class Lowering:
         for i, (start, end) in enumerate(struct.reserved_ids):
             for start2, end2 in struct.reserved_ids[i + 1 :]:
                 if start <= end2 and start2 <= end:
-                    r = message.reserved_ranges[i]
                     self.diagnostics.error(
                         f"reserved range {start} to {end} overlaps reserved range "
                         f"{start2} to {end2}",
-                        r.loc,
+                        message.reserved_ranges[i].loc,
                     )
         if message.is_group and f.syntax is ir.Syntax.PROTO3:
             self.diagnostics.error("groups are not allowed in proto3; use a message", message.loc)
@@ -301,11 +307,14 @@ class Lowering:
         explicit_json = _find(fld.options, "json_name")
         json = json_name(fld.name)
         if explicit_json is not None:
-            json = str(option_value(explicit_json.value))
+            if isinstance(explicit_json.value, bytes):
+                json = explicit_json.value.decode("utf-8", "replace")
+            else:
+                self.diagnostics.error("json_name takes a quoted string", explicit_json.value_loc)
         lowered = ir.Field(
             fld.number, fld.name, lowered_type, requiredness, loc=fld.loc, doc=fld.doc,
             json_name=json,
-            options=options(fld.options), explicit_presence=presence,
+            explicit_presence=presence,
             proto3_optional=syntax is ir.Syntax.PROTO3 and fld.label == "optional",
             delimited=fld.group is not None or (
                 is_message and fld.map_key is None
@@ -317,6 +326,9 @@ class Lowering:
         default = _find(fld.options, "default")
         if default is not None:
             lowered.default = self.default(f, fld, value_type, default)
+        # `default` and `json_name` are fields of the field itself, not options
+        written = [o for o in fld.options if o.text not in ("default", "json_name")]
+        self.defer_options(f, written, "FieldOptions", scope, lowered)
         return lowered
 
     def field_type(self, f: _File, fld: ast.Field, scope: str) -> ir.Type | None:
@@ -425,14 +437,15 @@ class Lowering:
                     continue
                 lowered.extendee = extendee
                 lowered.extension_scope = parent
-                if not any(s <= fld.number <= e for s, e in extendee.extension_ranges):
+                if not any(fld.number in r for r in extendee.extension_ranges):
                     self.diagnostics.error(
                         f"\"{extendee.full_name}\" does not declare {fld.number} as an "
                         "extension number",
                         fld.number_loc,
                     )
                 self.loader.define(
-                    f"{scope}.{fld.name}" if scope else fld.name, _Symbol("extension", f, fld.loc)
+                    f"{scope}.{fld.name}" if scope else fld.name,
+                    _Symbol("extension", f, fld.loc, extension=lowered),
                 )
                 if parent is not None:
                     parent.extensions.append(lowered)
@@ -443,7 +456,7 @@ class Lowering:
 
     def enum(self, enum: ir.Enum, tree: ast.Enum) -> None:
         f = self._file_of(enum)
-        enum.options = options(tree.options)
+        self.defer_options(f, tree.options, "EnumOptions", enum.full_name, enum)
         enum.closed = self.features(f, enum.parent, tree.options)["enum_type"] == "CLOSED"
         if not tree.values:
             self.diagnostics.error(f"enum \"{tree.name}\" must have at least one value", tree.loc)
@@ -452,10 +465,11 @@ class Lowering:
             self.diagnostics.error(
                 "the first value of an open enum must be zero", tree.values[0].number_loc
             )
-        allow_alias = enum.options.get("allow_alias") is True
+        alias_option = _find(tree.options, "allow_alias")
+        allow_alias = alias_option is not None and alias_option.value == ast.Identifier("true")
         seen: dict[int, ast.EnumValue] = {}
         for value, member in zip(tree.values, enum.members, strict=True):
-            member.options = options(value.options)
+            self.defer_options(f, value.options, "EnumValueOptions", enum.full_name, member)
             if not _INT32[0] <= value.number <= _INT32[1]:
                 self.diagnostics.error(
                     f"enum value {value.number} is out of range for int32", value.number_loc
@@ -477,7 +491,7 @@ class Lowering:
                     )
             if value.name in [n for n, _ in tree.reserved_names]:
                 self.diagnostics.error(f"enum value name \"{value.name}\" is reserved", value.loc)
-        if "allow_alias" in enum.options and allow_alias and len(seen) == len(tree.values):
+        if allow_alias and len(seen) == len(tree.values):
             self.diagnostics.error(
                 f"enum \"{tree.name}\" sets allow_alias but has no aliases", tree.loc
             )
@@ -490,8 +504,8 @@ class Lowering:
         ]
         service = symbol.definition
         assert isinstance(service, ir.Service)
-        service.options = options(tree.options)
         scope = f.tree.package
+        self.defer_options(f, tree.options, "ServiceOptions", service.full_name, service)
         names: set[str] = set()
         for method in tree.methods:
             if method.name in names:
@@ -502,8 +516,9 @@ class Lowering:
             lowered = ir.Method(
                 method.name, service, loc=method.loc, doc=method.doc,
                 client_streaming=method.client_streaming,
-                server_streaming=method.server_streaming, options=options(method.options),
+                server_streaming=method.server_streaming,
             )  # fmt: skip
+            self.defer_options(f, method.options, "MethodOptions", service.full_name, lowered)
             for type_name, loc, is_input in (
                 (method.input_type, method.input_loc, True),
                 (method.output_type, method.output_loc, False),

@@ -232,8 +232,8 @@ class _Builder(lark.Transformer[Any, ast.File]):
         return ast.OptionPart(ch[0].value, False), self.loc(ch[0])
 
     def extension_part(self, ch: list[Any]) -> tuple[ast.OptionPart, Location]:
-        name, loc = ch[0]
-        return ast.OptionPart(name, True), loc
+        paren, (name, _) = ch
+        return ast.OptionPart(name, True), self.loc(paren)
 
     def option_name(self, ch: list[Any]) -> tuple[tuple[ast.OptionPart, ...], Location]:
         return tuple(part for part, _ in ch), ch[0][1]
