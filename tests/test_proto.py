@@ -90,6 +90,10 @@ def check(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> lis
 P2 = 'syntax = "proto2";\n'
 P3 = 'syntax = "proto3";\n'
 E23 = 'edition = "2023";\n'
+DESCRIPTOR = 'import "google/protobuf/descriptor.proto";\n'
+MESSAGE_OPTION = "extend google.protobuf.MessageOptions {{ {} x = 50000; }}\n"
+DECLARED = ('message A { extensions 10 to 20 [declaration = { number: 10, full_name: ".x", '
+            'type: "int32" }]; }\n')
 
 NEGATIVE: list[tuple[str, str, str]] = [
     ("duplicate number", P3 + "message A {\n  int32 a = 1;\n  int32 b = 1;\n}\n",
@@ -146,9 +150,9 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("proto2 label", P2 + "message A { int32 a = 1; }\n",
      '2:19: field "a" needs a label in proto2: required, optional or repeated'),
     ("default type", P2 + 'message A { optional int32 a = 1 [default = "x"]; }\n',
-     "2:45: expected an integer for the default value of a i32"),
+     "2:45: expected an integer for the default value of a field of type int32"),
     ("default range", P2 + "message A { optional int32 a = 1 [default = 3000000000]; }\n",
-     "2:45: integer 3000000000 is out of range for a i32"),
+     "2:45: integer 3000000000 is out of range for type int32"),
     ("default enum", P2 + "enum E { X = 1; }\nmessage A { optional E e = 1 [default = Y]; }\n",
      '3:41: enum type "E" has no value named "Y"'),
     ("extension outside ranges", P2 + "message A { extensions 10 to 20; }\n"
@@ -169,6 +173,112 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("bad escape", P3 + 'option java_package = "a\\qb";\n',
      "2:23: invalid escape sequence \\q"),
     ("empty oneof", P3 + "message A { oneof o {} }\n", '2:19: oneof "o" has no fields'),
+    # options, typed against descriptor.proto
+    ("unknown option", P3 + 'option java_pakage = "x";\n',
+     '2:8: unknown option "java_pakage": "google.protobuf.FileOptions" has no field "java_pakage"'),
+    ("option type", P3 + "option java_package = 5;\n",
+     '2:23: option "java_package" has type string: expected a quoted string'),
+    ("option enum value", P3 + "option optimize_for = FAST;\n",
+     '2:23: option "optimize_for": enum "google.protobuf.FileOptions.OptimizeMode" has no value named "FAST"'),
+    ("option set twice", P3 + 'option java_package = "a";\noption java_package = "b";\n',
+     '3:8: option "java_package" is already set'),
+    ("bool option", P3 + "message A { int32 a = 1 [deprecated = True]; }\n",
+     '2:39: option "deprecated" has type bool: expected true or false'),
+    ("map_entry by hand", P3 + "message A { option map_entry = true; }\n",
+     "2:20: map_entry is not set by hand: declare the field as map<K, V>"),
+    ("undefined custom option", P3 + "message A { option (nope) = 1; }\n",
+     '2:20: unknown option "(nope)": "nope" is not defined'),
+    ("option of another kind", P3 + DESCRIPTOR
+     + "extend google.protobuf.FieldOptions { int32 x = 50000; }\nmessage A { option (x) = 1; }\n",
+     '4:20: "x" extends "google.protobuf.FieldOptions", not "google.protobuf.MessageOptions"'),
+    ("option out of range", P3 + DESCRIPTOR + MESSAGE_OPTION.format("int32")
+     + "message A { option (x) = 3000000000; }\n",
+     '4:26: option "(x)": 3000000000 is out of range for type int32'),
+    ("float option", P3 + DESCRIPTOR + MESSAGE_OPTION.format("float")
+     + "message A { option (x) = infinity; }\n",
+     '4:26: option "(x)" has type float: expected a number'),
+    ("string option not UTF-8", P3 + DESCRIPTOR + MESSAGE_OPTION.format("string")
+     + 'message A { option (x) = "\\xff"; }\n',
+     '4:26: option "(x)" has type string, and this value is not UTF-8'),
+    ("message option scalar", P3 + DESCRIPTOR + "message O { int32 a = 1; }\n"
+     + MESSAGE_OPTION.format("O") + "message A { option (x) = 3; }\n",
+     '5:26: option "(x)" is message "O": its value is an aggregate, { ... }'),
+    ("aggregate unknown field", P3 + DESCRIPTOR + "message O { int32 a = 1; }\n"
+     + MESSAGE_OPTION.format("O") + "message A { option (x) = { b: 1 }; }\n",
+     '5:28: "O" has no field "b"'),
+    ("aggregate field twice", P3 + DESCRIPTOR + "message O { int32 a = 1; }\n"
+     + MESSAGE_OPTION.format("O") + "message A { option (x) = { a: 1 a: 2 }; }\n",
+     '5:33: field "a" is already set'),
+    ("option path twice", P3 + DESCRIPTOR + "message O { int32 a = 1; }\n"
+     + MESSAGE_OPTION.format("O") + "message A { option (x) = { a: 1 }; option (x).a = 2; }\n",
+     '5:43: option "(x).a" is already set'),
+    ("aggregate oneof", P3 + DESCRIPTOR + "message O { oneof k { int32 a = 1; int32 b = 2; } }\n"
+     + MESSAGE_OPTION.format("O") + "message A { option (x) = { a: 1 b: 2 }; }\n",
+     '5:33: field "b": "a" is already set, and only one field of oneof "k" may be'),
+    ("aggregate required", P2 + DESCRIPTOR + "message O { required int32 a = 1; optional int32 b = 2; }\n"
+     + "extend google.protobuf.MessageOptions { optional O x = 50000; }\n"
+     + "message A { option (x) = { b: 2 }; }\n",
+     '5:28: the value of message "O" lacks required field "a"'),
+    ("option path required", P2 + DESCRIPTOR + "message O { required int32 a = 1; optional int32 b = 2; }\n"
+     + "extend google.protobuf.MessageOptions { optional O x = 50000; }\n"
+     + "message A { option (x).b = 2; }\n",
+     '5:20: option "(x).b" leaves required field "a" of "O" unset'),
+    ("option targets", P3 + DESCRIPTOR
+     + "extend google.protobuf.MessageOptions { int32 x = 50000 [targets = TARGET_TYPE_FIELD]; }\n"
+     + "message A { option (x) = 1; }\n",
+     '4:20: "x" cannot be set on a message'),
+    ("json_name not a string", P3 + "message A { int32 a = 1 [json_name = 5]; }\n",
+     "2:38: json_name takes a quoted string"),
+    ("packed string", P2 + "message A { repeated string a = 1 [packed = true]; }\n",
+     "2:22: packed can only be set on repeated fields of numeric or enum types"),
+    ("lazy scalar", P3 + "message A { int32 b = 2 [lazy = true]; }\n",
+     "2:13: lazy can only be set on message fields"),
+    # editions features
+    ("features outside editions", P3 + "option features.field_presence = EXPLICIT;\n",
+     "2:8: features can only be set in editions files"),
+    ("feature target", E23 + "message A { option features.field_presence = EXPLICIT; }\n",
+     '2:20: "google.protobuf.FeatureSet.field_presence" cannot be set on a message'),
+    ("feature unknown value", E23 + "option features.field_presence = FIELD_PRESENCE_UNKNOWN;\n",
+     "2:34: feature field_presence must be set to a known value, not FIELD_PRESENCE_UNKNOWN"),
+    ("repeated presence", E23 + "message A { repeated int32 a = 1 [features.field_presence = IMPLICIT]; }\n",
+     "2:28: repeated fields cannot set features.field_presence"),
+    ("oneof presence", E23 + "message A { oneof o { int32 a = 1 [features.field_presence = IMPLICIT]; } }\n",
+     "2:29: fields in a oneof cannot set features.field_presence"),
+    ("implicit message", E23 + "message A { A a = 1 [features.field_presence = IMPLICIT]; }\n",
+     "2:15: message fields cannot have implicit presence"),
+    ("implicit default", E23 + "message A { int32 a = 1 [features.field_presence = IMPLICIT, default = 4]; }\n",
+     "2:19: fields with implicit presence cannot have a default value"),
+    ("implicit closed enum", E23 + "enum E { option features.enum_type = CLOSED; A = 1; }\n"
+     "message M { E e = 1 [features.field_presence = IMPLICIT]; }\n",
+     '3:15: fields with implicit presence need an open enum, and "E" is closed'),
+    ("encoding of a scalar", E23 + "message A { int32 a = 1 [features.message_encoding = DELIMITED]; }\n",
+     "2:19: only message fields can set features.message_encoding"),
+    ("packed strings", E23 + "message A { repeated string a = 1 [features.repeated_field_encoding = PACKED]; }\n",
+     "2:29: only repeated fields of numeric or enum types can be PACKED"),
+    ("utf8 of an int", E23 + "message A { int32 a = 1 [features.utf8_validation = NONE]; }\n",
+     "2:19: only string fields can set features.utf8_validation"),
+    ("packed in editions", E23 + "message A { repeated int32 a = 1 [packed = true]; }\n",
+     "2:28: the packed option is not allowed in editions; use features.repeated_field_encoding"),
+    ("ctype in 2024", 'edition = "2024";\nmessage A { string a = 1 [ctype = CORD]; }\n',
+     "2:13: ctype is not allowed from edition 2024 on; use features.(pb.cpp).string_type"),
+    # extension declarations
+    ("declared name", P2 + DECLARED + "extend A { optional int32 y = 10; }\n",
+     '3:27: extension number 10 of "A" is declared as ".x", not ".y"'),
+    ("declared type", P2 + DECLARED + "extend A { optional string x = 10; }\n",
+     '3:21: extension ".x" is declared with type "int32", not "string"'),
+    ("undeclared number", P2 + DECLARED + "extend A { optional int32 x = 11; }\n",
+     '3:31: "A" declares its extensions, and none with number 11'),
+    ("declared repeated", P2 + DECLARED + "extend A { repeated int32 x = 10; }\n",
+     '3:27: extension ".x" is declared not repeated'),
+    ("declaration outside range", P2 + "message A { extensions 10 to 20 "
+     '[declaration = { number: 30, full_name: ".x", type: "int32" }]; }\n',
+     "2:24: extension declaration number 30 is not in the range"),
+    ("declaration without dot", P2 + "message A { extensions 10 to 20 "
+     '[declaration = { number: 10, full_name: "x", type: "int32" }]; }\n',
+     '2:24: declared extension name "x" needs a leading dot: it is fully qualified'),
+    ("declared and unverified", P2 + "message A { extensions 10 to 20 "
+     '[declaration = { number: 10, full_name: ".x", type: "int32" }, verification = UNVERIFIED]; }\n',
+     "2:24: an extension range with declarations cannot be UNVERIFIED"),
 ]
 
 
@@ -177,6 +287,14 @@ NEGATIVE: list[tuple[str, str, str]] = [
 def test_rejected_with_a_clear_error(tmp_path: Path, text: str, expected: str) -> None:
     files = {"b.proto": P3 + 'import "c.proto";\n', "c.proto": P3 + "message C {}\n"}
     assert expected in check(tmp_path, text, files)
+
+
+@pytest.mark.parametrize("text", [t for _, t, _ in NEGATIVE], ids=[n for n, _, _ in NEGATIVE])
+def test_protoc_rejects_them_too(tmp_path: Path, text: str) -> None:
+    """No negative case is stricter than protoc."""
+    check(tmp_path, text, {"b.proto": P3 + 'import "c.proto";\n', "c.proto": P3 + "message C {}\n"})
+    answer = protoc(tmp_path, "main.proto", tmp_path / "set.pb")
+    assert answer.returncode != 0, "protoc accepts it"
 
 
 def test_all_independent_errors_at_once(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ SCALARS: dict[str, ir.BaseKind] = {
     "sfixed32": ir.BaseKind.SFIXED32, "sfixed64": ir.BaseKind.SFIXED64,
     "bool": ir.BaseKind.BOOL, "string": ir.BaseKind.STRING, "bytes": ir.BaseKind.BINARY,
 }  # fmt: skip
+SCALAR_NAMES = {kind: name for name, kind in SCALARS.items()}
 MAP_KEY_KINDS = frozenset(SCALARS) - {"double", "float", "bytes"}
 _INT32 = (-(2**31), 2**31 - 1)
 

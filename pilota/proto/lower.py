@@ -13,6 +13,7 @@ from pilota.proto.loader import (
     MAP_KEY_KINDS,
     MAX_FIELD_NUMBER,
     RESERVED_FIELD_NUMBERS,
+    SCALAR_NAMES,
     SCALARS,
     _Symbol,
     json_name,
@@ -42,6 +43,40 @@ def _find(written: list[ast.Option], name: str) -> ast.Option | None:
     return next((o for o in written if o.text == name), None)
 
 
+def _declarations(extension_range: ir.ExtensionRange) -> list[dict[str, ir.Value]]:
+    """The range's declaration options, each as {field name: value}."""
+    declared = extension_range.options.get("declaration")
+    if not isinstance(declared, ir.ListValue):
+        return []
+    return [dict(d.fields) for d in declared.items if isinstance(d, ir.StructValue)]
+
+
+def _verification(extension_range: ir.ExtensionRange) -> str | None:
+    state = extension_range.options.get("verification")
+    return state.member.name if isinstance(state, ir.EnumValue) else None
+
+
+_FEATURES = ast.OptionPart("features", extension=False)
+_TRUE = ast.Identifier("true")
+
+
+def _own_features(written: list[ast.Option]) -> dict[str, tuple[str, Location]]:
+    """The standard features that options set themselves, with where each is set:
+    `features.x = V;` or `features = { x: V }`."""
+    found: dict[str, tuple[str, Location]] = {}
+    for option in written:
+        parts, value = option.name, option.value
+        if parts[0] != _FEATURES:
+            continue
+        if len(parts) == 2 and not parts[1].extension and isinstance(value, ast.Identifier):
+            found[parts[1].name] = (value.name, option.loc)
+        elif len(parts) == 1 and isinstance(value, ast.Aggregate):
+            for entry in value.entries:
+                if isinstance(entry.value, ast.Identifier) and not entry.extension:
+                    found[entry.key] = (entry.value.name, entry.loc)
+    return found
+
+
 # Feature defaults: proto2 and proto3 are fixed feature sets; editions start from these.
 _FEATURE_DEFAULTS = {
     ir.Syntax.PROTO2: {"field_presence": "EXPLICIT", "enum_type": "CLOSED",
@@ -60,12 +95,21 @@ class Lowering:
         self.files = [f for f in loader.files.values() if f is not None]
         self.by_module = {id(f.module): f for f in self.files}
         self.pending: list[_Pending] = []
+        self.extension_ranges: list[tuple[ir.ExtensionRange, ast.Range]] = []
+        self.extension_fields: list[tuple[ir.Field, ast.Field, str]] = []  # with full names
 
     def defer_options(
         self, f: _File, written: list[ast.Option], kind: str, scope: str, target: _HasOptions
     ) -> None:
-        if written:
-            self.pending.append(_Pending(f, written, kind, scope, target))
+        if not written:
+            return
+        self.pending.append(_Pending(f, written, kind, scope, target))
+        if f.syntax is not ir.Syntax.EDITIONS:
+            for option in written:
+                if option.name[0] == _FEATURES:
+                    self.diagnostics.error(
+                        "features can only be set in editions files", option.loc
+                    )
 
     def run(self) -> None:
         for f in self.files:
@@ -98,6 +142,10 @@ class Lowering:
         for p in self.pending:
             p.target.options = interpreter.interpret(p.file, p.written, p.kind, p.scope)
         interpreter.check_targets()
+        for extension_range, range_tree in self.extension_ranges:
+            self.check_declarations(extension_range, range_tree)
+        for extension, field_tree, full in self.extension_fields:
+            self.check_declared(extension, field_tree, full)
 
     def features(
         self, f: _File, parent: ir.Struct | None, *own: list[ast.Option]
@@ -112,16 +160,7 @@ class Lowering:
             chain.append(self.loader.ast_of[id(parent)][0].options)
             parent = parent.parent
         for written in [f.tree.options, *reversed(chain), *own]:
-            for option in written:
-                parts, value = option.name, option.value
-                if not parts or parts[0].name != "features" or parts[0].extension:
-                    continue
-                if len(parts) == 2 and isinstance(value, ast.Identifier):
-                    resolved[parts[1].name] = value.name
-                elif len(parts) == 1 and isinstance(value, ast.Aggregate):
-                    for entry in value.entries:
-                        if isinstance(entry.value, ast.Identifier) and not entry.extension:
-                            resolved[entry.key] = entry.value.name
+            resolved.update((name, value) for name, (value, _) in _own_features(written).items())
         return resolved
 
     def _file_of(self, d: ir.Definition) -> _File:
@@ -156,6 +195,7 @@ class Lowering:
             self.check_range(r, end, "extension range", top)
             extension_range = ir.ExtensionRange(r.start, end)
             struct.extension_ranges.append(extension_range)
+            self.extension_ranges.append((extension_range, r))
             self.defer_options(f, written, "ExtensionRangeOptions", full, extension_range)
         for r in message.reserved_ranges:
             end = MAX_FIELD_NUMBER if r.end_is_max else r.end
@@ -326,10 +366,76 @@ class Lowering:
         default = _find(fld.options, "default")
         if default is not None:
             lowered.default = self.default(f, fld, value_type, default)
+        self.check_field_options(f, fld, value_type, features, in_extend)
         # `default` and `json_name` are fields of the field itself, not options
         written = [o for o in fld.options if o.text not in ("default", "json_name")]
         self.defer_options(f, written, "FieldOptions", scope, lowered)
         return lowered
+
+    def check_field_options(
+        self, f: _File, fld: ast.Field, value_type: ir.Type, features: dict[str, str],
+        in_extend: bool,
+    ) -> None:  # fmt: skip
+        """The options and features that only some kinds of field may set."""
+        repeated = fld.label == "repeated" or fld.map_key is not None
+        definition = value_type.definition if isinstance(value_type, ir.NamedType) else None
+        is_message = isinstance(definition, ir.Struct) and fld.map_key is None
+        kind = value_type.kind if isinstance(value_type, ir.BaseType) else None
+        packable = repeated and fld.map_key is None and (
+            isinstance(definition, ir.Enum)
+            or kind not in (None, ir.BaseKind.STRING, ir.BaseKind.BINARY)
+        )
+        problems: list[tuple[str, Location]] = []
+        packed = _find(fld.options, "packed")
+        if packed is not None and f.syntax is ir.Syntax.EDITIONS:
+            problems.append(("the packed option is not allowed in editions; use "
+                             "features.repeated_field_encoding", fld.loc))  # fmt: skip
+        elif packed is not None and packed.value == _TRUE and not packable:
+            problems.append(("packed can only be set on repeated fields of numeric or enum "
+                             "types", fld.type_loc))  # fmt: skip
+        for name in ("lazy", "unverified_lazy"):
+            lazy = _find(fld.options, name)
+            if lazy is not None and lazy.value == _TRUE and not is_message:
+                problems.append((f"{name} can only be set on message fields", fld.type_loc))
+        ctype = _find(fld.options, "ctype")
+        if ctype is not None and (f.module.edition or "") >= "2024":
+            problems.append(("ctype is not allowed from edition 2024 on; use "
+                             "features.(pb.cpp).string_type", fld.type_loc))  # fmt: skip
+        own = _own_features(fld.options)
+        presence = own.get("field_presence")
+        if presence is not None:
+            where = (
+                "repeated fields" if repeated else "fields in a oneof" if fld.oneof
+                else "extensions" if in_extend else None
+            )  # fmt: skip
+            if where is not None:
+                problems.append((f"{where} cannot set features.field_presence", fld.loc))
+            elif is_message and presence[0] == "IMPLICIT":
+                problems.append(("message fields cannot have implicit presence", fld.loc))
+        implicit = (
+            features["field_presence"] == "IMPLICIT" and f.syntax is ir.Syntax.EDITIONS
+            and not repeated and not is_message and fld.oneof is None and not in_extend
+        )  # fmt: skip
+        if implicit and _find(fld.options, "default") is not None:
+            problems.append(("fields with implicit presence cannot have a default value",
+                             fld.loc))  # fmt: skip
+        if implicit and isinstance(definition, ir.Enum) and definition.closed:
+            problems.append((f"fields with implicit presence need an open enum, and "
+                             f"\"{definition.full_name}\" is closed", fld.loc))  # fmt: skip
+        if "message_encoding" in own and not is_message:
+            problems.append(("only message fields can set features.message_encoding",
+                             fld.loc))  # fmt: skip
+        encoding = own.get("repeated_field_encoding")
+        if encoding is not None and not repeated:
+            problems.append(("only repeated fields can set features.repeated_field_encoding",
+                             fld.loc))  # fmt: skip
+        elif encoding is not None and encoding[0] == "PACKED" and not packable:
+            problems.append(("only repeated fields of numeric or enum types can be PACKED",
+                             fld.loc))  # fmt: skip
+        if "utf8_validation" in own and kind is not ir.BaseKind.STRING:
+            problems.append(("only string fields can set features.utf8_validation", fld.loc))
+        for message, loc in problems:
+            self.diagnostics.error(message, loc)
 
     def field_type(self, f: _File, fld: ast.Field, scope: str) -> ir.Type | None:
         if fld.group is not None:
@@ -411,12 +517,17 @@ class Lowering:
             self.diagnostics.error("expected a number for the default value", where)
             return None
         if not isinstance(value, int) or isinstance(value, bool):
-            self.diagnostics.error(f"expected an integer for the default value of a {kind.value}",
-                                   where)  # fmt: skip
+            self.diagnostics.error(
+                "expected an integer for the default value of a field of type "
+                + SCALAR_NAMES[kind],
+                where,
+            )
             return None
         low, high = kind.range
         if not low <= value <= high:
-            self.diagnostics.error(f"integer {value} is out of range for a {kind.value}", where)
+            self.diagnostics.error(
+                f"integer {value} is out of range for type {SCALAR_NAMES[kind]}", where
+            )
             return None
         return value
 
@@ -443,14 +554,94 @@ class Lowering:
                         "extension number",
                         fld.number_loc,
                     )
-                self.loader.define(
-                    f"{scope}.{fld.name}" if scope else fld.name,
-                    _Symbol("extension", f, fld.loc, extension=lowered),
-                )
+                full = f"{scope}.{fld.name}" if scope else fld.name
+                self.loader.define(full, _Symbol("extension", f, fld.loc, extension=lowered))
+                self.extension_fields.append((lowered, fld, full))
                 if parent is not None:
                     parent.extensions.append(lowered)
                 else:
                     f.module.extensions.append(lowered)
+
+    def check_declarations(self, extension_range: ir.ExtensionRange, tree: ast.Range) -> None:
+        """An extension range's declarations are well-formed."""
+        declarations = _declarations(extension_range)
+        if declarations and _verification(extension_range) == "UNVERIFIED":
+            self.diagnostics.error(
+                "an extension range with declarations cannot be UNVERIFIED", tree.loc
+            )
+        numbers: set[int] = set()
+        names: set[str] = set()
+        for d in declarations:
+            number, name = d.get("number"), d.get("full_name")
+            problem = None
+            if not isinstance(number, int) or number not in extension_range:
+                problem = f"extension declaration number {number!s} is not in the range"
+            elif number in numbers:
+                problem = f"extension number {number} is declared more than once"
+            elif d.get("reserved") is not True and ("full_name" not in d or "type" not in d):
+                problem = (f"the declaration of extension number {number} needs a full_name "
+                           "and a type")  # fmt: skip
+            elif isinstance(name, str) and not name.startswith("."):
+                problem = (f"declared extension name \"{name}\" needs a leading dot: it is "
+                           "fully qualified")  # fmt: skip
+            elif isinstance(name, str) and name in names:
+                problem = f"extension name \"{name}\" is declared more than once"
+            if problem is not None:
+                self.diagnostics.error(problem, tree.loc)
+            if isinstance(number, int):
+                numbers.add(number)
+            if isinstance(name, str):
+                names.add(name)
+
+    def check_declared(self, lowered: ir.Field, tree: ast.Field, full: str) -> None:
+        """An extension matches its declaration, where its range declares them."""
+        extendee = lowered.extendee
+        assert extendee is not None
+        extension_range = next((r for r in extendee.extension_ranges if tree.number in r), None)
+        if extension_range is None:
+            return
+        declarations = _declarations(extension_range)
+        if not declarations and _verification(extension_range) != "DECLARATION":
+            return
+        declared = next((d for d in declarations if d.get("number") == tree.number), None)
+        where = f"\"{extendee.full_name}\""
+        if declared is None:
+            self.diagnostics.error(
+                f"{where} declares its extensions, and none with number {tree.number}",
+                tree.number_loc,
+            )
+            return
+        if declared.get("reserved") is True:
+            self.diagnostics.error(
+                f"extension number {tree.number} of {where} is declared reserved",
+                tree.number_loc,
+            )
+            return
+        repeated = isinstance(lowered.type, ir.ListType)
+        element = lowered.type.element if isinstance(lowered.type, ir.ListType) else lowered.type
+        type_name = (
+            "." + element.definition.full_name if isinstance(element, ir.NamedType)
+            else tree.type_name
+        )  # fmt: skip
+        declared_name, declared_type = declared.get("full_name"), declared.get("type")
+        if declared_name != "." + full:
+            self.diagnostics.error(
+                f"extension number {tree.number} of {where} is declared as "
+                f"\"{declared_name!s}\", not \".{full}\"",
+                tree.loc,
+            )
+        elif declared_type != type_name:
+            self.diagnostics.error(
+                f"extension \".{full}\" is declared with type \"{declared_type!s}\", "
+                f"not \"{type_name}\"",
+                tree.type_loc,
+            )
+        elif (declared.get("repeated") is True) != repeated:
+            self.diagnostics.error(
+                f"extension \".{full}\" is declared "
+                + ("repeated" if declared.get("repeated") is True else "not repeated"),
+                tree.loc,
+            )
 
     # ---- enums ------------------------------------------------------------------------
 

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 from pilota import ir
 from pilota.diagnostics import Location
 from pilota.proto import ast
-from pilota.proto.loader import _INT32, OPTIONS_FILE, SCALARS
+from pilota.proto.loader import _INT32, OPTIONS_FILE, SCALAR_NAMES
 
 if TYPE_CHECKING:
     from pilota.proto.loader import _File, _Loader
 
 ANY = "google.protobuf.Any"
-_PROTO_NAMES = {kind: name for name, kind in SCALARS.items()}
 # Text format's spellings of booleans and special floats, inside aggregates.
 _TEXT_BOOLS = {"true": True, "True": True, "t": True, "false": False, "False": False, "f": False}
 _TEXT_FLOATS = {"inf": math.inf, "infinity": math.inf, "nan": math.nan}
@@ -87,7 +86,7 @@ def _as_float32(value: float) -> float:
 
 def _type_text(t: ir.Type) -> str:
     if isinstance(t, ir.BaseType):
-        return _PROTO_NAMES[t.kind]
+        return SCALAR_NAMES[t.kind]
     if isinstance(t, ir.NamedType):
         kind = "message" if isinstance(t.definition, ir.Struct) else "enum"
         return f'{kind} "{t.definition.full_name}"'
@@ -104,6 +103,18 @@ class OptionInterpreter:
             if symbol.extension is not None
         }
         self.uses: list[_Use] = []
+        # FeatureSet and the messages its extensions hold (`features.(pb.cpp)`)
+        self.feature_sets = {
+            id(symbol.extension.type.definition)
+            for symbol in loader.symbols.values()
+            if symbol.extension is not None
+            and symbol.extension.extendee is not None
+            and symbol.extension.extendee.full_name == "google.protobuf.FeatureSet"
+            and isinstance(symbol.extension.type, ir.NamedType)
+        }
+        feature_set = loader.symbols.get("google.protobuf.FeatureSet")
+        if feature_set is not None:
+            self.feature_sets.add(id(feature_set.definition))
         self.kind = ""  # of the options being interpreted
 
     def key(self, fld: ir.Field) -> str:
@@ -266,6 +277,16 @@ class OptionInterpreter:
             self.diagnostics.error(f"{shown} is not repeated: it takes one value, not a list", loc)
             return
         converted = self.convert(f, t, value, loc, scope, shown, in_aggregate)
+        if (
+            isinstance(converted, ir.EnumValue)
+            and converted.value == 0
+            and id(target.struct) in self.feature_sets
+        ):
+            self.diagnostics.error(
+                f"feature {fld.name} must be set to a known value, not {converted.member.name}",
+                loc,
+            )
+            return
         if converted is not None and self.may_set(target, fld, shown, name_loc):
             target.values[key] = converted
 
@@ -316,7 +337,7 @@ class OptionInterpreter:
         kind = t.kind
         if kind in (ir.BaseKind.STRING, ir.BaseKind.BINARY):
             if not isinstance(value, bytes):
-                self.diagnostics.error(f"{shown} is a {_PROTO_NAMES[kind]}: expected a quoted "
+                self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected a quoted "
                                        "string", loc)  # fmt: skip
                 return None
             if kind is ir.BaseKind.BINARY:
@@ -324,7 +345,7 @@ class OptionInterpreter:
             try:
                 return value.decode("utf-8")
             except UnicodeDecodeError:
-                self.diagnostics.error(f"{shown} is a string, and this one is not UTF-8", loc)
+                self.diagnostics.error(f"{shown} has type string, and this value is not UTF-8", loc)
                 return None
         if kind is ir.BaseKind.BOOL:
             if isinstance(value, ast.Identifier) and not value.negative:
@@ -333,7 +354,7 @@ class OptionInterpreter:
                     return spelled
             if in_aggregate and value in (0, 1) and not isinstance(value, float):
                 return value == 1
-            self.diagnostics.error(f"{shown} is a bool: expected true or false", loc)
+            self.diagnostics.error(f"{shown} has type bool: expected true or false", loc)
             return None
         if kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
             number: float | None = None
@@ -345,18 +366,18 @@ class OptionInterpreter:
                 if special is not None and (in_aggregate or name != "infinity"):
                     number = -special if value.negative else special
             if number is None:
-                self.diagnostics.error(f"{shown} is a {_PROTO_NAMES[kind]}: expected a number",
+                self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected a number",
                                        loc)  # fmt: skip
                 return None
             return _as_float32(number) if kind is ir.BaseKind.FLOAT else number
         if not isinstance(value, int):
-            self.diagnostics.error(f"{shown} is an {_PROTO_NAMES[kind]}: expected an integer",
+            self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected an integer",
                                    loc)  # fmt: skip
             return None
         low, high = kind.range
         if not low <= value <= high:
             self.diagnostics.error(
-                f"{shown}: {value} is out of range for an {_PROTO_NAMES[kind]}", loc
+                f"{shown}: {value} is out of range for type {SCALAR_NAMES[kind]}", loc
             )
             return None
         return value
