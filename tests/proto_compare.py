@@ -274,3 +274,81 @@ def theirs(file: Any, pool: Any) -> dict[str, Any]:
         "dependencies": list(file.dependency),
         "messages": messages, "enums": enums, "services": services, "extensions": extensions,
     }
+
+
+def _comment(text: str | None) -> str | None:
+    """A comment as lines trimmed of margins, blank lines at either end dropped."""
+    lines = [line.strip() for line in (text or "").strip("\n").splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) or None
+
+
+def our_docs(module: ir.Module) -> dict[str, str | None]:
+    """Each documented thing's doc, keyed by full name (`Message/oneof` for oneofs)."""
+    docs: dict[str, str | None] = {}
+
+    def enum(e: ir.Enum) -> None:
+        docs[e.full_name] = _comment(e.doc)
+        docs.update((f"{e.full_name}.{m.name}", _comment(m.doc)) for m in e.members)
+
+    def message(s: ir.Struct) -> None:
+        docs[s.full_name] = _comment(s.doc)
+        docs.update((f"{s.full_name}.{f.name}", _comment(f.doc)) for f in s.fields)
+        docs.update((f"{s.full_name}/{o.name}", _comment(o.doc)) for o in s.oneofs)
+        for n in s.nested:
+            message(n) if isinstance(n, ir.Struct) else enum(n)
+
+    for s in module.structs:
+        message(s)
+    for e in module.enums:
+        enum(e)
+    for service in module.services:
+        docs[service.full_name] = _comment(service.doc)
+        docs.update((f"{service.full_name}.{m.name}", _comment(m.doc)) for m in service.methods)
+    return docs
+
+
+def their_docs(file: Any) -> dict[str, str | None]:
+    """The same from protoc's source info: leading comments, then trailing ones."""
+    where = {tuple(loc.path): loc for loc in file.source_code_info.location}
+    docs: dict[str, str | None] = {}
+
+    def doc(path: list[int]) -> str | None:
+        loc = where.get(tuple(path))
+        if loc is None:
+            return None
+        parts = [_comment(loc.leading_comments), _comment(loc.trailing_comments)]
+        return "\n".join(p for p in parts if p) or None
+
+    # descriptor.proto's field numbers: message_type 4, enum_type 5, service 6; in a
+    # message field 2, nested_type 3, enum_type 4, oneof_decl 8; enum value 2; method 2
+    def enum(e: Any, path: list[int], scope: str) -> None:
+        full = f"{scope}.{e.name}" if scope else e.name
+        docs[full] = doc(path)
+        docs.update((f"{full}.{v.name}", doc([*path, 2, i])) for i, v in enumerate(e.value))
+
+    def message(m: Any, path: list[int], scope: str) -> None:
+        full = f"{scope}.{m.name}" if scope else m.name
+        docs[full] = doc(path)
+        docs.update((f"{full}.{f.name}", doc([*path, 2, i])) for i, f in enumerate(m.field))
+        docs.update((f"{full}/{o.name}", doc([*path, 8, i]))
+                    for i, o in enumerate(m.oneof_decl))  # fmt: skip
+        for i, n in enumerate(m.nested_type):
+            if not n.options.map_entry:
+                message(n, [*path, 3, i], full)
+        for i, e in enumerate(m.enum_type):
+            enum(e, [*path, 4, i], full)
+
+    package = file.package
+    for i, m in enumerate(file.message_type):
+        message(m, [4, i], package)
+    for i, e in enumerate(file.enum_type):
+        enum(e, [5, i], package)
+    for i, s in enumerate(file.service):
+        full = f"{package}.{s.name}" if package else s.name
+        docs[full] = doc([6, i])
+        docs.update((f"{full}.{m.name}", doc([6, i, 2, j])) for j, m in enumerate(s.method))
+    return docs

@@ -14,7 +14,7 @@ from pilota import ir
 from pilota.diagnostics import Diagnostics
 from pilota.proto.loader import load_proto
 from tests.conftest import need_shared
-from tests.proto_compare import ours, theirs
+from tests.proto_compare import our_docs, ours, their_docs, theirs
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "proto"
 CORPUS_FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.proto"))
@@ -24,7 +24,7 @@ def protoc(root: Path, name: str, out: Path) -> subprocess.CompletedProcess[str]
     pytest.importorskip("grpc_tools") if not os.environ.get("CI") else None
     return subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{root}",
-         f"--descriptor_set_out={out}", "--include_imports", "--retain_options", name,
+         f"--descriptor_set_out={out}", "--include_imports", "--retain_options", "--include_source_info", name,
          # in the set, so that the options messages decode as this version defines them
          "google/protobuf/descriptor.proto"],
         capture_output=True, text=True, check=False,
@@ -45,7 +45,8 @@ def all_modules(roots: list[ir.Module]) -> dict[str, ir.Module]:
 @pytest.mark.parametrize("name", CORPUS_FILES or ["(no corpus)"])
 def test_same_as_protoc(name: str, tmp_path: Path) -> None:
     """Every file protoc accepts lowers to what protoc describes (the file and each
-    file it imports); every file protoc rejects, we reject too."""
+    file it imports), docs (leading and trailing comments) included; every file
+    protoc rejects, we reject too."""
     root = need_shared("corpus", "proto")
     from google.protobuf import descriptor_pb2, descriptor_pool
 
@@ -68,6 +69,7 @@ def test_same_as_protoc(name: str, tmp_path: Path) -> None:
     for file in descriptors.file:
         if file.name in mine:
             assert ours(mine[file.name]) == theirs(file, pool), file.name
+            assert our_docs(mine[file.name]) == their_docs(file), file.name
 
 
 def check(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> list[str]:
@@ -342,10 +344,16 @@ def test_scoping_public_imports_and_well_known_types(tmp_path: Path) -> None:
 
 
 def test_comments_become_docs(tmp_path: Path) -> None:
+    """protoc's rules: a comment right above leads; one after the `;` or `{` on the
+    same line trails, as does a block below that a blank line or `}` ends."""
     text = P3 + (
-        "// A thing.\n// Two lines.\nmessage A {\n"
+        "// A thing.\n// Two lines.\nmessage A { // about A\n"
         "  /* The id. */\n  int32 id = 1;\n"
-        "  string name = 2; // trailing, not leading\n"
+        "  string name = 2; // the name\n"
+        "  int32 size = 3;\n  // under size\n\n"
+        "  int32 next = 4;\n  // leads last, not trails next\n"
+        "  int32 last = 5 [deprecated = true]; /* a block */\n"
+        "  int32 end = 6;\n  // before the brace\n"
         "}\n"
     )
     diagnostics = Diagnostics()
@@ -354,8 +362,11 @@ def test_comments_become_docs(tmp_path: Path) -> None:
     assert modules is not None
     a = modules[0].definitions["A"]
     assert isinstance(a, ir.Struct)
-    assert a.doc == "A thing.\nTwo lines."
-    assert [f.doc for f in a.fields] == ["The id.", None]
+    assert a.doc == "A thing.\nTwo lines.\nabout A"
+    assert {f.name: f.doc for f in a.fields} == {
+        "id": "The id.", "name": "the name", "size": "under size", "next": None,
+        "last": "leads last, not trails next\na block", "end": "before the brace",
+    }  # fmt: skip
 
 
 def test_volo_idl_check_reads_proto(tmp_path: Path) -> None:

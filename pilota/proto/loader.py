@@ -42,6 +42,9 @@ SCALARS: dict[str, ir.BaseKind] = {
 SCALAR_NAMES = {kind: name for name, kind in SCALARS.items()}
 MAP_KEY_KINDS = frozenset(SCALARS) - {"double", "float", "bytes"}
 _INT32 = (-(2**31), 2**31 - 1)
+# Syntax trees parsed once per process: (path, shown, mtime, size) -> (text, tree).
+# Lowering only reads trees, so one can serve many loads.
+_PARSED: dict[tuple[str, str, int, int], tuple[str, ast.File]] = {}
 
 
 def well_known_root() -> Path | None:
@@ -122,12 +125,11 @@ class _Loader:
                 return candidate
         return None
 
-    def load(self, path: Path, import_name: str, shown: str) -> _File | None:
+    def load(self, path: Path, import_name: str, shown: str, root: bool = False) -> _File | None:
         if import_name in self.files:
             return self.files[import_name]
         self.files[import_name] = None
-        text = read_source(path, shown, self.diagnostics)
-        tree = parse_proto(text, shown, self.diagnostics) if text is not None else None
+        tree = self.parse(path, shown, cache=import_name == OPTIONS_FILE and not root)
         if tree is None:
             return None
         module = ir.Module(shown, import_name, package=tree.package)
@@ -156,6 +158,27 @@ class _Loader:
                 )
         self.loading.pop()
         return loaded
+
+    def parse(self, path: Path, shown: str, cache: bool) -> ast.File | None:
+        """The file's syntax tree; with `cache`, parsed once per process while the file
+        stays the same (for descriptor.proto, which protoc knows without reading it)."""
+        key = None
+        if cache:
+            try:
+                stat = path.stat()
+            except OSError:
+                pass
+            else:
+                key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size)
+                cached = _PARSED.get(key)
+                if cached is not None:
+                    self.diagnostics.sources.add(shown, cached[0])
+                    return cached[1]
+        text = read_source(path, shown, self.diagnostics)
+        tree = parse_proto(text, shown, self.diagnostics) if text is not None else None
+        if key is not None and text is not None and tree is not None:
+            _PARSED[key] = (text, tree)
+        return tree
 
     def set_syntax(self, f: _File) -> None:
         tree, module = f.tree, f.module
@@ -327,7 +350,7 @@ def load_proto(
         if not include_dirs:
             loader.roots = [path.parent]
         name = loader.import_name_of(path)
-        loaded = loader.load(path, name, str(path))
+        loaded = loader.load(path, name, str(path), root=True)
         if loaded is not None:
             roots.append(loaded)
     if diagnostics.has_errors:

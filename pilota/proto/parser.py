@@ -84,6 +84,44 @@ def parse_number(text: str, loc: Location) -> int | float:
     return int(text)
 
 
+def _block_comment(body: str) -> str | None:
+    """A `/* */` comment's text: each line trimmed of its margin and leading `*`."""
+    cleaned = [line.strip().lstrip("*").strip() for line in body.splitlines()]
+    return "\n".join(cleaned).strip("\n") or None
+
+
+def _declaration_end(text: str, pos: int) -> int:
+    """Where the declaration going on at `pos` ends: its `;`, or the `{` of its body,
+    past any brackets, strings and comments in between; -1 if neither comes."""
+    depth = 0
+    n = len(text)
+    while True:
+        found = _DECLARATION_MARKS.search(text, pos)
+        if found is None:
+            return -1
+        pos = found.start()
+        ch = text[pos]
+        if ch in "\"'":
+            pos += 1
+            while pos < n and text[pos] not in (ch, "\n"):
+                pos += 2 if text[pos] == "\\" else 1
+        elif text.startswith("//", pos):
+            pos = text.find("\n", pos) % (n + 1)
+        elif text.startswith("/*", pos):
+            pos = text.find("*/", pos) % (n + 1) + 1
+        elif depth == 0 and ch in ";{":
+            return pos
+        elif ch in "[(<{":
+            depth += 1
+        elif ch in "])>}":
+            depth -= 1
+        pos += 1
+
+
+# What _declaration_end stops at; everything else it skips at C speed.
+_DECLARATION_MARKS = re.compile(r"""[;{}\[\]()<>"'/]""")
+
+
 class _Builder(lark.Transformer[Any, ast.File]):
     """Rule callbacks for the inline transformer; one per parser, reset per file."""
 
@@ -94,17 +132,28 @@ class _Builder(lark.Transformer[Any, ast.File]):
     def reset(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
+        self.line_starts: list[int] | None = None  # offsets, made when first needed
 
     # ---- helpers -------------------------------------------------------------
 
     def loc(self, token: Any) -> Location:
         return Location(self.path, token.line, token.column, max(1, len(token.value)))
 
-    def doc(self, token: Any) -> str | None:
-        """The comment block right above the line `token` is on, if any: `//` lines,
-        or one `/* */` block, with no blank line between."""
+    def doc(self, first_line: int, name: Any) -> str | None:
+        """The leading comment of the element starting on `first_line`, then the
+        trailing one of the declaration named by `name`, as one text."""
+        leading, trailing = self.leading_comment(first_line), self.trailing_comment(name)
+        if leading and trailing:
+            return f"{leading}\n{trailing}"
+        return leading or trailing
+
+    def leading_comment(self, first_line: int) -> str | None:
+        """The comment block right above `first_line`, if any: `//` lines, or one
+        `/* */` block, with no blank line between."""
+        if self.line_starts is None:
+            self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         text = self.text
-        end = text.rfind("\n", 0, token.start_pos)  # the end of the line above
+        end = self.line_starts[first_line - 1] - 1  # the end of the line above
         if end < 0:
             return None
         lines: list[str] = []
@@ -118,13 +167,50 @@ class _Builder(lark.Transformer[Any, ast.File]):
                 continue
             if not lines and line.endswith("*/"):
                 opening = text.rfind("/*", 0, end)
-                if opening < 0:
-                    return None
-                body_lines = text[opening + 2 : end].rstrip()[:-2].splitlines()
-                cleaned = [ln.strip().lstrip("*").strip() for ln in body_lines]
-                return "\n".join(cleaned).strip("\n") or None
+                if opening < 0 or text[text.rfind("\n", 0, opening) + 1 : opening].strip():
+                    return None  # not a comment alone: code before it
+                return _block_comment(text[opening + 2 : end].rstrip()[:-2])
             break
         return "\n".join(reversed(lines)).strip("\n") or None
+
+    def trailing_comment(self, name: Any) -> str | None:
+        """The comment on the line where the element named by `name` ends its
+        declaration: after its `;` (`int32 a = 1; // here`) or its body's `{`
+        (`message A { // here`)."""
+        text = self.text
+        end = _declaration_end(text, name.end_pos)
+        if end < 0:
+            return None
+        line_end = text.find("\n", end) % (len(text) + 1)
+        rest = text[end + 1 : line_end].lstrip(" \t")
+        if rest.startswith("//"):
+            body = rest[2:].rstrip()
+            return (body[1:] if body.startswith(" ") else body) or None
+        if rest.startswith("/*"):
+            start = text.index("/*", end)
+            closing = text.find("*/", start)
+            after = text[closing + 2 : text.find("\n", closing) % (len(text) + 1)]
+            # a token after it on the same line makes it nobody's
+            return _block_comment(text[start + 2 : closing]) if not after.strip() else None
+        if rest:
+            return None
+        # Else a block of `//` lines just below, if a blank line or the end of the
+        # enclosing body follows it (directly before a declaration, it leads that one).
+        lines: list[str] = []
+        pos = line_end + 1
+        while pos < len(text):
+            next_end = text.find("\n", pos) % (len(text) + 1)
+            line = text[pos:next_end].strip()
+            if not line.startswith("//"):
+                break
+            body = line[2:]
+            lines.append(body[1:] if body.startswith(" ") else body)
+            pos = next_end + 1
+        else:
+            line = ""
+        if lines and (not line or line.startswith("}")):
+            return "\n".join(lines).strip("\n") or None
+        return None
 
     # ---- file level ------------------------------------------------------------
 
@@ -266,7 +352,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
 
     def message(self, ch: list[Any]) -> ast.Message:
         visibility, keyword, name = ch[0], ch[1], ch[2]
-        message = ast.Message(name.value, self.loc(name), doc=self.doc(keyword))
+        message = ast.Message(name.value, self.loc(name), doc=self.doc(keyword.line, name))
         message.visibility = visibility
         self._fill(message, ch[3:])
         return message
@@ -309,21 +395,22 @@ class _Builder(lark.Transformer[Any, ast.File]):
             label, type_name, name.value, self._int(number), options or [], self.loc(name),
             self.loc(number), type_loc,
         )  # fmt: skip
-        f.doc = self.doc(name)
+        f.doc = self.doc(type_loc.line, name)
         return f
 
     def map_field(self, ch: list[Any]) -> ast.Field:
-        _, (key, _key_loc), (value, value_loc), name, number, options = ch
+        keyword, (key, _key_loc), (value, value_loc), name, number, options = ch
         f = ast.Field(
             None, value, name.value, self._int(number), options or [], self.loc(name),
             self.loc(number), value_loc, map_key=key,
         )  # fmt: skip
-        f.doc = self.doc(name)
+        f.doc = self.doc(keyword.line, name)
         return f
 
     def group(self, ch: list[Any]) -> ast.Field:
         label, keyword, name, number, options, *items = ch
-        body = ast.Message(name.value, self.loc(name), doc=self.doc(keyword), is_group=True)
+        body = ast.Message(name.value, self.loc(name), doc=self.doc(keyword.line, name),
+                           is_group=True)  # fmt: skip
         self._fill(body, items)
         f = ast.Field(
             label, name.value, name.value.lower(), self._int(number), options or [],
@@ -339,7 +426,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
 
     def oneof(self, ch: list[Any]) -> ast.Oneof:
         keyword, name, *items = ch
-        oneof = ast.Oneof(name.value, [], [], self.loc(name), doc=self.doc(keyword))
+        oneof = ast.Oneof(name.value, [], [], self.loc(name), doc=self.doc(keyword.line, name))
         for item in items:
             if isinstance(item, ast.Field):
                 item.oneof = oneof
@@ -385,13 +472,14 @@ class _Builder(lark.Transformer[Any, ast.File]):
     def extend(self, ch: list[Any]) -> ast.Extend:
         keyword, (extendee, loc), *fields = ch
         return ast.Extend(extendee, [f for f in fields if isinstance(f, ast.Field)], loc,
-                          doc=self.doc(keyword))  # fmt: skip
+                          doc=self.leading_comment(keyword.line))  # fmt: skip
 
     # ---- enums -----------------------------------------------------------------
 
     def enum(self, ch: list[Any]) -> ast.Enum:
         visibility, keyword, name, *items = ch
-        enum = ast.Enum(name.value, self.loc(name), visibility=visibility, doc=self.doc(keyword))
+        enum = ast.Enum(name.value, self.loc(name), visibility=visibility,
+                        doc=self.doc(keyword.line, name))  # fmt: skip
         for item in items:
             if isinstance(item, ast.EnumValue):
                 enum.values.append(item)
@@ -404,7 +492,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
     def enum_value(self, ch: list[Any]) -> ast.EnumValue:
         name, (number, number_loc), options = ch
         value = ast.EnumValue(name.value, number, options or [], self.loc(name), number_loc)
-        value.doc = self.doc(name)
+        value.doc = self.doc(name.line, name)
         return value
 
     def signed_number(self, ch: list[Any]) -> tuple[int, Location]:
@@ -417,7 +505,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
 
     def service(self, ch: list[Any]) -> ast.Service:
         keyword, name, *items = ch
-        service = ast.Service(name.value, self.loc(name), doc=self.doc(keyword))
+        service = ast.Service(name.value, self.loc(name), doc=self.doc(keyword.line, name))
         for item in items:
             if isinstance(item, ast.Method):
                 service.methods.append(item)
@@ -430,7 +518,8 @@ class _Builder(lark.Transformer[Any, ast.File]):
         output_type, output_loc = output
         return ast.Method(
             name.value, input_type, output_type, in_stream is not None, out_stream is not None,
-            body[0] if body else [], self.loc(name), input_loc, output_loc, doc=self.doc(keyword),
+            body[0] if body else [], self.loc(name), input_loc, output_loc,
+            doc=self.doc(keyword.line, name),
         )  # fmt: skip
 
     def rpc_body(self, ch: list[Any]) -> list[ast.Option]:
