@@ -12,9 +12,10 @@ of 500 and 5,000 lines. thriftpy2 cannot read ThriftTest's
 
 Protobuf inputs: test_messages_proto3.proto and descriptor.proto from
 ../shared, and a generated .proto of 5,000 lines. pilota parses, resolves
-and checks the file and its imports; proto-schema-parser only parses the one
-file (it resolves nothing); protoc (grpcio-tools, in-process) parses,
-resolves and writes a descriptor set.
+and checks the file (types and options, against descriptor.proto) with its
+imports, which it parses once per process, as a long-lived process would;
+proto-schema-parser only parses the one file (it resolves nothing); protoc
+(grpcio-tools, in-process) parses, resolves and writes a descriptor set.
 """
 
 from __future__ import annotations

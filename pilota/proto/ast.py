@@ -51,10 +51,10 @@ class Option:
     value: Constant
     loc: Location  # of the name
     value_loc: Location
+    text: str = field(init=False)  # the name as written: `(a.b).c`
 
-    @property
-    def text(self) -> str:
-        return ".".join(f"({p.name})" if p.extension else p.name for p in self.name)
+    def __post_init__(self) -> None:
+        self.text = ".".join(f"({p.name})" if p.extension else p.name for p in self.name)
 
 
 @dataclass(slots=True)

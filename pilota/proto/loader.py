@@ -4,7 +4,9 @@ Imports are found relative to the include roots, in order (protoc's `-I`);
 with none given, a file's own directory is its root. The well-known types
 (`google/protobuf/*.proto`) are found after the roots, in the copy that
 ships with grpcio-tools when it is installed. A file is known by its path
-relative to its root (its *import name*), as protoc knows it.
+relative to its root (its *import name*), as protoc knows it. An imported
+file is parsed once per process while it stays unchanged. descriptor.proto is
+loaded even when nothing imports it: options are typed by it, as in protoc.
 
 Names resolve as in protoc: a leading dot means fully qualified; otherwise
 the first component is looked up from the innermost scope outwards, and the
@@ -42,9 +44,12 @@ SCALARS: dict[str, ir.BaseKind] = {
 SCALAR_NAMES = {kind: name for name, kind in SCALARS.items()}
 MAP_KEY_KINDS = frozenset(SCALARS) - {"double", "float", "bytes"}
 _INT32 = (-(2**31), 2**31 - 1)
-# Syntax trees parsed once per process: (path, shown, mtime, size) -> (text, tree).
+# Imported files' syntax trees: ((path, mtime, size), shown) -> (text, tree).
 # Lowering only reads trees, so one can serve many loads.
-_PARSED: dict[tuple[str, str, int, int], tuple[str, ast.File]] = {}
+_PARSED: dict[tuple[tuple[str, int, int], str], tuple[str, ast.File]] = {}
+_PARSED_MAX = 512
+# descriptor.proto's symbols, lowered, for loads that use it without importing it.
+_IMPLIED: dict[tuple[str, int, int], dict[str, _Symbol]] = {}
 
 
 def well_known_root() -> Path | None:
@@ -129,7 +134,7 @@ class _Loader:
         if import_name in self.files:
             return self.files[import_name]
         self.files[import_name] = None
-        tree = self.parse(path, shown, cache=import_name == OPTIONS_FILE and not root)
+        tree = self.parse(path, shown, cache=not root)
         if tree is None:
             return None
         module = ir.Module(shown, import_name, package=tree.package)
@@ -160,23 +165,20 @@ class _Loader:
         return loaded
 
     def parse(self, path: Path, shown: str, cache: bool) -> ast.File | None:
-        """The file's syntax tree; with `cache`, parsed once per process while the file
-        stays the same (for descriptor.proto, which protoc knows without reading it)."""
-        key = None
-        if cache:
-            try:
-                stat = path.stat()
-            except OSError:
-                pass
-            else:
-                key = (str(path.resolve()), shown, stat.st_mtime_ns, stat.st_size)
-                cached = _PARSED.get(key)
-                if cached is not None:
-                    self.diagnostics.sources.add(shown, cached[0])
-                    return cached[1]
+        """The file's syntax tree; with `cache` (for imports), parsed once per process
+        while the file stays the same: many files import the same few."""
+        file_key = _file_key(path) if cache else None
+        key = (file_key, shown) if file_key is not None else None
+        if key is not None:
+            cached = _PARSED.get(key)
+            if cached is not None:
+                self.diagnostics.sources.add(shown, cached[0])
+                return cached[1]
         text = read_source(path, shown, self.diagnostics)
         tree = parse_proto(text, shown, self.diagnostics) if text is not None else None
         if key is not None and text is not None and tree is not None:
+            if len(_PARSED) >= _PARSED_MAX:
+                del _PARSED[next(iter(_PARSED))]  # the oldest
             _PARSED[key] = (text, tree)
         return tree
 
@@ -355,17 +357,37 @@ def load_proto(
             roots.append(loaded)
     if diagnostics.has_errors:
         return None
-    # protoc knows descriptor.proto without an import: options are typed by it
+    # protoc knows descriptor.proto without an import: options are typed by it. When
+    # nothing imports it, its lowered symbols serve every load (nothing else sees them).
+    implied: _File | None = None
+    implied_key = None
     if OPTIONS_FILE not in loader.files:
         found = loader.find(OPTIONS_FILE)
-        if found is not None:
-            loader.load(found, OPTIONS_FILE, str(found))
+        implied_key = _file_key(found) if found is not None else None
+        cached = _IMPLIED.get(implied_key) if implied_key is not None else None
+        if cached is not None:
+            loader.symbols.update(cached)
+        elif found is not None:
+            implied = loader.load(found, OPTIONS_FILE, str(found))
     if diagnostics.has_errors:
         return None
     Lowering(loader).run()
     if diagnostics.has_errors:
         return None
+    if implied is not None and implied_key is not None:
+        _IMPLIED[implied_key] = {
+            name: symbol for name, symbol in loader.symbols.items() if symbol.file is implied
+        }
     return [r.module for r in roots]
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    """What identifies a file's content for the caches: its path, mtime and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
 __all__ = ["json_name", "load_proto", "well_known_root"]

@@ -40,6 +40,8 @@ class _Pending:
 
 
 def _find(written: list[ast.Option], name: str) -> ast.Option | None:
+    if not written:  # most declarations: answer without building a generator
+        return None
     return next((o for o in written if o.text == name), None)
 
 
