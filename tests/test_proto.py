@@ -308,6 +308,19 @@ def test_all_independent_errors_at_once(tmp_path: Path) -> None:
     ]
 
 
+def test_every_syntax_error_at_once(tmp_path: Path) -> None:
+    """After a syntax error, parsing resumes at the next top-level declaration."""
+    errors = check(tmp_path, P3 + "message A { int32 a = ; }\nmessage B { string b = 1 }\n"
+                   'option java_package = "a\\qb";\nmessage C { int32 c = 1; }\n'
+                   "message D {\n  int32 d = 1;\n")  # fmt: skip
+    assert errors == [
+        "2:23: unexpected ';'; expected a number",
+        "3:26: unexpected '}'; expected ';' or '['",
+        "4:23: invalid escape sequence \\q",
+        "8:1: unexpected end of file: a '}' is missing",
+    ]
+
+
 def test_scoping_public_imports_and_well_known_types(tmp_path: Path) -> None:
     files = {
         "dep/inner.proto": P3 + "package dep;\nmessage Inner { enum Kind { K = 0; } }\n",

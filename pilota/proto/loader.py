@@ -28,6 +28,7 @@ from pilota.proto.parser import parse_proto
 from pilota.sources import read_source
 
 OPTIONS_FILE = "google/protobuf/descriptor.proto"
+WKT_INSTALL = "pip install 'volo-py[proto]'"
 MAX_FIELD_NUMBER = 2**29 - 1
 RESERVED_FIELD_NUMBERS = (19000, 19999)
 SUPPORTED_EDITIONS = ("2023", "2024")
@@ -150,7 +151,10 @@ class _Loader:
             found = self.find(imp.path)
             if found is None:
                 if imp.kind != "option" and imp.kind != "weak":
-                    self.diagnostics.error(f"import '{imp.path}' was not found", imp.loc)
+                    hint = ""
+                    if imp.path.startswith("google/protobuf/") and not self.fallback:
+                        hint = f"; the well-known types come with grpcio-tools: {WKT_INSTALL}"
+                    self.diagnostics.error(f"import '{imp.path}' was not found{hint}", imp.loc)
                 continue
             shown = str(found) if found.is_absolute() else imp.path
             target = self.load(found, imp.path, shown)

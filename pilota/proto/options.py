@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pilota import ir
 from pilota.diagnostics import Location
 from pilota.proto import ast
-from pilota.proto.loader import _INT32, OPTIONS_FILE, SCALAR_NAMES
+from pilota.proto.loader import _INT32, OPTIONS_FILE, SCALAR_NAMES, WKT_INSTALL
 
 if TYPE_CHECKING:
     from pilota.proto.loader import _File, _Loader
@@ -131,8 +131,8 @@ class OptionInterpreter:
         symbol = self.loader.symbols.get(f"google.protobuf.{kind}")
         if symbol is None or not isinstance(symbol.definition, ir.Struct):
             self.diagnostics.error(
-                f"options cannot be checked: {OPTIONS_FILE} was not found (give its "
-                "directory with -I, or install grpcio-tools, which ships it)",
+                f"options cannot be checked: {OPTIONS_FILE} was not found; give its "
+                f"directory with -I, or install grpcio-tools, which ships it: {WKT_INSTALL}",
                 written[0].loc,
             )
             return {}

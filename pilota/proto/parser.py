@@ -121,6 +121,34 @@ def _declaration_end(text: str, pos: int) -> int:
 # What _declaration_end stops at; everything else it skips at C speed.
 _DECLARATION_MARKS = re.compile(r"""[;{}\[\]()<>"'/]""")
 
+# Where parsing resumes after a syntax error: the next top-level declaration, taken
+# to be a keyword at the very start of a line (nested ones are indented).
+_TOP_LEVEL = re.compile(
+    r"^(?:(?:export|local)[ \t]+)?(?:syntax|edition|package|import|option|message|enum"
+    r"|service|extend)\b",
+    re.MULTILINE,
+)
+_MAX_SYNTAX_ERRORS = 20
+
+
+def _offset(text: str, location: Location) -> int:
+    """The offset in `text` of a 1-based line and column."""
+    line_start = 0
+    for _ in range(location.line - 1):
+        line_start = text.find("\n", line_start) + 1
+    return line_start + max(0, location.col - 1)
+
+
+def _recovery_region(text: str, pos: int) -> tuple[int, int]:
+    """What to blank out after a syntax error at `pos`: from the top-level
+    declaration it is in to the next one (or the end)."""
+    starts = [found.start() for found in _TOP_LEVEL.finditer(text, 0, pos + 1)]
+    if len(starts) > 1 and starts[-1] == pos:
+        # found at a declaration's first word: the one before it is unfinished
+        return starts[-2], pos
+    following = _TOP_LEVEL.search(text, pos + 1)
+    return (starts[-1] if starts else 0), (following.start() if following else len(text))
+
 
 class _Builder(lark.Transformer[Any, ast.File]):
     """Rule callbacks for the inline transformer; one per parser, reset per file."""
@@ -557,22 +585,36 @@ class ProtoParser:
         self._lock = threading.Lock()
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
-        """Parse one file. Returns None when it has a syntax error (reported)."""
+        """Parse one file. Returns None when it has syntax errors (all reported)."""
+        # Each syntax error blanks out the top-level declaration it occurs in (keeping
+        # newlines, so positions hold) and parses again, to report later errors too.
+        errors = 0
+        resume_from = 0
         with self._lock:
-            self._builder.reset(path, text)
-            try:
-                return cast(ast.File, self._lark.parse(text))
-            except ProtoSyntaxError as exc:
-                diagnostics.error(str(exc), exc.location)
-            except UnexpectedInput as exc:
-                precise = precise_error(exc, text, "proto.lark", self.backend)
-                diagnostics.error(self._message(precise, text), _error_location(precise, path))
-            except lark.exceptions.VisitError as exc:
-                inner = exc.orig_exc
-                if not isinstance(inner, ProtoSyntaxError):
-                    raise
-                diagnostics.error(str(inner), inner.location)
-            return None
+            while True:
+                self._builder.reset(path, text)
+                try:
+                    tree = cast(ast.File, self._lark.parse(text))
+                    return tree if not errors else None
+                except UnexpectedInput as exc:
+                    precise = precise_error(exc, text, "proto.lark", self.backend)
+                    message = self._message(precise, text)
+                    location = _error_location(precise, path, text)
+                except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
+                    inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
+                    if not isinstance(inner, ProtoSyntaxError):
+                        raise
+                    message, location = str(inner), inner.location
+                offset = _offset(text, location)
+                if offset < resume_from:  # no progress: stop rather than loop
+                    return None
+                diagnostics.error(message, location)
+                errors += 1
+                if errors >= _MAX_SYNTAX_ERRORS:
+                    return None
+                start, end = _recovery_region(text, offset)
+                text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+                resume_from = end
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
@@ -589,6 +631,8 @@ class ProtoParser:
             found = f"string {token.value}"
         else:
             found = f"'{token.value}'"
+        if found == "end of file" and "RBRACE" in expected:
+            return "unexpected end of file: a '}' is missing"
         names = sorted({self._terminal_name(e) for e in expected})
         if len(names) > 6:
             names = [*names[:6], "..."]
@@ -600,12 +644,13 @@ class ProtoParser:
         return _FRIENDLY.get(name) or literal_terminal(self._lark, name) or name.lower()
 
 
-def _error_location(exc: UnexpectedInput, path: str) -> Location:
+def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     if isinstance(exc, UnexpectedCharacters):
         return Location(path, exc.line, exc.column)
     token = getattr(exc, "token", None)
     if token is None or token.line is None or token.type == "$END":
-        return Location(path, max(1, exc.line or 1), max(1, exc.column or 1))
+        # the end of the text, where whatever is missing should have come
+        return Location(path, text.count("\n") + 1, len(text) - text.rfind("\n"))
     return Location(path, token.line, token.column, max(1, len(token.value)))
 
 
