@@ -133,7 +133,11 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("enum value clash", P3 + "enum E { A = 0; }\nenum F { A = 0; }\n",
      '3:10: "A" is already defined at the top level'),
     ("json name clash", P3 + "message A {\n  int32 foo_bar = 1;\n  int32 fooBar = 2;\n}\n",
-     '4:9: the JSON name of field "fooBar" (fooBar) conflicts with that of field "foo_bar"'),
+     '4:9: the default JSON name of field "fooBar" ("fooBar") conflicts with the default JSON name of field "foo_bar"'),
+    ("custom json name clash", P3 + 'message A { int32 a = 1 [json_name = "b"]; int32 b = 2; }\n',
+     '2:50: the default JSON name of field "b" ("b") conflicts with the custom JSON name of field "a"'),
+    ("bracketed json name", P3 + 'message A { int32 a = 1 [json_name = "[x]"]; }\n',
+     '2:19: the JSON name "[x]" of field "a" is not allowed: JSON names may not start with \'[\' and end with \']\''),
     ("unknown type", P3 + "message A { Foo f = 1; }\n", '2:13: "Foo" is not defined'),
     ("innermost scope", P3 + "package p;\nmessage B { message C {} }\n"
      "message A {\n  message B {}\n  B.C c = 1;\n}\n",
@@ -308,6 +312,17 @@ def test_all_independent_errors_at_once(tmp_path: Path) -> None:
     ]
 
 
+def test_json_name_clash_is_a_warning_in_proto2(tmp_path: Path) -> None:
+    (tmp_path / "main.proto").write_text(
+        P2 + "message A { optional int32 foo_bar = 1; optional int32 fooBar = 2; }\n"
+    )
+    diagnostics = Diagnostics()
+    assert load_proto([tmp_path / "main.proto"], [tmp_path], diagnostics) is not None
+    assert [(d.location.line, d.location.col, d.message) for d in diagnostics.warnings
+            if d.location] == [(2, 56, 'the default JSON name of field "fooBar" ("fooBar") '
+                                'conflicts with the default JSON name of field "foo_bar"')]
+
+
 def test_every_syntax_error_at_once(tmp_path: Path) -> None:
     """After a syntax error, parsing resumes at the next top-level declaration."""
     errors = check(tmp_path, P3 + "message A { int32 a = ; }\nmessage B { string b = 1 }\n"
@@ -318,6 +333,23 @@ def test_every_syntax_error_at_once(tmp_path: Path) -> None:
         "3:26: unexpected '}'; expected ';' or '['",
         "4:23: invalid escape sequence \\q",
         "8:1: unexpected end of file: a '}' is missing",
+    ]
+
+
+def test_without_grpcio_tools_the_errors_say_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pilota.proto.loader.well_known_root", lambda: None)
+    errors = check(tmp_path, P3 + 'import "google/protobuf/any.proto";\n')
+    assert errors == [
+        "2:8: import 'google/protobuf/any.proto' was not found; the well-known types come "
+        "with grpcio-tools: pip install 'volo-py[proto]'"
+    ]
+    errors = check(tmp_path, P3 + 'option java_package = "x";\n')
+    assert errors == [
+        "2:8: options cannot be checked: google/protobuf/descriptor.proto was not found; give "
+        "its directory with -I, or install grpcio-tools, which ships it: pip install "
+        "'volo-py[proto]'"
     ]
 
 

@@ -82,11 +82,12 @@ def _own_features(written: list[ast.Option]) -> dict[str, tuple[str, Location]]:
 # Feature defaults: proto2 and proto3 are fixed feature sets; editions start from these.
 _FEATURE_DEFAULTS = {
     ir.Syntax.PROTO2: {"field_presence": "EXPLICIT", "enum_type": "CLOSED",
-                       "message_encoding": "LENGTH_PREFIXED"},
+                       "message_encoding": "LENGTH_PREFIXED",
+                       "json_format": "LEGACY_BEST_EFFORT"},
     ir.Syntax.PROTO3: {"field_presence": "IMPLICIT", "enum_type": "OPEN",
-                       "message_encoding": "LENGTH_PREFIXED"},
+                       "message_encoding": "LENGTH_PREFIXED", "json_format": "ALLOW"},
     ir.Syntax.EDITIONS: {"field_presence": "EXPLICIT", "enum_type": "OPEN",
-                         "message_encoding": "LENGTH_PREFIXED"},
+                         "message_encoding": "LENGTH_PREFIXED", "json_format": "ALLOW"},
 }  # fmt: skip
 
 
@@ -226,6 +227,7 @@ class Lowering:
         synthetic: list[ir.Oneof] = []
         numbers: dict[int, ast.Field] = {}
         json_names: dict[str, ast.Field] = {}
+        json_format = self.features(f, struct.parent, message.options)["json_format"]
         for fld in message.fields:
             lowered_field = self.field(f, fld, full, struct, in_extend=False)
             if lowered_field is None:
@@ -266,16 +268,21 @@ class Lowering:
                     )
             if fld.name in struct.reserved_names:
                 self.diagnostics.error(f"field name \"{fld.name}\" is reserved", fld.loc)
-            if f.syntax is ir.Syntax.PROTO3 and _find(fld.options, "json_name") is None:
-                key = json_name(fld.name).lower()
-                clash = json_names.get(key)
-                if clash is not None and clash.name != fld.name:
-                    self.diagnostics.error(
-                        f"the JSON name of field \"{fld.name}\" ({json_name(fld.name)}) "
-                        f"conflicts with that of field \"{clash.name}\"",
-                        fld.loc,
-                    )
-                json_names.setdefault(key, fld)
+            json = lowered_field.json_name or fld.name
+            clash = json_names.get(json)
+            if clash is not None and clash.name != fld.name:
+                kind = "custom" if _find(fld.options, "json_name") else "default"
+                other_kind = "custom" if _find(clash.options, "json_name") else "default"
+                problem = (
+                    f"the {kind} JSON name of field \"{fld.name}\" (\"{json}\") conflicts "
+                    f"with the {other_kind} JSON name of field \"{clash.name}\""
+                )
+                # only a warning where JSON mapping is best effort (proto2's default)
+                if json_format == "ALLOW":
+                    self.diagnostics.error(problem, fld.loc)
+                else:
+                    self.diagnostics.warning(problem, fld.loc)
+            json_names.setdefault(json, fld)
         struct.oneofs += synthetic
         for i, (start, end) in enumerate(struct.reserved_ids):
             for start2, end2 in struct.reserved_ids[i + 1 :]:
@@ -365,6 +372,12 @@ class Lowering:
         )  # fmt: skip
         if explicit_json is not None and in_extend:
             self.diagnostics.error("extensions cannot have a json_name option", explicit_json.loc)
+        elif explicit_json is not None and json.startswith("[") and json.endswith("]"):
+            self.diagnostics.error(
+                f"the JSON name \"{json}\" of field \"{fld.name}\" is not allowed: JSON "
+                "names may not start with '[' and end with ']'",
+                fld.loc,
+            )
         default = _find(fld.options, "default")
         if default is not None:
             lowered.default = self.default(f, fld, value_type, default)
