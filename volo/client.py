@@ -12,6 +12,7 @@ import asyncio
 import bisect
 import hashlib
 import itertools
+import math
 import random
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -77,10 +78,16 @@ class _Connection(asyncio.Protocol):
         self.max_frame = max_frame
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
-        self.pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        # seqid -> the call's future, deadline, method and timeout
+        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], float, str, float]] = {}
         self.framed_binary = wire == WireFormat(Framing.FRAMED, "binary")
         self.seqids = itertools.count(1)
-        self.closed = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.closed = self.loop.create_future()
+        # One timer per connection, at the earliest deadline of the calls in flight,
+        # instead of one per call (scheduling and cancelling those cost more than a call).
+        self.sweep: asyncio.TimerHandle | None = None
+        self.sweep_at = math.inf
 
     @property
     def usable(self) -> bool:
@@ -96,10 +103,7 @@ class _Connection(asyncio.Protocol):
         error = TransportError(
             f"connection lost: {exc}" if exc else "connection closed by the peer"
         )
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(error)
-        self.pending.clear()
+        self.fail_pending(error)
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -115,9 +119,9 @@ class _Connection(asyncio.Protocol):
             self.fail(TransportError(f"bad reply stream: {exc}"))
 
     def deliver(self, seqid: int, kind: int, body: bytes) -> None:
-        future = self.pending.pop(seqid, None)
-        if future is not None and not future.done():
-            future.set_result((kind, body))
+        call = self.pending.pop(seqid, None)
+        if call is not None and not call[0].done():
+            call[0].set_result((kind, body))
         # else: the call timed out (or never was): drop the reply
 
     def take_framed_binary(self) -> None:
@@ -148,12 +152,37 @@ class _Connection(asyncio.Protocol):
         return message
 
     def fail(self, error: Exception) -> None:
-        for future in self.pending.values():
+        self.fail_pending(error)
+        if self.transport is not None:
+            self.transport.close()
+
+    def fail_pending(self, error: Exception) -> None:
+        for future, *_ in self.pending.values():
             if not future.done():
                 future.set_exception(error)
         self.pending.clear()
-        if self.transport is not None:
-            self.transport.close()
+        if self.sweep is not None:
+            self.sweep.cancel()
+            self.sweep, self.sweep_at = None, math.inf
+
+    def expire(self) -> None:
+        """Fail the calls whose deadline has come; wake again at the next deadline."""
+        self.sweep, self.sweep_at = None, math.inf
+        # A timer may fire a hair early: within a millisecond counts as due.
+        now = self.loop.time() + 0.001
+        expired = [seqid for seqid, call in self.pending.items() if call[1] <= now]
+        for seqid in expired:
+            future, _, method, timeout = self.pending.pop(seqid)
+            if not future.done():
+                future.set_exception(CallTimeout(f"{method}: no reply within {timeout:g} s"))
+        if self.pending:
+            self.wake_at(min(call[1] for call in self.pending.values()))
+
+    def wake_at(self, deadline: float) -> None:
+        if self.sweep is not None:
+            self.sweep.cancel()
+        self.sweep = self.loop.call_at(deadline, self.expire)
+        self.sweep_at = deadline
 
     async def call(
         self,
@@ -180,24 +209,20 @@ class _Connection(asyncio.Protocol):
         if oneway:
             self.outbox.write(message)
             return None
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
-        self.pending[seqid] = future
-        expire = loop.call_later(timeout, _expire, future, method, timeout)
+        deadline = loop.time() + timeout
+        self.pending[seqid] = (future, deadline, method, timeout)
+        if deadline < self.sweep_at:
+            self.wake_at(deadline)
         try:
             self.outbox.write(message)
             reply_kind, reply = await future
         finally:
-            expire.cancel()
             self.pending.pop(seqid, None)
         if reply_kind == MessageType.EXCEPTION:
             raise ApplicationError.from_bytes(reply, protocol)
         return result_class.from_bytes(reply, protocol)
-
-
-def _expire(future: asyncio.Future[Any], method: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(CallTimeout(f"{method}: no reply within {timeout:g} s"))
 
 
 class Endpoint:
