@@ -46,6 +46,22 @@ async def test_a_timed_out_call_never_gets_another_calls_reply(tt: Any) -> None:
         await transport.close()
 
 
+async def test_a_short_timeout_fires_on_time_behind_a_long_one(tt: Any) -> None:
+    """One connection, one deadline timer: a later call with a nearer deadline moves it."""
+    async with volo.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+        client = tt.ThriftTestClient(transport)
+        long_call = asyncio.create_task(client.testString("slow"))
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        with volo.timeout(0.1), pytest.raises(volo.CallTimeout):
+            await client.testString("slow")
+        assert asyncio.get_running_loop().time() - started < 5  # not at the long call's 10 s
+        assert await long_call == "slow"  # and the long one still gets its reply
+        assert len(transport.endpoints[0].connections) == 1
+        await transport.close()
+
+
 async def test_errors_travel_as_they_should(tt: Any) -> None:
     async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
         transport = volo.connect(f"127.0.0.1:{server.port}")
