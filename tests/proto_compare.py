@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from google.protobuf import message_factory
@@ -35,7 +36,10 @@ def _norm_default(kind: int, value: Any) -> Any:
         return None
     if kind in (1, 2):
         f = float(value)
-        return "nan" if math.isnan(f) else (f if kind == 1 else round(f, 5))
+        if math.isnan(f):
+            return "nan"
+        # a float field's default compares as the float32 it stands for
+        return f if kind == 1 else struct.unpack("<f", struct.pack("<f", f))[0]
     return value
 
 

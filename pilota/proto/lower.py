@@ -13,12 +13,11 @@ from pilota.proto.loader import (
     MAP_KEY_KINDS,
     MAX_FIELD_NUMBER,
     RESERVED_FIELD_NUMBERS,
-    SCALAR_NAMES,
     SCALARS,
     _Symbol,
     json_name,
 )
-from pilota.proto.options import OptionInterpreter
+from pilota.proto.options import OptionInterpreter, typed_value
 
 if TYPE_CHECKING:
     from pilota.proto.loader import _File, _Loader
@@ -490,60 +489,13 @@ class Lowering:
         if fld.label == "repeated":
             self.diagnostics.error("repeated fields cannot have default values", option.loc)
             return None
-        value = option.value
-        where = option.value_loc
-        if isinstance(value_type, ir.NamedType):
-            d = value_type.definition
-            if isinstance(d, ir.Enum):
-                member = d.member(value.name) if isinstance(value, ast.Identifier) else None
-                if member is None or (isinstance(value, ast.Identifier) and value.negative):
-                    shown = value.name if isinstance(value, ast.Identifier) else repr(value)
-                    self.diagnostics.error(
-                        f"enum type \"{d.full_name}\" has no value named \"{shown}\"", where
-                    )
-                    return None
-                return ir.EnumValue(member)
+        if isinstance(value_type, ir.NamedType) and isinstance(value_type.definition, ir.Struct):
             self.diagnostics.error("message fields cannot have default values", option.loc)
             return None
-        assert isinstance(value_type, ir.BaseType)
-        kind = value_type.kind
-        if kind in (ir.BaseKind.STRING, ir.BaseKind.BINARY):
-            if not isinstance(value, bytes):
-                self.diagnostics.error("expected a string for the default value", where)
-                return None
-            if kind is ir.BaseKind.BINARY:
-                return value
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                self.diagnostics.error("the default string is not valid UTF-8", where)
-                return None
-        if kind is ir.BaseKind.BOOL:
-            if isinstance(value, ast.Identifier) and value.name in ("true", "false"):
-                return value.name == "true"
-            self.diagnostics.error("expected true or false for the default value", where)
-            return None
-        if kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            if isinstance(value, ast.Identifier) and value.name in ("inf", "nan"):
-                number = float(value.name)
-                return -number if value.negative else number
-            self.diagnostics.error("expected a number for the default value", where)
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.diagnostics.error(
-                "expected an integer for the default value of a field of type "
-                + SCALAR_NAMES[kind],
-                where,
-            )
-            return None
-        low, high = kind.range
-        if not low <= value <= high:
-            self.diagnostics.error(
-                f"integer {value} is out of range for type {SCALAR_NAMES[kind]}", where
-            )
-            return None
+        value: ir.Value | None = typed_value(
+            self.diagnostics, value_type, option.value, option.value_loc, "the default value",
+            in_aggregate=False,
+        )  # fmt: skip
         return value
 
     def extends(

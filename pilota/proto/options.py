@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pilota import ir
-from pilota.diagnostics import Location
+from pilota.diagnostics import Diagnostics, Location
 from pilota.proto import ast
 from pilota.proto.loader import _INT32, OPTIONS_FILE, SCALAR_NAMES, WKT_INSTALL
 
@@ -331,82 +331,7 @@ class OptionInterpreter:
                     loc,
                 )
                 return None
-            assert isinstance(d, ir.Enum)
-            return self.enum_value(d, value, loc, shown, in_aggregate)
-        assert isinstance(t, ir.BaseType), t
-        kind = t.kind
-        if kind in (ir.BaseKind.STRING, ir.BaseKind.BINARY):
-            if not isinstance(value, bytes):
-                self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected a quoted "
-                                       "string", loc)  # fmt: skip
-                return None
-            if kind is ir.BaseKind.BINARY:
-                return value
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                self.diagnostics.error(f"{shown} has type string, and this value is not UTF-8", loc)
-                return None
-        if kind is ir.BaseKind.BOOL:
-            if isinstance(value, ast.Identifier) and not value.negative:
-                spelled = _TEXT_BOOLS.get(value.name)
-                if spelled is not None and (in_aggregate or value.name in ("true", "false")):
-                    return spelled
-            if in_aggregate and value in (0, 1) and not isinstance(value, float):
-                return value == 1
-            self.diagnostics.error(f"{shown} has type bool: expected true or false", loc)
-            return None
-        if kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
-            number: float | None = None
-            if isinstance(value, int | float):
-                number = float(value)
-            elif isinstance(value, ast.Identifier):
-                name = value.name.lower() if in_aggregate else value.name
-                special = _TEXT_FLOATS.get(name)
-                if special is not None and (in_aggregate or name != "infinity"):
-                    number = -special if value.negative else special
-            if number is None:
-                self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected a number",
-                                       loc)  # fmt: skip
-                return None
-            return _as_float32(number) if kind is ir.BaseKind.FLOAT else number
-        if not isinstance(value, int):
-            self.diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected an integer",
-                                   loc)  # fmt: skip
-            return None
-        low, high = kind.range
-        if not low <= value <= high:
-            self.diagnostics.error(
-                f"{shown}: {value} is out of range for type {SCALAR_NAMES[kind]}", loc
-            )
-            return None
-        return value
-
-    def enum_value(
-        self, enum: ir.Enum, value: ast.Constant, loc: Location, shown: str, in_aggregate: bool
-    ) -> ir.EnumValue | int | None:
-        if isinstance(value, ast.Identifier) and not value.negative:
-            member = enum.member(value.name)
-            if member is not None:
-                return ir.EnumValue(member)
-            self.diagnostics.error(
-                f'{shown}: enum "{enum.full_name}" has no value named "{value.name}"', loc
-            )
-            return None
-        if in_aggregate and isinstance(value, int):
-            member = next((m for m in enum.members if m.value == value), None)
-            if member is not None:
-                return ir.EnumValue(member)
-            if not enum.closed and _INT32[0] <= value <= _INT32[1]:
-                return value
-            self.diagnostics.error(
-                f'{shown}: enum "{enum.full_name}" has no value numbered {value}', loc
-            )
-            return None
-        self.diagnostics.error(
-            f'{shown} is enum "{enum.full_name}": expected the name of one of its values', loc
-        )
-        return None
+        return typed_value(self.diagnostics, t, value, loc, shown, in_aggregate)
 
     def aggregate(
         self, f: _File, struct: ir.Struct, value: ast.Aggregate, scope: str
@@ -476,6 +401,91 @@ class OptionInterpreter:
         inner = self.aggregate(f, held, entry.value, scope)
         if inner is not None:
             message.values[f"[{entry.key}]"] = inner
+
+
+def typed_value(
+    diagnostics: Diagnostics, t: ir.Type, value: ast.Constant, loc: Location, shown: str,
+    in_aggregate: bool,
+) -> Any:  # fmt: skip
+    """`value` as a value of scalar or enum type `t`, for an option or a default
+    (text format's looser spellings only `in_aggregate`); None (reported) when it
+    is not one. `shown` names what is being set, for the messages."""
+    if isinstance(t, ir.NamedType):
+        assert isinstance(t.definition, ir.Enum), t
+        return _enum_value(diagnostics, t.definition, value, loc, shown, in_aggregate)
+    assert isinstance(t, ir.BaseType), t
+    kind = t.kind
+    if kind in (ir.BaseKind.STRING, ir.BaseKind.BINARY):
+        if not isinstance(value, bytes):
+            diagnostics.error(
+                f"{shown} has type {SCALAR_NAMES[kind]}: expected a quoted string", loc
+            )
+            return None
+        if kind is ir.BaseKind.BINARY:
+            return value
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            diagnostics.error(f"{shown} has type string, and this value is not UTF-8", loc)
+            return None
+    if kind is ir.BaseKind.BOOL:
+        if isinstance(value, ast.Identifier) and not value.negative:
+            spelled = _TEXT_BOOLS.get(value.name)
+            if spelled is not None and (in_aggregate or value.name in ("true", "false")):
+                return spelled
+        if in_aggregate and value in (0, 1) and not isinstance(value, float):
+            return value == 1
+        diagnostics.error(f"{shown} has type bool: expected true or false", loc)
+        return None
+    if kind in (ir.BaseKind.DOUBLE, ir.BaseKind.FLOAT):
+        number: float | None = None
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, ast.Identifier):
+            name = value.name.lower() if in_aggregate else value.name
+            special = _TEXT_FLOATS.get(name)
+            if special is not None and (in_aggregate or name != "infinity"):
+                number = -special if value.negative else special
+        if number is None:
+            diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected a number", loc)
+            return None
+        return _as_float32(number) if kind is ir.BaseKind.FLOAT else number
+    if not isinstance(value, int):
+        diagnostics.error(f"{shown} has type {SCALAR_NAMES[kind]}: expected an integer", loc)
+        return None
+    low, high = kind.range
+    if not low <= value <= high:
+        diagnostics.error(f"{shown}: {value} is out of range for type {SCALAR_NAMES[kind]}", loc)
+        return None
+    return value
+
+
+def _enum_value(
+    diagnostics: Diagnostics, enum: ir.Enum, value: ast.Constant, loc: Location, shown: str,
+    in_aggregate: bool,
+) -> ir.EnumValue | int | None:  # fmt: skip
+    if isinstance(value, ast.Identifier) and not value.negative:
+        member = enum.member(value.name)
+        if member is not None:
+            return ir.EnumValue(member)
+        diagnostics.error(
+            f'{shown}: enum "{enum.full_name}" has no value named "{value.name}"', loc
+        )
+        return None
+    if in_aggregate and isinstance(value, int):
+        member = next((m for m in enum.members if m.value == value), None)
+        if member is not None:
+            return ir.EnumValue(member)
+        if not enum.closed and _INT32[0] <= value <= _INT32[1]:
+            return value
+        diagnostics.error(
+            f'{shown}: enum "{enum.full_name}" has no value numbered {value}', loc
+        )
+        return None
+    diagnostics.error(
+        f'{shown} is enum "{enum.full_name}": expected the name of one of its values', loc
+    )
+    return None
 
 
 def _zero(t: ir.Type) -> Any:
