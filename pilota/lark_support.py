@@ -1,16 +1,70 @@
 """What the Thrift and protobuf parsers share about Lark: how a parser is
-built (LALR, contextual lexer, lark-cython when installed) and how a syntax
-error is made precise."""
+built (LALR, contextual lexer, lark-cython when installed), how a syntax
+error is made precise, and how parsing goes on past one."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import lark
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
+from pilota.diagnostics import Diagnostics, Location
 from pilota.resources import grammar_text
+
+MAX_SYNTAX_ERRORS = 20
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxProblem:
+    """A syntax error, and what to blank out to parse on past it."""
+
+    message: str
+    location: Location
+    offset: int  # where the parser stopped
+    blank: tuple[int, int]  # what to blank out before parsing again
+
+
+def recovery_region(text: str, pos: int, top_level: re.Pattern[str]) -> tuple[int, int]:
+    """The span to blank out after a syntax error at offset `pos`: from the
+    top-level declaration it is in to the next one (or the end). `top_level`
+    finds declarations' first words, as its group `kw`. When the error is *at*
+    such a word, the declaration before it is the unfinished one."""
+    keywords = [m.start("kw") for m in top_level.finditer(text)]
+    before = [k for k in keywords if k < pos]
+    after = [k for k in keywords if k > pos]
+    start = before[-1] if before else 0
+    end = pos if pos in keywords and before else (after[0] if after else len(text))
+    return start, end
+
+
+def parse_recovering(
+    text: str, attempt: Callable[[str], _T | SyntaxProblem], diagnostics: Diagnostics
+) -> _T | None:
+    """`attempt(text)`'s tree, or None when the text has syntax errors, all reported.
+
+    After each error the span it names is blanked out (newlines kept, so positions
+    hold) and `attempt` runs again, to report later errors too."""
+    errors = 0
+    resume_from = 0
+    while True:
+        outcome = attempt(text)
+        if not isinstance(outcome, SyntaxProblem):
+            return outcome if not errors else None
+        if outcome.offset < resume_from:  # no progress: stop rather than loop
+            return None
+        diagnostics.error(outcome.message, outcome.location)
+        errors += 1
+        if errors >= MAX_SYNTAX_ERRORS:
+            return None
+        start, end = outcome.blank
+        text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+        resume_from = end
 
 
 def build_lalr(

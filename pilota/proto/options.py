@@ -321,16 +321,15 @@ class OptionInterpreter:
         shown: str, in_aggregate: bool,
     ) -> Any:  # fmt: skip
         """`value` as a value of type `t`; None (reported) when it is not one."""
-        if isinstance(t, ir.NamedType):
-            d = t.definition
-            if isinstance(d, ir.Struct):
-                if isinstance(value, ast.Aggregate):
-                    return self.aggregate(f, d, value, scope)
-                self.diagnostics.error(
-                    f'{shown} is message "{d.full_name}": its value is an aggregate, {{ ... }}',
-                    loc,
-                )
-                return None
+        if isinstance(t, ir.NamedType) and isinstance(t.definition, ir.Struct):
+            if isinstance(value, ast.Aggregate):
+                return self.aggregate(f, t.definition, value, scope)
+            self.diagnostics.error(
+                f'{shown} is message "{t.definition.full_name}": its value is an aggregate, '
+                "{ ... }",
+                loc,
+            )
+            return None
         return typed_value(self.diagnostics, t, value, loc, shown, in_aggregate)
 
     def aggregate(

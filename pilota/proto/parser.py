@@ -17,9 +17,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from pilota.diagnostics import Diagnostics, Location
 from pilota.lark_support import (
+    SyntaxProblem,
     build_lalr,
     literal_terminal,
+    parse_recovering,
     precise_error,
+    recovery_region,
     unexpected_character_message,
 )
 from pilota.proto import ast
@@ -124,11 +127,10 @@ _DECLARATION_MARKS = re.compile(r"""[;{}\[\]()<>"'/]""")
 # Where parsing resumes after a syntax error: the next top-level declaration, taken
 # to be a keyword at the very start of a line (nested ones are indented).
 _TOP_LEVEL = re.compile(
-    r"^(?:(?:export|local)[ \t]+)?(?:syntax|edition|package|import|option|message|enum"
-    r"|service|extend)\b",
+    r"^(?P<kw>(?:(?:export|local)[ \t]+)?(?:syntax|edition|package|import|option|message"
+    r"|enum|service|extend))\b",
     re.MULTILINE,
 )
-_MAX_SYNTAX_ERRORS = 20
 
 
 def _offset(text: str, location: Location) -> int:
@@ -137,17 +139,6 @@ def _offset(text: str, location: Location) -> int:
     for _ in range(location.line - 1):
         line_start = text.find("\n", line_start) + 1
     return line_start + max(0, location.col - 1)
-
-
-def _recovery_region(text: str, pos: int) -> tuple[int, int]:
-    """What to blank out after a syntax error at `pos`: from the top-level
-    declaration it is in to the next one (or the end)."""
-    starts = [found.start() for found in _TOP_LEVEL.finditer(text, 0, pos + 1)]
-    if len(starts) > 1 and starts[-1] == pos:
-        # found at a declaration's first word: the one before it is unfinished
-        return starts[-2], pos
-    following = _TOP_LEVEL.search(text, pos + 1)
-    return (starts[-1] if starts else 0), (following.start() if following else len(text))
 
 
 class _Builder(lark.Transformer[Any, ast.File]):
@@ -586,35 +577,26 @@ class ProtoParser:
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
-        # Each syntax error blanks out the top-level declaration it occurs in (keeping
-        # newlines, so positions hold) and parses again, to report later errors too.
-        errors = 0
-        resume_from = 0
         with self._lock:
-            while True:
-                self._builder.reset(path, text)
-                try:
-                    tree = cast(ast.File, self._lark.parse(text))
-                    return tree if not errors else None
-                except UnexpectedInput as exc:
-                    precise = precise_error(exc, text, "proto.lark", self.backend)
-                    message = self._message(precise, text)
-                    location = _error_location(precise, path, text)
-                except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
-                    inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
-                    if not isinstance(inner, ProtoSyntaxError):
-                        raise
-                    message, location = str(inner), inner.location
-                offset = _offset(text, location)
-                if offset < resume_from:  # no progress: stop rather than loop
-                    return None
-                diagnostics.error(message, location)
-                errors += 1
-                if errors >= _MAX_SYNTAX_ERRORS:
-                    return None
-                start, end = _recovery_region(text, offset)
-                text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
-                resume_from = end
+            # Each syntax error blanks out the top-level declaration it occurs in.
+            return parse_recovering(text, lambda current: self._attempt(current, path),
+                                    diagnostics)  # fmt: skip
+
+    def _attempt(self, text: str, path: str) -> ast.File | SyntaxProblem:
+        self._builder.reset(path, text)
+        try:
+            return cast(ast.File, self._lark.parse(text))
+        except UnexpectedInput as exc:
+            precise = precise_error(exc, text, "proto.lark", self.backend)
+            message = self._message(precise, text)
+            location = _error_location(precise, path, text)
+        except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
+            inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
+            if not isinstance(inner, ProtoSyntaxError):
+                raise
+            message, location = str(inner), inner.location
+        offset = _offset(text, location)
+        return SyntaxProblem(message, location, offset, recovery_region(text, offset, _TOP_LEVEL))
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):

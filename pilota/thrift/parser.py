@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_right
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
@@ -20,9 +19,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from pilota.diagnostics import Diagnostics, Location
 from pilota.lark_support import (
+    SyntaxProblem,
     build_lalr,
     literal_terminal,
+    parse_recovering,
     precise_error,
+    recovery_region,
     unexpected_character_message,
 )
 from pilota.thrift import ast
@@ -40,7 +42,6 @@ _TOP_LEVEL = re.compile(
     r"|struct|union|exception|service)\b",
     re.MULTILINE,
 )
-_MAX_SYNTAX_ERRORS = 20
 
 
 def clean_doc(raw: str) -> str:
@@ -364,52 +365,39 @@ class ThriftParser:
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
         with self._lock:
-            return self._parse_recovering(text, path, diagnostics)
+            # Each syntax error blanks out the top-level construct it occurs in.
+            return parse_recovering(
+                text, lambda current: self._attempt(current, path, diagnostics), diagnostics
+            )
 
-    def _parse_recovering(
+    def _attempt(
         self, text: str, path: str, diagnostics: Diagnostics
-    ) -> ast.Document | None:
-        # Each syntax error blanks out the top-level construct it occurs in (keeping
-        # newlines, so positions hold) and parses again, to report later errors too.
-        syntax_errors = 0
-        resume_from = 0
-        while True:
-            self._builder.reset(path, text, diagnostics)
-            try:
-                document = cast(ast.Document, self._lark.parse(text))
-            except UnexpectedInput as fast_exc:
-                precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
-                error = self._explain(precise, text, path)
-                if error.offset < resume_from:  # no progress: stop rather than loop
-                    return None
-                diagnostics.error(error.message, error.location)
-                syntax_errors += 1
-                if syntax_errors >= _MAX_SYNTAX_ERRORS:
-                    return None
-                start, end = error.blank
-                text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
-                resume_from = end
-                continue
-            return None if syntax_errors else document
+    ) -> ast.Document | SyntaxProblem:
+        self._builder.reset(path, text, diagnostics)
+        try:
+            return cast(ast.Document, self._lark.parse(text))
+        except UnexpectedInput as fast_exc:
+            precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
+            return self._explain(precise, text, path)
 
-    def _explain(self, exc: UnexpectedInput, text: str, path: str) -> _SyntaxError:
+    def _explain(self, exc: UnexpectedInput, text: str, path: str) -> SyntaxProblem:
         offset = _error_offset(exc, text)
         missing = _missing_closer(text, offset)
         if missing is not None:
             construct_start, keyword_at, closer = missing
             keyword = _TOP_LEVEL.match(text, _line_start(text, keyword_at))
             word = keyword.group("kw") if keyword else "definition"
-            return _SyntaxError(
+            return SyntaxProblem(
                 f"missing '{closer}' before '{word}'",
                 _offset_location(text, path, keyword_at, len(word)),
                 offset,
                 (construct_start, keyword_at),
             )
-        return _SyntaxError(
+        return SyntaxProblem(
             self._message(exc, text),
             _error_location(exc, path, text),
             offset,
-            _recovery_region(text, offset),
+            recovery_region(text, offset, _TOP_LEVEL),
         )
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
@@ -445,14 +433,6 @@ class ThriftParser:
 
     def _terminal_name(self, name: str) -> str:
         return _FRIENDLY.get(name) or literal_terminal(self._lark, name) or name
-
-
-@dataclass(frozen=True, slots=True)
-class _SyntaxError:
-    message: str
-    location: Location
-    offset: int  # where the parser stopped
-    blank: tuple[int, int]  # what to blank out before parsing again
 
 
 _TOP_LEVEL_TERMINALS = frozenset(
@@ -558,21 +538,6 @@ def _missing_closer(text: str, offset: int) -> tuple[int, int, str] | None:
         elif ch in _CLOSERS.values() and stack and stack[-1] == ch:
             stack.pop()
     return (construct_start, keyword_at, stack[-1]) if stack else None
-
-
-def _recovery_region(text: str, pos: int) -> tuple[int, int]:
-    """The span to blank out after a syntax error at offset `pos`.
-
-    It runs from the top-level keyword that opened the broken construct to the
-    next top-level keyword. When the error is *at* a top-level keyword, the
-    construct before it is the broken one.
-    """
-    keywords = [m.start("kw") for m in _TOP_LEVEL.finditer(text)]
-    before = [k for k in keywords if k < pos]
-    after = [k for k in keywords if k > pos]
-    start = before[-1] if before else 0
-    end = pos if pos in keywords and before else (after[0] if after else len(text))
-    return start, end
 
 
 @cache
