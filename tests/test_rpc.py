@@ -286,3 +286,44 @@ async def test_a_dead_address_is_skipped_and_pools_grow(tt: Any) -> None:
         assert await asyncio.gather(*(client.testString("x") for _ in range(10))) == ["alive"] * 10
         assert 1 <= len(transport.endpoints[1].connections) <= 3
         await transport.close()
+
+
+class RecordingTransport:
+    """Stands in for an asyncio transport: records each write (one per system call)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_the_outbox_sends_the_first_message_at_once_then_batches() -> None:
+    from volo.framing import Outbox
+
+    transport = RecordingTransport()
+    outbox = Outbox(transport)  # type: ignore[arg-type]
+    batch = Outbox.BATCH_MESSAGES
+    messages = [b"m%d;" % i for i in range(1 + batch + 3)]
+    for message in messages:
+        outbox.write(message)
+    # the first at once, then a full batch as soon as it is full; the rest waits
+    assert transport.writes == [messages[0], b"".join(messages[1 : 1 + batch])]
+    await asyncio.sleep(0)  # the iteration ends: the rest leaves in one write
+    assert transport.writes[2:] == [b"".join(messages[1 + batch :])]
+    outbox.write(b"next")  # a new iteration: at once again
+    assert transport.writes[3:] == [b"next"]
+    await asyncio.sleep(0)
+
+    big = b"x" * Outbox.BATCH_BYTES
+    outbox.write(b"first")
+    outbox.write(b"small")
+    outbox.write(big)  # over the byte bound: goes with what was gathered
+    assert transport.writes[4:] == [b"first", b"small" + big]
+    await asyncio.sleep(0)
+    assert len(transport.writes) == 6 and b"".join(transport.writes) == b"".join(
+        [*messages, b"next", b"first", b"small", big]
+    )
