@@ -30,17 +30,129 @@ class SyntaxProblem:
     blank: tuple[int, int]  # what to blank out before parsing again
 
 
-def recovery_region(text: str, pos: int, top_level: re.Pattern[str]) -> tuple[int, int]:
-    """The span to blank out after a syntax error at offset `pos`: from the
-    top-level declaration it is in to the next one (or the end). `top_level`
-    finds declarations' first words, as its group `kw`. When the error is *at*
-    such a word, the declaration before it is the unfinished one."""
+_STRINGS_AND_COMMENTS = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|//[^\n]*|#[^\n]*|/\*[\s\S]*?(?:\*/|\Z)'
+)  # a string or block comment left open runs to the end of its line or of the text
+_BRACKETS = re.compile(r"[{}()\[\]<>;,\n]")
+_OPENER_OF = {"}": "{", ")": "(", "]": "[", ">": "<"}
+
+
+def code_only(text: str) -> str:
+    """`text` with strings and comments blanked to spaces, so brackets and
+    separators can be read from it at their own offsets."""
+    return _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), text)
+
+
+def recovery_region(
+    text: str, pos: int, top_level: re.Pattern[str], separators: str = ";"
+) -> tuple[int, int]:
+    """The span to blank out after a syntax error at offset `pos`.
+
+    Inside a `{ }` body it is the one statement the error is in: from the
+    `separators` character or brace before it to the one after it, brackets
+    balanced, so the errors of the other members are reported too. Otherwise
+    it is the top-level declaration the error is in, up to the next one (or
+    the end); `top_level` finds declarations' first words, as its group `kw`.
+    When the error is *at* such a word, the declaration before it is the
+    unfinished one."""
     keywords = [m.start("kw") for m in top_level.finditer(text)]
     before = [k for k in keywords if k < pos]
     after = [k for k in keywords if k > pos]
     start = before[-1] if before else 0
     end = pos if pos in keywords and before else (after[0] if after else len(text))
+    # With a bracket missing or extra there is no telling which closer closes
+    # what, nor after an unclosed quote what was quoted: then the whole
+    # declaration goes. A brace counts anywhere in it, the others on the
+    # statement's lines.
+    if pos < len(text) and pos not in keywords and text[pos] not in "\"'":
+        code = code_only(text)
+        if code.count("{", start, end) == code.count("}", start, end):
+            statement = _statement_region(code, pos, separators)
+            if statement is not None:
+                first, last = statement
+                line_end = code.find("\n", max(last - 1, pos))
+                lines = code[code.rfind("\n", 0, first) + 1 : line_end if line_end >= 0 else None]
+                if all(lines.count(o) == lines.count(c) for o, c in ("()", "[]", "<>")):
+                    return statement
     return start, end
+
+
+def _statement_region(code: str, pos: int, separators: str) -> tuple[int, int] | None:
+    """The statement around `pos` in the innermost `{ }` body; None outside one."""
+    opened: list[tuple[str, int]] = []  # brackets open before `pos`, and where they open
+    for m in _BRACKETS.finditer(code, 0, pos):
+        bracket = m.group()
+        if bracket in "{([<":
+            opened.append((bracket, m.end()))
+        elif bracket in _OPENER_OF:
+            _close(opened, _OPENER_OF[bracket])
+    bodies = [at for bracket, at in opened if bracket == "{"]
+    if not bodies:
+        return None
+    starts = [bodies[-1]]  # where statements of the body start, up to `pos`
+    inner: list[tuple[str, int]] = []
+    for m in _BRACKETS.finditer(code, bodies[-1], pos):
+        bracket = m.group()
+        if bracket in "{([<":
+            inner.append((bracket, m.end()))
+        elif bracket in _OPENER_OF:
+            _close(inner, _OPENER_OF[bracket])
+            if not inner and bracket == "}":
+                starts.append(m.end())
+        elif not inner and bracket in separators:
+            starts.append(m.end())
+    start = starts[-1]
+    if not code[start:pos].strip() and len(starts) > 1:
+        # The error is at a statement's first token, so the statement before it
+        # may be the unfinished one (a missing `;`, an extra word): blank both.
+        start = starts[-2]
+    end = _statement_end(code, start, pos, separators)
+    return (start, end) if code[start:end].strip() else None
+
+
+def _statement_end(code: str, start: int, pos: int, separators: str) -> int:
+    """Where the statement from `start`, with the error at `pos` in it or after it, ends.
+
+    A bracket the statement opened before the error may be the error (left
+    unclosed), so it does not hide a `;` that follows; other separators in it
+    separate its items, and its closer is still taken as the statement's own."""
+    before: list[tuple[str, int]] = []  # opened by the statement before `pos`
+    for m in _BRACKETS.finditer(code, start, pos):
+        bracket = m.group()
+        if bracket in "{([<":
+            before.append((bracket, m.end()))
+        elif bracket in _OPENER_OF:
+            _close(before, _OPENER_OF[bracket])
+    after: list[tuple[str, int]] = []  # opened from `pos` on
+    for m in _BRACKETS.finditer(code, pos):
+        bracket = m.group()
+        if bracket in "{([<":
+            after.append((bracket, m.end()))
+        elif bracket in _OPENER_OF:
+            opener = _OPENER_OF[bracket]
+            if any(b == opener for b, _ in after):
+                _close(after, opener)
+                if not after and not before and bracket == "}":
+                    # a statement that is a block ends here, with its separator if any
+                    rest = len(code) - len(code[m.end() :].lstrip(" \t"))
+                    if rest < len(code) and code[rest] in separators.replace("\n", ""):
+                        return rest + 1
+                    return m.end()
+            elif any(b == opener for b, _ in before):
+                _close(before, opener)
+            elif bracket == "}":
+                return m.start()  # the body around the statement closes
+        elif not after and bracket in separators and (not before or bracket == ";"):
+            return m.end()
+    return len(code)
+
+
+def _close(opened: list[tuple[str, int]], opener: str) -> None:
+    """Close the innermost `opener` and any left open inside it; a stray closer closes nothing."""
+    for i in range(len(opened) - 1, -1, -1):
+        if opened[i][0] == opener:
+            del opened[i:]
+            return
 
 
 def parse_recovering(
@@ -58,13 +170,14 @@ def parse_recovering(
             return outcome if not errors else None
         if outcome.offset < resume_from:  # no progress: stop rather than loop
             return None
+        resume_from = outcome.offset + 1  # each error further on than the last
         diagnostics.error(outcome.message, outcome.location)
         errors += 1
         if errors >= MAX_SYNTAX_ERRORS:
             return None
         start, end = outcome.blank
         text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
-        resume_from = end
+        resume_from = max(resume_from, end)
 
 
 def build_lalr(

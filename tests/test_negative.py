@@ -535,6 +535,40 @@ def test_independent_errors_are_all_reported(
     ]
 
 
+def test_syntax_errors_inside_one_body_are_all_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovery goes member by member inside `{ }` (fields end at `,`, `;` or the line's end)."""
+    monkeypatch.chdir(tmp_path)
+    Path("main.thrift").write_text(
+        "struct A {\n"
+        "  1: i32 a = ,\n"
+        "  2: string b\n"
+        '  3: map<string, i32> c = {"x": 1, "y" 2},\n'
+        "  4: i32 e @\n"
+        "  5: bool f = true;\n"
+        "  6: i32 g\n"
+        "}\n"
+        "enum E { X = 1, Y = , Z }\n"
+        "service S {\n"
+        "  void f(1: i32 a, 2: i32 b c)\n"
+        "  void g(1: i32 a) throws (1: )\n"
+        "  i32 h()\n"
+        "}\n"
+    )
+    schema, diagnostics = pilota.check(["main.thrift"])
+    assert schema is None
+    assert [(d.location.line, d.location.col, d.message) for d in diagnostics.sorted()
+            if d.location] == [
+        (2, 14, "unexpected ','; expected a value"),
+        (4, 40, "unexpected number 2; expected ':'"),
+        (5, 12, "unexpected character '@'"),
+        (9, 21, "unexpected ','; expected an integer"),
+        (11, 30, "unexpected ')'; expected an identifier, '(' or '&'"),
+        (12, 31, "unexpected ')'; expected a type, 'optional' or 'required'"),
+    ]  # fmt: skip
+
+
 def test_a_broken_include_does_not_hide_other_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

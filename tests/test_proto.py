@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -324,7 +325,7 @@ def test_json_name_clash_is_a_warning_in_proto2(tmp_path: Path) -> None:
 
 
 def test_every_syntax_error_at_once(tmp_path: Path) -> None:
-    """After a syntax error, parsing resumes at the next top-level declaration."""
+    """After a syntax error, parsing resumes past the statement or declaration."""
     errors = check(tmp_path, P3 + "message A { int32 a = ; }\nmessage B { string b = 1 }\n"
                    'option java_package = "a\\qb";\nmessage C { int32 c = 1; }\n'
                    "message D {\n  int32 d = 1;\n")  # fmt: skip
@@ -334,6 +335,31 @@ def test_every_syntax_error_at_once(tmp_path: Path) -> None:
         "4:23: invalid escape sequence \\q",
         "8:1: unexpected end of file: a '}' is missing",
     ]
+
+
+SEVERAL_SYNTAX_ERRORS = P3 + """message A {
+  int32 a = ;
+  string b = 2
+  int32 c = 3;
+  repeated int32 d = 4 [packed = ];
+  message N { int32 x = ; int32 y = 1; }
+  map<string, int32> m = 5;
+  oneof o { int32 g = 8 int32 h = 9; }
+  int32 i = 10 }
+enum E { X = 0; Y = ; Z = 2; }
+service S { rpc F(A) returns (A) rpc G(A) returns (A); }
+"""
+
+
+def test_syntax_errors_inside_one_message_are_reported_where_protoc_reports_them(
+    tmp_path: Path,
+) -> None:
+    """Recovery goes statement by statement inside bodies, as protoc's does."""
+    ours = [error.split(": ", 1)[0] for error in check(tmp_path, SEVERAL_SYNTAX_ERRORS)]
+    answer = protoc(tmp_path, "main.proto", tmp_path / "set.pb")
+    theirs = re.findall(r"main\.proto:(\d+:\d+): ", answer.stderr)
+    assert ours == theirs
+    assert ours == ["3:13", "5:3", "6:34", "7:25", "9:25", "10:16", "11:21", "12:34"]
 
 
 def test_without_grpcio_tools_the_errors_say_what_to_install(

@@ -124,8 +124,9 @@ def _declaration_end(text: str, pos: int) -> int:
 # What _declaration_end stops at; everything else it skips at C speed.
 _DECLARATION_MARKS = re.compile(r"""[;{}\[\]()<>"'/]""")
 
-# Where parsing resumes after a syntax error: the next top-level declaration, taken
-# to be a keyword at the very start of a line (nested ones are indented).
+# Where parsing resumes after a syntax error that no statement holds: the next
+# top-level declaration, taken to be a keyword at the very start of a line
+# (nested ones are indented).
 _TOP_LEVEL = re.compile(
     r"^(?P<kw>(?:(?:export|local)[ \t]+)?(?:syntax|edition|package|import|option|message"
     r"|enum|service|extend))\b",
@@ -578,7 +579,7 @@ class ProtoParser:
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
         with self._lock:
-            # Each syntax error blanks out the top-level declaration it occurs in.
+            # Each syntax error blanks out the statement or top-level declaration it occurs in.
             return parse_recovering(text, lambda current: self._attempt(current, path),
                                     diagnostics)  # fmt: skip
 

@@ -21,6 +21,7 @@ from pilota.diagnostics import Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
+    code_only,
     literal_terminal,
     parse_recovering,
     precise_error,
@@ -36,7 +37,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
 
-# Where a syntax error is recovered from: the next top-level keyword at the start of a line.
+# Where a syntax error outside any member is recovered from: the next top-level
+# keyword at the start of a line.
 _TOP_LEVEL = re.compile(
     r"^[ \t]*(?P<kw>include|cpp_include|namespace|typedef|const|enum|senum"
     r"|struct|union|exception|service)\b",
@@ -365,7 +367,7 @@ class ThriftParser:
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
         with self._lock:
-            # Each syntax error blanks out the top-level construct it occurs in.
+            # Each syntax error blanks out the member or top-level construct it occurs in.
             return parse_recovering(
                 text, lambda current: self._attempt(current, path, diagnostics), diagnostics
             )
@@ -397,7 +399,7 @@ class ThriftParser:
             self._message(exc, text),
             _error_location(exc, path, text),
             offset,
-            recovery_region(text, offset, _TOP_LEVEL),
+            recovery_region(text, offset, _TOP_LEVEL, separators=",;\n"),
         )
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
@@ -511,9 +513,6 @@ def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     return Location(path, token.line, token.column, max(1, len(token.value)))
 
 
-_STRINGS_AND_COMMENTS = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/'
-)
 _CLOSERS = {"{": "}", "(": ")", "[": "]"}
 
 
@@ -531,7 +530,7 @@ def _missing_closer(text: str, offset: int) -> tuple[int, int, str] | None:
         return None
     construct_start, keyword_at = keywords[-2], keywords[-1]
     stack: list[str] = []
-    code = _STRINGS_AND_COMMENTS.sub(" ", text[construct_start:keyword_at])
+    code = code_only(text[construct_start:keyword_at])
     for ch in code:
         if ch in _CLOSERS:
             stack.append(_CLOSERS[ch])
