@@ -569,6 +569,23 @@ def test_syntax_errors_inside_one_body_are_all_reported(
     ]  # fmt: skip
 
 
+def test_an_error_found_while_parsing_is_reported_once_however_many_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each syntax error means another pass over the file; a bad escape before
+    them is met on every pass, and still reported once."""
+    monkeypatch.chdir(tmp_path)
+    Path("main.thrift").write_text(
+        'const string S = "a\\qb"\nstruct B { 1: i32 b = , }\nstruct C { 1: i32 c = ; }\n'
+    )
+    _, diagnostics = pilota.check(["main.thrift"])
+    assert [(d.location.line, d.location.col) for d in diagnostics.sorted() if d.location] == [
+        (1, 20),
+        (2, 23),
+        (3, 23),
+    ]
+
+
 def test_a_broken_include_does_not_hide_other_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from pilota.diagnostics import Diagnostics, Location
+from pilota.diagnostics import Diagnostic, Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
@@ -367,10 +367,21 @@ class ThriftParser:
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.Document | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
         with self._lock:
-            # Each syntax error blanks out the member or top-level construct it occurs in.
-            return parse_recovering(
-                text, lambda current: self._attempt(current, path, diagnostics), diagnostics
-            )
+            # Each syntax error blanks out the member or top-level construct it
+            # occurs in, and parsing starts again; what the builder reports on
+            # the way (a bad escape, a warning) is kept once, not once per pass.
+            kept: set[Diagnostic] = set()
+
+            def attempt(current: str) -> ast.Document | SyntaxProblem:
+                this_pass = Diagnostics(sources=diagnostics.sources)
+                outcome = self._attempt(current, path, this_pass)
+                for found in this_pass.items:
+                    if found not in kept:
+                        kept.add(found)
+                        diagnostics.items.append(found)
+                return outcome
+
+            return parse_recovering(text, attempt, diagnostics)
 
     def _attempt(
         self, text: str, path: str, diagnostics: Diagnostics
