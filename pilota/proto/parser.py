@@ -39,6 +39,16 @@ _ESCAPE = re.compile(
     re.DOTALL,
 )
 _OCTAL = re.compile(r"0[0-7]+")
+# A number as protoc reads one (the grammar's NUMBER without the letters after it).
+_NUMBER = re.compile(
+    r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fF]?|[0-9]+[eE][+-]?[0-9]+[fF]?"
+    r"|0[xX][0-9A-Fa-f]+|[0-9]+[fF]?"
+)
+
+
+def _at(loc: Location, offset: int) -> Location:
+    """`loc` moved `offset` characters on, one wide."""
+    return Location(loc.path, loc.line, loc.col + offset, 1)
 
 
 class ProtoSyntaxError(Exception):
@@ -76,6 +86,17 @@ def unescape(literal: str, loc: Location) -> bytes:
 
 
 def parse_number(text: str, loc: Location) -> int | float:
+    number = _NUMBER.match(text)
+    end = number.end() if number else 0
+    if end < len(text):  # letters run on (the grammar's NUMBER takes them, for this)
+        hexadecimal = text[:2] in ("0x", "0X")
+        if hexadecimal and end == 1:
+            raise ProtoSyntaxError('"0x" needs hex digits after it', _at(loc, 2))
+        if text[end] in "eE" and not hexadecimal and not any(c in "eE" for c in text[:end]):
+            message = f'the exponent "{text[end]}" needs digits after it'
+            raise ProtoSyntaxError(message, _at(loc, end + 1))
+        message = f"a space is needed between the number {text[:end]} and the name {text[end:]}"
+        raise ProtoSyntaxError(message, _at(loc, end))
     if text[:2] in ("0x", "0X"):
         return int(text, 16)
     if any(c in text for c in ".eE") or text[-1] in "fF":
