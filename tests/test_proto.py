@@ -175,6 +175,11 @@ NEGATIVE: list[tuple[str, str, str]] = [
      '5:7: "F" is already defined in service "S"'),
     ("syntax error", P3 + "message A { int32 a = ; }\n",
      "2:23: unexpected ';'; expected a number"),
+    ("stray brace", P3 + "message A {}\n}\n",
+     "3:1: unexpected '}'; expected a declaration (message, enum, service, import, option, ...), "
+     "';' or end of file"),
+    ("option without a value", P3 + "message A { repeated int32 d = 4 [packed = ]; }\n",
+     "2:44: unexpected ']'; expected '+', '-', '<', '{', a number, a string literal or an identifier"),
     ("number run into a name", P3 + "message A { int32 a = 12abc; }\n",
      "2:25: a space is needed between the number 12 and the name abc"),
     ("0x without digits", P3 + "message A { int32 a = 0x; }\n",

@@ -580,6 +580,7 @@ def _add_reserved(target: ast.Message | ast.Enum, reserved: Any) -> None:
         target.reserved_names += reserved
 
 
+_KEYWORD_LITERAL = re.compile(r"'[a-z][a-z0-9_]*'")
 _FRIENDLY = {
     "IDENT": "an identifier",
     "NUMBER": "a number",
@@ -638,8 +639,13 @@ class ProtoParser:
         if found == "end of file" and "RBRACE" in expected:
             return "unexpected end of file: a '}' is missing"
         names = sorted({self._terminal_name(e) for e in expected})
-        if len(names) > 6:
-            names = [*names[:6], "..."]
+        if "IDENT" in expected:  # every keyword is an identifier too: say it once
+            names = [n for n in names if not _KEYWORD_LITERAL.fullmatch(n)]
+        elif "'service'" in names:  # the top level: the keywords, summed up
+            names = [n for n in names if not _KEYWORD_LITERAL.fullmatch(n)]
+            names.insert(0, "a declaration (message, enum, service, import, option, ...)")
+        if len(names) > 8:
+            names = [*names[:8], "..."]
         wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         return f"unexpected {found}; expected {wanted}"
 
