@@ -183,6 +183,27 @@ async def test_framed_binary_requests_arriving_in_any_pieces(tt: Any) -> None:
         assert {s for s, _, _ in replies(await raw(server.port, call(11) + b"\xff" * 20))} <= {11}
         assert await raw(server.port, call(14), close_after=1)  # the server still serves
 
+async def test_a_peer_that_does_not_read_its_replies_is_not_read_from(tt: Any) -> None:
+    """Replies waiting for a peer that does not read them stop the server
+    reading that peer's requests, so they cannot pile up in memory."""
+    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        count, size = 300, 64 * 1024  # about 19 MiB of replies
+        for seqid in range(count):
+            request = write_message_header("testString", MessageType.CALL, seqid)
+            request += tt.ThriftTest_testString_args(thing="x" * size).to_bytes()
+            writer.write(len(request).to_bytes(4, "big") + request)
+        await asyncio.sleep(1)  # the server reads what it can, and answers
+        (connection,) = server._connections
+        assert connection.transport is not None
+        assert connection.transport.get_write_buffer_size() < 4 * 1024 * 1024
+        replies = await read_frames(reader, count)  # then every reply comes
+        assert replies.count(b"x" * size) == count
+        writer.close()
+        client = tt.ThriftTestClient(volo.connect(f"127.0.0.1:{server.port}"))
+        assert await client.testString("others still served") == "others still served"
+
+
 async def test_graceful_shutdown_finishes_calls_in_flight(tt: Any) -> None:
     server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0)
     await server.start()

@@ -134,6 +134,16 @@ class _Connection(asyncio.Protocol):
             self.outbox.flush()  # replies already made still go out
             self.transport.close()
 
+    def pause_writing(self) -> None:
+        # The peer is not reading its replies: take no more of its requests until
+        # it does, so that replies cannot pile up in memory.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         try:
