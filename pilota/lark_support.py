@@ -79,14 +79,7 @@ def recovery_region(
 
 def _statement_region(code: str, pos: int, separators: str) -> tuple[int, int] | None:
     """The statement around `pos` in the innermost `{ }` body; None outside one."""
-    opened: list[tuple[str, int]] = []  # brackets open before `pos`, and where they open
-    for m in _BRACKETS.finditer(code, 0, pos):
-        bracket = m.group()
-        if bracket in "{([<":
-            opened.append((bracket, m.end()))
-        elif bracket in _OPENER_OF:
-            _close(opened, _OPENER_OF[bracket])
-    bodies = [at for bracket, at in opened if bracket == "{"]
+    bodies = [at for bracket, at in _still_open(code, 0, pos) if bracket == "{"]
     if not bodies:
         return None
     starts = [bodies[-1]]  # where statements of the body start, up to `pos`
@@ -116,13 +109,7 @@ def _statement_end(code: str, start: int, pos: int, separators: str) -> int:
     A bracket the statement opened before the error may be the error (left
     unclosed), so it does not hide a `;` that follows; other separators in it
     separate its items, and its closer is still taken as the statement's own."""
-    before: list[tuple[str, int]] = []  # opened by the statement before `pos`
-    for m in _BRACKETS.finditer(code, start, pos):
-        bracket = m.group()
-        if bracket in "{([<":
-            before.append((bracket, m.end()))
-        elif bracket in _OPENER_OF:
-            _close(before, _OPENER_OF[bracket])
+    before = _still_open(code, start, pos)  # opened by the statement before `pos`
     after: list[tuple[str, int]] = []  # opened from `pos` on
     for m in _BRACKETS.finditer(code, pos):
         bracket = m.group()
@@ -145,6 +132,18 @@ def _statement_end(code: str, start: int, pos: int, separators: str) -> int:
         elif not after and bracket in separators and (not before or bracket == ";"):
             return m.end()
     return len(code)
+
+
+def _still_open(code: str, start: int, end: int) -> list[tuple[str, int]]:
+    """The brackets opened in `code[start:end]` and not closed there, and where they open."""
+    opened: list[tuple[str, int]] = []
+    for m in _BRACKETS.finditer(code, start, end):
+        bracket = m.group()
+        if bracket in "{([<":
+            opened.append((bracket, m.end()))
+        elif bracket in _OPENER_OF:
+            _close(opened, _OPENER_OF[bracket])
+    return opened
 
 
 def _close(opened: list[tuple[str, int]], opener: str) -> None:
