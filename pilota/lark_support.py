@@ -28,6 +28,10 @@ class SyntaxProblem:
     location: Location
     offset: int  # where the parser stopped
     blank: tuple[int, int]  # what to blank out before parsing again
+    # What to blank out instead when the error comes right where the last one's
+    # blank ended: likely its echo (the rest of a broken comment, say), so the
+    # whole declaration goes.
+    declaration: tuple[int, int] | None = None
 
 
 _STRINGS_AND_COMMENTS = re.compile(
@@ -43,6 +47,76 @@ def code_only(text: str) -> str:
     return _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), text)
 
 
+def location_at(text: str, path: str, offset: int, length: int = 1) -> Location:
+    """The 1-based line and column of `offset` in `text`."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1, length)
+
+
+def unclosed_before_keyword(
+    text: str, offset: int, top_level: re.Pattern[str]
+) -> tuple[int, int, str, str] | None:
+    """A declaration left open before the next one, when an error at `offset` follows.
+
+    Inside a body, the contextual lexer reads the next declaration's keyword
+    as a name, so a forgotten `}` surfaces only somewhere past it. When the
+    declaration before that keyword (found by `top_level`, as in
+    `recovery_region`) has a bracket left open, that may be the error: returns
+    the declaration's start, the keyword's offset, the keyword and the closer."""
+    keywords = list(top_level.finditer(text, 0, offset + 1))
+    if len(keywords) < 2:
+        return None
+    start, keyword = keywords[-2].start("kw"), keywords[-1]
+    declaration = code_only(text[start : keyword.start("kw")])
+    left_open = _still_open(declaration, 0, len(declaration))
+    if not left_open:
+        return None
+    closer = next(c for c, o in _OPENER_OF.items() if o == left_open[-1][0])
+    return start, keyword.start("kw"), keyword.group("kw"), closer
+
+
+def unfinished_declaration(
+    text: str,
+    path: str,
+    offset: int,
+    top_level: re.Pattern[str],
+    first_error: Callable[[str], tuple[int, str] | None],
+) -> SyntaxProblem | None:
+    """The error at `offset` explained as a declaration left unfinished, if it is one.
+
+    A keyword that starts the next declaration can be read as the last word
+    of an unfinished one (`typedef i32` with no name, then `struct S`): the
+    error then comes just after that keyword, on its line. It is that when
+    the text up to the keyword does not parse, and without the unfinished
+    declaration the parse gets past `offset`. `first_error(text)` gives the
+    offset and message of a text's first syntax error, or None."""
+    keywords = list(top_level.finditer(text, 0, offset + 1))
+    if len(keywords) < 2 or "\n" in text[keywords[-1].start("kw") : offset]:
+        return None
+    start, keyword = keywords[-2], keywords[-1]
+    head = text[: keyword.start("kw")]
+    unfinished = first_error(head)
+    if unfinished is None:
+        return None
+    later = first_error(blank_out(text, start.start("kw"), keyword.start("kw")))
+    if later is not None and later[0] <= offset:
+        return None
+    _, _, expected = unfinished[1].partition("; ")
+    what = start.group("kw").split()[-1]  # the keyword, without a modifier before it
+    message = f"unfinished {what} before '{keyword.group('kw')}'" + (
+        f": {expected}" if expected else ""
+    )
+    end = len(head.rstrip())
+    return SyntaxProblem(
+        message, location_at(text, path, end), offset, (start.start("kw"), keyword.start("kw"))
+    )
+
+
+def blank_out(text: str, start: int, end: int) -> str:
+    """`text` with `start:end` turned to spaces, newlines kept (so positions hold)."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
 def recovery_region(
     text: str, pos: int, top_level: re.Pattern[str], separators: str = ";"
 ) -> tuple[int, int]:
@@ -51,30 +125,43 @@ def recovery_region(
     Inside a `{ }` body it is the one statement the error is in: from the
     `separators` character or brace before it to the one after it, brackets
     balanced, so the errors of the other members are reported too. Otherwise
-    it is the top-level declaration the error is in, up to the next one (or
-    the end); `top_level` finds declarations' first words, as its group `kw`.
-    When the error is *at* such a word, the declaration before it is the
+    it is the `declaration_region`."""
+    start, end = declaration_region(text, pos, top_level)
+    at_keyword = any(m.start("kw") == pos for m in top_level.finditer(text))
+    # With a bracket missing or extra there is no telling which closer closes
+    # what, nor after an unclosed quote what was quoted: then the whole
+    # declaration goes. Braces count in the declaration (or, if that is not
+    # balanced because a nested one starts at the margin, in the file), the
+    # other brackets on the statement's lines.
+    if pos < len(text) and not at_keyword and text[pos] not in "\"'":
+        code = code_only(text)
+        if _balanced(code[start:end], "{}") or _balanced(code, "{}"):
+            statement = _statement_region(code, pos, separators)
+            if statement is not None:
+                first, last = statement
+                line_end = code.find("\n", max(last - 1, pos))
+                lines = code[code.rfind("\n", 0, first) + 1 : line_end if line_end >= 0 else None]
+                if _balanced(lines, "()[]<>"):
+                    return statement
+    return start, end
+
+
+def declaration_region(text: str, pos: int, top_level: re.Pattern[str]) -> tuple[int, int]:
+    """The top-level declaration an error at `pos` is in, up to the next one
+    (or the end); `top_level` finds declarations' first words, as its group
+    `kw`. When the error is *at* such a word, the declaration before it is the
     unfinished one."""
     keywords = [m.start("kw") for m in top_level.finditer(text)]
     before = [k for k in keywords if k < pos]
     after = [k for k in keywords if k > pos]
     start = before[-1] if before else 0
     end = pos if pos in keywords and before else (after[0] if after else len(text))
-    # With a bracket missing or extra there is no telling which closer closes
-    # what, nor after an unclosed quote what was quoted: then the whole
-    # declaration goes. A brace counts anywhere in it, the others on the
-    # statement's lines.
-    if pos < len(text) and pos not in keywords and text[pos] not in "\"'":
-        code = code_only(text)
-        if code.count("{", start, end) == code.count("}", start, end):
-            statement = _statement_region(code, pos, separators)
-            if statement is not None:
-                first, last = statement
-                line_end = code.find("\n", max(last - 1, pos))
-                lines = code[code.rfind("\n", 0, first) + 1 : line_end if line_end >= 0 else None]
-                if all(lines.count(o) == lines.count(c) for o, c in ("()", "[]", "<>")):
-                    return statement
     return start, end
+
+
+def _balanced(code: str, pairs: str) -> bool:
+    """Whether each opener of `pairs` ("{}", "()[]") comes as often as its closer."""
+    return all(code.count(pairs[i]) == code.count(pairs[i + 1]) for i in range(0, len(pairs), 2))
 
 
 def _statement_region(code: str, pos: int, separators: str) -> tuple[int, int] | None:
@@ -163,6 +250,7 @@ def parse_recovering(
     hold) and `attempt` runs again, to report later errors too."""
     errors = 0
     resume_from = 0
+    last_end = -1  # where the last blank ended
     while True:
         outcome = attempt(text)
         if not isinstance(outcome, SyntaxProblem):
@@ -175,8 +263,11 @@ def parse_recovering(
         if errors >= MAX_SYNTAX_ERRORS:
             return None
         start, end = outcome.blank
-        text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+        if outcome.declaration and last_end >= 0 and not text[last_end : outcome.offset].strip():
+            start, end = outcome.declaration
+        text = blank_out(text, start, end)
         resume_from = max(resume_from, end)
+        last_end = end
 
 
 def build_lalr(

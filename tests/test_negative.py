@@ -190,6 +190,20 @@ CASES = [
         ],
     ),
     Case(
+        "unfinished_typedef",
+        {"main": "typedef i32\nstruct S { 1: i32 a }\n"},
+        errors=[
+            ("main.thrift", 1, 12, "unfinished typedef before 'struct': expected an identifier or '('"),
+        ],
+    ),
+    Case(
+        "unfinished_const",
+        {"main": "const i32 X =\nstruct S { 1: i32 a }\n"},
+        errors=[
+            ("main.thrift", 1, 14, "unfinished const before 'struct': expected a value"),
+        ],
+    ),
+    Case(
         "missing_brace_eof",
         {"main": "struct A {\n  1: i32 x\n"},
         errors=[

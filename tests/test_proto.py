@@ -180,6 +180,10 @@ NEGATIVE: list[tuple[str, str, str]] = [
      "';' or end of file"),
     ("option without a value", P3 + "message A { repeated int32 d = 4 [packed = ]; }\n",
      "2:44: unexpected ']'; expected '+', '-', '<', '{', a number, a string literal or an identifier"),
+    ("unfinished package", P3 + "package\nmessage A {}\n",
+     "2:8: unfinished package before 'message': expected an identifier"),
+    ("missing brace", P3 + "enum E {\n  X = 0;\nmessage M { int32 a = 1; }\n",
+     "4:1: missing '}' before 'message'"),
     ("number run into a name", P3 + "message A { int32 a = 12abc; }\n",
      "2:25: a space is needed between the number 12 and the name abc"),
     ("0x without digits", P3 + "message A { int32 a = 0x; }\n",
@@ -371,6 +375,13 @@ def test_syntax_errors_inside_one_message_are_reported_where_protoc_reports_them
     theirs = re.findall(r"main\.proto:(\d+:\d+): ", answer.stderr)
     assert ours == theirs
     assert ours == ["3:13", "5:3", "6:34", "7:25", "9:25", "10:16", "11:21", "12:34"]
+
+
+def test_a_nested_message_at_the_margin_is_not_taken_for_a_missing_brace(tmp_path: Path) -> None:
+    """Declarations nest in protobuf: `message B` at the margin inside A is
+    not the start of a new top-level declaration with A's `}` missing."""
+    errors = check(tmp_path, P3 + "message A {\nmessage B { int32 x = 1; }\nint32 y = ;\n}\n")
+    assert errors == ["4:11: unexpected ';'; expected a number"]
 
 
 def test_without_grpcio_tools_the_errors_say_what_to_install(

@@ -19,11 +19,15 @@ from pilota.diagnostics import Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
+    declaration_region,
     literal_terminal,
+    location_at,
     parse_recovering,
     precise_error,
     recovery_region,
+    unclosed_before_keyword,
     unexpected_character_message,
+    unfinished_declaration,
 )
 from pilota.proto import ast
 
@@ -606,20 +610,52 @@ class ProtoParser:
                                     diagnostics)  # fmt: skip
 
     def _attempt(self, text: str, path: str) -> ast.File | SyntaxProblem:
+        outcome = self._parse_once(text, path)
+        if isinstance(outcome, ast.File):
+            return outcome
+        message, location = outcome
+        offset = _offset(text, location)
+        missing = unclosed_before_keyword(text, offset, _TOP_LEVEL)
+        if missing is not None:
+            start, keyword_at, word, closer = missing
+            # Declarations nest in protobuf: the diagnosis holds only if closing
+            # there lets the parse get past the error.
+            then = self._first_error(text[:keyword_at] + closer + text[keyword_at:], path)
+            if then is None or then[0] > offset + len(closer):
+                location = location_at(text, path, keyword_at, len(word))
+                message = f"missing '{closer}' before '{word}'"
+                return SyntaxProblem(message, location, offset, (start, keyword_at))
+        unfinished = unfinished_declaration(
+            text, path, offset, _TOP_LEVEL, lambda current: self._first_error(current, path)
+        )
+        if unfinished is not None:
+            return unfinished
+        blank = recovery_region(text, offset, _TOP_LEVEL)
+        return SyntaxProblem(
+            message, location, offset, blank, declaration_region(text, offset, _TOP_LEVEL)
+        )
+
+    def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
+        """Where `text`'s first syntax error is and what it says; None if it parses."""
+        outcome = self._parse_once(text, path)
+        if isinstance(outcome, ast.File):
+            return None
+        message, location = outcome
+        return _offset(text, location), message
+
+    def _parse_once(self, text: str, path: str) -> ast.File | tuple[str, Location]:
+        """The file's tree, or its first syntax error and where it is."""
         self._builder.reset(path, text)
         try:
             return cast(ast.File, self._lark.parse(text))
         except UnexpectedInput as exc:
             precise = precise_error(exc, text, "proto.lark", self.backend)
-            message = self._message(precise, text)
-            location = _error_location(precise, path, text)
+            return self._message(precise, text), _error_location(precise, path, text)
         except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
             inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
             if not isinstance(inner, ProtoSyntaxError):
                 raise
-            message, location = str(inner), inner.location
-        offset = _offset(text, location)
-        return SyntaxProblem(message, location, offset, recovery_region(text, offset, _TOP_LEVEL))
+            return str(inner), inner.location
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):

@@ -21,12 +21,15 @@ from pilota.diagnostics import Diagnostic, Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
-    code_only,
+    declaration_region,
     literal_terminal,
+    location_at,
     parse_recovering,
     precise_error,
     recovery_region,
+    unclosed_before_keyword,
     unexpected_character_message,
+    unfinished_declaration,
 )
 from pilota.thrift import ast
 
@@ -395,23 +398,37 @@ class ThriftParser:
 
     def _explain(self, exc: UnexpectedInput, text: str, path: str) -> SyntaxProblem:
         offset = _error_offset(exc, text)
-        missing = _missing_closer(text, offset)
-        if missing is not None:
-            construct_start, keyword_at, closer = missing
-            keyword = _TOP_LEVEL.match(text, _line_start(text, keyword_at))
-            word = keyword.group("kw") if keyword else "definition"
+        missing = unclosed_before_keyword(text, offset, _TOP_LEVEL)
+        if missing is not None:  # Thrift nests no definitions: the diagnosis holds
+            construct_start, keyword_at, word, closer = missing
             return SyntaxProblem(
                 f"missing '{closer}' before '{word}'",
-                _offset_location(text, path, keyword_at, len(word)),
+                location_at(text, path, keyword_at, len(word)),
                 offset,
                 (construct_start, keyword_at),
             )
+        unfinished = unfinished_declaration(
+            text, path, offset, _TOP_LEVEL, lambda current: self._first_error(current, path)
+        )
+        if unfinished is not None:
+            return unfinished
         return SyntaxProblem(
             self._message(exc, text),
             _error_location(exc, path, text),
             offset,
             recovery_region(text, offset, _TOP_LEVEL, separators=",;\n"),
+            declaration_region(text, offset, _TOP_LEVEL),
         )
+
+    def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
+        """Where `text`'s first syntax error is and what it says; None if it parses."""
+        self._builder.reset(path, text, Diagnostics())
+        try:
+            self._lark.parse(text)
+        except UnexpectedInput as fast_exc:
+            precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
+            return _error_offset(precise, text), self._message(precise, text)
+        return None
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
@@ -504,15 +521,6 @@ def _error_offset(exc: UnexpectedInput, text: str) -> int:
     return int(token.start_pos)
 
 
-def _line_start(text: str, offset: int) -> int:
-    return text.rfind("\n", 0, offset) + 1
-
-
-def _offset_location(text: str, path: str, offset: int, length: int) -> Location:
-    line = text.count("\n", 0, offset) + 1
-    return Location(path, line, offset - _line_start(text, offset) + 1, length)
-
-
 def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     if isinstance(exc, UnexpectedCharacters):
         length = 2 if text.startswith("/*", exc.pos_in_stream) else 1
@@ -520,34 +528,8 @@ def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     token = getattr(exc, "token", None)
     if token is None or token.type == "$END" or token.line is None:
         # Point just past the last non-blank character: where something is missing.
-        return _offset_location(text, path, len(text.rstrip()), 1)
+        return location_at(text, path, len(text.rstrip()))
     return Location(path, token.line, token.column, max(1, len(token.value)))
-
-
-_CLOSERS = {"{": "}", "(": ")", "[": "]"}
-
-
-def _missing_closer(text: str, offset: int) -> tuple[int, int, str] | None:
-    """A construct left open before the next top-level keyword.
-
-    Inside a construct, the contextual lexer reads `struct` and friends as
-    names, so a forgotten `}` surfaces only later, somewhere past the next
-    definition's keyword. When the construct before that keyword has an
-    unclosed bracket, that is the error: returns the construct's start, the
-    keyword's offset and the missing closer.
-    """
-    keywords = [m.start("kw") for m in _TOP_LEVEL.finditer(text, 0, offset + 1)]
-    if len(keywords) < 2:
-        return None
-    construct_start, keyword_at = keywords[-2], keywords[-1]
-    stack: list[str] = []
-    code = code_only(text[construct_start:keyword_at])
-    for ch in code:
-        if ch in _CLOSERS:
-            stack.append(_CLOSERS[ch])
-        elif ch in _CLOSERS.values() and stack and stack[-1] == ch:
-            stack.pop()
-    return (construct_start, keyword_at, stack[-1]) if stack else None
 
 
 @cache
