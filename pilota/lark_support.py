@@ -53,26 +53,55 @@ def location_at(text: str, path: str, offset: int, length: int = 1) -> Location:
     return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1, length)
 
 
-def unclosed_before_keyword(
-    text: str, offset: int, top_level: re.Pattern[str]
-) -> tuple[int, int, str, str] | None:
-    """A declaration left open before the next one, when an error at `offset` follows.
+def missing_closer(
+    text: str,
+    path: str,
+    offset: int,
+    top_level: re.Pattern[str],
+    first_error: Callable[[str], tuple[int, str] | None] | None,
+) -> SyntaxProblem | None:
+    """The error at `offset` explained as a bracket left open before a later
+    declaration, if it is one.
 
     Inside a body, the contextual lexer reads the next declaration's keyword
-    as a name, so a forgotten `}` surfaces only somewhere past it. When the
-    declaration before that keyword (found by `top_level`, as in
-    `recovery_region`) has a bracket left open, that may be the error: returns
-    the declaration's start, the keyword's offset, the keyword and the closer."""
+    (found by `top_level`, as in `declaration_region`) as a name, so a
+    forgotten `}` surfaces only somewhere past it. The candidates are the
+    keywords at the margin that come while a bracket is open. Where
+    declarations nest, pass `first_error` (see `unfinished_declaration`): a
+    candidate then holds only if closing there lets the parse get past the
+    error. Without it, the first candidate is taken."""
+    code = code_only(text)
     keywords = list(top_level.finditer(text, 0, offset + 1))
-    if len(keywords) < 2:
-        return None
-    start, keyword = keywords[-2].start("kw"), keywords[-1]
-    declaration = code_only(text[start : keyword.start("kw")])
-    left_open = _still_open(declaration, 0, len(declaration))
-    if not left_open:
-        return None
-    closer = next(c for c, o in _OPENER_OF.items() if o == left_open[-1][0])
-    return start, keyword.start("kw"), keyword.group("kw"), closer
+    tried, scanned = 0, 0
+    left_open: list[tuple[str, int]] = []
+    for keyword in keywords[1:]:
+        keyword_at = keyword.start("kw")
+        left_open = _still_open(code, scanned, keyword_at, left_open)
+        scanned = keyword_at
+        if not left_open:
+            continue
+        opener, opened_at = left_open[-1]
+        closer = next(c for c, o in _OPENER_OF.items() if o == opener)
+        if first_error is not None:
+            tried += 1
+            then = first_error(text[:keyword_at] + closer + text[keyword_at:])
+            if then is not None and then[0] <= offset + len(closer):
+                if tried == _MAX_CLOSER_TRIES:
+                    return None
+                continue
+        # blank from the declaration the bracket opened in up to the keyword
+        owner = max((k.start("kw") for k in keywords if k.start("kw") < opened_at), default=0)
+        word = keyword.group("kw")
+        return SyntaxProblem(
+            f"missing '{closer}' before '{word}'",
+            location_at(text, path, keyword_at, len(word)),
+            offset,
+            (owner, keyword_at),
+        )
+    return None
+
+
+_MAX_CLOSER_TRIES = 5  # re-parses, on the error path only
 
 
 def unfinished_declaration(
@@ -221,9 +250,12 @@ def _statement_end(code: str, start: int, pos: int, separators: str) -> int:
     return len(code)
 
 
-def _still_open(code: str, start: int, end: int) -> list[tuple[str, int]]:
-    """The brackets opened in `code[start:end]` and not closed there, and where they open."""
-    opened: list[tuple[str, int]] = []
+def _still_open(
+    code: str, start: int, end: int, opened: list[tuple[str, int]] | None = None
+) -> list[tuple[str, int]]:
+    """The brackets opened in `code[start:end]` (or before it, in `opened`) and
+    not closed there, and where they open."""
+    opened = [] if opened is None else opened
     for m in _BRACKETS.finditer(code, start, end):
         bracket = m.group()
         if bracket in "{([<":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,22 @@ def test_the_samples_parse() -> None:
         diagnostics = Diagnostics()
         check_outcome(parse(text, "main", diagnostics), diagnostics, text)
         assert not diagnostics.sorted()
+
+
+@pytest.mark.parametrize("language", ["thrift", "proto"])
+def test_one_slip_gives_one_or_two_errors(language: str) -> None:
+    """Each single-token slip (a token dropped, doubled, or an `=` before it)
+    is reported, and recovery does not turn it into a cascade: at most two
+    errors, where one slip can honestly break two things (`x = }` lacks
+    both a value and a `;`)."""
+    text, parse = (THRIFT, parse_thrift) if language == "thrift" else (PROTO, PROTO_PARSER.parse)
+    counts = []
+    for token in TOKEN.finditer(text):
+        word, at, end = token.group(), token.start(), token.end()
+        for slipped in (text[:at] + text[end:], f"{text[:at]}{word} {text[at:]}",
+                        f"{text[:at]}= {text[at:]}"):  # fmt: skip
+            diagnostics = Diagnostics()
+            check_outcome(parse(slipped, "main", diagnostics), diagnostics, slipped)
+            counts.append(len(diagnostics.errors))
+    assert max(counts) <= 2
+    assert counts.count(2) <= len(counts) // 100

@@ -21,11 +21,10 @@ from pilota.lark_support import (
     build_lalr,
     declaration_region,
     literal_terminal,
-    location_at,
+    missing_closer,
     parse_recovering,
     precise_error,
     recovery_region,
-    unclosed_before_keyword,
     unexpected_character_message,
     unfinished_declaration,
 )
@@ -615,19 +614,12 @@ class ProtoParser:
             return outcome
         message, location = outcome
         offset = _offset(text, location)
-        missing = unclosed_before_keyword(text, offset, _TOP_LEVEL)
+        # Declarations nest in protobuf: a `}` found missing must let the parse on.
+        first_error = lambda current: self._first_error(current, path)  # noqa: E731
+        missing = missing_closer(text, path, offset, _TOP_LEVEL, first_error)
         if missing is not None:
-            start, keyword_at, word, closer = missing
-            # Declarations nest in protobuf: the diagnosis holds only if closing
-            # there lets the parse get past the error.
-            then = self._first_error(text[:keyword_at] + closer + text[keyword_at:], path)
-            if then is None or then[0] > offset + len(closer):
-                location = location_at(text, path, keyword_at, len(word))
-                message = f"missing '{closer}' before '{word}'"
-                return SyntaxProblem(message, location, offset, (start, keyword_at))
-        unfinished = unfinished_declaration(
-            text, path, offset, _TOP_LEVEL, lambda current: self._first_error(current, path)
-        )
+            return missing
+        unfinished = unfinished_declaration(text, path, offset, _TOP_LEVEL, first_error)
         if unfinished is not None:
             return unfinished
         blank = recovery_region(text, offset, _TOP_LEVEL)

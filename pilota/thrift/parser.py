@@ -24,10 +24,10 @@ from pilota.lark_support import (
     declaration_region,
     literal_terminal,
     location_at,
+    missing_closer,
     parse_recovering,
     precise_error,
     recovery_region,
-    unclosed_before_keyword,
     unexpected_character_message,
     unfinished_declaration,
 )
@@ -398,15 +398,10 @@ class ThriftParser:
 
     def _explain(self, exc: UnexpectedInput, text: str, path: str) -> SyntaxProblem:
         offset = _error_offset(exc, text)
-        missing = unclosed_before_keyword(text, offset, _TOP_LEVEL)
-        if missing is not None:  # Thrift nests no definitions: the diagnosis holds
-            construct_start, keyword_at, word, closer = missing
-            return SyntaxProblem(
-                f"missing '{closer}' before '{word}'",
-                location_at(text, path, keyword_at, len(word)),
-                offset,
-                (construct_start, keyword_at),
-            )
+        # Thrift nests no definitions: the first keyword met inside one is where a `}` is missing.
+        missing = missing_closer(text, path, offset, _TOP_LEVEL, None)
+        if missing is not None:
+            return missing
         unfinished = unfinished_declaration(
             text, path, offset, _TOP_LEVEL, lambda current: self._first_error(current, path)
         )
