@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent
@@ -52,16 +52,21 @@ class OptionalBuildExt(build_ext):
             print(f"warning: could not build {ext.name} ({exc}); using its fallback", file=sys.stderr)
 
 
+# templates/project, templates/python, ...: folders of templates, installed as packages
+TEMPLATE_PACKAGES = [
+    f"pilota.templates.{folder.name}"
+    for folder in sorted((ROOT / "templates").iterdir())
+    if any(folder.glob("*.jinja"))
+]
+
 setup(
+    # Every package under the three roots, found rather than listed (a listed
+    # one can be forgotten), and the two data folders with their subfolders.
     packages=[
-        "pilota",
-        "pilota.thrift",
-        "pilota.proto",
-        "pilota.runtime",
+        *find_packages(include=["pilota", "pilota.*", "volo", "volo.*", "volo_cli", "volo_cli.*"]),
         "pilota.grammars",
         "pilota.templates",
-        "volo",
-        "volo_cli",
+        *TEMPLATE_PACKAGES,
     ],
     package_dir={
         "pilota.grammars": "grammars",
@@ -70,7 +75,7 @@ setup(
     package_data={
         "pilota": ["py.typed"],
         "pilota.grammars": ["*.lark"],
-        "pilota.templates": ["**/*.jinja"],
+        **{package: ["*.jinja"] for package in TEMPLATE_PACKAGES},
         "volo": ["py.typed"],
         "volo_cli": ["py.typed"],
     },
