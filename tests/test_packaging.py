@@ -88,3 +88,12 @@ def test_the_wheel_holds_every_module_grammar_and_template(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0b000100000002686900"  # field 1, string "hi", stop
+
+    # Its `volo` command makes a project from the shipped templates.
+    made = subprocess.run(
+        [env_dir / "bin" / "volo", "init", "pinger", "echo.thrift"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for name in ("volo.yml", "pyproject.toml", "pinger/server.py", "pinger/client.py"):
+        assert (tmp_path / name).is_file(), name
