@@ -7,6 +7,7 @@ lark-cython is used when installed.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from functools import cache
@@ -615,7 +616,7 @@ class ProtoParser:
         message, location = outcome
         offset = _offset(text, location)
         # Declarations nest in protobuf: a `}` found missing must let the parse on.
-        first_error = lambda current: self._first_error(current, path)  # noqa: E731
+        first_error = functools.partial(self._first_error, path=path)
         missing = missing_closer(text, path, offset, _TOP_LEVEL, first_error)
         if missing is not None:
             return missing
