@@ -7,10 +7,9 @@ lark-cython is used when installed.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
-from functools import cache
+from functools import cache, partial
 from typing import Any, cast
 
 import lark
@@ -616,7 +615,7 @@ class ProtoParser:
         message, location = outcome
         offset = _offset(text, location)
         # Declarations nest in protobuf: a `}` found missing must let the parse on.
-        first_error = functools.partial(self._first_error, path=path)
+        first_error = partial(self._first_error, path=path)
         missing = missing_closer(text, path, offset, _TOP_LEVEL, first_error)
         if missing is not None:
             return missing
