@@ -53,25 +53,23 @@ def location_at(text: str, path: str, offset: int, length: int = 1) -> Location:
     return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1, length)
 
 
-def missing_closer(
+def _missing_closer(
     text: str,
+    code: str,
     path: str,
     offset: int,
-    top_level: re.Pattern[str],
+    keywords: list[re.Match[str]],
     first_error: Callable[[str], tuple[int, str] | None] | None,
 ) -> SyntaxProblem | None:
     """The error at `offset` explained as a bracket left open before a later
     declaration, if it is one.
 
     Inside a body, the contextual lexer reads the next declaration's keyword
-    (found by `top_level`, as in `declaration_region`) as a name, so a
-    forgotten `}` surfaces only somewhere past it. The candidates are the
-    keywords at the margin that come while a bracket is open. Where
-    declarations nest, pass `first_error` (see `unfinished_declaration`): a
+    (`keywords`, those before the error) as a name, so a forgotten `}`
+    surfaces only somewhere past it. The candidates are the keywords that come
+    while a bracket is open. Where declarations nest, pass `first_error`: a
     candidate then holds only if closing there lets the parse get past the
     error. Without it, the first candidate is taken."""
-    code = code_only(text)
-    keywords = list(top_level.finditer(text, 0, offset + 1))
     tried, scanned = 0, 0
     left_open: list[tuple[str, int]] = []
     for keyword in keywords[1:]:
@@ -104,22 +102,20 @@ def missing_closer(
 _MAX_CLOSER_TRIES = 5  # re-parses, on the error path only
 
 
-def unfinished_declaration(
+def _unfinished_declaration(
     text: str,
     path: str,
     offset: int,
-    top_level: re.Pattern[str],
+    keywords: list[re.Match[str]],
     first_error: Callable[[str], tuple[int, str] | None],
 ) -> SyntaxProblem | None:
     """The error at `offset` explained as a declaration left unfinished, if it is one.
 
-    A keyword that starts the next declaration can be read as the last word
-    of an unfinished one (`typedef i32` with no name, then `struct S`): the
-    error then comes just after that keyword, on its line. It is that when
-    the text up to the keyword does not parse, and without the unfinished
-    declaration the parse gets past `offset`. `first_error(text)` gives the
-    offset and message of a text's first syntax error, or None."""
-    keywords = list(top_level.finditer(text, 0, offset + 1))
+    A keyword that starts the next declaration (`keywords`, those before the
+    error) can be read as the last word of an unfinished one (`typedef i32`
+    with no name, then `struct S`): the error then comes just after that
+    keyword, on its line. It is that when the text up to the keyword does not
+    parse, and without the unfinished declaration the parse gets past `offset`."""
     if len(keywords) < 2 or "\n" in text[keywords[-1].start("kw") : offset]:
         return None
     start, keyword = keywords[-2], keywords[-1]
@@ -146,46 +142,74 @@ def blank_out(text: str, start: int, end: int) -> str:
     return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
 
 
-def recovery_region(
-    text: str, pos: int, top_level: re.Pattern[str], separators: str = ";"
-) -> tuple[int, int]:
-    """The span to blank out after a syntax error at offset `pos`.
+def explain_syntax_error(
+    text: str,
+    path: str,
+    error: tuple[int, str, Location],
+    top_level: re.Pattern[str],
+    first_error: Callable[[str], tuple[int, str] | None],
+    *,
+    separators: str = ";",
+    nested: bool,
+) -> SyntaxProblem:
+    """The parser's first syntax error in `text` (offset, message, location),
+    explained where a likelier cause is found, with what to blank out to go on.
 
-    Inside a `{ }` body it is the one statement the error is in: from the
-    `separators` character or brace before it to the one after it, brackets
-    balanced, so the errors of the other members are reported too. Otherwise
-    it is the `declaration_region`."""
-    start, end = declaration_region(text, pos, top_level)
-    at_keyword = any(m.start("kw") == pos for m in top_level.finditer(text))
+    `top_level` finds declarations' first words at the margin, as its group
+    `kw`; `separators` end a statement inside a body; `nested` says whether
+    declarations nest in the language. `first_error(text)` gives a text's
+    first syntax error (offset and message), or None if it parses: the
+    explanations are checked by parsing again."""
+    offset, message, location = error
+    code = code_only(text)
+    keywords = list(top_level.finditer(text))
+    before = [k for k in keywords if k.end() <= offset + 1]  # the error may be just past one
+    missing = _missing_closer(text, code, path, offset, before, first_error if nested else None)
+    if missing is not None:
+        return missing
+    unfinished = _unfinished_declaration(text, path, offset, before, first_error)
+    if unfinished is not None:
+        return unfinished
+    starts = [k.start("kw") for k in keywords]
+    blank, declaration = _recovery_regions(text, code, offset, starts, separators)
+    return SyntaxProblem(message, location, offset, blank, declaration)
+
+
+def _recovery_regions(
+    text: str, code: str, pos: int, keywords: list[int], separators: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """What to blank out after a syntax error at offset `pos`, and the whole
+    declaration it is in (`SyntaxProblem.blank` and `.declaration`).
+
+    The declaration runs from its first word (`keywords`: where declarations
+    start) to the next one (or the end); when the error is *at* such a word,
+    the declaration before it is the unfinished one. Inside a `{ }` body,
+    what to blank is the one statement the error is in: from the `separators`
+    character or brace before it to the one after it, brackets balanced, so
+    the errors of the other members are reported too."""
+    before = [k for k in keywords if k < pos]
+    after = [k for k in keywords if k > pos]
+    start = before[-1] if before else 0
+    end = pos if pos in keywords and before else (after[0] if after else len(text))
+    declaration = (start, end)
     # With a bracket missing or extra there is no telling which closer closes
     # what, nor after an unclosed quote what was quoted: then the whole
     # declaration goes. Braces count in the declaration (or, if that is not
     # balanced because a nested one starts at the margin, in the file), the
     # other brackets on the statement's lines.
-    if pos < len(text) and not at_keyword and text[pos] not in "\"'":
-        code = code_only(text)
-        if _balanced(code[start:end], "{}") or _balanced(code, "{}"):
-            statement = _statement_region(code, pos, separators)
-            if statement is not None:
-                first, last = statement
-                line_end = code.find("\n", max(last - 1, pos))
-                lines = code[code.rfind("\n", 0, first) + 1 : line_end if line_end >= 0 else None]
-                if _balanced(lines, "()[]<>"):
-                    return statement
-    return start, end
-
-
-def declaration_region(text: str, pos: int, top_level: re.Pattern[str]) -> tuple[int, int]:
-    """The top-level declaration an error at `pos` is in, up to the next one
-    (or the end); `top_level` finds declarations' first words, as its group
-    `kw`. When the error is *at* such a word, the declaration before it is the
-    unfinished one."""
-    keywords = [m.start("kw") for m in top_level.finditer(text)]
-    before = [k for k in keywords if k < pos]
-    after = [k for k in keywords if k > pos]
-    start = before[-1] if before else 0
-    end = pos if pos in keywords and before else (after[0] if after else len(text))
-    return start, end
+    braces_hold = _balanced(code[start:end], "{}") or _balanced(code, "{}")
+    if pos == len(text) or pos in keywords or text[pos] in "\"'" or not braces_hold:
+        return declaration, declaration
+    statement = _statement_region(code, pos, separators)
+    if statement is None:
+        return declaration, declaration
+    first, last = statement
+    line_end = code.find("\n", max(last - 1, pos))
+    if _balanced(
+        code[code.rfind("\n", 0, first) + 1 : line_end if line_end >= 0 else None], "()[]<>"
+    ):
+        return statement, declaration
+    return declaration, declaration
 
 
 def _balanced(code: str, pairs: str) -> bool:

@@ -19,14 +19,13 @@ from pilota.diagnostics import Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
-    declaration_region,
+    code_only,
+    explain_syntax_error,
     literal_terminal,
-    missing_closer,
+    location_at,
     parse_recovering,
     precise_error,
-    recovery_region,
     unexpected_character_message,
-    unfinished_declaration,
 )
 from pilota.proto import ast
 
@@ -117,36 +116,19 @@ def _block_comment(body: str) -> str | None:
     return "\n".join(cleaned).strip("\n") or None
 
 
-def _declaration_end(text: str, pos: int) -> int:
-    """Where the declaration going on at `pos` ends: its `;`, or the `{` of its body,
-    past any brackets, strings and comments in between; -1 if neither comes."""
+def _declaration_end(code: str, pos: int) -> int:
+    """Where the declaration going on at `pos` ends: its `;`, or the `{` of its
+    body, past any brackets in between; -1 if neither comes. `code` is the text
+    with strings and comments blanked (`code_only`)."""
     depth = 0
-    n = len(text)
-    while True:
-        found = _DECLARATION_MARKS.search(text, pos)
-        if found is None:
-            return -1
-        pos = found.start()
-        ch = text[pos]
-        if ch in "\"'":
-            pos += 1
-            while pos < n and text[pos] not in (ch, "\n"):
-                pos += 2 if text[pos] == "\\" else 1
-        elif text.startswith("//", pos):
-            pos = text.find("\n", pos) % (n + 1)
-        elif text.startswith("/*", pos):
-            pos = text.find("*/", pos) % (n + 1) + 1
-        elif depth == 0 and ch in ";{":
-            return pos
-        elif ch in "[(<{":
-            depth += 1
-        elif ch in "])>}":
-            depth -= 1
-        pos += 1
+    for mark in _DECLARATION_MARKS.finditer(code, pos):
+        if depth == 0 and mark.group() in ";{":
+            return mark.start()
+        depth += 1 if mark.group() in "[(<{" else -1
+    return -1
 
 
-# What _declaration_end stops at; everything else it skips at C speed.
-_DECLARATION_MARKS = re.compile(r"""[;{}\[\]()<>"'/]""")
+_DECLARATION_MARKS = re.compile(r"[;{}\[\]()<>]")
 
 # Where parsing resumes after a syntax error that no statement holds: the next
 # top-level declaration, taken to be a keyword at the very start of a line
@@ -177,6 +159,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         self.path = path
         self.text = text
         self.line_starts: list[int] | None = None  # offsets, made when first needed
+        self.code: str | None = None  # code_only(text), made when first needed
 
     # ---- helpers -------------------------------------------------------------
 
@@ -222,7 +205,9 @@ class _Builder(lark.Transformer[Any, ast.File]):
         declaration: after its `;` (`int32 a = 1; // here`) or its body's `{`
         (`message A { // here`)."""
         text = self.text
-        end = _declaration_end(text, name.end_pos)
+        if self.code is None:
+            self.code = code_only(text)
+        end = _declaration_end(self.code, name.end_pos)
         if end < 0:
             return None
         line_end = text.find("\n", end) % (len(text) + 1)
@@ -612,42 +597,28 @@ class ProtoParser:
         outcome = self._parse_once(text, path)
         if isinstance(outcome, ast.File):
             return outcome
-        message, location = outcome
-        offset = _offset(text, location)
-        # Declarations nest in protobuf: a `}` found missing must let the parse on.
         first_error = partial(self._first_error, path=path)
-        missing = missing_closer(text, path, offset, _TOP_LEVEL, first_error)
-        if missing is not None:
-            return missing
-        unfinished = unfinished_declaration(text, path, offset, _TOP_LEVEL, first_error)
-        if unfinished is not None:
-            return unfinished
-        blank = recovery_region(text, offset, _TOP_LEVEL)
-        return SyntaxProblem(
-            message, location, offset, blank, declaration_region(text, offset, _TOP_LEVEL)
-        )
+        return explain_syntax_error(text, path, outcome, _TOP_LEVEL, first_error, nested=True)
 
     def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
         """Where `text`'s first syntax error is and what it says; None if it parses."""
         outcome = self._parse_once(text, path)
-        if isinstance(outcome, ast.File):
-            return None
-        message, location = outcome
-        return _offset(text, location), message
+        return None if isinstance(outcome, ast.File) else outcome[:2]
 
-    def _parse_once(self, text: str, path: str) -> ast.File | tuple[str, Location]:
-        """The file's tree, or its first syntax error and where it is."""
+    def _parse_once(self, text: str, path: str) -> ast.File | tuple[int, str, Location]:
+        """The file's tree, or its first syntax error: offset, message, location."""
         self._builder.reset(path, text)
         try:
             return cast(ast.File, self._lark.parse(text))
         except UnexpectedInput as exc:
             precise = precise_error(exc, text, "proto.lark", self.backend)
-            return self._message(precise, text), _error_location(precise, path, text)
+            message, location = self._message(precise, text), _error_location(precise, path, text)
         except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
             inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
             if not isinstance(inner, ProtoSyntaxError):
                 raise
-            return str(inner), inner.location
+            message, location = str(inner), inner.location
+        return _offset(text, location), message, location
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
@@ -667,11 +638,12 @@ class ProtoParser:
         if found == "end of file" and "RBRACE" in expected:
             return "unexpected end of file: a '}' is missing"
         names = sorted({self._terminal_name(e) for e in expected})
-        if "IDENT" in expected:  # every keyword is an identifier too: say it once
+        # Every keyword is an identifier too: where one is expected, say that once;
+        # at the top level, sum the keywords up.
+        if "IDENT" in expected or "'service'" in names:
             names = [n for n in names if not _KEYWORD_LITERAL.fullmatch(n)]
-        elif "'service'" in names:  # the top level: the keywords, summed up
-            names = [n for n in names if not _KEYWORD_LITERAL.fullmatch(n)]
-            names.insert(0, "a declaration (message, enum, service, import, option, ...)")
+            if "IDENT" not in expected:
+                names.insert(0, "a declaration (message, enum, service, import, option, ...)")
         if len(names) > 8:
             names = [*names[:8], "..."]
         wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
@@ -688,7 +660,7 @@ def _error_location(exc: UnexpectedInput, path: str, text: str) -> Location:
     token = getattr(exc, "token", None)
     if token is None or token.line is None or token.type == "$END":
         # the end of the text, where whatever is missing should have come
-        return Location(path, text.count("\n") + 1, len(text) - text.rfind("\n"))
+        return location_at(text, path, len(text))
     return Location(path, token.line, token.column, max(1, len(token.value)))
 
 

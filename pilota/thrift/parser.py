@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_right
-from functools import cache
+from functools import cache, partial
 from typing import Any, cast
 
 import lark
@@ -21,15 +21,12 @@ from pilota.diagnostics import Diagnostic, Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
-    declaration_region,
+    explain_syntax_error,
     literal_terminal,
     location_at,
-    missing_closer,
     parse_recovering,
     precise_error,
-    recovery_region,
     unexpected_character_message,
-    unfinished_declaration,
 )
 from pilota.thrift import ast
 
@@ -389,41 +386,31 @@ class ThriftParser:
     def _attempt(
         self, text: str, path: str, diagnostics: Diagnostics
     ) -> ast.Document | SyntaxProblem:
-        self._builder.reset(path, text, diagnostics)
-        try:
-            return cast(ast.Document, self._lark.parse(text))
-        except UnexpectedInput as fast_exc:
-            precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
-            return self._explain(precise, text, path)
-
-    def _explain(self, exc: UnexpectedInput, text: str, path: str) -> SyntaxProblem:
-        offset = _error_offset(exc, text)
-        # Thrift nests no definitions: the first keyword met inside one is where a `}` is missing.
-        missing = missing_closer(text, path, offset, _TOP_LEVEL, None)
-        if missing is not None:
-            return missing
-        unfinished = unfinished_declaration(
-            text, path, offset, _TOP_LEVEL, lambda current: self._first_error(current, path)
-        )
-        if unfinished is not None:
-            return unfinished
-        return SyntaxProblem(
-            self._message(exc, text),
-            _error_location(exc, path, text),
-            offset,
-            recovery_region(text, offset, _TOP_LEVEL, separators=",;\n"),
-            declaration_region(text, offset, _TOP_LEVEL),
+        outcome = self._parse_once(text, path, diagnostics)
+        if isinstance(outcome, ast.Document):
+            return outcome
+        # Thrift nests no definitions: a keyword met inside one is where a `}` is missing.
+        first_error = partial(self._first_error, path=path)
+        return explain_syntax_error(
+            text, path, outcome, _TOP_LEVEL, first_error, separators=",;\n", nested=False
         )
 
     def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
         """Where `text`'s first syntax error is and what it says; None if it parses."""
-        self._builder.reset(path, text, Diagnostics())
+        outcome = self._parse_once(text, path, Diagnostics())
+        return None if isinstance(outcome, ast.Document) else outcome[:2]
+
+    def _parse_once(
+        self, text: str, path: str, diagnostics: Diagnostics
+    ) -> ast.Document | tuple[int, str, Location]:
+        """The file's tree, or its first syntax error: offset, message, location."""
+        self._builder.reset(path, text, diagnostics)
         try:
-            self._lark.parse(text)
+            return cast(ast.Document, self._lark.parse(text))
         except UnexpectedInput as fast_exc:
-            precise = precise_error(fast_exc, text, "thrift.lark", self.backend)
-            return _error_offset(precise, text), self._message(precise, text)
-        return None
+            exc = precise_error(fast_exc, text, "thrift.lark", self.backend)
+            location = _error_location(exc, path, text)
+            return _error_offset(exc, text), self._message(exc, text), location
 
     def _message(self, exc: UnexpectedInput, text: str) -> str:
         if isinstance(exc, UnexpectedCharacters):
