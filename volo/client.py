@@ -30,10 +30,9 @@ from volo.framing import (
     Framing,
     Outbox,
     WireFormat,
-    frame_length,
     framed,
-    message_end,
     split_framed_binary,
+    take_message,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
@@ -131,25 +130,14 @@ class _Connection(asyncio.Protocol):
         del self.buffer[:consumed]
 
     def next_message(self) -> bytes | None:
-        buffer = self.buffer
-        if self.wire.framing is not Framing.BUFFERED:
-            length = frame_length(buffer, self.max_frame)
-            if length is None or len(buffer) < 4 + length:
-                return None
-            message = bytes(buffer[4 : 4 + length])
-            del buffer[: 4 + length]
-            if self.wire.framing is Framing.HEADER:
-                frame = parse_header_frame(message)
-                if frame.protocol != self.wire.protocol:
-                    raise FrameError(f"reply in {frame.protocol}, expected {self.wire.protocol}")
-                return frame.payload
+        wire = self.wire
+        message = take_message(self.buffer, wire.framing, wire.protocol, self.max_frame)
+        if message is None or wire.framing is not Framing.HEADER:
             return message
-        end = message_end(buffer, self.wire.protocol, self.max_frame)
-        if end is None:
-            return None
-        message = bytes(buffer[:end])
-        del buffer[:end]
-        return message
+        frame = parse_header_frame(message)
+        if frame.protocol != wire.protocol:
+            raise FrameError(f"reply in {frame.protocol}, expected {wire.protocol}")
+        return frame.payload
 
     def fail(self, error: Exception) -> None:
         self.fail_pending(error)

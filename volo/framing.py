@@ -98,6 +98,26 @@ def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | 
         raise FrameError(f"malformed message: {exc}") from None
 
 
+def take_message(
+    buffer: bytearray, framing: Framing, protocol: str, max_frame: int
+) -> bytes | None:
+    """Cut the next complete message off the front of `buffer`: a frame's
+    payload (framed, header), or an unframed message whole; None until all of
+    it has come."""
+    if framing is Framing.BUFFERED:
+        start, end = 0, message_end(buffer, protocol, max_frame)
+        if end is None:
+            return None
+    else:
+        length = frame_length(buffer, max_frame)
+        if length is None or len(buffer) < 4 + length:
+            return None
+        start, end = 4, 4 + length
+    message = bytes(buffer[start:end])
+    del buffer[:end]
+    return message
+
+
 class _NeedMore(Exception):
     pass
 

@@ -29,10 +29,9 @@ from volo.framing import (
     Outbox,
     WireFormat,
     detect,
-    frame_length,
     framed,
-    message_end,
     split_framed_binary,
+    take_message,
 )
 from volo.header import HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
@@ -189,21 +188,14 @@ class _Connection(asyncio.Protocol):
             self.format = detect(buffer)
             if self.format is None:
                 return None
-        framing = self.format.framing
-        if framing is Framing.BUFFERED:
-            end = message_end(buffer, self.format.protocol, self.server.max_frame)
-            if end is None:
-                return None
-            payload = bytes(buffer[:end])
-            del buffer[:end]
-            return payload, self.format.protocol, _unframed, {}
-        length = frame_length(buffer, self.server.max_frame)
-        if length is None or len(buffer) < 4 + length:
+        framing, protocol = self.format.framing, self.format.protocol
+        payload = take_message(buffer, framing, protocol, self.server.max_frame)
+        if payload is None:
             return None
-        payload = bytes(buffer[4 : 4 + length])
-        del buffer[: 4 + length]
+        if framing is Framing.BUFFERED:
+            return payload, protocol, _unframed, {}
         if framing is Framing.FRAMED:
-            return payload, self.format.protocol, framed, {}
+            return payload, protocol, framed, {}
         frame = parse_header_frame(payload)
         framer = functools.partial(_header_framed, frame)
         return frame.payload, frame.protocol, framer, frame.headers
