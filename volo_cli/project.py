@@ -43,6 +43,7 @@ from pilota.codegen.writer import write_tree
 from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
 from pilota.runtime import types as t
+from pilota.runtime.base import Union
 from pilota.runtime.service import Client, Handler
 
 CONFIG = "volo.yml"
@@ -371,8 +372,6 @@ def _default(spec: t.TypeSpec, module: ModuleType, depth: int = 0) -> str:
     if code == t.ENUM:
         members = list(cls)
         return f"{name}.{members[0].name}" if members else f"{name}(0)"
-    from pilota.runtime.base import Union
-
     fields = cls.__thrift_spec__
     if issubclass(cls, Union):
         first = fields[0]
