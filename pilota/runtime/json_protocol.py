@@ -170,11 +170,15 @@ def _double_text(value: float) -> str:
     return '"Infinity"' if value > 0 else '"-Infinity"'
 
 
-def _text(value: str) -> str:
+def _text(value: Any) -> str:
     """`value` as a JSON string; raises EncodeError for what UTF-8 cannot hold."""
     if not isinstance(value, str) or not value.isascii():
         utf8(value)  # the type and encodability checks, with the binary codec's messages
     return encode_basestring(value)
+
+
+def _type_name(t: TypeSpec) -> str:
+    return _NAME_OF_WIRE[BINARY_WIRE[code_of(t)]]
 
 
 _heads: dict[type, list[tuple[FieldSpec, str]]] = {}
@@ -184,14 +188,8 @@ def _field_heads(cls: type, spec: tuple[FieldSpec, ...]) -> list[tuple[FieldSpec
     """Each field with the text that opens it, `"<id>":{"<type>":`."""
     found = _heads.get(cls)
     if found is None:
-        found = _heads[cls] = [
-            (f, f'"{f.id}":{{"{_NAME_OF_WIRE[BINARY_WIRE[code_of(f.type)]]}":') for f in spec
-        ]
+        found = _heads[cls] = [(f, f'"{f.id}":{{"{_type_name(f.type)}":') for f in spec]
     return found
-
-
-def _type_name(t: TypeSpec) -> str:
-    return _NAME_OF_WIRE[BINARY_WIRE[code_of(t)]]
 
 
 class _JsonWriter:
