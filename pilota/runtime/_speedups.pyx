@@ -34,6 +34,7 @@ import uuid as _uuid
 cimport cython
 
 from pilota.runtime import _pure
+from pilota.runtime import json_protocol as _json_protocol
 from pilota.runtime.frozen import FrozenDict
 
 cdef extern from "structmember.h":
@@ -1332,12 +1333,14 @@ def decode_compact(cls, data, int max_depth=64):
 
 @cython.binding(True)
 def struct_to_bytes(self, protocol="binary"):
-    """Encode with `protocol` ("binary" or "compact"); raises `pilota.EncodeError`."""
+    """Encode with `protocol` ("binary", "compact" or "json"); raises `pilota.EncodeError`."""
     if protocol == "binary":
         return encode_with(self, False)
     if protocol == "compact":
         return encode_with(self, True)
-    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+    if protocol == "json":
+        return _json_protocol.encode_json(self)
+    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
 
 @cython.binding(True)
@@ -1347,4 +1350,6 @@ def struct_from_bytes(cls, data, protocol="binary", *, int max_depth=64):
         return decode_with(cls, data, max_depth, False)
     if protocol == "compact":
         return decode_with(cls, data, max_depth, True)
-    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+    if protocol == "json":
+        return _json_protocol.decode_json(cls, data, max_depth)
+    raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, ClassVar, Self, TypeVar
 
+from pilota.runtime import json_protocol
 from pilota.runtime.codec import implementation
 from pilota.runtime.types import FieldSpec, Protocol
 
@@ -33,13 +34,15 @@ class Struct:
     __thrift_keep_unknown__: ClassVar[bool] = False
 
     def to_bytes(self, protocol: Protocol | str = Protocol.BINARY) -> bytes:
-        """Encode with `protocol` ("binary" or "compact"); raises `pilota.EncodeError`."""
+        """Encode with `protocol` ("binary", "compact" or "json"); raises `pilota.EncodeError`."""
         # Protocol is a StrEnum, so one string comparison serves both spellings.
         if protocol == "binary":
             return _encode_binary(self)  # type: ignore[no-any-return]
         if protocol == "compact":
             return _encode_compact(self)  # type: ignore[no-any-return]
-        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+        if protocol == "json":
+            return json_protocol.encode_json(self)
+        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
     @classmethod
     def from_bytes(
@@ -50,7 +53,9 @@ class Struct:
             return _decode_binary(cls, data, max_depth)  # type: ignore[no-any-return]
         if protocol == "compact":
             return _decode_compact(cls, data, max_depth)  # type: ignore[no-any-return]
-        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+        if protocol == "json":
+            return json_protocol.decode_json(cls, data, max_depth)  # type: ignore[no-any-return]
+        raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
     def _field_values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)

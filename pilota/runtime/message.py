@@ -1,8 +1,25 @@
-"""Thrift message envelopes: the (name, type, seqid) header before an RPC body.
+"""Thrift message envelopes: the (name, type, seqid) header around an RPC body.
 
 Binary writes the strict form (a version word, then name and seqid) and reads
 both the strict and the old non-strict form (name first); compact has one
-form. The body that follows is a struct, encoded with the same protocol.
+form. In both the header comes first and the body, a struct encoded with the
+same protocol, runs to the end of the message.
+
+JSON (Apache's TJSONProtocol) wraps the body instead: `[1,"name",type,seqid,`
+before it and `]` after it. So a JSON message is written whole and read whole:
+
+- `write_message(name, type, seqid, body, protocol)`: the message around
+  `body` (`struct.to_bytes(protocol)`), for every protocol;
+- `read_message(data, protocol)`: the header of the one message in `data` and
+  its body's bytes, for `Struct.from_bytes(body, protocol)`, for every
+  protocol;
+- `read_message_header(data, "json")` also works (the body runs from the
+  offset it returns to the last byte, `]`, excluded); `write_message_header`
+  refuses "json", since a header alone is not the start of a JSON message
+  one can finish by appending a body.
+
+On the buffered transport a JSON message ends where its brackets balance:
+`pilota.runtime.json_protocol.json_message_end(buffer, max_size)`.
 """
 
 from __future__ import annotations
@@ -11,6 +28,7 @@ import enum
 import struct as _struct
 from typing import NamedTuple
 
+from pilota.runtime import json_protocol
 from pilota.runtime.types import DecodeError, Protocol
 from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
 
@@ -47,6 +65,9 @@ def write_message_header(
     *,
     strict: bool = True,
 ) -> bytes:
+    """The header that precedes a binary or compact body; see `write_message`."""
+    if protocol == "json":
+        raise ValueError("a JSON message wraps its body: write it whole with write_message")
     if protocol == "binary" and strict:
         prefix = _BINARY_PREFIXES.get((name, message_type))
         if prefix is None:
@@ -70,7 +91,9 @@ _TYPES = {t.value: t for t in MessageType}
 def read_message_header(
     data: bytes | bytearray | memoryview, protocol: Protocol | str = Protocol.BINARY
 ) -> tuple[MessageHeader, int]:
-    """The header at the start of `data`, and the offset where the body begins."""
+    """The header at the start of `data`, and the offset where the body begins.
+
+    For JSON, `data` must be the whole message: its body ends before the last byte."""
     if protocol == "binary" and isinstance(data, bytes) and len(data) >= 12:
         # The common case, strict binary, without the general reader.
         (first,) = _I32.unpack_from(data, 0)
@@ -88,6 +111,9 @@ def read_message_header(
     view = bytes(data)
     reader = _Reader(view)
     try:
+        if protocol == "json":
+            name, kind, seqid, offset = json_protocol.read_message_prefix(view)
+            return MessageHeader(name, _message_type(kind), seqid), offset
         if protocol == "binary":
             first = reader.i32()
             if first < 0:
@@ -111,6 +137,29 @@ def read_message_header(
         return MessageHeader(name, _message_type(kind), seqid), reader.pos
     except DecodeError as exc:
         raise exc.within("message header") from None
+
+
+def write_message(
+    name: str,
+    message_type: MessageType,
+    seqid: int,
+    body: bytes,
+    protocol: Protocol | str = Protocol.BINARY,
+) -> bytes:
+    """A whole message: the envelope of `protocol` around `body`, a struct
+    encoded with the same protocol."""
+    if protocol == "json":
+        return json_protocol.message_prefix(name, message_type, seqid) + body + b"]"
+    return write_message_header(name, message_type, seqid, protocol) + body
+
+
+def read_message(
+    data: bytes | bytearray | memoryview, protocol: Protocol | str = Protocol.BINARY
+) -> tuple[MessageHeader, bytes]:
+    """The header of the one whole message in `data`, and its body's bytes."""
+    header, start = read_message_header(data, protocol)
+    end = len(data) - 1 if protocol == "json" else len(data)
+    return header, bytes(data[start:end])
 
 
 def _message_type(kind: int) -> MessageType:

@@ -79,6 +79,7 @@ class FieldSpec(NamedTuple):
 class Protocol(enum.StrEnum):
     BINARY = "binary"
     COMPACT = "compact"
+    JSON = "json"  # Apache's TJSONProtocol (pilota.runtime.json_protocol)
 
 
 class DecodeError(ValueError):
