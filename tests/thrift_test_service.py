@@ -1,9 +1,14 @@
 """ThriftTest's reference semantics (as Apache's cross-language test server has
-them), as a handler for our server; and the expected answers, for clients."""
+them), as handlers for our server; and the expected answers, for clients.
+
+`tt` is a module generated from ThriftTest's interface: tests/idl/cross_test.thrift
+(always there) or Apache's own ThriftTest.thrift (from ../shared).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +19,7 @@ def make_handler(tt: ModuleType) -> Any:
     class Handler(tt.ThriftTestHandler):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
             self.oneway_calls: list[int] = []
+            self.oneway_done = threading.Semaphore(0)  # released once per oneway call handled
 
         async def testVoid(self) -> None:
             return None
@@ -91,8 +97,19 @@ def make_handler(tt: ModuleType) -> Any:
         async def testOneway(self, secondsToSleep: int) -> None:
             await asyncio.sleep(secondsToSleep / 1000)  # milliseconds here, to keep tests quick
             self.oneway_calls.append(secondsToSleep)
+            self.oneway_done.release()
 
     return Handler()
+
+
+def make_second_handler(tt: ModuleType) -> Any:
+    """SecondService, as the cross-language test server has it."""
+
+    class Second(tt.SecondServiceHandler):  # type: ignore[misc, name-defined]
+        async def secondtestString(self, thing: str) -> str:
+            return f'testString("{thing}")'
+
+    return Second()
 
 
 def map_map() -> dict[int, dict[int, int]]:
