@@ -119,7 +119,8 @@ async def test_the_server_survives_bad_peers(tt: Any) -> None:
         client = tt.ThriftTestClient(transport)
         busy = asyncio.gather(*(client.testI32(300) for _ in range(20)))  # in flight throughout
         assert await raw(server.port, b"GET / HTTP/1.1\r\n\r\n") == b""  # garbage: closed
-        assert await raw(server.port, (10**6).to_bytes(4, "big") + b"\x80\x01") == b""  # oversize
+        # oversize, and no message header to answer in its first 4 KiB: closed
+        assert await raw(server.port, (10**6).to_bytes(4, "big") + b"\x80\x01\x00\x01" + b"\xff" * 5000) == b""
         await raw(server.port, (100).to_bytes(4, "big") + b"\x80\x01\x00", read=False)  # half a frame
         request = write_message_header("testI32", MessageType.CALL, 1)
         request += tt.ThriftTest_testI32_args(thing=100).to_bytes()

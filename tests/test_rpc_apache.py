@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import re
 import socket
 import subprocess
 import sys
@@ -182,6 +183,18 @@ def test_apache_header_key_values_reach_the_handler(code: SimpleNamespace) -> No
         assert client.testString("x") == "x"
         assert client.testString("y") == "y"  # headers are per message: this one has none
     assert seen == ["acme", None]
+
+
+@pytest.mark.parametrize("transport", ["buffered", "framed", "header", "header-in-framed"])
+def test_apache_client_learns_its_request_is_over_our_limit(code: SimpleNamespace, transport: str) -> None:
+    """Not a reset connection: an answer naming the limit."""
+    with ServerThread([make_handler(code.ours)], max_frame=1024) as running, apache_client(code, running.server.port, "binary", transport, False) as (client, _, _):
+        with pytest.raises(TApplicationException) as raised:
+            client.testString("x" * 2000)
+        assert raised.value.type == TApplicationException.PROTOCOL_ERROR
+        assert re.fullmatch(r"testString: the request( of \d+ bytes)? is over the server's 1024-byte limit", str(raised.value.message))
+        if transport != "buffered":  # a frame can be skipped: the connection goes on
+            assert client.testString("next") == "next"
 
 
 # ---- (b) our client, Apache's server --------------------------------------------------

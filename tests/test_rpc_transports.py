@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import re
+import sys
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pilota
 import volo
 from pilota.runtime.message import MessageType, read_message_header, write_message_header
 from pilota.runtime.service import ApplicationError, ApplicationErrorType
@@ -267,3 +271,20 @@ async def test_clients_close_with_async_with(tt: Any) -> None:
         assert client._caller.endpoints[0].connections == []
         assert await client.testString("d") == "d"  # a closed client reconnects when used again
         await client.close()
+
+
+async def test_a_method_named_close_does_not_hide_closing(tmp_path: Path) -> None:
+    """`close` closes the client; an IDL method of that name is `close_`."""
+    (tmp_path / "files.thrift").write_text("service Files { string close(1: string name) }\n")
+    pilota.generate([tmp_path / "files.thrift"], tmp_path / "closing_gen")
+    sys.path.insert(0, str(tmp_path))
+    files = importlib.import_module("closing_gen.files")
+
+    class Handler(files.FilesHandler):  # type: ignore[misc, name-defined]
+        async def close_(self, name: str) -> str:
+            return f"closed {name}"
+
+    async with volo.Server(Handler(), "127.0.0.1", 0) as server:
+        async with files.FilesClient(volo.connect(f"127.0.0.1:{server.port}")) as client:
+            assert await client.close_("a") == "closed a"
+        assert client._caller.endpoints[0].connections == []

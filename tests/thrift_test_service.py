@@ -210,9 +210,9 @@ def check_thrift_test(client: Any, types: ModuleType, app_error: type[Exception]
 class ServerThread:
     """Our server on its own event loop in a thread, for clients that block."""
 
-    def __init__(self, handlers: list[Any]) -> None:
+    def __init__(self, handlers: list[Any], **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = volo.Server(handlers, "127.0.0.1", 0)
+        self.server = volo.Server(handlers, "127.0.0.1", 0, **options)
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 

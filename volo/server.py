@@ -622,13 +622,13 @@ async def _serve(
     reuse_port: bool,
 ) -> None:
     server = Server(handlers, host, port, layers=layers, reuse_port=reuse_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # before the start-up line: then it counts
+        loop.add_signal_handler(signum, stop.set)
     await server.start()
     log.info("serving %s on %s (pid %d, %s codec)", ", ".join(server.services),
              format_address(host, server.port), os.getpid(), IMPLEMENTATION)  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down: %d call(s) in flight", server.in_flight)
     await server.close(grace)
