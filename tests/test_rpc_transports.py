@@ -288,3 +288,31 @@ async def test_a_method_named_close_does_not_hide_closing(tmp_path: Path) -> Non
         async with files.FilesClient(volo.connect(f"127.0.0.1:{server.port}")) as client:
             assert await client.close_("a") == "closed a"
         assert client._caller.endpoints[0].connections == []
+
+
+async def test_a_refused_frame_arriving_in_pieces_is_skipped_to_its_end(tt: Any) -> None:
+    async with volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
+        big = string_call(tt, "binary", 1, thing="b" * 3000)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        pieces = [len(big).to_bytes(4, "big") + big[:3], big[3:40], big[40:2000], big[2000:]]
+        writer.write(pieces[0])  # not yet enough to read its message header
+        writer.write(pieces[1])
+        length = await asyncio.wait_for(reader.readexactly(4), 5)
+        header, offset = read_message_header(await reader.readexactly(int.from_bytes(length, "big")))
+        assert (header.name, header.type, header.seqid) == ("testString", MessageType.EXCEPTION, 1)
+        writer.write(pieces[2])
+        writer.write(pieces[3] + len(string_call(tt, "binary", 2)).to_bytes(4, "big"))
+        writer.write(string_call(tt, "binary", 2))  # the next request, after the skipped bytes
+        length = await asyncio.wait_for(reader.readexactly(4), 5)
+        header, _ = read_message_header(await reader.readexactly(int.from_bytes(length, "big")))
+        assert (header.type, header.seqid) == (MessageType.REPLY, 2)
+        writer.close()
+
+
+async def test_an_inflated_request_over_the_limit_without_a_header_closes_the_connection(tt: Any) -> None:
+    async with volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
+        garbage = build_header_frame(HeaderFrame("binary", 1, b"\xff" * 5000, transforms=(TRANSFORM_ZLIB,)))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(garbage)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, unanswered
+        writer.close()

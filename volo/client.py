@@ -291,6 +291,7 @@ class ClientTransport:
         if transforms and not self.wire.framing.has_header:
             raise ValueError("transforms need framing 'header' or 'header-in-framed'")
         self.transforms = tuple(TRANSFORMS[name] for name in transforms)
+        self.has_headers = self.wire.framing.has_header  # metainfo travels in THeader headers
         # Each call named `Service:method` on the wire, for a server of several services.
         self.multiplexed = multiplexed
         self.timeout = timeout
@@ -359,7 +360,7 @@ class ClientTransport:
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
             if connection is not None:
-                headers = metainfo.outgoing_headers() if self.wire.framing.has_header else {}
+                headers = metainfo.outgoing_headers() if self.has_headers else {}
                 name = service + SEPARATOR + method if self.multiplexed else method
                 return connection.call(name, args, result_class, oneway, seconds, headers)
         ctx = Context(

@@ -1,9 +1,12 @@
 """The Thrift server: asyncio, many connections, many calls in flight on each.
 
-Each connection detects its peer's transport (framed, buffered) and protocol
-(binary, compact) from its first bytes. Every complete request runs as its
-own task, so a slow call never holds up the others on the connection; each
-reply goes out in one write as soon as it is ready.
+Each connection detects its peer's transport (framed, buffered, header,
+header-in-framed) and protocol (binary, compact) from its first bytes, and
+answers in kind. Every complete request runs as its own task, so a slow call
+never holds up the others on the connection; each reply goes out in one write
+as soon as it is ready. One server may serve several services (Apache's
+multiplexed protocol). A request over the size limit is answered with an
+error naming the limit, not a closed connection.
 """
 
 from __future__ import annotations
@@ -241,17 +244,17 @@ class _Connection(asyncio.Protocol):
             self.skip -= dropped
             data = data[dropped:]
         self.buffer += data
-        while True:
-            try:
-                self.take_requests()
-                return
-            except FrameTooLarge as exc:
-                if not self.refuse_first(exc):
-                    return  # closed, or waiting for more of it
-            except FrameError as exc:
-                log.warning("closing connection: %s", exc)
-                self.close()
-                return
+        try:
+            while True:
+                try:
+                    self.take_requests()
+                    return
+                except FrameTooLarge as exc:
+                    if not self.refuse_first(exc):
+                        return  # waiting for more of it, or reading no more
+        except FrameError as exc:
+            log.warning("closing connection: %s", exc)
+            self.close()
 
     def take_requests(self) -> None:
         """Dispatch every complete request in the buffer."""
@@ -341,24 +344,20 @@ class _Connection(asyncio.Protocol):
 
     def refuse(self, head: bytes, exc: FrameTooLarge, complete: bool) -> bool:
         """Answer the request that `head` starts (or, `complete`, is): it is
-        over the size limit. False if more of it must come first, or if it
-        cannot be read (then the connection closes)."""
-        payload = b""
+        over the size limit. False if more of it must come first; FrameError
+        if it cannot be read."""
         try:
             payload, protocol, framer, _ = self.unwrap(head, partial=True)
-            header, _ = read_message_header(payload[:_PEEK_BYTES], protocol)
         except HeaderTruncated:
-            if not complete:
-                return False  # the header block has a bounded size: wait for it
-            header = None
-        except (FrameError, DecodeError):
+            if complete:
+                raise
+            return False  # the header block's size is bounded: wait for all of it
+        try:
+            header, _ = read_message_header(payload[:_PEEK_BYTES], protocol)
+        except DecodeError:
             if not complete and len(payload) < _PEEK_BYTES:
                 return False
-            header = None
-        if header is None:
-            log.warning("closing connection: %s", exc)
-            self.close()
-            return False
+            raise FrameError(f"{exc}, with no message header to answer") from None
         of = f" of {exc.size} bytes" if exc.size is not None else ""
         message = f"{header.name}: the request{of} is over the server's {exc.limit}-byte limit"
         log.warning("refused a request from %s: %s", self.peer, message)
