@@ -27,7 +27,9 @@ from tests.thrift_test_service import (
     connect_options,
     make_handler,
     make_second_handler,
+    slow_handler,
 )
+from volo.framing import message_end
 from volo.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_header_frame
 
 MATRIX = [
@@ -298,7 +300,7 @@ async def test_a_refused_frame_arriving_in_pieces_is_skipped_to_its_end(tt: Any)
         writer.write(pieces[0])  # not yet enough to read its message header
         writer.write(pieces[1])
         length = await asyncio.wait_for(reader.readexactly(4), 5)
-        header, offset = read_message_header(await reader.readexactly(int.from_bytes(length, "big")))
+        header, _ = read_message_header(await reader.readexactly(int.from_bytes(length, "big")))
         assert (header.name, header.type, header.seqid) == ("testString", MessageType.EXCEPTION, 1)
         writer.write(pieces[2])
         writer.write(pieces[3] + len(string_call(tt, "binary", 2)).to_bytes(4, "big"))
@@ -316,3 +318,22 @@ async def test_an_inflated_request_over_the_limit_without_a_header_closes_the_co
         writer.write(garbage)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, unanswered
         writer.close()
+
+
+async def test_unframed_calls_before_a_refused_one_are_answered_before_the_server_hangs_up(tt: Any) -> None:
+    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
+        slow = write_message_header("testI32", MessageType.CALL, 1)
+        slow += tt.ThriftTest_testI32_args(thing=200).to_bytes()  # answers in 200 ms
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(slow + string_call(tt, "binary", 2, thing="x" * 2000))
+        answers = await asyncio.wait_for(reader.read(), 5)  # all of it, up to the server's end
+        writer.close()
+    first_end = message_end(answers, "binary", len(answers))
+    assert first_end is not None
+    refused, offset = read_message_header(answers[:first_end])
+    assert (refused.type, refused.seqid) == (MessageType.EXCEPTION, 2)
+    error = ApplicationError.from_bytes(answers[offset:first_end])
+    assert error.message == "testString: the request is over the server's 1024-byte limit"
+    header, offset = read_message_header(answers[first_end:])
+    assert (header.type, header.seqid) == (MessageType.REPLY, 1)
+    assert tt.ThriftTest_testI32_result.from_bytes(answers[first_end + offset :]).success == 200

@@ -32,6 +32,7 @@ from volo.errors import CallTimeout, RequestTooLarge, TransportError
 from volo.framing import (
     DEFAULT_MAX_FRAME,
     PROTOCOLS,
+    SEPARATOR,
     FrameError,
     FrameTooLarge,
     Framing,
@@ -44,11 +45,7 @@ from volo.framing import (
 from volo.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
 
-__all__ = ["CallTimeout", "ClientTransport", "Endpoint", "TransportError", "connect"]
-
 _REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
-# Apache's multiplexed protocol names a call `Service:method`.
-SEPARATOR = ":"
 
 
 _T = TypeVar("_T")

@@ -24,6 +24,8 @@ DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 HEADER_MAGIC = 0x0FFF
 # The protocols a client may ask for: whatever the codec layer encodes.
 PROTOCOLS = tuple(p.value for p in Protocol)
+# Apache's multiplexed protocol names a call `Service:method`.
+SEPARATOR = ":"
 
 
 class Framing(enum.Enum):

@@ -32,6 +32,7 @@ from volo.address import format_address, parse_address
 from volo.errors import ServerStartError
 from volo.framing import (
     DEFAULT_MAX_FRAME,
+    SEPARATOR,
     FrameError,
     FrameTooLarge,
     Framing,
@@ -52,8 +53,6 @@ _CALL_KINDS = (MessageType.CALL, MessageType.ONEWAY)
 # A request over the size limit is answered if its message header is within
 # this many bytes of its start (past any header block); else the connection closes.
 _PEEK_BYTES = 4096
-# Apache's multiplexed protocol names a call `Service:method`.
-SEPARATOR = ":"
 
 
 class _Route(NamedTuple):
@@ -332,15 +331,27 @@ class _Connection(asyncio.Protocol):
         if framing is Framing.BUFFERED:  # where it ends is unknown: read no more
             self.draining = True
             self.buffer.clear()
-            if self.transport is not None and self.transport.can_write_eof():
-                self.outbox.flush()
-                self.transport.write_eof()
+            for task in self.tasks:  # calls before it still answer, then we hang up
+                task.add_done_callback(self.hang_up_when_answered)
+            self.hang_up_when_answered()
             return False
         assert exc.size is not None
         end = 4 + exc.size
         self.skip = max(0, end - len(self.buffer))
         del self.buffer[:end]
         return True
+
+    def hang_up_when_answered(self, _: object = None) -> None:
+        """Once no call is in flight, end our side of the connection (the peer
+        reads the replies sent, then the end; a close with its bytes unread
+        would reset the connection and could lose them)."""
+        if self.tasks or self.transport is None or self.transport.is_closing():
+            return
+        self.outbox.flush()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
 
     def refuse(self, head: bytes, exc: FrameTooLarge, complete: bool) -> bool:
         """Answer the request that `head` starts (or, `complete`, is): it is
