@@ -154,11 +154,11 @@ def protocol(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def tt(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Our generated code for ThriftTest (0.17), imported."""
+    """Our generated code for ThriftTest's interface (tests/idl/cross_test.thrift), imported."""
     import importlib
     import sys
 
     root = tmp_path_factory.mktemp("ours_thrift_test")
-    pilota.generate([need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")], root / "ours_tt")
+    pilota.generate([IDL / "cross_test.thrift"], root / "ours_tt")
     sys.path.insert(0, str(root))
-    return importlib.import_module("ours_tt.ThriftTest")
+    return importlib.import_module("ours_tt.crosstest")

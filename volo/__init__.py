@@ -1,14 +1,8 @@
 """volo: the asyncio Thrift RPC runtime for pilota-generated services."""
 
-from volo.client import (
-    CallTimeout,
-    ClientTransport,
-    Endpoint,
-    TransportError,
-    connect,
-    hash_key,
-    timeout,
-)
+from volo.address import parse_address
+from volo.client import ClientTransport, Endpoint, connect, hash_key, timeout
+from volo.errors import CallTimeout, RequestTooLarge, ServerStartError, TransportError
 from volo.framing import FrameError, Framing, WireFormat
 from volo.server import Server, run
 
@@ -18,11 +12,14 @@ __all__ = [
     "Endpoint",
     "FrameError",
     "Framing",
+    "RequestTooLarge",
     "Server",
+    "ServerStartError",
     "TransportError",
     "WireFormat",
     "connect",
     "hash_key",
+    "parse_address",
     "run",
     "timeout",
 ]

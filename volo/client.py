@@ -1,4 +1,4 @@
-"""The Thrift client transport: multiplexed connections, timeouts, reconnects.
+"""The Thrift client transport: shared connections, timeouts, reconnects.
 
 Calls share a connection; each has its own sequence id, and replies are
 matched to calls by it, so any number may be in flight at once. A call that
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import errno
 import hashlib
 import itertools
 import math
 import random
-from collections.abc import Awaitable, Iterator, Sequence
+import re
+import socket
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar, cast
@@ -24,9 +27,14 @@ from pilota.runtime.message import MessageType, read_message_header, write_messa
 from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
 from volo import metainfo
+from volo.address import format_address, parse_address
+from volo.errors import CallTimeout, RequestTooLarge, TransportError
 from volo.framing import (
     DEFAULT_MAX_FRAME,
+    PROTOCOLS,
+    SEPARATOR,
     FrameError,
+    FrameTooLarge,
     Framing,
     Outbox,
     WireFormat,
@@ -34,14 +42,10 @@ from volo.framing import (
     split_framed_binary,
     take_message,
 )
-from volo.header import HeaderFrame, build_header_frame, parse_header_frame
+from volo.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
 from volo.middleware import Context, Layer, stack
 
 _REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
-
-
-class CallTimeout(TimeoutError):
-    """A call got no reply within its timeout."""
 
 
 _T = TypeVar("_T")
@@ -67,14 +71,11 @@ def timeout(seconds: float) -> AbstractContextManager[None]:
     return _set_within(_call_timeout, seconds)
 
 
-class TransportError(ConnectionError):
-    """The connection failed before the call got its reply."""
-
-
 class _Connection(asyncio.Protocol):
-    def __init__(self, wire: WireFormat, max_frame: int) -> None:
+    def __init__(self, wire: WireFormat, max_frame: int, transforms: Sequence[int] = ()) -> None:
         self.wire = wire
         self.max_frame = max_frame
+        self.transforms = transforms  # THeader transforms to apply to requests
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         # seqid -> the call's future, deadline, method and timeout
@@ -114,6 +115,11 @@ class _Connection(asyncio.Protocol):
             while (message := self.next_message()) is not None:
                 header, offset = read_message_header(message, self.wire.protocol)
                 self.deliver(header.seqid, header.type, message[offset:])
+        except FrameTooLarge as exc:
+            of = f" of {exc.size} bytes" if exc.size is not None else ""
+            self.fail(TransportError(
+                f"a reply{of} is over this client's {exc.limit}-byte limit (max_frame)"
+            ))  # fmt: skip
         except (FrameError, DecodeError) as exc:
             self.fail(TransportError(f"bad reply stream: {exc}"))
 
@@ -132,9 +138,9 @@ class _Connection(asyncio.Protocol):
     def next_message(self) -> bytes | None:
         wire = self.wire
         message = take_message(self.buffer, wire.framing, wire.protocol, self.max_frame)
-        if message is None or wire.framing is not Framing.HEADER:
+        if message is None or not wire.framing.has_header:
             return message
-        frame = parse_header_frame(message)
+        frame = parse_header_frame(message, self.max_frame)
         if frame.protocol != wire.protocol:
             raise FrameError(f"reply in {frame.protocol}, expected {wire.protocol}")
         return frame.payload
@@ -162,7 +168,7 @@ class _Connection(asyncio.Protocol):
         for seqid in expired:
             future, _, method, timeout = self.pending.pop(seqid)
             if not future.done():
-                future.set_exception(CallTimeout(f"{method}: no reply within {timeout:g} s"))
+                future.set_exception(CallTimeout.after(method, timeout))
         if self.pending:
             self.wake_at(min(call[1] for call in self.pending.values()))
 
@@ -188,12 +194,23 @@ class _Connection(asyncio.Protocol):
         kind = MessageType.ONEWAY if oneway else MessageType.CALL
         header = write_message_header(method, kind, seqid, protocol)
         body = args.to_bytes(protocol)
-        if self.wire.framing is Framing.FRAMED:
+        framing = self.wire.framing
+        if framing is Framing.FRAMED:
             message = framed(header, body)
-        elif self.wire.framing is Framing.HEADER:
-            message = build_header_frame(HeaderFrame(protocol, seqid, header + body, headers))
-        else:
+        elif framing is Framing.BUFFERED:
             message = header + body
+        else:
+            message = build_header_frame(
+                HeaderFrame(protocol, seqid, header + body, headers, transforms=self.transforms)
+            )
+            if framing is Framing.HEADER_IN_FRAMED:
+                message = framed(b"", message)
+        size = len(message) - (0 if framing is Framing.BUFFERED else 4)
+        if size > self.max_frame:
+            raise RequestTooLarge(
+                f"{method}: the request of {size} bytes is over this client's"
+                f" {self.max_frame}-byte limit (max_frame)"
+            )
         if oneway:
             self.outbox.write(message)
             return None
@@ -225,7 +242,7 @@ class Endpoint:
         self.next = 0
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
 
 
 class ClientTransport:
@@ -236,6 +253,8 @@ class ClientTransport:
     for every call (see `balance` in `connect`). When connecting fails, the
     call moves on to another address, `retries` more times at most; a call
     already sent is never resent (it may have run).
+
+    Closes its connections on `close()`, or at the end of `async with`.
     """
 
     def __init__(
@@ -244,6 +263,8 @@ class ClientTransport:
         *,
         protocol: str = "binary",
         framing: str = "framed",
+        multiplexed: bool = False,
+        transforms: Sequence[str] = (),
         timeout: float = 5.0,
         connect_timeout: float = 3.0,
         retries: int = 1,
@@ -252,12 +273,24 @@ class ClientTransport:
         max_frame: int = DEFAULT_MAX_FRAME,
         layers: Sequence[Layer] = (),
     ) -> None:
-        if protocol not in ("binary", "compact"):
-            raise ValueError(f"unknown protocol {protocol!r}: expected 'binary' or 'compact'")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}: expected {_one_of(PROTOCOLS)}")
+        framings = [f.value for f in Framing]
+        if framing not in framings:
+            raise ValueError(f"unknown framing {framing!r}: expected {_one_of(framings)}")
+        for name in transforms:
+            if name not in TRANSFORMS:
+                raise ValueError(f"unknown transform {name!r}: expected {_one_of(TRANSFORMS)}")
         if not endpoints:
             raise ValueError("a client needs at least one address")
         self.endpoints = list(endpoints)
         self.wire = WireFormat(Framing(framing), protocol)
+        if transforms and not self.wire.framing.has_header:
+            raise ValueError("transforms need framing 'header' or 'header-in-framed'")
+        self.transforms = tuple(TRANSFORMS[name] for name in transforms)
+        self.has_headers = self.wire.framing.has_header  # metainfo travels in THeader headers
+        # Each call named `Service:method` on the wire, for a server of several services.
+        self.multiplexed = multiplexed
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retries = retries
@@ -293,12 +326,18 @@ class ClientTransport:
             try:
                 _, connection = await asyncio.wait_for(
                     loop.create_connection(
-                        lambda: _Connection(self.wire, self.max_frame), endpoint.host, endpoint.port
+                        lambda: _Connection(self.wire, self.max_frame, self.transforms),
+                        endpoint.host,
+                        endpoint.port,
                     ),
                     self.connect_timeout,
                 )
-            except (TimeoutError, OSError) as exc:
-                raise TransportError(f"cannot connect to {endpoint}: {exc}") from exc
+            except TimeoutError as exc:
+                raise TransportError(
+                    f"cannot connect to {endpoint}: no answer within {self.connect_timeout:g} s"
+                ) from exc
+            except OSError as exc:
+                raise TransportError(f"cannot connect to {endpoint}: {_why(exc)}") from exc
             endpoint.connections.append(connection)
             return connection
 
@@ -318,8 +357,9 @@ class ClientTransport:
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
             if connection is not None:
-                headers = metainfo.outgoing_headers() if self.wire.framing is Framing.HEADER else {}
-                return connection.call(method, args, result_class, oneway, seconds, headers)
+                headers = metainfo.outgoing_headers() if self.has_headers else {}
+                name = service + SEPARATOR + method if self.multiplexed else method
+                return connection.call(name, args, result_class, oneway, seconds, headers)
         ctx = Context(
             service,
             method,
@@ -349,8 +389,9 @@ class ClientTransport:
                 endpoint = untried[0] if untried else endpoint
                 ctx.peer, ctx.endpoint = str(endpoint), endpoint
         assert ctx.result_class is not None
+        name = ctx.service + SEPARATOR + ctx.method if self.multiplexed else ctx.method
         return await connection.call(
-            ctx.method, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers
+            name, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers
         )
 
     async def close(self) -> None:
@@ -360,6 +401,27 @@ class ClientTransport:
                     connection.transport.close()
                     await connection.closed
             endpoint.connections = []
+
+    async def __aenter__(self) -> ClientTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _one_of(names: Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
+def _why(exc: OSError) -> str:
+    """Why a connection could not be made, briefly."""
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    # With several addresses for a host, asyncio joins their errors into one text.
+    codes = {int(code) for code in re.findall(r"\[Errno (\d+)\]", str(exc))}
+    if isinstance(exc, ConnectionRefusedError) or codes == {errno.ECONNREFUSED}:
+        return "no server is listening"
+    return (exc.strerror or str(exc)).lower()
 
 
 # ---- balancing --------------------------------------------------------------------
@@ -450,18 +512,22 @@ class _SendService:
 def connect(
     address: str | Sequence[str], *, weights: Sequence[int] | None = None, **options: Any
 ) -> ClientTransport:
-    """A client transport to one `host:port`, or several; pass it to a generated client.
+    """A client transport to one `host:port`, or several; pass it to a generated
+    client. Use it as `async with volo.connect(...) as transport:` to close it
+    at the end, or call `close()`.
 
     Options: protocol ("binary", "compact"), framing ("framed", "buffered",
-    "header"), timeout, connect_timeout, retries, pool_size, balance
-    ("round_robin", "weighted_random", "consistent_hash"), layers.
+    "header", "header-in-framed"), multiplexed (name the service in every
+    call, for a server of several services), transforms (THeader: ["zlib"]),
+    timeout, connect_timeout, retries, pool_size, balance ("round_robin",
+    "weighted_random", "consistent_hash"), max_frame, layers.
     """
     addresses = [address] if isinstance(address, str) else list(address)
     weights = list(weights) if weights is not None else [1] * len(addresses)
     if len(weights) != len(addresses):
         raise ValueError("give one weight per address")
-    endpoints = []
-    for text, weight in zip(addresses, weights, strict=True):
-        host, _, port = text.rpartition(":")
-        endpoints.append(Endpoint(host or "127.0.0.1", int(port), weight))
+    endpoints = [
+        Endpoint(*parse_address(text), weight)
+        for text, weight in zip(addresses, weights, strict=True)
+    ]
     return ClientTransport(endpoints, **options)

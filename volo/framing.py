@@ -1,9 +1,11 @@
 """Where messages begin and end on a byte stream, and what format they use.
 
-Three transports carry Thrift messages over TCP: *framed* (a 4-byte
-big-endian length before each message), *buffered* (unframed: a message ends
-where its struct ends) and *header* (THeader/TTHeader, framed with a header
-block; see `volo.header`). Two protocols encode them: binary and compact.
+Thrift messages travel over TCP *framed* (a 4-byte big-endian length before
+each message), *buffered* (unframed: a message ends where its struct ends),
+in *header* frames (THeader/TTHeader: framed, with a header block; see
+`volo.header`), or *header-in-framed* (a header frame inside a frame, as
+Apache's THeader protocol over its framed transport writes). A protocol
+encodes them: any the codec layer knows (`pilota.runtime.types.Protocol`).
 A server detects all of it from a connection's first bytes.
 """
 
@@ -15,23 +17,37 @@ import struct
 from collections.abc import Container
 from dataclasses import dataclass
 
-from pilota.runtime.types import DecodeError
+from pilota.runtime.types import DecodeError, Protocol
 from pilota.runtime.varint import VarintTooLong, decode_varint
 
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 HEADER_MAGIC = 0x0FFF
+# The protocols a client may ask for: whatever the codec layer encodes.
+PROTOCOLS = tuple(p.value for p in Protocol)
+# Apache's multiplexed protocol names a call `Service:method`.
+SEPARATOR = ":"
 
 
 class Framing(enum.Enum):
     FRAMED = "framed"
     BUFFERED = "buffered"
     HEADER = "header"
+    HEADER_IN_FRAMED = "header-in-framed"
+
+    @property
+    def has_header(self) -> bool:
+        return self is Framing.HEADER or self is Framing.HEADER_IN_FRAMED
+
+    @property
+    def header_offset(self) -> int:
+        """Where the header frame starts in a frame's payload (`has_header` framings)."""
+        return 4 if self is Framing.HEADER_IN_FRAMED else 0
 
 
 @dataclass(frozen=True)
 class WireFormat:
     framing: Framing
-    protocol: str  # "binary" or "compact"
+    protocol: str  # "binary", "compact": what the codec layer calls it
 
     def __str__(self) -> str:
         return f"{self.framing.value}/{self.protocol}"
@@ -41,11 +57,23 @@ class FrameError(Exception):
     """The stream cannot be a Thrift message stream: close the connection."""
 
 
+class FrameTooLarge(FrameError):
+    """A message over the size limit. `size` is its frame's length; None when
+    unframed (or compressed), where all that is known is that it is over."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        self.size, self.limit = size, limit
+        of = f" of {size} bytes" if size is not None else ""
+        super().__init__(f"message{of} is over the {limit}-byte limit")
+
+
 def _protocol_at(first: int, second: int) -> str | None:
+    """The protocol of a message starting with bytes `first`, `second`."""
     if first == 0x80 and second == 0x01:
         return "binary"  # strict binary: version 0x8001
     if first == 0x82 and second & 0x1F == 1:
         return "compact"
+    # JSON plugs in here: a TJSONProtocol message starts with "[".
     return None
 
 
@@ -63,7 +91,12 @@ def detect(data: bytes | bytearray) -> WireFormat | None:
     framed = _protocol_at(data[4], data[5])
     if framed is not None:
         return WireFormat(Framing.FRAMED, framed)
-    raise FrameError(f"not a Thrift stream (starts with {bytes(data[:6]).hex()})")
+    if len(data) < 10:
+        return None
+    outer, inner = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
+    if int.from_bytes(data[8:10], "big") == HEADER_MAGIC and inner == outer - 4:
+        return WireFormat(Framing.HEADER_IN_FRAMED, "binary")
+    raise FrameError(f"not a Thrift stream (starts with {bytes(data[:10]).hex()})")
 
 
 def framed(header: bytes, body: bytes) -> bytes:
@@ -76,8 +109,10 @@ def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
     if len(data) < 4:
         return None
     length = int.from_bytes(data[:4], "big", signed=True)
-    if length < 0 or length > max_frame:
-        raise FrameError(f"frame of {length} bytes is over the {max_frame}-byte limit")
+    if length < 0:
+        raise FrameError(f"negative frame length {length}")
+    if length > max_frame:
+        raise FrameTooLarge(length, max_frame)
     return length
 
 
@@ -87,13 +122,17 @@ def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | 
         reader = _Measure(bytes(data), max_size)
         if protocol == "binary":
             reader.binary_message()
-        else:
+        elif protocol == "compact":
             reader.compact_message()
+        else:  # JSON plugs in here, with its codec's own measure
+            raise FrameError(f"unframed {protocol} is not supported")
         return reader.pos
     except _NeedMore:
         if len(data) > max_size:
-            raise FrameError(f"message is over the {max_size}-byte limit") from None
+            raise FrameTooLarge(None, max_size) from None
         return None
+    except _TooLarge:
+        raise FrameTooLarge(None, max_size) from None
     except DecodeError as exc:
         raise FrameError(f"malformed message: {exc}") from None
 
@@ -102,8 +141,8 @@ def take_message(
     buffer: bytearray, framing: Framing, protocol: str, max_frame: int
 ) -> bytes | None:
     """Cut the next complete message off the front of `buffer`: a frame's
-    payload (framed, header), or an unframed message whole; None until all of
-    it has come."""
+    payload (framed), a header frame (header kinds: its length not included),
+    or an unframed message whole; None until all of it has come."""
     if framing is Framing.BUFFERED:
         start, end = 0, message_end(buffer, protocol, max_frame)
         if end is None:
@@ -112,13 +151,19 @@ def take_message(
         length = frame_length(buffer, max_frame)
         if length is None or len(buffer) < 4 + length:
             return None
-        start, end = 4, 4 + length
+        start, end = 4 + framing.header_offset, 4 + length
+        if framing is Framing.HEADER_IN_FRAMED and int.from_bytes(buffer[4:8], "big") != length - 4:
+            raise FrameError("the frame does not hold exactly one header frame")
     message = bytes(buffer[start:end])
     del buffer[:end]
     return message
 
 
 class _NeedMore(Exception):
+    pass
+
+
+class _TooLarge(Exception):
     pass
 
 
@@ -135,7 +180,7 @@ class _Measure:
         if n < 0:
             raise DecodeError(f"negative length {n}")
         if self.pos + n > self.max_size:
-            raise DecodeError(f"message is over the {self.max_size}-byte limit")
+            raise _TooLarge
         if self.pos + n > len(self.data):
             raise _NeedMore
         start = self.pos

@@ -5,26 +5,30 @@ Layout, after the 4-byte frame length::
     magic 0x0FFF (2) | flags (2) | seqid (4) | header size / 4 (2)
     header: protocol id (varint: 0 binary, 2 compact), transform count and ids
             (varints), then info blocks, zero-padded to a multiple of 4 bytes
-    payload: the Thrift message, in that protocol
+    payload: the Thrift message, in that protocol, transformed
 
 Info blocks: 0x01 string key-values (Apache THeader; Kitex/Volo TTHeader use
 them for metainfo) and 0x10 integer-keyed values (TTHeader's transport info).
-The zlib transform is understood on read; nothing is transformed on write.
+Transforms: zlib (id 1), applied in the order listed on write and undone in
+reverse on read; a server answers with the transforms its request used.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
-from volo.framing import HEADER_MAGIC, FrameError
+from volo.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
 
+# THeader's protocol ids; JSON's (1) joins when the codec layer has JSON.
 PROTOCOL_IDS = {0: "binary", 2: "compact"}
 INFO_KEY_VALUE = 0x01
 INFO_INT_KEY_VALUE = 0x10
 TRANSFORM_ZLIB = 0x01
+TRANSFORMS = {"zlib": TRANSFORM_ZLIB}
 _HEAD = struct.Struct(">HHiH")
 
 
@@ -32,25 +36,40 @@ _HEAD = struct.Struct(">HHiH")
 class HeaderFrame:
     protocol: str
     seqid: int
-    payload: bytes
+    payload: bytes  # the message, transforms undone
     headers: dict[str, str] = field(default_factory=dict)
     int_headers: dict[int, str] = field(default_factory=dict)
     flags: int = 0
+    transforms: Sequence[int] = ()  # ids, in the order they were applied
 
 
-def parse_header_frame(frame: bytes) -> HeaderFrame:
-    """`frame`: everything after the 4-byte frame length."""
+class HeaderTruncated(FrameError):
+    """The header block has not all come yet."""
+
+
+def parse_header_frame(
+    frame: bytes, max_size: int = DEFAULT_MAX_FRAME, *, partial: bool = False
+) -> HeaderFrame:
+    """`frame`: everything after the 4-byte frame length. Undoing the
+    transforms makes at most `max_size` bytes (else FrameTooLarge). With
+    `partial`, `frame` may be the start of a frame: the header block must all
+    be there (else HeaderTruncated); the payload is what its start decodes to."""
     reader = _Reader(frame)
     magic, flags, seqid, words = _HEAD.unpack(reader.take(_HEAD.size))
     if magic != HEADER_MAGIC:
         raise FrameError("not a header frame")
     end = reader.pos + words * 4
     if end > len(frame):
+        if partial:
+            raise HeaderTruncated("the header block is cut short")
         raise FrameError("header block is larger than the frame")
     protocol_id = reader.varint()
     if protocol_id not in PROTOCOL_IDS:
         raise FrameError(f"unknown header protocol id {protocol_id}")
     transforms = [reader.varint() for _ in range(reader.varint())]
+    for transform in transforms:
+        if transform != TRANSFORM_ZLIB:
+            raise FrameError(f"unknown header transform {transform}")
     headers: dict[str, str] = {}
     int_headers: dict[int, str] = {}
     while reader.pos < end:
@@ -66,21 +85,38 @@ def parse_header_frame(frame: bytes) -> HeaderFrame:
         else:
             break  # padding, or a block we do not know: skip to the payload
     payload = frame[end:]
-    for transform in reversed(transforms):
-        if transform != TRANSFORM_ZLIB:
-            raise FrameError(f"unknown header transform {transform}")
-        try:
-            payload = zlib.decompress(payload)
-        except zlib.error as exc:
-            raise FrameError(f"bad zlib payload: {exc}") from None
-    return HeaderFrame(PROTOCOL_IDS[protocol_id], seqid, payload, headers, int_headers, flags)
+    for _ in transforms:  # all zlib: undone in reverse order, alike
+        payload = _inflate(payload, max_size, partial)
+    return HeaderFrame(
+        PROTOCOL_IDS[protocol_id], seqid, payload, headers, int_headers, flags, transforms
+    )
+
+
+def _inflate(data: bytes, max_size: int, partial: bool) -> bytes:
+    """zlib's inverse, never making more than `max_size` bytes."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, max_size)
+    except zlib.error as exc:
+        raise FrameError(f"bad zlib payload: {exc}") from None
+    if partial:
+        return out
+    if inflater.unconsumed_tail:
+        raise FrameTooLarge(None, max_size)
+    if not inflater.eof:
+        raise FrameError("bad zlib payload: the stream is cut short")
+    return out
 
 
 def build_header_frame(frame: HeaderFrame) -> bytes:
     """The whole frame, the 4-byte length included."""
     block = bytearray()
     encode_varint({v: k for k, v in PROTOCOL_IDS.items()}[frame.protocol], block)
-    encode_varint(0, block)  # no transforms
+    encode_varint(len(frame.transforms), block)
+    payload = frame.payload
+    for transform in frame.transforms:
+        encode_varint(transform, block)
+        payload = zlib.compress(payload)  # the one transform there is
     if frame.headers:
         encode_varint(INFO_KEY_VALUE, block)
         encode_varint(len(frame.headers), block)
@@ -95,7 +131,7 @@ def build_header_frame(frame: HeaderFrame) -> bytes:
             _text(value, block)
     block += b"\x00" * (-len(block) % 4)
     head = _HEAD.pack(HEADER_MAGIC, frame.flags, frame.seqid, len(block) // 4)
-    body = head + bytes(block) + frame.payload
+    body = head + bytes(block) + payload
     return len(body).to_bytes(4, "big") + body
 
 

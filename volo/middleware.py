@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pilota.runtime.base import Struct
+from volo.errors import CallTimeout
 
 
 @dataclass(slots=True)
@@ -58,7 +59,8 @@ class _Wrapped:
 
 
 class Timeout:
-    """Fails a call that takes longer than `seconds` with `asyncio.TimeoutError`."""
+    """Fails a call that takes longer than `seconds` with `volo.CallTimeout`
+    (a TimeoutError) naming the call and the seconds."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -68,8 +70,14 @@ class Timeout:
 
         class _Timeout(_Wrapped):
             async def call(self, ctx: Context, request: Struct) -> Struct | None:
-                async with asyncio.timeout(seconds):
-                    return await self.inner.call(ctx, request)
+                scope = asyncio.timeout(seconds)
+                try:
+                    async with scope:
+                        return await self.inner.call(ctx, request)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise  # not this layer's: an inner one's, or the handler's own
+                    raise CallTimeout.after(f"{ctx.service}.{ctx.method}", seconds) from None
 
         return _Timeout(inner)
 

@@ -26,7 +26,7 @@ STRUCT_MEMBERS = frozenset(
 UNION_MEMBERS = STRUCT_MEMBERS | {"kind", "value"}
 EXCEPTION_MEMBERS = STRUCT_MEMBERS | {"args", "with_traceback", "add_note"}
 # Members of generated handler and client classes.
-SERVICE_MEMBERS = frozenset({"self", "call", "_call"})
+SERVICE_MEMBERS = frozenset({"self", "call", "_call", "close", "_caller"})
 # Members of every IntEnum, which an enum value name must not replace.
 ENUM_MEMBERS = frozenset({"name", "value", "mro"})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, Self
 
 from pilota.runtime.base import Struct, ThriftException
 from pilota.runtime.types import I32, OPTIONAL, STRING, FieldSpec
@@ -30,6 +30,8 @@ class Caller(Protocol):
     def call(
         self, service: str, method: str, args: Struct, result_class: type[Struct], oneway: bool
     ) -> Awaitable[Struct | None]: ...
+
+    async def close(self) -> None: ...
 
 
 class ApplicationErrorType(enum.IntEnum):
@@ -82,7 +84,8 @@ class Handler:
 
 class Client:
     """Base of generated clients: every call goes through the `caller` given,
-    usually a volo client transport (`volo.connect(...)`)."""
+    usually a volo client transport (`volo.connect(...)`). Closing the client
+    (`close()`, or the end of `async with`) closes that transport."""
 
     __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
@@ -97,6 +100,15 @@ class Client:
         return self._caller.call(
             self.__thrift_service__, method, args, result_class, oneway
         )
+
+    async def close(self) -> None:
+        await self._caller.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def unwrap(result: Struct | None, method: str) -> Any:
