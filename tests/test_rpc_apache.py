@@ -57,10 +57,11 @@ from tests.thrift_test_service import (
 # The matrix: each protocol with the transports it is tested over. On
 # Apache's side "header" is THeader over its buffered transport,
 # "header-in-framed" THeader over its framed transport, "zlib" THeader with
-# the zlib transform.
+# the zlib transform. Apache's Python THeader carries binary and compact only.
 PROTOCOLS: dict[str, tuple[str, ...]] = {
     "binary": TRANSPORTS,
     "compact": TRANSPORTS,
+    "json": ("buffered", "framed"),
 }
 MATRIX = [
     pytest.param(protocol, transport, multiplexed,

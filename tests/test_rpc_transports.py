@@ -34,7 +34,7 @@ from volo.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_h
 
 MATRIX = [
     pytest.param(p, t, m, id=f"{p}-{t}" + ("-multiplexed" if m else ""))
-    for p in ("binary", "compact")
+    for p in ("binary", "compact", "json")
     for t in TRANSPORTS
     for m in (False, True)
 ]
@@ -201,7 +201,7 @@ def test_inflating_is_bounded() -> None:
 
 
 @pytest.mark.parametrize("transport", ["framed", "header", "header-in-framed", "zlib", "buffered"])
-@pytest.mark.parametrize("protocol", ["binary", "compact"])
+@pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 async def test_a_request_over_the_servers_limit_is_answered(tt: Any, protocol: str, transport: str) -> None:
     """The client learns why, with the limit; on a framed transport the
     connection goes on; unframed, the server hangs up after answering."""

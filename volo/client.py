@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar, cast
 
 from pilota.runtime.base import Struct
-from pilota.runtime.message import MessageType, read_message_header, write_message_header
+from pilota.runtime.message import MessageType, message_parts, read_message
 from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
 from volo import metainfo
@@ -113,8 +113,8 @@ class _Connection(asyncio.Protocol):
             if self.framed_binary:
                 self.take_framed_binary()
             while (message := self.next_message()) is not None:
-                header, offset = read_message_header(message, self.wire.protocol)
-                self.deliver(header.seqid, header.type, message[offset:])
+                header, body = read_message(message, self.wire.protocol)
+                self.deliver(header.seqid, header.type, body)
         except FrameTooLarge as exc:
             of = f" of {exc.size} bytes" if exc.size is not None else ""
             self.fail(TransportError(
@@ -192,8 +192,7 @@ class _Connection(asyncio.Protocol):
         protocol = self.wire.protocol
         seqid = next(self.seqids) & 0x7FFFFFFF
         kind = MessageType.ONEWAY if oneway else MessageType.CALL
-        header = write_message_header(method, kind, seqid, protocol)
-        body = args.to_bytes(protocol)
+        header, body = message_parts(method, kind, seqid, args.to_bytes(protocol), protocol)
         framing = self.wire.framing
         if framing is Framing.FRAMED:
             message = framed(header, body)

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Container
 from dataclasses import dataclass
 
+from pilota.runtime.json_protocol import json_message_end
 from pilota.runtime.types import DecodeError, Protocol
 from pilota.runtime.varint import VarintTooLong, decode_varint
 
@@ -73,7 +74,8 @@ def _protocol_at(first: int, second: int) -> str | None:
         return "binary"  # strict binary: version 0x8001
     if first == 0x82 and second & 0x1F == 1:
         return "compact"
-    # JSON plugs in here: a TJSONProtocol message starts with "[".
+    if first == 0x5B and second == 0x31:
+        return "json"  # TJSONProtocol: `[1,` (version 1)
     return None
 
 
@@ -118,14 +120,19 @@ def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
 
 def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | None:
     """Where the unframed message at the start of `data` ends; None if not all here."""
+    if protocol == "json":
+        try:
+            return json_message_end(data, max_size)
+        except DecodeError as exc:
+            if len(data) >= max_size:
+                raise FrameTooLarge(None, max_size) from None
+            raise FrameError(f"malformed message: {exc}") from None
     try:
         reader = _Measure(bytes(data), max_size)
         if protocol == "binary":
             reader.binary_message()
-        elif protocol == "compact":
+        else:
             reader.compact_message()
-        else:  # JSON plugs in here, with its codec's own measure
-            raise FrameError(f"unframed {protocol} is not supported")
         return reader.pos
     except _NeedMore:
         if len(data) > max_size:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
 from volo.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
 
-# THeader's protocol ids; JSON's (1) joins when the codec layer has JSON.
-PROTOCOL_IDS = {0: "binary", 2: "compact"}
+# THeader's protocol ids.
+PROTOCOL_IDS = {0: "binary", 1: "json", 2: "compact"}
 INFO_KEY_VALUE = 0x01
 INFO_INT_KEY_VALUE = 0x10
 TRANSFORM_ZLIB = 0x01

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, NoReturn, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.codec import IMPLEMENTATION
-from pilota.runtime.message import MessageType, read_message_header, write_message_header
+from pilota.runtime.message import MessageType, message_parts, read_message, read_message_header
 from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handler, Method
 from pilota.runtime.types import STRUCT, DecodeError
 from volo import metainfo
@@ -265,13 +265,12 @@ class _Connection(asyncio.Protocol):
                 return
             payload, protocol, framer, headers = request
             try:
-                header, offset = read_message_header(payload, protocol)
+                header, body = read_message(payload, protocol)
             except DecodeError as exc:
                 raise FrameError(f"bad message header: {exc}") from None
             self.dispatch(
-                header.name, header.type, header.seqid, payload[offset:], protocol, framer,
-                headers,
-            )  # fmt: skip
+                header.name, header.type, header.seqid, body, protocol, framer, headers
+            )
 
     def take_framed_binary(self) -> None:
         buffer = self.buffer
@@ -510,17 +509,16 @@ class Reply:
         if transport is None:
             return  # the peer has gone
         try:
-            header = write_message_header(self.name, kind, self.seqid, self.protocol)
             encoded = body.to_bytes(self.protocol)
         except Exception:
             log.exception("cannot encode the reply to %s", self.name)
-            error = ApplicationError(message=f"internal error encoding the reply to {self.name}",
-                                     type=ApplicationErrorType.INTERNAL_ERROR)  # fmt: skip
-            header = write_message_header(
-                self.name, MessageType.EXCEPTION, self.seqid, self.protocol
-            )
-            encoded = error.to_bytes(self.protocol)
-        self.connection.outbox.write(self.framer(header, encoded))
+            kind = MessageType.EXCEPTION
+            encoded = ApplicationError(
+                message=f"internal error encoding the reply to {self.name}",
+                type=ApplicationErrorType.INTERNAL_ERROR,
+            ).to_bytes(self.protocol)
+        head, rest = message_parts(self.name, kind, self.seqid, encoded, self.protocol)
+        self.connection.outbox.write(self.framer(head, rest))
 
 
 def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:

@@ -93,7 +93,8 @@ def read_message_header(
 ) -> tuple[MessageHeader, int]:
     """The header at the start of `data`, and the offset where the body begins.
 
-    For JSON, `data` must be the whole message: its body ends before the last byte."""
+    For JSON the body ends before the message's last byte, `]`: `read_message`
+    cuts it off."""
     if protocol == "binary" and isinstance(data, bytes) and len(data) >= 12:
         # The common case, strict binary, without the general reader.
         (first,) = _I32.unpack_from(data, 0)
@@ -139,6 +140,22 @@ def read_message_header(
         raise exc.within("message header") from None
 
 
+def message_parts(
+    name: str,
+    message_type: MessageType,
+    seqid: int,
+    body: bytes,
+    protocol: Protocol | str = Protocol.BINARY,
+) -> tuple[bytes, bytes]:
+    """A whole message in two parts that make it when joined: the envelope's
+    head, then `body` (a struct encoded with the same protocol) with the
+    envelope's tail, which only JSON has. Transports frame the two parts
+    without joining them first."""
+    if protocol == "json":
+        return json_protocol.message_prefix(name, message_type, seqid), body + b"]"
+    return write_message_header(name, message_type, seqid, protocol), body
+
+
 def write_message(
     name: str,
     message_type: MessageType,
@@ -146,11 +163,8 @@ def write_message(
     body: bytes,
     protocol: Protocol | str = Protocol.BINARY,
 ) -> bytes:
-    """A whole message: the envelope of `protocol` around `body`, a struct
-    encoded with the same protocol."""
-    if protocol == "json":
-        return json_protocol.message_prefix(name, message_type, seqid) + body + b"]"
-    return write_message_header(name, message_type, seqid, protocol) + body
+    """A whole message: the envelope of `protocol` around `body`."""
+    return b"".join(message_parts(name, message_type, seqid, body, protocol))
 
 
 def read_message(
@@ -158,7 +172,11 @@ def read_message(
 ) -> tuple[MessageHeader, bytes]:
     """The header of the one whole message in `data`, and its body's bytes."""
     header, start = read_message_header(data, protocol)
-    end = len(data) - 1 if protocol == "json" else len(data)
+    end = len(data)
+    if protocol == "json":
+        if not data or data[-1] != ord("]"):
+            raise DecodeError("a JSON message ends with ']' after its body", "message header")
+        end -= 1
     return header, bytes(data[start:end])
 
 
