@@ -198,7 +198,9 @@ def test_hashed_positions_decode_immutable(tmp_path: Path, codec: Codec, protoco
         tmp_path,
         "hashgen",
         "struct K { 1: list<i32> xs }\n"
-        "struct H { 1: set<list<list<i32>>> a, 2: map<map<string, i32>, set<i32>> b, 3: set<K> c }\n",
+        "struct H {\n"
+        "  1: set<list<list<i32>>> a, 2: map<map<string, i32>, set<i32>> b, 3: set<K> c\n"
+        "}\n",
     )
     value = module.H(
         a={((1, 2), (3,))},
