@@ -1,11 +1,13 @@
 """Interop with Apache Thrift, both directions, byte for byte.
 
-Apache's compiler (`thrift --gen py`) generates its Python code for
-ThriftTest.thrift (0.17) and for our type-rich `tests/idl/rich.thrift`; its
-`thrift` library encodes and decodes with TBinaryProtocol, TCompactProtocol
-and their accelerated (C) variants. For Hypothesis-generated values of every
-struct: our bytes equal Apache's, Apache decodes ours to the same value, and
-we decode Apache's to the same value.
+Apache's compiler (`thrift --gen py`) generates its Python code for our own
+IDL (`tests/idl/rich.thrift`, `wire.thrift`, `evolution.thrift`) and, when the
+shared corpus is there, for Apache's ThriftTest.thrift (0.17); its `thrift`
+library encodes and decodes with TBinaryProtocol, TCompactProtocol and their
+accelerated (C) variants. For Hypothesis-generated values of every struct: our
+bytes equal Apache's, Apache decodes ours to the same value, and we decode
+Apache's to the same value. Between two versions of a struct whose field types
+changed, each side skips what the other changed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -22,8 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pilota
+from pilota.codegen.python import Options
 from pilota.runtime import types as t
 from tests.conftest import IDL, Codec, codec_modules, need_apache_compiler, need_shared
+from tests.test_runtime import after, after_read_as_before, before, before_read_as_after
 
 thrift = pytest.importorskip("thrift")
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
@@ -42,31 +47,50 @@ FACTORIES = {
 APACHE_CANNOT = {"CrazyNesting"}
 
 
-@pytest.fixture(scope="session")
-def peers(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+OWN_IDL = ("rich", "wire", "evolution")
+
+
+def generate_both(root: Path, idls: dict[str, Path], package: str) -> SimpleNamespace:
+    """Apache's code and ours for `idls` (module name -> file), imported."""
     compiler = need_apache_compiler()
-    thrift_test = need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")
-    root = tmp_path_factory.mktemp("interop")
     apache_out = root / "apache"
     apache_out.mkdir()
-    for idl in (thrift_test, IDL / "rich.thrift"):
+    for idl in idls.values():
         subprocess.run(
             [compiler, "--gen", "py", "-out", str(apache_out), str(idl)],
             check=True,
             capture_output=True,
         )
-    pilota.generate([thrift_test, IDL / "rich.thrift"], root / "ours_interop")
+    pilota.generate(list(idls.values()), root / package)
     sys.path[:0] = [str(apache_out), str(root)]
     return SimpleNamespace(
-        apache={
-            "ThriftTest": importlib.import_module("ThriftTest.ttypes"),
-            "rich": importlib.import_module("rich.ttypes"),
-        },
-        ours={
-            "ThriftTest": importlib.import_module("ours_interop.ThriftTest"),
-            "rich": importlib.import_module("ours_interop.rich"),
-        },
+        apache={name: importlib.import_module(f"{name}.ttypes") for name in idls},
+        ours={name: importlib.import_module(f"{package}.{name}") for name in idls},
+        root=root,
     )
+
+
+@pytest.fixture(scope="session")
+def own_peers(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Apache's code and ours for the project's own IDL (no shared corpus needed),
+    and ours for evolution.thrift generated with `keep_unknown_fields` too."""
+    root = tmp_path_factory.mktemp("interop_own")
+    peers = generate_both(root, {name: IDL / f"{name}.thrift" for name in OWN_IDL}, "ours_own")
+    pilota.generate(
+        [IDL / "evolution.thrift"],
+        root / "ours_own_keeping",
+        options=Options(keep_unknown_fields=True),
+    )
+    peers.keeping = importlib.import_module("ours_own_keeping.evolution")
+    return peers
+
+
+@pytest.fixture(scope="session")
+def thrift_test_peers(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Apache's code and ours for Apache's ThriftTest.thrift, from the shared corpus."""
+    thrift_test = need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift")
+    root = tmp_path_factory.mktemp("interop_thrift_test")
+    return generate_both(root, {"ThriftTest": thrift_test}, "ours_interop")
 
 
 def struct_names(module: ModuleType) -> list[str]:
@@ -211,8 +235,14 @@ def apache_decode(cls: Any, data: bytes, factory: Any) -> Any:
 
 # ---- the matrix ------------------------------------------------------------------------
 
+each_codec = pytest.mark.parametrize(
+    "codec_module", codec_modules(), ids=lambda m: m.__name__.rsplit(".", 1)[-1]
+)
+
 
 def cases() -> list[tuple[str, str]]:
+    """Every struct of the IDLs above that values are generated for (evolution.thrift
+    has tests of its own below)."""
     thrift_test = [
         "Bonk", "Bools", "Xtruct", "Xtruct2", "Xtruct3", "Insanity", "EmptyStruct", "OneField",
         "SomeUnion", "Xception", "Xception2", "VersioningTestV1", "VersioningTestV2",
@@ -221,15 +251,28 @@ def cases() -> list[tuple[str, str]]:
         "BoolTest", "StructA", "StructB", "OptionalBinary", "OptionalSetDefaultTest",
     ]  # fmt: skip
     rich = ["Leaf", "Scalars", "Choice", "Failure", "Everything", "Medium"]
-    return [("ThriftTest", n) for n in thrift_test] + [("rich", n) for n in rich]
+    wire = ["Nothing", "Wraps", "Flags", "Spread", "Deep", "Bytes", "Preset", "Named", "Holder",
+            "Payload", "Refused"]  # fmt: skip
+    return (
+        [("ThriftTest", n) for n in thrift_test]
+        + [("rich", n) for n in rich]
+        + [("wire", n) for n in wire]
+    )
 
 
-@pytest.mark.parametrize("codec_module", codec_modules(), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def peers_for(request: pytest.FixtureRequest, idl: str) -> SimpleNamespace:
+    fixture = "thrift_test_peers" if idl == "ThriftTest" else "own_peers"
+    peers: SimpleNamespace = request.getfixturevalue(fixture)
+    return peers
+
+
+@each_codec
 @pytest.mark.parametrize("variant", list(FACTORIES))
 @pytest.mark.parametrize(("idl", "name"), cases(), ids=[f"{i}.{n}" for i, n in cases()])
 def test_byte_identical_both_ways(
-    peers: SimpleNamespace, idl: str, name: str, variant: str, codec_module: Any
+    request: pytest.FixtureRequest, idl: str, name: str, variant: str, codec_module: Any
 ) -> None:
+    peers = peers_for(request, idl)
     ours_cls = getattr(peers.ours[idl], name)
     apache_cls = getattr(peers.apache[idl], name)
     protocol, factory = FACTORIES[variant]
@@ -249,6 +292,83 @@ def test_byte_identical_both_ways(
     check()
 
 
-def test_every_thrift_test_struct_is_covered(peers: SimpleNamespace) -> None:
+def test_every_thrift_test_struct_is_covered(thrift_test_peers: SimpleNamespace) -> None:
     covered = {n for i, n in cases() if i == "ThriftTest"}
-    assert set(struct_names(peers.ours["ThriftTest"])) - covered == APACHE_CANNOT
+    assert set(struct_names(thrift_test_peers.ours["ThriftTest"])) - covered == APACHE_CANNOT
+
+
+@pytest.mark.parametrize("idl", ["rich", "wire"])
+def test_every_struct_of_our_own_idl_is_covered(own_peers: SimpleNamespace, idl: str) -> None:
+    covered = {n for i, n in cases() if i == idl}
+    assert set(struct_names(own_peers.ours[idl])) == covered
+
+
+# ---- fields whose type changed between two versions of the IDL -------------------------
+
+
+@each_codec
+@pytest.mark.parametrize("variant", list(FACTORIES))
+def test_changed_types_written_by_apache_are_skipped(
+    own_peers: SimpleNamespace, variant: str, codec_module: Any
+) -> None:
+    """Apache writes one version of the struct, we read it with the other, both
+    ways round: every changed field is skipped, the rest arrives (see
+    tests/test_runtime.py for the cases). With `keep_unknown_fields` we are a
+    proxy between two Apache peers of the same version: all of it gets through."""
+    protocol, factory = FACTORIES[variant]
+    codec = Codec(codec_module)
+    ours, apache = own_peers.ours["evolution"], own_peers.apache["evolution"]
+    pairs = [(before, ours.After, before_read_as_after), (after, ours.Before, after_read_as_before)]
+    for build, reader, expected in pairs:
+        sent = build(ours)
+        data = serialize(to_apache(sent, apache), factory)
+        assert data == codec.encode(sent, protocol)
+        assert codec.decode(reader, data, protocol) == expected(ours)
+        proxy = codec.decode(getattr(own_peers.keeping, reader.__name__), data, protocol)
+        forwarded = codec.encode(proxy, protocol)
+        by_apache = apache_decode(getattr(apache, type(sent).__name__), forwarded, factory)
+        assert from_apache(by_apache, type(sent)) == sent
+
+
+@each_codec
+@pytest.mark.parametrize("variant", list(FACTORIES))
+def test_changed_field_types_we_write_are_skipped_by_apache_as_by_us(
+    own_peers: SimpleNamespace, variant: str, codec_module: Any
+) -> None:
+    """Fields whose wire type changed (`list` to `set` included), and an empty
+    container whose element type changed: Apache reading the other version
+    skips them as we do, to the same value."""
+    protocol, factory = FACTORIES[variant]
+    codec = Codec(codec_module)
+    ours, apache = own_peers.ours["evolution"], own_peers.apache["evolution"]
+    changed_wire_types = [
+        "count", "flag", "bits", "owner", "pending", "order", "tiny", "parts", "level", "text",
+        "limit", "stable",
+    ]  # fmt: skip
+    for sent, reader in ((before(ours), ours.After), (after(ours), ours.Before)):
+        only = type(sent)(**{name: getattr(sent, name) for name in changed_wire_types})
+        data = codec.encode(only, protocol)
+        by_apache = apache_decode(getattr(apache, reader.__name__), data, factory)
+        assert from_apache(by_apache, reader) == codec.decode(reader, data, protocol)
+
+
+@each_codec
+@pytest.mark.parametrize("field", ["ids", "tags", "scores", "labels", "grid", "switches"])
+def test_changed_element_types_apache_refuses_are_skipped(
+    own_peers: SimpleNamespace, field: str, codec_module: Any
+) -> None:
+    """Where only a container's element, key or value type changed, Apache's
+    accelerated reader refuses the whole struct ("got wrong ttype") and its
+    pure reader reads the elements as the declared type (garbage, or running
+    off the end). Nothing in Apache skips such a field; we skip it as a field
+    of another type, since that is what the container as a whole is."""
+    codec = Codec(codec_module)
+    ours, apache = own_peers.ours["evolution"], own_peers.apache["evolution"]
+    sent = ours.Before(stable=1, **{field: getattr(before(ours), field)})
+    for variant in ("binary-accelerated", "compact-accelerated"):
+        protocol, factory = FACTORIES[variant]
+        data = codec.encode(sent, protocol)
+        with pytest.raises(TypeError, match="wrong ttype"):
+            apache.After().read(factory.getProtocol(TTransport.TMemoryBuffer(data)))
+        decoded = codec.decode(ours.After, data, protocol)
+        assert getattr(decoded, field) is None and decoded.stable == 1

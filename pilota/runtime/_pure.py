@@ -45,6 +45,9 @@ from pilota.runtime.types import (
     EncodeError,
     FieldSpec,
     TypeSpec,
+    never_none,
+    type_name,
+    with_article,
 )
 from pilota.runtime.varint import encode_varint
 
@@ -188,6 +191,51 @@ def is_union(cls: type) -> bool:
 # ---- encoding -------------------------------------------------------------------------
 
 
+def check_unset(f: FieldSpec) -> None:
+    """Raise if `f` may not be left out (its value is None)."""
+    if f.required == REQUIRED:
+        raise EncodeError("required field is not set", f".{f.name}")
+    if never_none(f):
+        raise EncodeError(f"None is not {with_article(type_name(f.type))}", f".{f.name}")
+
+
+_KeptField = tuple[int, int, str, bytes]  # id, binary wire type, protocol, raw value
+
+
+def kept_fields(obj: Any) -> tuple[set[int], list[_KeptField]]:
+    """What to write back of the fields `obj` kept from the wire: the ids of its
+    own fields to leave out, and the kept fields to write.
+
+    A kept field may have the id of one of `obj`'s fields (a peer sent that
+    field as another type). One id is never written twice: the kept value goes
+    back out while the field holds what its absence decodes to (None, or its
+    IDL default); once the field holds anything else, that value is written
+    and the kept one is dropped."""
+    kept: list[_KeptField] = getattr(obj, "_unknown_fields", None) or []
+    if not kept:
+        return set(), []
+    by_id = fields_by_id(type(obj))
+    replaced: set[int] = set()
+    written: list[_KeptField] = []
+    for entry in kept:
+        f = by_id.get(entry[0])
+        if f is not None:
+            if not _holds_absent(obj, f):
+                continue
+            replaced.add(f.id)
+        written.append(entry)
+    return replaced, written
+
+
+def _holds_absent(obj: Any, f: FieldSpec) -> bool:
+    value = getattr(obj, f.name, None)
+    if value is None:
+        return True
+    if not never_none(f):
+        return False
+    return bool(value == (f.default_factory() if f.default_factory is not None else f.default))
+
+
 class _BinaryWriter:
     __slots__ = ("depth", "out")
 
@@ -202,11 +250,13 @@ class _BinaryWriter:
         if self.depth > MAX_ENCODE_DEPTH:
             raise _too_deep()
         out = self.out
+        replaced, kept = kept_fields(obj) if obj.__thrift_keep_unknown__ else (set(), [])
         for f in spec:
             value = getattr(obj, f.name, None)
             if value is None:
-                if f.required == REQUIRED:
-                    raise EncodeError("required field is not set", f".{f.name}")
+                check_unset(f)
+                continue
+            if f.id in replaced:
                 continue
             t = f.type
             out += _HEADER.pack(BINARY_WIRE[code_of(t)], f.id)
@@ -214,10 +264,9 @@ class _BinaryWriter:
                 self.value(t, value)
             except EncodeError as exc:
                 raise exc.within(f".{f.name}") from None
-        if obj.__thrift_keep_unknown__:
-            for fid, wire, protocol, raw in getattr(obj, "_unknown_fields", None) or ():
-                out += _HEADER.pack(wire, fid)
-                out += raw if protocol == "binary" else transcode(raw, wire, "compact", "binary")
+        for fid, wire, protocol, raw in kept:
+            out += _HEADER.pack(wire, fid)
+            out += raw if protocol == "binary" else transcode(raw, wire, "compact", "binary")
         out.append(B_STOP)
         self.depth -= 1
 
@@ -298,11 +347,13 @@ class _CompactWriter:
         if self.depth > MAX_ENCODE_DEPTH:
             raise _too_deep()
         last = 0
+        replaced, kept = kept_fields(obj) if obj.__thrift_keep_unknown__ else (set(), [])
         for f in spec:
             value = getattr(obj, f.name, None)
             if value is None:
-                if f.required == REQUIRED:
-                    raise EncodeError("required field is not set", f".{f.name}")
+                check_unset(f)
+                continue
+            if f.id in replaced:
                 continue
             t = f.type
             code = code_of(t)
@@ -317,16 +368,15 @@ class _CompactWriter:
                 except EncodeError as exc:
                     raise exc.within(f".{f.name}") from None
             last = f.id
-        if obj.__thrift_keep_unknown__:
-            for fid, wire, protocol, raw in getattr(obj, "_unknown_fields", None) or ():
-                if protocol != "compact":
-                    raw = transcode(raw, wire, "binary", "compact")
-                if wire == B_BOOL:  # a compact bool lives in its field header
-                    self.field_header(C_TRUE if raw[0] == C_TRUE else C_FALSE, fid, last)
-                else:
-                    self.field_header(BINARY_TO_COMPACT[wire], fid, last)
-                    self.out += raw
-                last = fid
+        for fid, wire, protocol, raw in kept:
+            if protocol != "compact":
+                raw = transcode(raw, wire, "binary", "compact")
+            if wire == B_BOOL:  # a compact bool lives in its field header
+                self.field_header(C_TRUE if raw[0] == C_TRUE else C_FALSE, fid, last)
+            else:
+                self.field_header(BINARY_TO_COMPACT[wire], fid, last)
+                self.out += raw
+            last = fid
         self.out.append(0)
         self.depth -= 1
 
@@ -531,9 +581,49 @@ class _Reader:
         self.depth -= 1
         return obj
 
+    def field_value(self, t: TypeSpec, wire: int) -> Any:
+        """The value of a field declared `t` that came with wire type `wire`."""
+        raise NotImplementedError  # each protocol's reader
 
-def _wire_mismatch(got: int, expected: int, protocol: str) -> DecodeError:
-    return DecodeError(
+    def known_field(self, obj: Any, f: FieldSpec, wire: int) -> bool:
+        """Read field `f` into `obj`. False, with nothing read, when it came as
+        another type than declared: the caller skips it as it skips unknown ids."""
+        start, depth = self.pos, self.depth
+        try:
+            object.__setattr__(obj, f.name, self.field_value(f.type, wire))
+        except _TypeMismatch as exc:
+            if f.required == REQUIRED:  # it cannot be absent, so this is the error
+                raise DecodeError(exc.message, exc.path).within(f".{f.name}") from None
+            self.pos, self.depth = start, depth
+            return False
+        except DecodeError as exc:
+            raise exc.within(f".{f.name}") from None
+        return True
+
+    def skip_field(self, wire: int, f: FieldSpec | None) -> None:
+        """Skip a field's value: one of an unknown id, or `f` sent as another type."""
+        if f is None:
+            self.skip(wire)
+            return
+        try:
+            self.skip(wire)
+        except DecodeError as exc:
+            raise exc.within(f".{f.name}") from None
+
+    def skip(self, wire: int) -> None:
+        raise NotImplementedError  # each protocol's reader
+
+
+class _TypeMismatch(DecodeError):
+    """A value of another type than the IDL declares: a field's wire type, or a
+    container's element, key or value type (which makes the container as a whole
+    another type). A newer or older peer changed the field's type; like Apache,
+    the field is then skipped (and kept, for a class that keeps unknown fields),
+    unless it is required."""
+
+
+def _wire_mismatch(got: int, expected: int, protocol: str) -> _TypeMismatch:
+    return _TypeMismatch(
         f"wire type {got} does not match the declared type ({protocol} type {expected})"
     )
 
@@ -555,21 +645,18 @@ class _BinaryReader(_Reader):
                 break
             (fid,) = _I16.unpack_from(data, self.take(2))
             f = by_id.get(fid)
-            if f is None:
-                start = self.pos
-                self.skip(wire)
-                if keep:
-                    unknown.append((fid, wire, "binary", data[start : self.pos]))
+            if f is not None and self.known_field(obj, f, wire):
+                seen.add(fid)
                 continue
-            try:
-                expected = BINARY_WIRE[code_of(f.type)]
-                if wire != expected:
-                    raise _wire_mismatch(wire, expected, "binary")
-                object.__setattr__(obj, f.name, self.value(f.type))
-            except DecodeError as exc:
-                raise exc.within(f".{f.name}") from None
-            seen.add(fid)
+            start = self.pos
+            self.skip_field(wire, f)
+            if keep:
+                unknown.append((fid, wire, "binary", data[start : self.pos]))
         return self.finish_struct(obj, cls, seen, unknown if keep else None)
+
+    def field_value(self, t: TypeSpec, wire: int) -> Any:
+        self.expect_wire(wire, t)
+        return self.value(t)
 
     def value(self, t: TypeSpec, frozen: bool = False) -> Any:
         data = self.data
@@ -723,30 +810,21 @@ class _CompactReader(_Reader):
             fid = last + delta if delta else self.zigzag(I16)
             last = fid
             f = by_id.get(fid)
-            if f is None:
-                start = self.pos
-                self.skip(wire)
-                if keep:
-                    raw = data[start : self.pos] if wire not in (C_TRUE, C_FALSE) else bytes([wire])
-                    unknown.append((fid, _compact_to_binary(wire), "compact", raw))
+            if f is not None and self.known_field(obj, f, wire):
+                seen.add(fid)
                 continue
-            try:
-                t = f.type
-                code = code_of(t)
-                if code == BOOL:
-                    if wire != C_TRUE and wire != C_FALSE:
-                        raise _wire_mismatch(wire, C_TRUE, "compact")
-                    value: Any = wire == C_TRUE
-                else:
-                    expected = COMPACT_WIRE[code]
-                    if wire != expected:
-                        raise _wire_mismatch(wire, expected, "compact")
-                    value = self.value(t)
-                object.__setattr__(obj, f.name, value)
-            except DecodeError as exc:
-                raise exc.within(f".{f.name}") from None
-            seen.add(fid)
+            start = self.pos
+            self.skip_field(wire, f)
+            if keep:
+                raw = data[start : self.pos] if wire not in (C_TRUE, C_FALSE) else bytes([wire])
+                unknown.append((fid, _compact_to_binary(wire), "compact", raw))
         return self.finish_struct(obj, cls, seen, unknown if keep else None)
+
+    def field_value(self, t: TypeSpec, wire: int) -> Any:
+        self.expect_wire(wire, t)
+        if code_of(t) == BOOL:  # a bool field's value is its header's wire type
+            return wire == C_TRUE
+        return self.value(t)
 
     def value(self, t: TypeSpec, frozen: bool = False) -> Any:
         data = self.data

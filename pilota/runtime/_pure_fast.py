@@ -36,6 +36,7 @@ from pilota.runtime.types import (
     STRUCT,
     UUID,
     TypeSpec,
+    never_none,
 )
 from pilota.runtime.varint import encode_varint
 
@@ -121,7 +122,8 @@ class _Compiler:
         for f in spec:
             self.emit(1, f"v = obj.{f.name}")
             self.emit(1, "if v is None:")
-            self.emit(2, "raise GiveUp" if f.required == REQUIRED else "pass")
+            must_be_set = f.required == REQUIRED or never_none(f)
+            self.emit(2, "raise GiveUp" if must_be_set else "pass")
             self.emit(1, "else:")
             code = _code(f.type)
             if self.compact:

@@ -36,6 +36,7 @@ cimport cython
 from pilota.runtime import _pure
 from pilota.runtime import json_protocol as _json_protocol
 from pilota.runtime.frozen import FrozenDict
+from pilota.runtime.types import never_none
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -121,6 +122,11 @@ class _Fallback(Exception):
     """Raised inside this module to hand a call to the pure codec."""
 
 
+class _ElementMismatch(Exception):
+    """A container's element, key or value type is not the declared one: the
+    field holding it came as another type, and is skipped (see `_pure`)."""
+
+
 # How many calls failed here but then succeeded in the pure codec: a bug
 # indicator that tests keep at zero.
 fallback_successes = 0
@@ -148,6 +154,8 @@ ctypedef struct FieldC:
     int bwire
     int cwire
     int required
+    bint must_be_set  # on encode: required, or typed without None (see types.never_none)
+    bint container  # list, set or map: its elements' types are checked too
     Py_ssize_t offset
     PyObject* info  # TypeInfo, owned by StructPlan.keep
     PyObject* default_value
@@ -248,6 +256,8 @@ cdef compile_plan(StructPlan plan, object cls):
         f.bwire = info.bwire
         f.cwire = info.cwire
         f.required = field.required
+        f.must_be_set = field.required == REQUIRED or never_none(field)
+        f.container = info.code == T_LIST or info.code == T_SET or info.code == T_MAP
         f.offset = (<PyMemberDescrObject*>descriptor).d_member.offset
         f.info = <PyObject*>info
         f.default_value = <PyObject*>field.default
@@ -448,7 +458,7 @@ cdef int enc_struct_b(Buf* b, object obj, StructPlan plan, int depth) except -1:
         f = &plan.fields[i]
         v = slot(obj, f.offset)[0]
         if v == NULL or v == <PyObject*>None:
-            if f.required == REQUIRED:
+            if f.must_be_set:
                 raise _Fallback()
             continue
         count += 1
@@ -571,7 +581,7 @@ cdef int enc_struct_c(Buf* b, object obj, StructPlan plan, int depth) except -1:
         f = &plan.fields[i]
         v = slot(obj, f.offset)[0]
         if v == NULL or v == <PyObject*>None:
-            if f.required == REQUIRED:
+            if f.must_be_set:
                 raise _Fallback()
             continue
         count += 1
@@ -845,10 +855,20 @@ cdef inline object blob(Reader* r, Py_ssize_t n):
 # ---- binary decoding ------------------------------------------------------------------
 
 
+cdef int skip_mismatched(Reader* r, FieldC* f, int wire, bint compact) except -1:
+    """Skip field `f`, which came as another type than declared (as `_pure` does)."""
+    if f.required == REQUIRED:
+        raise _Fallback()  # it cannot be absent: the pure codec raises the error
+    if compact:
+        return skip_c(r, wire, True)
+    return skip_b(r, wire)
+
+
 cdef object dec_struct_b(Reader* r, StructPlan plan):
     enter(r)
     obj = new_instance(plan.cls)
-    cdef int wire, fid, k
+    cdef int wire, fid, k, depth
+    cdef Py_ssize_t start
     cdef FieldC* f
     while True:
         wire = read_byte(r)
@@ -861,8 +881,18 @@ cdef object dec_struct_b(Reader* r, StructPlan plan):
             continue
         f = &plan.fields[k]
         if wire != f.bwire:
-            raise _Fallback()
-        set_slot(obj, f.offset, dec_value_b(r, <TypeInfo>f.info))
+            skip_mismatched(r, f, wire, False)
+        elif f.container:
+            start = r.pos
+            depth = r.depth
+            try:
+                set_slot(obj, f.offset, dec_value_b(r, <TypeInfo>f.info))
+            except _ElementMismatch:
+                r.pos = start
+                r.depth = depth
+                skip_mismatched(r, f, wire, False)
+        else:
+            set_slot(obj, f.offset, dec_value_b(r, <TypeInfo>f.info))
     finish_struct(obj, plan)
     r.depth -= 1
     return obj
@@ -910,7 +940,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
             raise _Fallback()
         check_count(r, count, min_binary(key_wire) + min_binary(value_wire))
         if count and (key_wire != info.a.bwire or value_wire != info.b.bwire):
-            raise _Fallback()
+            raise _ElementMismatch()
         result = PyDict_New()
         for i in range(count):
             key = dec_value_b(r, info.a)
@@ -920,7 +950,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         count = <int32_t>read_be(r, 4)
         check_count(r, count, min_binary(wire))
         if count and wire != info.a.bwire:
-            raise _Fallback()
+            raise _ElementMismatch()
         if code == T_LIST:
             result = PyList_New(count)
             for i in range(count):
@@ -1014,7 +1044,8 @@ cdef int skip_b(Reader* r, int wire) except -1:
 cdef object dec_struct_c(Reader* r, StructPlan plan):
     enter(r)
     obj = new_instance(plan.cls)
-    cdef int header, wire, delta, fid, k
+    cdef int header, wire, delta, fid, k, depth
+    cdef Py_ssize_t start
     cdef int last = 0
     cdef FieldC* f
     while True:
@@ -1039,11 +1070,20 @@ cdef object dec_struct_c(Reader* r, StructPlan plan):
             elif wire == C_FALSE:
                 set_slot(obj, f.offset, False)
             else:
-                raise _Fallback()
-            continue
-        if wire != f.cwire:
-            raise _Fallback()
-        set_slot(obj, f.offset, dec_value_c(r, <TypeInfo>f.info))
+                skip_mismatched(r, f, wire, True)
+        elif wire != f.cwire:
+            skip_mismatched(r, f, wire, True)
+        elif f.container:
+            start = r.pos
+            depth = r.depth
+            try:
+                set_slot(obj, f.offset, dec_value_c(r, <TypeInfo>f.info))
+            except _ElementMismatch:
+                r.pos = start
+                r.depth = depth
+                skip_mismatched(r, f, wire, True)
+        else:
+            set_slot(obj, f.offset, dec_value_c(r, <TypeInfo>f.info))
     finish_struct(obj, plan)
     r.depth -= 1
     return obj
@@ -1122,14 +1162,14 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
             count = <int64_t>ucount
             check_count(r, count, min_compact(key_wire) + min_compact(value_wire))
             if not element_matches_c(key_wire, info.a) or not element_matches_c(value_wire, info.b):
-                raise _Fallback()
+                raise _ElementMismatch()
             for i in range(count):
                 key = dec_value_c(r, info.a)
                 PyDict_SetItem(result, key, dec_value_c(r, info.b))
     else:
         count = list_header_c(r, &wire)
         if count and not element_matches_c(wire, info.a):
-            raise _Fallback()
+            raise _ElementMismatch()
         if code == T_LIST:
             result = PyList_New(count)
             for i in range(count):

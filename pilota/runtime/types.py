@@ -76,6 +76,14 @@ class FieldSpec(NamedTuple):
     idl_name: str = ""  # the name on the wire for text protocols; "" means `name`
 
 
+def never_none(f: FieldSpec) -> bool:
+    """Whether `f` must hold a value when encoded although it is not required:
+    a default-requiredness field with a default is typed without `None` (an
+    absent one decodes to the default), so `None` there is a type error, not
+    "absent" as it is for fields without a default."""
+    return f.required == DEFAULT and (f.default is not None or f.default_factory is not None)
+
+
 class Protocol(enum.StrEnum):
     BINARY = "binary"
     COMPACT = "compact"
@@ -108,6 +116,11 @@ class EncodeError(ValueError):
 
     def within(self, prefix: str) -> EncodeError:
         return type(self)(self.message, prefix + self.path)
+
+
+def with_article(name: str) -> str:
+    """`an i32`, `a string`, `a uuid`: for messages."""
+    return f"{'an' if name[:1].lower() in ('a', 'e', 'i', 'o') else 'a'} {name}"
 
 
 def type_name(t: TypeSpec) -> str:
