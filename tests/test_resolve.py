@@ -326,6 +326,34 @@ def test_names_resolve_across_includes(check_idl: Checker) -> None:
     assert [m.name for m in users.all_methods()] == ["ping"]
 
 
+def test_a_dotted_file_name_is_the_program_name(tmp_path: Path) -> None:
+    # As in Apache: `include "a.b.thrift"` makes program `a.b`, its definitions `a.b.X`.
+    (tmp_path / "api.v1.thrift").write_text(
+        "enum Kind { PLAIN = 1, RICH = 2 }\nconst i32 LIMIT = 8\nstruct Item { 1: Kind kind }\n"
+    )
+    main = load_text(
+        tmp_path,
+        """
+        include "api.v1.thrift"
+        typedef api.v1.Item Entry
+        struct Box {
+            1: api.v1.Item item
+            2: api.v1.Kind kind = api.v1.Kind.RICH
+            3: i32 limit = api.v1.LIMIT
+        }
+        """,
+    )
+    api = main.includes[0].module
+    assert api.name == "api.v1"
+    box = main["Box"]
+    assert isinstance(box, ir.Struct)
+    assert box.fields[0].type == ir.NamedType(api["Item"])
+    assert box.fields[1].default == enum_value(api, "Kind", "RICH")
+    assert box.fields[2].default == 8
+    entry = main["Entry"]
+    assert isinstance(entry, ir.Typedef) and entry.type == ir.NamedType(api["Item"])
+
+
 def test_include_dirs_are_searched_in_order_after_the_including_file(check_idl: Checker) -> None:
     schema, diagnostics = check_idl(
         'include "common.thrift"\nconst string WHO = common.WHO\n',

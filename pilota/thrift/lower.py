@@ -4,7 +4,8 @@ Lowering runs in passes over all files at once, so definitions may be used
 before they appear and across includes:
 
 1. declare every definition (and enum members, whose values need no lookup);
-2. link each module to the modules it includes, by their file stem;
+2. link each module to the modules it includes, by program name (the file name
+   without `.thrift`, dots kept, as in Apache);
 3. resolve types: typedef targets, fields, method signatures, `extends`;
 4. evaluate constants (lazily, following references, catching cycles), then
    field defaults, each checked against its declared type;
@@ -60,7 +61,7 @@ class _Scope:
 
     module: ir.Module
     document: ast.Document
-    includes: dict[str, ir.Module] = field(default_factory=dict)  # by file stem
+    includes: dict[str, ir.Module] = field(default_factory=dict)  # by program name
 
 
 @dataclass
@@ -293,7 +294,9 @@ class _Lowering:
         found = scope.module.definitions.get(name)
         if found is not None:
             return found
-        alias, dot, rest = name.partition(".")
+        # A program is named after its file, dots and all (`a.b.thrift` is `a.b`),
+        # and definition names have none: the alias is all before the last dot.
+        alias, dot, rest = name.rpartition(".")
         if dot:
             included = scope.includes.get(alias)
             if included is not None:
