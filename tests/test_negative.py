@@ -478,6 +478,30 @@ CASES = [
         ],
     ),
     Case(
+        # The generated class requires the field: a literal without it could not be built.
+        "const_missing_required_field",
+        {
+            "main": "struct User {\n  1: required string name\n  2: required i32 age = 3\n}\n"
+            "struct Post {\n  1: required User user\n  2: required string title\n}\n"
+            'const Post POST = {"user": {}}\n'
+            "struct Feed { 1: Post top = {} }\n"
+        },
+        errors=[
+            ("main.thrift", 9, 19, "struct 'Post' in constant 'POST' is missing required field 'title'"),
+            ("main.thrift", 9, 28, "struct 'User' in field 'user' of constant 'POST' is missing required field 'name'"),
+            ("main.thrift", 10, 29, "struct 'Post' in the default of field 'top' in struct 'Feed' is missing required fields 'user', 'title'"),
+        ],
+    ),
+    Case(
+        # Apache rejects it too ("No field named ... was found").
+        "const_unknown_field",
+        {"main": 'struct Post { 1: string title }\nconst Post P = {"titel": "x", "body": "y"}\n'},
+        errors=[
+            ("main.thrift", 2, 17, "struct 'Post' in constant 'P' has no field 'titel'; did you mean 'title'?"),
+            ("main.thrift", 2, 31, "struct 'Post' in constant 'P' has no field 'body'"),
+        ],
+    ),
+    Case(
         "missing_include_dir",
         {"main": "struct S {}\n"},
         include_dirs=("nope",),

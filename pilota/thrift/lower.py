@@ -73,6 +73,8 @@ class _Pending:
     structs: list[tuple[_Scope, ir.Struct, ast.Struct]] = field(default_factory=list)
     services: list[tuple[_Scope, ir.Service, ast.Service]] = field(default_factory=list)
     defaults: list[tuple[_Scope, ir.Field, ast.ConstValue, str]] = field(default_factory=list)
+    # fields given a default in the IDL (constants are evaluated before defaults are)
+    with_default: set[ir.Field] = field(default_factory=set)
 
 
 def lower_documents(files: Sequence[ParsedFile], diagnostics: Diagnostics) -> dict[Path, ir.Module]:
@@ -410,6 +412,7 @@ class _Lowering:
             )
             if node.default is not None:
                 self.pending.defaults.append((scope, fld, node.default, owner))
+                self.pending.with_default.add(fld)
             if field_id in by_id:
                 self.diag.error(
                     f"duplicate field id {field_id} in {owner}: "
@@ -648,6 +651,7 @@ class _Lowering:
         self, scope: _Scope, node: ast.MapLiteral, struct: ir.Struct, where: str
     ) -> ir.Value | None:
         values: dict[str, ir.Value] = {}
+        given: set[str] = set()  # the fields named, whether their values are good or not
         failed = False
         for key, value_node in node.items:
             if not isinstance(key, ast.StringLiteral):
@@ -660,14 +664,15 @@ class _Lowering:
                 continue
             fld = struct.field_named(key.value)
             if fld is None:
-                # Apache rejects this; Pilota ignores the entry. Ignore it, but say so.
                 hint = self.suggestion(key.value, [f.name for f in struct.fields])
-                self.diag.warning(
-                    f"{struct.kind.value} '{struct.name}' has no field '{key.value}'{hint}; "
-                    "the entry is ignored",
+                self.diag.error(
+                    f"{struct.kind.value} '{struct.name}' in {where} has no field "
+                    f"'{key.value}'{hint}",
                     key.loc,
                 )
+                failed = True
                 continue
+            given.add(fld.name)
             value = self.value(scope, value_node, fld.type, f"field '{fld.name}' of {where}")
             if value is None:
                 failed = True
@@ -676,6 +681,22 @@ class _Lowering:
         if struct.is_union and len(values) > 1:
             self.diag.error(
                 f"union '{struct.name}' in {where} sets {len(values)} fields; a union holds one",
+                node.loc,
+            )
+            return None
+        # A required field without a default has no value to take: the generated
+        # class could not even be built (its constructor requires it).
+        missing = [
+            f.name
+            for f in struct.fields
+            if f.required and f not in self.pending.with_default and f.name not in given
+        ]
+        if missing:
+            names = ", ".join(f"'{name}'" for name in missing)
+            plural = "s" if len(missing) > 1 else ""
+            self.diag.error(
+                f"{struct.kind.value} '{struct.name}' in {where} is missing required "
+                f"field{plural} {names}",
                 node.loc,
             )
             return None
