@@ -64,6 +64,15 @@ class _Scope:
     includes: dict[str, ir.Module] = field(default_factory=dict)  # by program name
 
 
+@dataclass(frozen=True, eq=False)
+class _UseSite:
+    """Where a value is being evaluated: a constant, or a field with a default."""
+
+    module: ir.Module
+    loc: Location
+    what: str  # "constant 'X'", "the default of field 'a' in struct 'S'"
+
+
 @dataclass
 class _Pending:
     """AST kept beside each IR definition until the later passes have used it."""
@@ -139,6 +148,8 @@ class _Lowering:
         self.const_state: dict[ir.Const, bool] = {}  # False: evaluating, True: done
         self.const_stack: list[ir.Const] = []
         self.const_failed: set[ir.Const] = set()
+        self.use_site: _UseSite | None = None
+        self.declared_later: set[tuple[_UseSite, ir.Definition]] = set()  # each reported once
 
     def run(self, files: Sequence[ParsedFile]) -> dict[Path, ir.Module]:
         scopes = {f.real_path: self.declare(f) for f in files}
@@ -159,6 +170,8 @@ class _Lowering:
             self.const_value(const)
         for scope, fld, value_node, owner in pending.defaults:
             where = f"the default of field '{fld.name}' in {owner}"
+            assert fld.loc is not None
+            self.use_site = _UseSite(scope.module, fld.loc, where)
             default = self.value(scope, value_node, fld.type, where)
             if default is not None:
                 fld.default = default
@@ -520,7 +533,10 @@ class _Lowering:
             return None
         self.const_state[const] = False
         self.const_stack.append(const)
-        value = self.value(scope, node.value, const.type, f"constant '{const.name}'")
+        where = f"constant '{const.name}'"
+        outer, self.use_site = self.use_site, _UseSite(scope.module, node.loc, where)
+        value = self.value(scope, node.value, const.type, where)
+        self.use_site = outer
         self.const_stack.pop()
         self.const_state[const] = True
         if value is None:
@@ -536,6 +552,10 @@ class _Lowering:
         t = ir.unalias(declared)
         if t is _UNRESOLVED:
             return None
+        named: ir.Type | None = declared
+        while isinstance(named, ir.NamedType):  # the type, and each typedef it goes through
+            self.check_declared_before(named.definition)
+            named = named.definition.type if isinstance(named.definition, ir.Typedef) else None
         if isinstance(node, ast.Identifier):
             return self.identifier_value(scope, node, declared, where)
         if isinstance(node, ast.IntLiteral) and not _INT64[0] <= node.value <= _INT64[1]:
@@ -597,6 +617,24 @@ class _Lowering:
                 return self.struct_value(scope, node, definition, where)
         self.mismatch(node, declared, where)
         return None
+
+    def check_declared_before(self, definition: ir.Definition) -> None:
+        """Warn when the value being evaluated uses a definition of its own file
+        declared after it: Apache evaluates values as it parses, so it rejects that."""
+        site = self.use_site
+        if site is None or definition.module is not site.module or definition.loc is None:
+            return
+        if (definition.loc.line, definition.loc.col) < (site.loc.line, site.loc.col):
+            return
+        if (site, definition) in self.declared_later:
+            return
+        self.declared_later.add((site, definition))
+        self.diag.warning(
+            f"{site.what} uses '{definition.name}', which is declared after it "
+            f"(line {definition.loc.line}); Apache's compiler rejects this: "
+            f"declare '{definition.name}' first",
+            site.loc,
+        )
 
     def base_value(
         self, node: ast.ConstValue, kind: ir.BaseKind, declared: ir.Type, where: str
@@ -717,6 +755,7 @@ class _Lowering:
             return self.value(scope, literal, declared, where)
         found = self.lookup(scope, node.name)
         if isinstance(found, ir.Const):
+            self.check_declared_before(found)
             value = self.const_value(found)
             if value is None:
                 return None
@@ -742,6 +781,7 @@ class _Lowering:
                 )
                 return ir.EnumValue(member)
         if isinstance(enum, ir.Enum):
+            self.check_declared_before(enum)
             member = enum.member(member_name)
             if member is None:
                 hint = self.suggestion(member_name, [m.name for m in enum.members])

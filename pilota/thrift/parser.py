@@ -21,6 +21,7 @@ from pilota.diagnostics import Diagnostic, Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
+    code_only,
     explain_syntax_error,
     literal_terminal,
     location_at,
@@ -155,13 +156,30 @@ class _Builder(lark.Transformer[Any, ast.Document]):
         return doc
 
     def include(self, ch: list[Any]) -> ast.Include:
+        self.check_no_separator(ch[0].value, ch[1].end_pos)
         return ast.Include(self.string(ch[1]), self.loc(ch[1]), self.loc(ch[0]))
 
     def cpp_include(self, ch: list[Any]) -> ast.CppInclude:
+        self.check_no_separator(ch[0].value, ch[1].end_pos)
         return ast.CppInclude(self.string(ch[1]), self.loc(ch[0]))
 
     def namespace(self, ch: list[Any]) -> ast.Namespace:
+        end = ch[2].end_pos
+        if ch[3] is not None:  # past the annotations' `)`: strings and comments hide none
+            end += code_only(self.text[end:]).index(")") + 1
+        self.check_no_separator(ch[0].value, end)
         return ast.Namespace(ch[1].value, ch[2].value, self.ann(ch[3]), self.loc(ch[0]))
+
+    def check_no_separator(self, keyword: str, end: int) -> None:
+        """Warn about a `,` or `;` after the header that ends at `end`: Apache's
+        grammar has none there."""
+        gap = _GAP.match(self.text, end)
+        at = gap.end() if gap is not None else end
+        if self.text[at : at + 1] in (",", ";"):
+            self.diagnostics.warning(
+                f"'{self.text[at]}' after {keyword}: Apache's compiler rejects it; leave it out",
+                location_at(self.text, self.path, at),
+            )
 
     # ---- definitions ------------------------------------------------------------
 
@@ -177,6 +195,11 @@ class _Builder(lark.Transformer[Any, ast.Document]):
 
     def const(self, ch: list[Any]) -> ast.Const:
         kw = ch[0]
+        if ch[4] is not None:
+            self.diagnostics.warning(
+                "annotations on a constant's value: Apache's compiler rejects them",
+                ch[4][0].loc if ch[4] else self.loc(ch[2]),
+            )
         return ast.Const(
             ch[2].value,
             ch[1],
@@ -306,6 +329,11 @@ class _Builder(lark.Transformer[Any, ast.Document]):
     # ---- types ------------------------------------------------------------------
 
     def named_type(self, ch: list[Any]) -> ast.NamedTypeRef:
+        if ch[1] is not None:
+            self.diagnostics.warning(
+                f"annotations on a named type ('{ch[0].value}'): Apache's compiler rejects them",
+                ch[1][0].loc if ch[1] else self.loc(ch[0]),
+            )
         return ast.NamedTypeRef(ch[0].value, self.loc(ch[0]), self.ann(ch[1]))
 
     def base_type(self, ch: list[Any]) -> ast.BaseTypeRef:
