@@ -102,6 +102,54 @@ def _missing_closer(
 _MAX_CLOSER_TRIES = 5  # re-parses, on the error path only
 
 
+def _unclosed_parenthesis(
+    text: str,
+    code: str,
+    path: str,
+    offset: int,
+    first_error: Callable[[str], tuple[int, str] | None],
+) -> SyntaxProblem | None:
+    """The error at `offset` explained as a `(` left open on an earlier line, if it is one.
+
+    Without its `)`, an argument list runs on into the next lines, and the
+    parser only stops at something no argument can hold, often well past the
+    `(` (the next method's own `(`). The candidates are the ends of the lines
+    from the `(` on: it holds at the first where a `)` gets the parse past the error."""
+    line_start = code.rfind("\n", 0, offset) + 1
+    left_open = _still_open(code, 0, line_start)
+    if not left_open or left_open[-1][0] != "(":
+        return None
+    opened_at = left_open[-1][1] - 1  # the `(` itself
+    line_end = code.find("\n", opened_at)
+    for _ in range(_MAX_CLOSER_TRIES):
+        if not 0 <= line_end < line_start:
+            break
+        close_at = _last_token_end(text, code, line_end)
+        then = first_error(text[:close_at] + ")" + text[close_at:])
+        if then is None or then[0] > offset + 1:
+            before = re.search(r"([A-Za-z_][\w.]*)\s*$", code[:opened_at])
+            after = f" after '{before.group(1)}'" if before else ""
+            owner = code.rfind("\n", 0, opened_at) + 1  # the line the `(` is on
+            return SyntaxProblem(
+                f"unclosed '('{after}: expected ')'",
+                location_at(text, path, opened_at),
+                offset,
+                (owner, line_start),
+            )
+        line_end = code.find("\n", line_end + 1)
+    return None
+
+
+def _last_token_end(text: str, code: str, line_end: int) -> int:
+    """Where the last token before `line_end` ends: strings count, comments do not."""
+    end = len(code[:line_end].rstrip())
+    line_start = text.rfind("\n", 0, line_end) + 1
+    for m in _STRINGS_AND_COMMENTS.finditer(text, line_start, line_end):
+        if m.group()[0] in "\"'":
+            end = max(end, m.end())
+    return end
+
+
 def _unfinished_declaration(
     text: str,
     path: str,
@@ -167,6 +215,9 @@ def explain_syntax_error(
     missing = _missing_closer(text, code, path, offset, before, first_error if nested else None)
     if missing is not None:
         return missing
+    unclosed = _unclosed_parenthesis(text, code, path, offset, first_error)
+    if unclosed is not None:
+        return unclosed
     unfinished = _unfinished_declaration(text, path, offset, before, first_error)
     if unfinished is not None:
         return unfinished

@@ -53,7 +53,7 @@ CASES = [
         "unknown_include",
         {"main": 'include "nope.thrift"\n'},
         errors=[
-            ("main.thrift", 1, 9, "cannot find included file 'nope.thrift' (searched: .)"),
+            ("main.thrift", 1, 9, "cannot find included file 'nope.thrift' (searched: .); give its directory with -I"),
         ],
     ),
     Case(
@@ -475,9 +475,54 @@ CASES = [
                 "main.thrift",
                 1,
                 1,
-                "unexpected identifier 'strct'; expected a definition or header (struct, enum, service, include, ...) or end of file",
+                "unexpected identifier 'strct'; did you mean 'struct'?",
             ),
         ],
+    ),
+    Case(
+        "keyword_typo_service",
+        {"main": "struct S {}\nservce Users {}\n"},
+        errors=[("main.thrift", 2, 1, "unexpected identifier 'servce'; did you mean 'service'?")],
+    ),
+    Case(
+        "base_type_typo",
+        {"main": "struct User {\n  1: strin name\n  2: bol active\n  3: i23 age\n}\n"},
+        errors=[
+            ("main.thrift", 2, 6, "unknown type 'strin'; did you mean 'string'?"),
+            ("main.thrift", 3, 6, "unknown type 'bol'; did you mean 'bool'?"),
+            ("main.thrift", 4, 6, "unknown type 'i23'"),
+        ],
+    ),
+    Case(
+        "container_typo",
+        {"main": "struct S {\n  1: lsit<i32> ids\n}\n"},
+        errors=[("main.thrift", 2, 10, "unexpected '<' after 'lsit'; did you mean 'list'?")],
+    ),
+    Case(
+        # The parser stops only at the next method's `(`; the error names the one left open.
+        "unclosed_argument_list",
+        {
+            "main": "service Calc {\n"
+            "  void ping(1: i32 a, 2: string b\n"
+            "  i32 add(1: i32 a, 2: i32 b)\n"
+            "  i32 sub(1: i32 a,\n"
+            "          2: i32 b\n"
+            "  i32 size()\n"
+            "  void log(1: string line) throws (1: Failure f\n"
+            "  void done()\n"
+            "}\n"
+            "exception Failure {}\n"
+        },
+        errors=[
+            ("main.thrift", 2, 12, "unclosed '(' after 'ping': expected ')'"),
+            ("main.thrift", 4, 10, "unclosed '(' after 'sub': expected ')'"),
+            ("main.thrift", 7, 35, "unclosed '(' after 'throws': expected ')'"),
+        ],
+    ),
+    Case(
+        "unclosed_annotations",
+        {"main": 'struct S {\n  1: i32 a (doc = "the (first) one"\n  2: i32 b\n}\n'},
+        errors=[("main.thrift", 2, 12, "unclosed '(' after 'a': expected ')'")],
     ),
     Case(
         # The generated class requires the field: a literal without it could not be built.
@@ -748,3 +793,15 @@ def test_leniencies_apache_rejects_are_warned_about(
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert (apache.returncode == 0) == apache_accepts, apache.stdout + apache.stderr
+
+
+def test_paths_are_shown_normalised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p8").mkdir()
+    Path("typo").mkdir()
+    Path("typo/t1.thrift").write_text('include "gone.thrift"\n')
+    _, diagnostics = pilota.check(["p8/../typo/t1.thrift"])
+    assert diagnostics.render().splitlines()[0] == (
+        "typo/t1.thrift:1:9: error: cannot find included file 'gone.thrift' (searched: typo); "
+        "give its directory with -I"
+    )

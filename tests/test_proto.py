@@ -147,7 +147,7 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("not imported", P3 + 'import "b.proto";\nmessage A { C c = 1; }\n',
      '3:13: "C" seems to be defined in "c.proto", which is not imported by "main.proto"'),
     ("missing import", P3 + 'import "nowhere.proto";\n',
-     "2:8: import 'nowhere.proto' was not found"),
+     "2:8: import 'nowhere.proto' was not found; give its directory with -I"),
     ("unknown syntax", 'syntax = "proto4";\n',
      '1:10: unknown syntax "proto4": expected "proto2" or "proto3"'),
     ("late edition", 'edition = "2026";\n',

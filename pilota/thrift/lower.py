@@ -48,6 +48,9 @@ _BASE_KINDS = {
     "uuid": ir.BaseKind.UUID,
 }
 
+# The base types as written today (`byte` and `slist` are deprecated spellings).
+_BASE_TYPE_NAMES = [name for name in _BASE_KINDS if name not in ("byte", "slist")]
+
 _Named = TypeVar("_Named", ir.Definition, ir.EnumMember, ir.Field, ir.Method)
 
 # Stands in for a type that failed to resolve (already reported): values
@@ -356,9 +359,9 @@ class _Lowering:
             what = "a constant" if isinstance(found, ir.Const) else "a service"
             self.diag.error(f"'{node.name}' is {what}, not a type", node.loc)
         else:
-            hint = self.suggestion(
-                node.name, self.visible_names(scope, (ir.Struct, ir.Enum, ir.Typedef))
-            )
+            candidates = self.visible_names(scope, (ir.Struct, ir.Enum, ir.Typedef))
+            # a misspelt base type (`strin`) reads as the name of a type
+            hint = self.suggestion(node.name, [*candidates, *_BASE_TYPE_NAMES])
             self.diag.error(f"unknown type '{node.name}'{hint}", node.loc)
         return _UNRESOLVED
 

@@ -8,6 +8,7 @@ behaves the same, only faster.
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from bisect import bisect_right
@@ -458,7 +459,31 @@ class ThriftParser:
         closers = [c for c in ("RBRACE", "RPAR", "RSQB") if c in expected]
         if closers and at_top:
             return f"missing {self._terminal_name(closers[0])} before {found}"
+        if token is not None and token.type == "IDENT":
+            # A word where only keywords will do: most likely one misspelt (`strcut`).
+            keywords = [
+                keyword
+                for name in expected
+                if (keyword := self._keyword(name)) is not None
+            ]
+            close = difflib.get_close_matches(token.value, keywords, n=1, cutoff=0.7)
+            if close:
+                return f"unexpected {found}; did you mean '{close[0]}'?"
+        if token is not None and token.value == "<":
+            # `lsit<i32>`: the misspelt container was read as a type's name
+            before = re.search(r"([A-Za-z_]\w*)\s*$", text[: token.start_pos])
+            if before is not None:
+                word = before.group(1)
+                close = difflib.get_close_matches(word, ["list", "set", "map"], n=1, cutoff=0.6)
+                if close:
+                    return f"unexpected {found} after '{word}'; did you mean '{close[0]}'?"
         return f"unexpected {found}; expected {self._describe_expected(expected)}"
+
+    def _keyword(self, terminal: str) -> str | None:
+        """The word a keyword terminal stands for (`struct`); None for any other terminal."""
+        literal = literal_terminal(self._lark, terminal)
+        word = literal[1:-1] if literal is not None else ""
+        return word if word.isidentifier() else None
 
     def _describe_expected(self, expected: set[str]) -> str:
         names: list[str] = []
