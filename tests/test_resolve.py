@@ -574,3 +574,24 @@ def test_rarely_used_syntax(tmp_path: Path) -> None:
     assert tree.fields[0].reference and not tree.fields[1].reference
     assert tree.fields[1].type == ir.BaseType(I.I8)
     assert ir.annotation(tree.annotations, "cpp.type") == "T"
+
+
+@pytest.mark.parametrize(
+    ("text", "module_doc"),
+    [
+        pytest.param('/** The file. */\n\n/** The include. */\ninclude "x.thrift"\n',
+                     "The file.", id="first_doc_before_the_headers"),
+        pytest.param('// A comment.\n/** The include. */\ninclude "x.thrift"\n',
+                     None, id="doc_right_above_an_include"),
+        pytest.param('/** The file. */\n\ninclude "x.thrift"\n',
+                     "The file.", id="doc_a_blank_line_above_an_include"),
+        pytest.param('/** The file. */\nnamespace py app\ninclude "x.thrift"\n',
+                     "The file.", id="doc_right_above_a_namespace"),
+        pytest.param("/** The struct. */\nstruct S {}\n", None, id="no_headers"),
+    ],
+)  # fmt: skip
+def test_the_module_doc_is_the_files_not_an_includes(
+    text: str, module_doc: str | None, tmp_path: Path
+) -> None:
+    (tmp_path / "x.thrift").write_text("struct X {}\n")
+    assert load_text(tmp_path, text).doc == module_doc

@@ -144,7 +144,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def docstring(text: str | None, indent: str) -> str | None:
-    """A triple-quoted literal of `text` that no input can break out of."""
+    """A triple-quoted literal of `text` that no input can break out of.
+
+    No line ends in blanks, nor is a blank line indented: trailing whitespace
+    is what linters flag (W291, W293) in the generated code."""
+    text = "\n".join(line.rstrip(" \t") for line in (text or "").split("\n")).strip("\n")
     if not text:
         return None
     body = text.replace("\\", "\\\\")
@@ -154,7 +158,8 @@ def docstring(text: str | None, indent: str) -> str | None:
     lines = body.split("\n")
     if len(lines) == 1:
         return f'"""{body}"""'
-    return '"""' + ("\n" + indent).join(lines).rstrip() + "\n" + indent + '"""'
+    indented = [lines[0], *(indent + line if line else "" for line in lines[1:])]
+    return '"""' + "\n".join(indented) + "\n" + indent + '"""'
 
 
 def python_literal(value: Any) -> str:

@@ -35,6 +35,7 @@ from pilota.thrift import ast
 # Anything a doc comment may be separated from its construct by: blanks and other comments.
 _GAP = re.compile(r"(?:\s+|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/)*")
 _DOC_LINE_PREFIX = re.compile(r"^\s*\*? ?")
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
@@ -135,26 +136,39 @@ class _Builder(lark.Transformer[Any, ast.Document]):
 
     def start(self, children: list[Any]) -> ast.Document:
         doc = ast.Document(self.path)
-        first_header: Location | None = None
+        first_header: ast.Include | ast.CppInclude | ast.Namespace | None = None
         for item in children:
             if isinstance(item, ast.Include):
                 doc.includes.append(item)
-                header_loc = item.keyword_loc
             elif isinstance(item, ast.CppInclude):
                 doc.cpp_includes.append(item)
-                header_loc = item.loc
             elif isinstance(item, ast.Namespace):
                 doc.namespaces.append(item)
-                header_loc = item.loc
             else:
                 doc.definitions.append(item)
                 continue
             if first_header is None:
-                first_header = header_loc
+                first_header = item
         if first_header is not None:
-            # As in Apache: the program's doc is a doc comment that precedes its headers.
-            doc.doc = self.doc_before(first_header.line, first_header.col)
+            doc.doc = self.program_doc(first_header)
         return doc
+
+    def program_doc(self, first_header: ast.Include | ast.CppInclude | ast.Namespace) -> str | None:
+        """As in Apache: the program's doc is the file's first doc comment, when it
+        comes before the headers. But one right above an include (no blank line
+        between) tells about that include, not the file."""
+        if not self.docs:
+            return None
+        at = first_header.keyword_loc if isinstance(first_header, ast.Include) else first_header.loc
+        header_start = self.line_starts[at.line - 1] + at.col - 1
+        first_end = self.doc_ends[0]
+        if first_end > header_start:
+            return None
+        if isinstance(first_header, ast.Include) and bisect_right(self.doc_ends, header_start) == 1:
+            gap = self.text[first_end:header_start]
+            if not _BLANK_LINE.search(gap):
+                return None
+        return clean_doc(self.docs[0].value)
 
     def include(self, ch: list[Any]) -> ast.Include:
         self.check_no_separator(ch[0].value, ch[1].end_pos)
