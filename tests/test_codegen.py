@@ -110,3 +110,27 @@ def test_regenerating_rewrites_only_changed_files(tmp_path: Path) -> None:
     idl.write_text("struct A { 1: i32 a, 2: i32 b }\n")
     assert [p.name for p in pilota.generate([idl], out)] == ["svc.py"]
     assert not [p for p in out.iterdir() if p.name.startswith(".pilota-")]
+
+
+def test_upper_case_field_names_work_as_any_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such fields are set through `object.__setattr__` (for pyright's sake): the
+    objects behave the same, exceptions and unions included."""
+    idl = Path(__file__).parent / "golden" / "upper_case_names" / "idl" / "main.thrift"
+    pilota.generate([idl], tmp_path / "gen_upper")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    upper = importlib.import_module("gen_upper.upper")
+    try:
+        limits = upper.Limits(MAX_ITEMS=3, ID="x")
+        assert (limits.MAX_ITEMS, limits.ID, limits.SIZES, limits.TTL_2) == (3, "x", [1, 2], 60)
+        assert upper.Limits.from_bytes(limits.to_bytes()) == limits
+        with pytest.raises(TypeError):
+            upper.Pick(BY_ID=1, BY_NAME="both")
+        assert upper.Pick(BY_NAME="n").kind == "BY_NAME"
+        with pytest.raises(upper.LIMIT_EXCEEDED) as raised:
+            raise upper.LIMIT_EXCEEDED(MAX=9)
+        assert raised.value.MAX == 9
+    finally:
+        for module in [m for m in sys.modules if m.startswith("gen_upper")]:
+            del sys.modules[module]

@@ -47,7 +47,7 @@ class PyField:
     id: int
     annotation: str  # the attribute's type
     param: str  # "name: type" or "name: type = default", for __init__
-    init: str  # the expression assigned in __init__
+    init: str  # the statement in __init__ that sets the attribute
     spec: str  # the FieldSpec(...) expression
     doc: str | None
 
@@ -140,6 +140,8 @@ class PyModule:
 
 # ---- quoting ------------------------------------------------------------------------
 
+# What pyright counts as a constant's name (its `isConstantName`).
+_PYRIGHT_CONSTANT = re.compile(r"^(?!_+$)[A-Z0-9_]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -412,10 +414,16 @@ class _ModuleBuilder:
         else:
             param = f"{name}: {annotation} = {self.value(default, f.type)}"
             attribute = annotation
-        init = name
+        value = name
         if mutable:
             assert default is not None
-            init = f"{self.value(default, f.type)} if {name} is None else {name}"
+            value = f"{self.value(default, f.type)} if {name} is None else {name}"
+        if _PYRIGHT_CONSTANT.match(name):
+            # Pyright takes an all-capitals name for a constant, and `self.NAME = ...`
+            # for redefining the one the class body declares; this sets it all the same.
+            init = f'object.__setattr__(self, "{name}", {value})'
+        else:
+            init = f"self.{name} = {value}"
         requiredness = {
             ir.Requiredness.REQUIRED: "_p.REQUIRED",
             ir.Requiredness.OPTIONAL: "_p.OPTIONAL",
