@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import pilota
 from pilota.codegen.python import docstring, python_literal
-from tests.conftest import SHARED, need_shared
+from tests.conftest import SHARED, Codec, need_shared
 
 CORPUS = SHARED / "corpus"
 
@@ -133,4 +133,48 @@ def test_upper_case_field_names_work_as_any_other(
         assert raised.value.MAX == 9
     finally:
         for module in [m for m in sys.modules if m.startswith("gen_upper")]:
+            del sys.modules[module]
+
+
+def test_an_absent_argument_arrives_as_its_zero_value(
+    codec: Codec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Kitex: a handler annotated `x: int` gets 0, not None, from a peer that
+    leaves `x` out; a struct argument left out is None, and annotated so."""
+    import typing
+    import uuid
+
+    idl = Path(__file__).parent / "golden" / "argument_defaults" / "idl" / "main.thrift"
+    pilota.generate([idl], tmp_path / "gen_zero")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = importlib.import_module("gen_zero.args")
+    try:
+        nothing = b"\x00"  # a struct with no field: the peer sent no argument
+        zeros = codec.decode(args.Plotter_zeros_args, nothing)
+        assert [zeros.b, zeros.i8, zeros.i16, zeros.i64, zeros.d, zeros.s, zeros.bin, zeros.id] == [
+            False, 0, 0, 0, 0.0, "", b"", uuid.UUID(int=0)
+        ]  # fmt: skip
+        containers = codec.decode(args.Plotter_containers_args, nothing)
+        assert [containers.ints, containers.tags, containers.points, containers.names] == [
+            [], set(), {}, []
+        ]  # fmt: skip
+        enums = codec.decode(args.Plotter_enums_args, nothing)
+        assert enums.level is args.Level.OFF and enums.shade == 0
+        assert isinstance(enums.shade, args.Shade)  # no member for 0: the open enum's
+        later = codec.decode(args.Plotter_after_a_default_args, nothing)
+        assert (later.scale, later.offset, later.ids, later.at) == (2, 0, [], None)
+        structs = codec.decode(args.Plotter_structs_args, codec.encode(
+            args.Plotter_structs_args(required_point=args.Point(x=1))
+        ))  # fmt: skip
+        assert (structs.point, structs.shape) == (None, None)
+        # what the handler is annotated with is what it gets
+        handler = args.PlotterHandler
+        hints = {name: typing.get_type_hints(getattr(handler, name), vars(args))
+                 for name in ("zeros", "enums", "structs")}  # fmt: skip
+        assert hints["zeros"]["i64"] is int and hints["zeros"]["s"] is str
+        assert hints["enums"]["shade"] is args.Shade
+        assert hints["structs"]["point"] == args.Point | None
+        assert hints["structs"]["required_point"] is args.Point
+    finally:
+        for module in [m for m in sys.modules if m.startswith("gen_zero")]:
             del sys.modules[module]

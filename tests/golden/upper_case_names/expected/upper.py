@@ -68,13 +68,13 @@ class LIMIT_EXCEEDED(_p.ThriftException):
 class Quota_get_args(_p.Struct):
     __slots__ = ("MAX_ITEMS", "CURRENT")
 
-    MAX_ITEMS: int | None
+    MAX_ITEMS: int
     CURRENT: Limits | None
 
     def __init__(
         self,
         *,
-        MAX_ITEMS: int | None = None,
+        MAX_ITEMS: int = 0,
         CURRENT: Limits | None = None,
     ) -> None:
         object.__setattr__(self, "MAX_ITEMS", MAX_ITEMS)
@@ -98,12 +98,12 @@ class Quota_get_result(_p.Struct):
 
 
 class QuotaHandler(_p.service.Handler):
-    async def get(self, MAX_ITEMS: int, CURRENT: Limits) -> Limits:
+    async def get(self, MAX_ITEMS: int, CURRENT: Limits | None) -> Limits:
         raise NotImplementedError("Quota.get")
 
 
 class QuotaClient(_p.service.Client):
-    async def get(self, MAX_ITEMS: int, CURRENT: Limits) -> Limits:
+    async def get(self, MAX_ITEMS: int, CURRENT: Limits | None) -> Limits:
         result = await self._call(
             "get",
             Quota_get_args(MAX_ITEMS=MAX_ITEMS, CURRENT=CURRENT),
@@ -130,7 +130,7 @@ LIMIT_EXCEEDED.__thrift_spec__ = (
     _p.FieldSpec(1, 'MAX', _p.I32, _p.DEFAULT),
 )
 Quota_get_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'MAX_ITEMS', _p.I32, _p.DEFAULT),
+    _p.FieldSpec(1, 'MAX_ITEMS', _p.I32, _p.DEFAULT, 0),
     _p.FieldSpec(2, 'CURRENT', (_p.STRUCT, Limits), _p.DEFAULT),
 )
 Quota_get_result.__thrift_spec__ = (
