@@ -6,6 +6,7 @@ import ast
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -178,3 +179,39 @@ def test_an_absent_argument_arrives_as_its_zero_value(
     finally:
         for module in [m for m in sys.modules if m.startswith("gen_zero")]:
             del sys.modules[module]
+
+
+@pytest.mark.parametrize("layered", [False, True], ids=["plain", "through_layers"])
+async def test_a_oneway_method_has_no_result_struct_and_still_reaches_the_handler(
+    generated: Any, layered: bool
+) -> None:
+    import asyncio
+
+    import volo
+    from volo.middleware import AccessLog
+
+    rich = generated.rich
+    assert not hasattr(rich, "Rich_fire_result") and hasattr(rich, "Rich_echo_result")
+    method = rich.RichHandler.__thrift_methods__["fire"]
+    assert method.oneway and method.result is None
+    fired = asyncio.Event()
+    heard: list[str] = []
+
+    class Handler(rich.RichHandler):
+        async def fire(self, what: str) -> None:
+            heard.append(what)
+            fired.set()
+
+        async def echo(self, value: Any) -> Any:
+            return value
+
+    layers = [AccessLog()] if layered else []
+    async with volo.Server(Handler(), "127.0.0.1", 0, layers=layers) as server:
+        transport = volo.connect(f"127.0.0.1:{server.port}", layers=layers)
+        client = rich.RichClient(transport)
+        assert await client.fire("once") is None
+        await asyncio.wait_for(fired.wait(), 10)
+        everything = rich.Everything(id=1)
+        assert await client.echo(everything) == everything  # the connection still serves
+        await transport.close()
+    assert heard == ["once"]

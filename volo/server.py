@@ -252,7 +252,7 @@ class _Connection(asyncio.Protocol):
                                 f"internal error processing {name}")  # fmt: skip
                 return
         else:
-            if oneway:
+            if oneway or method.result is None:  # no reply to a oneway method, however called
                 return
             result_class: Any = method.result
             result = result_class(success=value) if returns else result_class()
@@ -286,7 +286,9 @@ class _HandlerService:
                 m,
                 getattr(handler, m.python_name),
                 [f.name for f in m.args.__thrift_spec__],
-                bool(m.result.__thrift_spec__) and m.result.__thrift_spec__[0].id == 0,
+                m.result is not None
+                and bool(m.result.__thrift_spec__)
+                and m.result.__thrift_spec__[0].id == 0,
             )
             for name, m in methods.items()
         }
@@ -354,8 +356,10 @@ class Reply:
         self.connection.outbox.write(self.framer(header, encoded))
 
 
-def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:
+def _declared(result_class: type[Struct] | None, exc: Exception) -> Struct | None:
     """The result struct carrying `exc`, if the method declares its type."""
+    if result_class is None:  # a oneway method declares none
+        return None
     for spec in result_class.__thrift_spec__:
         t: Any = spec.type
         if spec.id != 0 and not isinstance(t, int) and t[0] == STRUCT and isinstance(exc, t[1]):

@@ -99,7 +99,7 @@ class PyMethod:
     arg_names: list[str]  # the args struct's fields, which are also the parameter names
     returns: str
     args_class: str
-    result_class: str
+    result_class: str  # "None" for a oneway method
     oneway: bool
     void: bool
     doc: str | None
@@ -490,21 +490,23 @@ class _ModuleBuilder:
             # Kitex: what the handler gets is always of the type it is annotated with.
             args = [_with_zero_default(f) for f in method.args]
             args_struct = ir.Struct(f"{method.name}_args", self.module, fields=args)
-            # Apache's result struct: `success` (id 0) unless void, then each exception.
-            result_fields = [
-                replace(f, requiredness=ir.Requiredness.OPTIONAL) for f in method.throws
-            ]
-            if method.result is not None:
-                result_fields.insert(
-                    0, ir.Field(0, "success", method.result, ir.Requiredness.OPTIONAL)
-                )
-            result_struct = ir.Struct(f"{method.name}_result", self.module, fields=result_fields)
             args_name = names.unique(f"{name}_{method.name}_args", self.taken)
-            result_name = names.unique(f"{name}_{method.name}_result", self.taken)
-            structs += [
-                self.struct(args_struct, args_name),
-                self.struct(result_struct, result_name),
-            ]
+            structs.append(self.struct(args_struct, args_name))
+            result_name = "None"  # a oneway method gets no reply, so has no result struct
+            if not method.oneway:
+                # Apache's result struct: `success` (id 0) unless void, then each exception.
+                result_fields = [
+                    replace(f, requiredness=ir.Requiredness.OPTIONAL) for f in method.throws
+                ]
+                if method.result is not None:
+                    result_fields.insert(
+                        0, ir.Field(0, "success", method.result, ir.Requiredness.OPTIONAL)
+                    )
+                result_struct = ir.Struct(
+                    f"{method.name}_result", self.module, fields=result_fields
+                )
+                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
+                structs.append(self.struct(result_struct, result_name))
             methods.append(
                 PyMethod(
                     names.unique(

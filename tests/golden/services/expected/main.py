@@ -157,13 +157,6 @@ class Store_touch_args(_p.Struct):
         self.name = name
 
 
-class Store_touch_result(_p.Struct):
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        pass
-
-
 class Store_all_args(_p.Struct):
     __slots__ = ()
 
@@ -246,13 +239,12 @@ class StoreClient(BaseClient):
         return _t.cast("list[Item]", _p.service.unwrap(result, "find"))
 
     async def touch(self, name: str) -> None:
-        result = await self._call(
+        await self._call(
             "touch",
             Store_touch_args(name=name),
-            Store_touch_result,
+            None,
             True,
         )
-        del result
 
     async def all(self) -> dict[str, Item]:
         result = await self._call(
@@ -319,7 +311,7 @@ StoreHandler.__thrift_methods__ = StoreClient.__thrift_methods__ = {
     **BaseHandler.__thrift_methods__,
     "get": _p.service.Method("get", Store_get_args, Store_get_result, False),
     "find": _p.service.Method("find", Store_find_args, Store_find_result, False),
-    "touch": _p.service.Method("touch", Store_touch_args, Store_touch_result, True),
+    "touch": _p.service.Method("touch", Store_touch_args, None, True),
     "all": _p.service.Method("all", Store_all_args, Store_all_result, False),
 }
 EmptyHandler.__thrift_service__ = EmptyClient.__thrift_service__ = "Empty"
