@@ -589,7 +589,9 @@ class ProtoParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        self._lark, self.backend = build_lalr("proto.lark", self._builder, use_cython)
+        self._lark, self.backend, self.from_cache = build_lalr(
+            "proto.lark", self._builder, use_cython
+        )
         self._lock = threading.Lock()
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:

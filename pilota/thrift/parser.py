@@ -399,7 +399,7 @@ class ThriftParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        self._lark, self.backend = build_lalr(
+        self._lark, self.backend, self.from_cache = build_lalr(
             "thrift.lark",
             self._builder,
             use_cython,
