@@ -162,6 +162,7 @@ def test_an_absent_argument_arrives_as_its_zero_value(
         enums = codec.decode(args.Plotter_enums_args, nothing)
         assert enums.level is args.Level.OFF and enums.shade == 0
         assert isinstance(enums.shade, args.Shade)  # no member for 0: the open enum's
+        assert enums.nothing is None  # an enum without members has no zero value
         later = codec.decode(args.Plotter_after_a_default_args, nothing)
         assert (later.scale, later.offset, later.ids, later.at) == (2, 0, [], None)
         structs = codec.decode(args.Plotter_structs_args, codec.encode(

@@ -564,7 +564,8 @@ def _with_zero_default(f: ir.Field) -> ir.Field:
 
 def _zero_value(t: ir.Type) -> ir.Value | None:
     """The zero value of a type (0, "", an empty list, enum value 0, ...); None for a
-    struct, union or exception, which have none."""
+    struct, union or exception, which have none, nor has an enum without members
+    (Python's enum cannot make one of those)."""
     t = ir.unalias(t)
     if isinstance(t, ir.BaseType):
         return _ZERO_VALUES.get(t.kind, 0)
@@ -574,7 +575,7 @@ def _zero_value(t: ir.Type) -> ir.Value | None:
         return ir.SetValue(())
     if isinstance(t, ir.MapType):
         return ir.MapValue(())
-    if isinstance(t.definition, ir.Enum):
+    if isinstance(t.definition, ir.Enum) and t.definition.members:
         member = t.definition.by_value(0)
         # without a member for 0, the number itself: the open enum takes it as one
         return ir.EnumValue(member) if member is not None else 0

@@ -29,6 +29,13 @@ class Shade(_enum.IntEnum):
         return _p.unknown_enum_member(cls, value)
 
 
+class Nothing(_enum.IntEnum):
+    @classmethod
+    def _missing_(cls, value: object) -> Nothing | None:
+        # Open enum: a number this IDL does not know is kept, not rejected.
+        return _p.unknown_enum_member(cls, value)
+
+
 class Point(_p.Struct):
     __slots__ = ("x",)
 
@@ -127,19 +134,22 @@ class Plotter_containers_result(_p.Struct):
 
 
 class Plotter_enums_args(_p.Struct):
-    __slots__ = ("level", "shade")
+    __slots__ = ("level", "shade", "nothing")
 
     level: Level
     shade: Shade
+    nothing: Nothing | None
 
     def __init__(
         self,
         *,
         level: Level = Level.OFF,
         shade: Shade = Shade(0),
+        nothing: Nothing | None = None,
     ) -> None:
         self.level = level
         self.shade = shade
+        self.nothing = nothing
 
 
 class Plotter_enums_result(_p.Struct):
@@ -214,7 +224,7 @@ class PlotterHandler(_p.service.Handler):
     async def containers(self, ints: list[int], tags: set[str], points: dict[str, Point], names: Names) -> None:
         raise NotImplementedError("Plotter.containers")
 
-    async def enums(self, level: Level, shade: Shade) -> None:
+    async def enums(self, level: Level, shade: Shade, nothing: Nothing | None) -> None:
         raise NotImplementedError("Plotter.enums")
 
     async def structs(self, point: Point | None, shape: Shape | None, required_point: Point) -> None:
@@ -243,10 +253,10 @@ class PlotterClient(_p.service.Client):
         )
         _p.service.unwrap(result, "containers")
 
-    async def enums(self, level: Level, shade: Shade) -> None:
+    async def enums(self, level: Level, shade: Shade, nothing: Nothing | None) -> None:
         result = await self._call(
             "enums",
-            Plotter_enums_args(level=level, shade=shade),
+            Plotter_enums_args(level=level, shade=shade, nothing=nothing),
             Plotter_enums_result,
             False,
         )
@@ -297,6 +307,7 @@ Plotter_containers_args.__thrift_spec__ = (
 Plotter_enums_args.__thrift_spec__ = (
     _p.FieldSpec(1, 'level', (_p.ENUM, Level), _p.DEFAULT, Level.OFF),
     _p.FieldSpec(2, 'shade', (_p.ENUM, Shade), _p.DEFAULT, Shade(0)),
+    _p.FieldSpec(3, 'nothing', (_p.ENUM, Nothing), _p.DEFAULT),
 )
 Plotter_structs_args.__thrift_spec__ = (
     _p.FieldSpec(1, 'point', (_p.STRUCT, Point), _p.DEFAULT),
