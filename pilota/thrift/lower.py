@@ -178,6 +178,7 @@ class _Lowering:
             default = self.value(scope, value_node, fld.type, where)
             if default is not None:
                 fld.default = default
+        self.use_site = None
         for _, service, _ in pending.services:
             self.check_inheritance(service)
         return {path: scope.module for path, scope in scopes.items()}
