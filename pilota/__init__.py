@@ -2,7 +2,8 @@
 
 Importing `pilota` is cheap: the compiler (and its parser) loads on first use
 of `check`, `load` or `generate`, so generated code that only needs the
-runtime never pays for it.
+runtime never pays for it; and the runtime (its codecs) loads on first use of
+`DecodeError`, `EncodeError` or `Protocol`, so the compiler never pays for it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pilota.diagnostics import CompileError, Diagnostic, Diagnostics, Location, Severity
-from pilota.runtime.types import DecodeError, EncodeError, Protocol
 
 if TYPE_CHECKING:
     from pilota.compiler import check, generate, load
+    from pilota.runtime.types import DecodeError, EncodeError, Protocol
 
 __version__ = "0.1.0"
 
@@ -38,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from pilota import compiler
 
         return getattr(compiler, name)
+    if name in ("DecodeError", "EncodeError", "Protocol"):
+        from pilota.runtime import types
+
+        return getattr(types, name)
     raise AttributeError(f"module 'pilota' has no attribute {name!r}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pilota import ir
-from pilota.codegen.python import Options
 from pilota.diagnostics import CompileError, Diagnostics
 from pilota.thrift.loader import load_thrift
+
+if TYPE_CHECKING:  # the generator (and Jinja) loads only when something is generated
+    from pilota.codegen.python import Options
 
 PathLike = str | os.PathLike[str]
 

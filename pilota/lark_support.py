@@ -1,13 +1,19 @@
 """What the Thrift and protobuf parsers share about Lark: how a parser is
-built (LALR, contextual lexer, lark-cython when installed), how a syntax
-error is made precise, and how parsing goes on past one."""
+built (LALR, contextual lexer, lark-cython when installed, its tables cached
+per user), how a syntax error is made precise, and how parsing goes on past one."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
+import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import lark
@@ -102,6 +108,54 @@ def _missing_closer(
 _MAX_CLOSER_TRIES = 5  # re-parses, on the error path only
 
 
+def _unclosed_parenthesis(
+    text: str,
+    code: str,
+    path: str,
+    offset: int,
+    first_error: Callable[[str], tuple[int, str] | None],
+) -> SyntaxProblem | None:
+    """The error at `offset` explained as a `(` left open on an earlier line, if it is one.
+
+    Without its `)`, an argument list runs on into the next lines, and the
+    parser only stops at something no argument can hold, often well past the
+    `(` (the next method's own `(`). The candidates are the ends of the lines
+    from the `(` on: it holds at the first where a `)` gets the parse past the error."""
+    line_start = code.rfind("\n", 0, offset) + 1
+    left_open = _still_open(code, 0, line_start)
+    if not left_open or left_open[-1][0] != "(":
+        return None
+    opened_at = left_open[-1][1] - 1  # the `(` itself
+    line_end = code.find("\n", opened_at)
+    for _ in range(_MAX_CLOSER_TRIES):
+        if not 0 <= line_end < line_start:
+            break
+        close_at = _last_token_end(text, code, line_end)
+        then = first_error(text[:close_at] + ")" + text[close_at:])
+        if then is None or then[0] > offset + 1:
+            before = re.search(r"([A-Za-z_][\w.]*)\s*$", code[:opened_at])
+            after = f" after '{before.group(1)}'" if before else ""
+            owner = code.rfind("\n", 0, opened_at) + 1  # the line the `(` is on
+            return SyntaxProblem(
+                f"unclosed '('{after}: expected ')'",
+                location_at(text, path, opened_at),
+                offset,
+                (owner, line_start),
+            )
+        line_end = code.find("\n", line_end + 1)
+    return None
+
+
+def _last_token_end(text: str, code: str, line_end: int) -> int:
+    """Where the last token before `line_end` ends: strings count, comments do not."""
+    end = len(code[:line_end].rstrip())
+    line_start = text.rfind("\n", 0, line_end) + 1
+    for m in _STRINGS_AND_COMMENTS.finditer(text, line_start, line_end):
+        if m.group()[0] in "\"'":
+            end = max(end, m.end())
+    return end
+
+
 def _unfinished_declaration(
     text: str,
     path: str,
@@ -167,6 +221,9 @@ def explain_syntax_error(
     missing = _missing_closer(text, code, path, offset, before, first_error if nested else None)
     if missing is not None:
         return missing
+    unclosed = _unclosed_parenthesis(text, code, path, offset, first_error)
+    if unclosed is not None:
+        return unclosed
     unfinished = _unfinished_declaration(text, path, offset, before, first_error)
     if unfinished is not None:
         return unfinished
@@ -328,9 +385,10 @@ def parse_recovering(
 
 def build_lalr(
     grammar: str, transformer: lark.Transformer[Any, Any], use_cython: bool, **options: Any
-) -> tuple[lark.Lark, str]:
+) -> tuple[lark.Lark, str, bool]:
     """A parser for the grammar file `grammar` that reduces straight into
-    `transformer`, and the name of its backend ("lark-cython" or "lark")."""
+    `transformer`, the name of its backend ("lark-cython" or "lark"), and
+    whether its tables came from the cache (see `cached_lark`)."""
     if use_cython:
         try:
             import lark_cython  # type: ignore[import-untyped]
@@ -338,21 +396,75 @@ def build_lalr(
             options["_plugins"] = lark_cython.plugins
         except ImportError:
             pass
-    parser = lark.Lark(
-        grammar_text(grammar),
-        parser="lalr",
-        lexer="contextual",
-        transformer=transformer,
-        maybe_placeholders=True,
-        **options,
+    backend = "lark-cython" if "_plugins" in options else "lark"
+    parser, from_cache = cached_lark(
+        grammar, backend, transformer=transformer, maybe_placeholders=True, **options
     )
-    return parser, "lark-cython" if "_plugins" in options else "lark"
+    return parser, backend, from_cache
 
 
 @cache
 def error_parser(grammar: str) -> lark.Lark:
     """A plain Lark parser that builds trees, used only to explain syntax errors."""
-    return lark.Lark(grammar_text(grammar), parser="lalr", lexer="contextual")
+    return cached_lark(grammar, "lark-trees")[0]
+
+
+# Options that do not shape the parse tables: not saved with them, given again on loading.
+_LOAD_OPTIONS = ("transformer", "lexer_callbacks", "_plugins", "postlex")
+
+
+def cached_lark(grammar: str, variant: str, **options: Any) -> tuple[lark.Lark, bool]:
+    """An LALR parser (contextual lexer) for the grammar file `grammar`, and
+    whether its tables came from the cache.
+
+    Building the tables takes about half a second, on every run of every
+    command; loading them takes a tenth of that. They are kept per user (see
+    `cache_dir`), one file per grammar, `variant`, option set, Lark and Python
+    version: Lark's own save format after a line naming all that. A file is
+    written whole under another name, then moved in place, so processes running
+    at once never read half of one. A file that does not load is built again;
+    without a writable cache folder the tables are built every time, and nothing
+    else changes."""
+    text = grammar_text(grammar)
+    shaping = sorted((k, repr(v)) for k, v in options.items() if k not in _LOAD_OPTIONS)
+    key = hashlib.sha256(
+        repr((text, shaping, variant, lark.__version__, sys.version_info[:2])).encode()
+    ).hexdigest()
+    directory = cache_dir()
+    name = f"{grammar.removesuffix('.lark')}-{variant}-{key[:16]}.lark"
+    path = directory / name if directory is not None else None
+    if path is not None:
+        try:
+            with path.open("rb") as f:
+                if f.readline().rstrip(b"\n") == key.encode():
+                    loaded = lark.Lark.__new__(lark.Lark)
+                    given = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
+                    return loaded._load(f, **given), True
+        except Exception:  # missing, unreadable or damaged: build it again
+            pass
+    parser = lark.Lark(text, parser="lalr", lexer="contextual", **options)
+    if path is not None:
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as f:
+                f.write(key.encode() + b"\n")
+                parser.save(f, exclude_options=_LOAD_OPTIONS)
+            os.replace(partial, path)
+        except OSError:  # no cache, then: it only costs time
+            with contextlib.suppress(OSError):
+                partial.unlink()
+    return parser, False
+
+
+def cache_dir() -> Path | None:
+    """Where parse tables are cached: `$PILOTA_CACHE_DIR`, else `pilota` in the
+    user's cache folder (`$XDG_CACHE_HOME`, else `~/.cache`)."""
+    configured = os.environ.get("PILOTA_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "pilota") if os.path.isabs(base) else None
 
 
 def precise_error(exc: UnexpectedInput, text: str, grammar: str, backend: str) -> UnexpectedInput:

@@ -7,12 +7,14 @@ Each case writes its files into a temporary folder (keys are paths without
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import pilota
+from tests.conftest import need_apache_compiler
 
 ErrorAt = tuple[str | None, int, int, str]
 
@@ -51,7 +53,7 @@ CASES = [
         "unknown_include",
         {"main": 'include "nope.thrift"\n'},
         errors=[
-            ("main.thrift", 1, 9, "cannot find included file 'nope.thrift' (searched: .)"),
+            ("main.thrift", 1, 9, "cannot find included file 'nope.thrift' (searched: .); give its directory with -I"),
         ],
     ),
     Case(
@@ -473,8 +475,77 @@ CASES = [
                 "main.thrift",
                 1,
                 1,
-                "unexpected identifier 'strct'; expected a definition or header (struct, enum, service, include, ...) or end of file",
+                "unexpected identifier 'strct'; did you mean 'struct'?",
             ),
+        ],
+    ),
+    Case(
+        "keyword_typo_service",
+        {"main": "struct S {}\nservce Users {}\n"},
+        errors=[("main.thrift", 2, 1, "unexpected identifier 'servce'; did you mean 'service'?")],
+    ),
+    Case(
+        "base_type_typo",
+        {"main": "struct User {\n  1: strin name\n  2: bol active\n  3: i23 age\n}\n"},
+        errors=[
+            ("main.thrift", 2, 6, "unknown type 'strin'; did you mean 'string'?"),
+            ("main.thrift", 3, 6, "unknown type 'bol'; did you mean 'bool'?"),
+            ("main.thrift", 4, 6, "unknown type 'i23'"),
+        ],
+    ),
+    Case(
+        "container_typo",
+        {"main": "struct S {\n  1: lsit<i32> ids\n}\n"},
+        errors=[("main.thrift", 2, 10, "unexpected '<' after 'lsit'; did you mean 'list'?")],
+    ),
+    Case(
+        # The parser stops only at the next method's `(`; the error names the one left open.
+        "unclosed_argument_list",
+        {
+            "main": "service Calc {\n"
+            "  void ping(1: i32 a, 2: string b\n"
+            "  i32 add(1: i32 a, 2: i32 b)\n"
+            "  i32 sub(1: i32 a,\n"
+            "          2: i32 b\n"
+            "  i32 size()\n"
+            "  void log(1: string line) throws (1: Failure f\n"
+            "  void done()\n"
+            "}\n"
+            "exception Failure {}\n"
+        },
+        errors=[
+            ("main.thrift", 2, 12, "unclosed '(' after 'ping': expected ')'"),
+            ("main.thrift", 4, 10, "unclosed '(' after 'sub': expected ')'"),
+            ("main.thrift", 7, 35, "unclosed '(' after 'throws': expected ')'"),
+        ],
+    ),
+    Case(
+        "unclosed_annotations",
+        {"main": 'struct S {\n  1: i32 a (doc = "the (first) one"\n  2: i32 b\n}\n'},
+        errors=[("main.thrift", 2, 12, "unclosed '(' after 'a': expected ')'")],
+    ),
+    Case(
+        # The generated class requires the field: a literal without it could not be built.
+        "const_missing_required_field",
+        {
+            "main": "struct User {\n  1: required string name\n  2: required i32 age = 3\n}\n"
+            "struct Post {\n  1: required User user\n  2: required string title\n}\n"
+            'const Post POST = {"user": {}}\n'
+            "struct Feed { 1: Post top = {} }\n"
+        },
+        errors=[
+            ("main.thrift", 9, 19, "struct 'Post' in constant 'POST' is missing required field 'title'"),
+            ("main.thrift", 9, 28, "struct 'User' in field 'user' of constant 'POST' is missing required field 'name'"),
+            ("main.thrift", 10, 29, "struct 'Post' in the default of field 'top' in struct 'Feed' is missing required fields 'user', 'title'"),
+        ],
+    ),
+    Case(
+        # Apache rejects it too ("No field named ... was found").
+        "const_unknown_field",
+        {"main": 'struct Post { 1: string title }\nconst Post P = {"titel": "x", "body": "y"}\n'},
+        errors=[
+            ("main.thrift", 2, 17, "struct 'Post' in constant 'P' has no field 'titel'; did you mean 'title'?"),
+            ("main.thrift", 2, 31, "struct 'Post' in constant 'P' has no field 'body'"),
         ],
     ),
     Case(
@@ -639,3 +710,98 @@ def test_paths_are_shown_as_given(tmp_path: Path) -> None:
     [error] = diagnostics.errors
     assert error.location is not None
     assert error.location.path == os.path.join(str(tmp_path / "sub"), "inc.thrift")
+
+
+# Each leniency: IDL we accept with a warning, and the same IDL written as Apache wants it.
+LENIENCIES = [
+    pytest.param(
+        'include "shared.thrift";\nstruct S { 1: shared.T t }\n',
+        'include "shared.thrift"\nstruct S { 1: shared.T t }\n',
+        (1, 24, "';' after include: Apache's compiler rejects it; leave it out"),
+        id="semicolon_after_include",
+    ),
+    pytest.param(
+        'cpp_include "<map>",\nstruct S {}\n',
+        'cpp_include "<map>"\nstruct S {}\n',
+        (1, 20, "',' after cpp_include: Apache's compiler rejects it; leave it out"),
+        id="comma_after_cpp_include",
+    ),
+    pytest.param(
+        'namespace py app.api (tag = ";") ;\nstruct S {}\n',
+        'namespace py app.api (tag = ";")\nstruct S {}\n',
+        (1, 34, "';' after namespace: Apache's compiler rejects it; leave it out"),
+        id="semicolon_after_namespace",
+    ),
+    pytest.param(
+        'const i32 LIMIT = 10 (doc = "max")\n',
+        "const i32 LIMIT = 10\n",
+        (1, 23, "annotations on a constant's value: Apache's compiler rejects them"),
+        id="annotations_on_a_const_value",
+    ),
+    pytest.param(
+        'struct A {}\nstruct B { 1: A (box = "true") a }\n',
+        "struct A {}\nstruct B { 1: A a }\n",
+        (2, 18, "annotations on a named type ('A'): Apache's compiler rejects them"),
+        id="annotations_on_a_named_type",
+    ),
+    pytest.param(
+        "const Millis TIMEOUT = 30\ntypedef i64 Millis\n",
+        "typedef i64 Millis\nconst Millis TIMEOUT = 30\n",
+        (1, 14, "constant 'TIMEOUT' uses 'Millis', which is declared after it (line 2); Apache's compiler rejects this: declare 'Millis' first"),
+        id="const_typed_by_a_later_typedef",
+    ),
+    pytest.param(
+        "typedef Millis Timeout\nconst list<Timeout> STEPS = [1, 2]\ntypedef i64 Millis\n",
+        "typedef Millis Timeout\ntypedef i64 Millis\nconst list<Timeout> STEPS = [1, 2]\n",
+        (2, 21, "constant 'STEPS' uses 'Millis', which is declared after it (line 3); Apache's compiler rejects this: declare 'Millis' first"),
+        id="const_typed_through_a_later_typedef",
+    ),
+    pytest.param(
+        'const Point ORIGIN = {"x": 0}\nstruct Point { 1: i32 x }\n',
+        'struct Point { 1: i32 x }\nconst Point ORIGIN = {"x": 0}\n',
+        (1, 13, "constant 'ORIGIN' uses 'Point', which is declared after it (line 2); Apache's compiler rejects this: declare 'Point' first"),
+        id="const_typed_by_a_later_struct",
+    ),
+    pytest.param(
+        "struct S { 1: i32 size = DEFAULT_SIZE }\nconst i32 DEFAULT_SIZE = 4\n",
+        "const i32 DEFAULT_SIZE = 4\nstruct S { 1: i32 size = DEFAULT_SIZE }\n",
+        (1, 19, "the default of field 'size' in struct 'S' uses 'DEFAULT_SIZE', which is declared after it (line 2); Apache's compiler rejects this: declare 'DEFAULT_SIZE' first"),
+        id="default_naming_a_later_const",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lenient", "strict", "warning"), LENIENCIES)
+def test_leniencies_apache_rejects_are_warned_about(
+    lenient: str, strict: str, warning: tuple[int, int, str], tmp_path: Path
+) -> None:
+    """Each warning says Apache's compiler rejects the IDL: checked against that compiler,
+    which rejects the lenient text and takes the strict one, which we take silently."""
+    compiler = need_apache_compiler()
+    (tmp_path / "shared.thrift").write_text("typedef i32 T\n")
+    for text, apache_accepts in ((lenient, False), (strict, True)):
+        path = tmp_path / "main.thrift"
+        path.write_text(text)
+        schema, diagnostics = pilota.check([path])
+        assert schema is not None, diagnostics.render()
+        found = [
+            (d.location.line, d.location.col, d.message) for d in diagnostics if d.location
+        ]
+        assert found == ([] if apache_accepts else [warning])
+        apache = subprocess.run(
+            [compiler, "--gen", "py", "-out", str(tmp_path), str(path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert (apache.returncode == 0) == apache_accepts, apache.stdout + apache.stderr
+
+
+def test_paths_are_shown_normalised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("p8").mkdir()
+    Path("typo").mkdir()
+    Path("typo/t1.thrift").write_text('include "gone.thrift"\n')
+    _, diagnostics = pilota.check(["p8/../typo/t1.thrift"])
+    assert diagnostics.render().splitlines()[0] == (
+        "typo/t1.thrift:1:9: error: cannot find included file 'gone.thrift' (searched: typo); "
+        "give its directory with -I"
+    )

@@ -147,7 +147,7 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("not imported", P3 + 'import "b.proto";\nmessage A { C c = 1; }\n',
      '3:13: "C" seems to be defined in "c.proto", which is not imported by "main.proto"'),
     ("missing import", P3 + 'import "nowhere.proto";\n',
-     "2:8: import 'nowhere.proto' was not found"),
+     "2:8: import 'nowhere.proto' was not found; give its directory with -I"),
     ("unknown syntax", 'syntax = "proto4";\n',
      '1:10: unknown syntax "proto4": expected "proto2" or "proto3"'),
     ("late edition", 'edition = "2026";\n',
@@ -472,3 +472,33 @@ def test_volo_idl_check_reads_proto(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f'{tmp_path / "main.proto"}:2:13: error: "Foo" is not defined' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_label_alone_on_its_line_keeps_the_leading_comment(tmp_path: Path) -> None:
+    """The comment above a field leads it whether its label shares the type's line or
+    not; groups alike. Checked against protoc's source info."""
+    pytest.importorskip("grpc_tools") if not os.environ.get("CI") else None
+    text = P2 + (
+        "package labels;\n"
+        "// A message.\nmessage A {\n"
+        "  // Leads a.\n  optional\n    int32 a = 1;\n"
+        "  // Leads b.\n  repeated\n  string b = 2; // trails b\n"
+        "  /* Leads c. */\n  required\n\n  int64 c = 3;\n"
+        "  // Leads d, on one line.\n  optional int32 d = 4;\n"
+        "  // Leads the group.\n  optional\n  group G = 5 {\n    optional int32 x = 1;\n  }\n"
+        "}\n"
+    )
+    (tmp_path / "labels.proto").write_text(text)
+    out = tmp_path / "set.pb"
+    answer = protoc(tmp_path, "labels.proto", out)
+    assert answer.returncode == 0, answer.stderr
+    from google.protobuf import descriptor_pb2
+
+    descriptors = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    [theirs_file] = [f for f in descriptors.file if f.name == "labels.proto"]
+    diagnostics = Diagnostics()
+    modules = load_proto([tmp_path / "labels.proto"], [tmp_path], diagnostics)
+    assert modules is not None, diagnostics.render()
+    mine = our_docs(modules[0])
+    assert mine == their_docs(theirs_file)
+    assert mine["labels.A.a"] == "Leads a." and mine["labels.A.c"] == "Leads c."

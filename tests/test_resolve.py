@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -326,6 +329,34 @@ def test_names_resolve_across_includes(check_idl: Checker) -> None:
     assert [m.name for m in users.all_methods()] == ["ping"]
 
 
+def test_a_dotted_file_name_is_the_program_name(tmp_path: Path) -> None:
+    # As in Apache: `include "a.b.thrift"` makes program `a.b`, its definitions `a.b.X`.
+    (tmp_path / "api.v1.thrift").write_text(
+        "enum Kind { PLAIN = 1, RICH = 2 }\nconst i32 LIMIT = 8\nstruct Item { 1: Kind kind }\n"
+    )
+    main = load_text(
+        tmp_path,
+        """
+        include "api.v1.thrift"
+        typedef api.v1.Item Entry
+        struct Box {
+            1: api.v1.Item item
+            2: api.v1.Kind kind = api.v1.Kind.RICH
+            3: i32 limit = api.v1.LIMIT
+        }
+        """,
+    )
+    api = main.includes[0].module
+    assert api.name == "api.v1"
+    box = main["Box"]
+    assert isinstance(box, ir.Struct)
+    assert box.fields[0].type == ir.NamedType(api["Item"])
+    assert box.fields[1].default == enum_value(api, "Kind", "RICH")
+    assert box.fields[2].default == 8
+    entry = main["Entry"]
+    assert isinstance(entry, ir.Typedef) and entry.type == ir.NamedType(api["Item"])
+
+
 def test_include_dirs_are_searched_in_order_after_the_including_file(check_idl: Checker) -> None:
     schema, diagnostics = check_idl(
         'include "common.thrift"\nconst string WHO = common.WHO\n',
@@ -546,3 +577,126 @@ def test_rarely_used_syntax(tmp_path: Path) -> None:
     assert tree.fields[0].reference and not tree.fields[1].reference
     assert tree.fields[1].type == ir.BaseType(I.I8)
     assert ir.annotation(tree.annotations, "cpp.type") == "T"
+
+
+@pytest.mark.parametrize(
+    ("text", "module_doc"),
+    [
+        pytest.param('/** The file. */\n\n/** The include. */\ninclude "x.thrift"\n',
+                     "The file.", id="first_doc_before_the_headers"),
+        pytest.param('// A comment.\n/** The include. */\ninclude "x.thrift"\n',
+                     None, id="doc_right_above_an_include"),
+        pytest.param('/** The file. */\n\ninclude "x.thrift"\n',
+                     "The file.", id="doc_a_blank_line_above_an_include"),
+        pytest.param('/** The file. */\nnamespace py app\ninclude "x.thrift"\n',
+                     "The file.", id="doc_right_above_a_namespace"),
+        pytest.param("/** The struct. */\nstruct S {}\n", None, id="no_headers"),
+    ],
+)  # fmt: skip
+def test_the_module_doc_is_the_files_not_an_includes(
+    text: str, module_doc: str | None, tmp_path: Path
+) -> None:
+    (tmp_path / "x.thrift").write_text("struct X {}\n")
+    assert load_text(tmp_path, text).doc == module_doc
+
+
+# ---- the parse tables are cached -------------------------------------------------------
+
+_REPORT_CACHE_USE = (
+    "import sys\n"
+    "from pilota.thrift.parser import ThriftParser\n"
+    "from pilota.proto.parser import ProtoParser\n"
+    "cython = sys.argv[1] == 'lark-cython'\n"
+    "thrift, proto = ThriftParser(use_cython=cython), ProtoParser(use_cython=cython)\n"
+    "assert thrift.backend == sys.argv[1]\n"
+    "print(thrift.from_cache, proto.from_cache)\n"
+)
+
+
+def _run_in_a_new_process(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PILOTA_CACHE_DIR": str(cache)}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def _cache_use(cache: Path, backend: str) -> str:
+    done = _run_in_a_new_process(cache, "-c", _REPORT_CACHE_USE, backend)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("backend", ["lark", "lark-cython"])
+def test_a_second_process_loads_the_parse_tables_from_the_cache(
+    backend: str, tmp_path: Path
+) -> None:
+    if backend == "lark-cython":
+        pytest.importorskip("lark_cython")
+    cache = tmp_path / "cache"
+    assert _cache_use(cache, backend) == "False False"  # built, and written
+    files = sorted(cache.iterdir())
+    assert [f.name.split("-")[0] for f in files] == ["proto", "thrift"]
+    written = [(f.stat().st_ino, f.stat().st_mtime_ns) for f in files]
+    assert _cache_use(cache, backend) == "True True"  # loaded
+    assert [(f.stat().st_ino, f.stat().st_mtime_ns) for f in sorted(cache.iterdir())] == written
+
+
+def test_a_damaged_cache_file_is_built_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert _cache_use(cache, "lark") == "False False"
+    for f in cache.iterdir():
+        f.write_bytes(f.read_bytes()[:100])  # as if a disk filled up while writing
+    assert _cache_use(cache, "lark") == "False False"
+    assert _cache_use(cache, "lark") == "True True"
+
+
+def test_without_a_writable_cache_folder_everything_still_works(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("")
+    cache = tmp_path / "a_file" / "cache"  # cannot be made: its parent is a file
+    (tmp_path / "main.thrift").write_text("struct S { 1: i32 a }\n")
+    for _ in range(2):
+        assert _cache_use(cache, "lark") == "False False"
+        done = _run_in_a_new_process(
+            cache, "-m", "volo_cli.main", "idl", "check", str(tmp_path / "main.thrift")
+        )
+        assert done.returncode == 0 and done.stdout.startswith("ok: 1 file checked"), done.stderr
+
+
+def test_processes_filling_the_cache_at_once_leave_one_good_file(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PILOTA_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-c", _REPORT_CACHE_USE, "lark"]
+    running = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for process in running:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0 and not err, err
+    assert sorted(f.name.split("-")[0] for f in cache.iterdir()) == ["proto", "thrift"]
+    assert _cache_use(cache, "lark") == "True True"
+
+
+@pytest.mark.parametrize("backend", ["lark", "lark-cython"])
+def test_parse_tables_from_the_cache_parse_as_fresh_ones(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilota import lark_support
+    from pilota.thrift.parser import ThriftParser
+
+    if backend == "lark-cython":
+        pytest.importorskip("lark_cython")
+    monkeypatch.setenv("PILOTA_CACHE_DIR", str(tmp_path / "cache"))
+    lark_support.error_parser.cache_clear()
+    fresh = ThriftParser(use_cython=backend == "lark-cython")
+    cached = ThriftParser(use_cython=backend == "lark-cython")
+    assert (fresh.from_cache, cached.from_cache) == (False, True)
+    good = (Path(__file__).parent / "idl" / "rich.thrift").read_text()
+    bad = "struct S {\n  1: i32 a = ,\n  2: strin b\n}\nservce X {}\nstruct T { 1: lsit<i32> c }\n"
+    for text in (good, bad):
+        found = []
+        for parser in (fresh, cached):
+            diagnostics = pilota.Diagnostics()
+            found.append((parser.parse(text, "x.thrift", diagnostics), diagnostics.render()))
+        assert found[0] == found[1]
+    lark_support.error_parser.cache_clear()

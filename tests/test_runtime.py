@@ -483,10 +483,11 @@ def test_none_for_an_argument_with_a_default_is_refused(
         "                    4: Page page = {'size': 5})\n"
         "}\n",
     )
-    args = store.Store_find_args(query=None)
-    assert (args.limit, args.page) == (10, store.Page(size=5))
+    args = store.Store_find_args()  # `query` has no IDL default: its zero value is its default
+    assert (args.query, args.limit, args.page) == ("", 10, store.Page(size=5))
     assert codec.decode(type(args), codec.encode(args, protocol), protocol) == args
-    for name, expected in [("limit", "an i32"), ("order", "an Order"), ("page", "a Page")]:
+    expectations = [("query", "a string"), ("limit", "an i32"), ("order", "an Order"), ("page", "a Page")]
+    for name, expected in expectations:
         args = store.Store_find_args(query="q")
         setattr(args, name, None)
         with pytest.raises(EncodeError) as raised:

@@ -182,7 +182,7 @@ class _Connection(asyncio.Protocol):
         self,
         method: str,
         args: Struct,
-        result_class: type[Struct],
+        result_class: type[Struct] | None,
         oneway: bool,
         timeout: float,
         headers: dict[str, str],
@@ -226,6 +226,7 @@ class _Connection(asyncio.Protocol):
             self.pending.pop(seqid, None)
         if reply_kind == MessageType.EXCEPTION:
             raise ApplicationError.from_bytes(reply, protocol)
+        assert result_class is not None  # only a oneway method has none, and gets no reply
         return result_class.from_bytes(reply, protocol)
 
 
@@ -345,7 +346,7 @@ class ClientTransport:
         service: str,
         method: str,
         args: Struct,
-        result_class: type[Struct],
+        result_class: type[Struct] | None,
         oneway: bool,
         timeout: float | None = None,
     ) -> Awaitable[Struct | None]:
@@ -387,7 +388,6 @@ class ClientTransport:
                 untried = [e for e in self.endpoints if e not in tried]
                 endpoint = untried[0] if untried else endpoint
                 ctx.peer, ctx.endpoint = str(endpoint), endpoint
-        assert ctx.result_class is not None
         name = ctx.service + SEPARATOR + ctx.method if self.multiplexed else ctx.method
         return await connection.call(
             name, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers

@@ -169,7 +169,9 @@ def _routes(handler: Handler) -> list[_Route]:
             m,
             getattr(handler, m.python_name),
             [f.name for f in m.args.__thrift_spec__],
-            bool(m.result.__thrift_spec__) and m.result.__thrift_spec__[0].id == 0,
+            m.result is not None
+            and bool(m.result.__thrift_spec__)
+            and m.result.__thrift_spec__[0].id == 0,
         )
         for name, m in type(handler).__thrift_methods__.items()
     ]
@@ -416,18 +418,20 @@ class _Connection(asyncio.Protocol):
         here rather than through `_HandlerService` (one coroutine less per call)."""
         if headers:
             metainfo.receive(headers)
+        # no reply to a oneway method, however it was called
+        no_reply = oneway or route.method.result is None
         try:
             value = await route.function(**{n: getattr(args, n) for n in route.arg_names})
         except Exception as exc:  # as _HandlerService.call, then `invoke`, would
-            result = None if oneway else _declared(route.method.result, exc)
+            result = None if no_reply else _declared(route.method.result, exc)
             if result is None:
                 log.exception("call %s failed", route.name)
-                if not oneway:
+                if not no_reply:
                     reply.error(ApplicationErrorType.INTERNAL_ERROR,
                                 f"internal error processing {route.name}")  # fmt: skip
                 return
         else:
-            if oneway:
+            if no_reply:
                 return
             result_class: Any = route.method.result
             result = result_class(success=value) if route.returns else result_class()
@@ -521,8 +525,10 @@ class Reply:
         self.connection.outbox.write(self.framer(head, rest))
 
 
-def _declared(result_class: type[Struct], exc: Exception) -> Struct | None:
+def _declared(result_class: type[Struct] | None, exc: Exception) -> Struct | None:
     """The result struct carrying `exc`, if the method declares its type."""
+    if result_class is None:  # a oneway method declares none
+        return None
     for spec in result_class.__thrift_spec__:
         t: Any = spec.type
         if spec.id != 0 and not isinstance(t, int) and t[0] == STRUCT and isinstance(exc, t[1]):

@@ -329,7 +329,7 @@ def _method_view(module: ModuleType, handler: type, idl_name: str, method: Any) 
         elif name in specs:
             arguments.append(f"{name}={_default(specs[name].type, module)}")
         params.append(text)
-    result_spec = method.result.__thrift_spec__
+    result_spec: tuple[Any, ...] = method.result.__thrift_spec__ if method.result else ()
     returns_value = bool(result_spec) and result_spec[0].id == 0
     return {
         "name": method.python_name,

@@ -47,7 +47,7 @@ class PyField:
     id: int
     annotation: str  # the attribute's type
     param: str  # "name: type" or "name: type = default", for __init__
-    init: str  # the expression assigned in __init__
+    init: str  # the statement in __init__ that sets the attribute
     spec: str  # the FieldSpec(...) expression
     doc: str | None
 
@@ -99,7 +99,7 @@ class PyMethod:
     arg_names: list[str]  # the args struct's fields, which are also the parameter names
     returns: str
     args_class: str
-    result_class: str
+    result_class: str  # "None" for a oneway method
     oneway: bool
     void: bool
     doc: str | None
@@ -140,11 +140,17 @@ class PyModule:
 
 # ---- quoting ------------------------------------------------------------------------
 
+# What pyright counts as a constant's name (its `isConstantName`).
+_PYRIGHT_CONSTANT = re.compile(r"^(?!_+$)[A-Z0-9_]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def docstring(text: str | None, indent: str) -> str | None:
-    """A triple-quoted literal of `text` that no input can break out of."""
+    """A triple-quoted literal of `text` that no input can break out of.
+
+    No line ends in blanks, nor is a blank line indented: trailing whitespace
+    is what linters flag (W291, W293) in the generated code."""
+    text = "\n".join(line.rstrip(" \t") for line in (text or "").split("\n")).strip("\n")
     if not text:
         return None
     body = text.replace("\\", "\\\\")
@@ -154,7 +160,8 @@ def docstring(text: str | None, indent: str) -> str | None:
     lines = body.split("\n")
     if len(lines) == 1:
         return f'"""{body}"""'
-    return '"""' + ("\n" + indent).join(lines).rstrip() + "\n" + indent + '"""'
+    indented = [lines[0], *(indent + line if line else "" for line in lines[1:])]
+    return '"""' + "\n".join(indented) + "\n" + indent + '"""'
 
 
 def python_literal(value: Any) -> str:
@@ -320,6 +327,9 @@ class _ModuleBuilder:
             return f"_p.FrozenDict({{{pairs}}})" if frozen else f"{{{pairs}}}"
         if isinstance(v, uuid.UUID):
             self.view.uses_uuid = True
+        if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Enum):
+            assert isinstance(v, int)
+            return f"{self.ref(target.definition)}({v})"  # a number no member names
         double = isinstance(target, ir.BaseType) and target.kind is ir.BaseKind.DOUBLE
         if double and isinstance(v, int) and not isinstance(v, bool):
             return python_literal(float(v))
@@ -392,9 +402,7 @@ class _ModuleBuilder:
         annotation = self.annotation(f.type)
         required = f.required and not in_union
         default = None if (f.optional or in_union) else f.default
-        mutable = default is not None and isinstance(
-            default, ir.ListValue | ir.SetValue | ir.MapValue | ir.StructValue
-        )
+        mutable = isinstance(default, _MUTABLE_VALUES)
         if required and default is None:
             param = f"{name}: {annotation}"
             attribute = annotation
@@ -407,10 +415,16 @@ class _ModuleBuilder:
         else:
             param = f"{name}: {annotation} = {self.value(default, f.type)}"
             attribute = annotation
-        init = name
+        value = name
         if mutable:
             assert default is not None
-            init = f"{self.value(default, f.type)} if {name} is None else {name}"
+            value = f"{self.value(default, f.type)} if {name} is None else {name}"
+        if _PYRIGHT_CONSTANT.match(name):
+            # Pyright takes an all-capitals name for a constant, and `self.NAME = ...`
+            # for redefining the one the class body declares; this sets it all the same.
+            init = f'object.__setattr__(self, "{name}", {value})'
+        else:
+            init = f"self.{name} = {value}"
         requiredness = {
             ir.Requiredness.REQUIRED: "_p.REQUIRED",
             ir.Requiredness.OPTIONAL: "_p.OPTIONAL",
@@ -419,7 +433,7 @@ class _ModuleBuilder:
         spec_args = [str(f.id), repr(name), self.spec_type(f.type), requiredness]
         if default is not None:
             if mutable:
-                spec_args += ["None", f"lambda: {self.value(default, f.type)}"]
+                spec_args += ["None", self.factory(default, f.type)]
             else:
                 spec_args.append(self.value(default, f.type))
         if name != f.name:
@@ -435,6 +449,14 @@ class _ModuleBuilder:
             f"_p.FieldSpec({', '.join(spec_args)})",
             docstring(f.doc, "    "),
         )
+
+    def factory(self, value: ir.Value, t: ir.Type) -> str:
+        """A function that makes a fresh `value` each call, for a mutable default."""
+        if isinstance(value, ir.ListValue | ir.SetValue | ir.MapValue) and not value.items:
+            # the type itself: a lambda returning `[]` has an element type pyright cannot know
+            target = ir.unalias(t)
+            return {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}[type(target)]
+        return f"lambda: {self.value(value, t)}"
 
     def typedef(self, typedef: ir.Typedef) -> PyAlias:
         target = self.annotation(typedef.type)
@@ -464,29 +486,34 @@ class _ModuleBuilder:
             for t in [*(a.type for a in m.args), *([m.result] if m.result else [])]
         )
         for method in service.methods:
-            args_struct = ir.Struct(f"{method.name}_args", self.module, fields=method.args)
-            # Apache's result struct: `success` (id 0) unless void, then each exception.
-            result_fields = [
-                replace(f, requiredness=ir.Requiredness.OPTIONAL) for f in method.throws
-            ]
-            if method.result is not None:
-                result_fields.insert(
-                    0, ir.Field(0, "success", method.result, ir.Requiredness.OPTIONAL)
-                )
-            result_struct = ir.Struct(f"{method.name}_result", self.module, fields=result_fields)
+            # An argument that does not arrive decodes to its type's zero value, as in
+            # Kitex: what the handler gets is always of the type it is annotated with.
+            args = [_with_zero_default(f) for f in method.args]
+            args_struct = ir.Struct(f"{method.name}_args", self.module, fields=args)
             args_name = names.unique(f"{name}_{method.name}_args", self.taken)
-            result_name = names.unique(f"{name}_{method.name}_result", self.taken)
-            structs += [
-                self.struct(args_struct, args_name),
-                self.struct(result_struct, result_name),
-            ]
+            structs.append(self.struct(args_struct, args_name))
+            result_name = "None"  # a oneway method gets no reply, so has no result struct
+            if not method.oneway:
+                # Apache's result struct: `success` (id 0) unless void, then each exception.
+                result_fields = [
+                    replace(f, requiredness=ir.Requiredness.OPTIONAL) for f in method.throws
+                ]
+                if method.result is not None:
+                    result_fields.insert(
+                        0, ir.Field(0, "success", method.result, ir.Requiredness.OPTIONAL)
+                    )
+                result_struct = ir.Struct(
+                    f"{method.name}_result", self.module, fields=result_fields
+                )
+                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
+                structs.append(self.struct(result_struct, result_name))
             methods.append(
                 PyMethod(
                     names.unique(
                         names.python_name(method.name, method.annotations, used), method_names
                     ),
                     method.name,
-                    self.parameters(args_struct),
+                    self.parameters(method.args, self.field_names(args_struct).values()),
                     list(self.field_names(args_struct).values()),
                     self.annotation(method.result) if method.result is not None else "None",
                     args_name,
@@ -505,27 +532,65 @@ class _ModuleBuilder:
         )  # fmt: skip
         return view, structs
 
-    def parameters(self, args: ir.Struct) -> list[str]:
-        """A method's parameters: in IDL order, typed as declared; once one has a
-        default, the rest are keyword-only so the signature stays valid."""
+    def parameters(self, args: list[ir.Field], py_names: Iterable[str]) -> list[str]:
+        """A method's parameters, for its handler and its client: in IDL order,
+        typed as the handler receives them. An argument of a struct type may be
+        absent (None); one of any other type arrives as its zero value if absent,
+        so it is typed as declared. Once one has a default (given in the IDL), the
+        ones after it get one too, so the signature stays valid."""
         params: list[str] = []
-        keyword_only = False
-        for f, py_name in zip(args.fields, self.field_names(args).values(), strict=True):
+        defaulted = False
+        for f, py_name in zip(args, py_names, strict=True):
             annotation = self.annotation(f.type)
-            if f.default is None:
-                if keyword_only or f.optional:
-                    param = f"{py_name}: {annotation} | None = None"
-                    keyword_only = True
-                else:
-                    param = f"{py_name}: {annotation}"
-            elif isinstance(f.default, ir.ListValue | ir.SetValue | ir.MapValue | ir.StructValue):
-                param = f"{py_name}: {annotation} | None = None"
+            zero = None if f.required else _zero_value(f.type)
+            if f.default is None and not defaulted:
+                nullable = not f.required and zero is None
+                params.append(f"{py_name}: {annotation}" + (" | None" if nullable else ""))
+                continue
+            defaulted = True
+            value = f.default if f.default is not None else zero
+            if value is None or isinstance(value, _MUTABLE_VALUES):
+                params.append(f"{py_name}: {annotation} | None = None")
             else:
-                param = f"{py_name}: {annotation} = {self.value(f.default, f.type)}"
-            if "=" in param and not keyword_only:
-                keyword_only = True
-            params.append(param)
+                params.append(f"{py_name}: {annotation} = {self.value(value, f.type)}")
         return params
+
+
+def _with_zero_default(f: ir.Field) -> ir.Field:
+    """An argument, with its type's zero value as default if it has none and may be absent."""
+    zero = None if f.default is not None or f.required else _zero_value(f.type)
+    return f if zero is None else replace(f, default=zero)
+
+
+def _zero_value(t: ir.Type) -> ir.Value | None:
+    """The zero value of a type (0, "", an empty list, enum value 0, ...); None for a
+    struct, union or exception, which have none, nor has an enum without members
+    (Python's enum cannot make one of those)."""
+    t = ir.unalias(t)
+    if isinstance(t, ir.BaseType):
+        return _ZERO_VALUES.get(t.kind, 0)
+    if isinstance(t, ir.ListType):
+        return ir.ListValue(())
+    if isinstance(t, ir.SetType):
+        return ir.SetValue(())
+    if isinstance(t, ir.MapType):
+        return ir.MapValue(())
+    if isinstance(t.definition, ir.Enum) and t.definition.members:
+        member = t.definition.by_value(0)
+        # without a member for 0, the number itself: the open enum takes it as one
+        return ir.EnumValue(member) if member is not None else 0
+    return None
+
+
+_ZERO_VALUES: dict[ir.BaseKind, ir.Value] = {
+    ir.BaseKind.BOOL: False,
+    ir.BaseKind.DOUBLE: 0.0,
+    ir.BaseKind.FLOAT: 0.0,
+    ir.BaseKind.STRING: "",
+    ir.BaseKind.BINARY: b"",
+    ir.BaseKind.UUID: uuid.UUID(int=0),
+}  # every other kind is an integer
+_MUTABLE_VALUES = (ir.ListValue, ir.SetValue, ir.MapValue, ir.StructValue)
 
 
 @cache

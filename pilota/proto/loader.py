@@ -17,6 +17,7 @@ in one it imports (directly, or through `import public`).
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,12 +152,12 @@ class _Loader:
             found = self.find(imp.path)
             if found is None:
                 if imp.kind != "option" and imp.kind != "weak":
-                    hint = ""
+                    hint = "; give its directory with -I"
                     if imp.path.startswith("google/protobuf/") and not self.fallback:
                         hint = f"; the well-known types come with grpcio-tools: {WKT_INSTALL}"
                     self.diagnostics.error(f"import '{imp.path}' was not found{hint}", imp.loc)
                 continue
-            shown = str(found) if found.is_absolute() else imp.path
+            shown = os.path.normpath(found) if found.is_absolute() else imp.path
             target = self.load(found, imp.path, shown)
             if target is not None:
                 loaded.imports.append((imp, target))
@@ -356,7 +357,7 @@ def load_proto(
         if not include_dirs:
             loader.roots = [path.parent]
         name = loader.import_name_of(path)
-        loaded = loader.load(path, name, str(path), root=True)
+        loaded = loader.load(path, name, os.path.normpath(path), root=True)
         if loaded is not None:
             roots.append(loaded)
     if diagnostics.has_errors:

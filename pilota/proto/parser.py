@@ -110,6 +110,11 @@ def parse_number(text: str, loc: Location) -> int | float:
     return int(text)
 
 
+def _label(token: Any) -> str | None:
+    """A field's label as written (`optional`, ...), from its token."""
+    return str(token.value) if token is not None else None
+
+
 def _block_comment(body: str) -> str | None:
     """A `/* */` comment's text: each line trimmed of its margin and leading `*`."""
     cleaned = [line.strip().lstrip("*").strip() for line in body.splitlines()]
@@ -415,16 +420,16 @@ class _Builder(lark.Transformer[Any, ast.File]):
             elif isinstance(item, tuple) and item[0] == "reserved":
                 _add_reserved(message, item[1])
 
-    def label(self, ch: list[Any]) -> str:
-        return str(ch[0].value)
+    def label(self, ch: list[Any]) -> Any:
+        return ch[0]  # the token: a comment above it leads the field, even on a line of its own
 
     def field(self, ch: list[Any]) -> ast.Field:
         label, (type_name, type_loc), name, number, options = ch
         f = ast.Field(
-            label, type_name, name.value, self._int(number), options or [], self.loc(name),
-            self.loc(number), type_loc,
+            _label(label), type_name, name.value, self._int(number), options or [],
+            self.loc(name), self.loc(number), type_loc,
         )  # fmt: skip
-        f.doc = self.doc(type_loc.line, name)
+        f.doc = self.doc(label.line if label is not None else type_loc.line, name)
         return f
 
     def map_field(self, ch: list[Any]) -> ast.Field:
@@ -438,11 +443,12 @@ class _Builder(lark.Transformer[Any, ast.File]):
 
     def group(self, ch: list[Any]) -> ast.Field:
         label, keyword, name, number, options, *items = ch
-        body = ast.Message(name.value, self.loc(name), doc=self.doc(keyword.line, name),
+        first_line = label.line if label is not None else keyword.line
+        body = ast.Message(name.value, self.loc(name), doc=self.doc(first_line, name),
                            is_group=True)  # fmt: skip
         self._fill(body, items)
         f = ast.Field(
-            label, name.value, name.value.lower(), self._int(number), options or [],
+            _label(label), name.value, name.value.lower(), self._int(number), options or [],
             self.loc(name), self.loc(number), self.loc(name), group=body,
         )  # fmt: skip
         return f
@@ -583,7 +589,9 @@ class ProtoParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        self._lark, self.backend = build_lalr("proto.lark", self._builder, use_cython)
+        self._lark, self.backend, self.from_cache = build_lalr(
+            "proto.lark", self._builder, use_cython
+        )
         self._lock = threading.Lock()
 
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:

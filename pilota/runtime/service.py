@@ -2,7 +2,8 @@
 
 A generated handler has one `async def` per method; a server (the volo
 runtime) calls them. A generated client turns each method call into
-`_call(name, args, result_class, oneway)`, which a transport provides.
+`_call(name, args, result_class, oneway)`, which a transport provides (a
+oneway method has no result class: no reply comes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Method(NamedTuple):
 
     python_name: str  # the handler's method (the IDL name, mangled if need be)
     args: type[Struct]
-    result: type[Struct]
+    result: type[Struct] | None  # None for a oneway method
     oneway: bool
 
 
@@ -28,7 +29,12 @@ class Caller(Protocol):
     """What a generated client sends its calls through (a volo transport)."""
 
     def call(
-        self, service: str, method: str, args: Struct, result_class: type[Struct], oneway: bool
+        self,
+        service: str,
+        method: str,
+        args: Struct,
+        result_class: type[Struct] | None,
+        oneway: bool,
     ) -> Awaitable[Struct | None]: ...
 
     async def close(self) -> None: ...
@@ -94,7 +100,7 @@ class Client:
         self._caller = caller
 
     def _call(
-        self, method: str, args: Struct, result_class: type[Struct], oneway: bool
+        self, method: str, args: Struct, result_class: type[Struct] | None, oneway: bool
     ) -> Awaitable[Struct | None]:
         # Hands back the transport's awaitable: no coroutine frame of its own per call.
         return self._caller.call(

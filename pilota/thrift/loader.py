@@ -55,7 +55,8 @@ class _Loader:
                 dirs = [os.path.dirname(shown) or ".", *map(str, self.include_dirs)]
                 searched = ", ".join(dirs)
                 self.diagnostics.error(
-                    f"cannot find included file '{include.path}' (searched: {searched})",
+                    f"cannot find included file '{include.path}' (searched: {searched}); "
+                    "give its directory with -I",
                     include.loc,
                 )
                 continue
@@ -98,7 +99,7 @@ def load_thrift(
     """
     loader = _Loader(include_dirs, diagnostics)
     for path in paths:
-        loader.load(path, str(path))
+        loader.load(path, os.path.normpath(path))
     # Lower every file whose includes all loaded, so that independent files
     # still get checked when another one is broken.
     healthy = _healthy_files(loader.files)

@@ -4,7 +4,8 @@ Lowering runs in passes over all files at once, so definitions may be used
 before they appear and across includes:
 
 1. declare every definition (and enum members, whose values need no lookup);
-2. link each module to the modules it includes, by their file stem;
+2. link each module to the modules it includes, by program name (the file name
+   without `.thrift`, dots kept, as in Apache);
 3. resolve types: typedef targets, fields, method signatures, `extends`;
 4. evaluate constants (lazily, following references, catching cycles), then
    field defaults, each checked against its declared type;
@@ -47,6 +48,9 @@ _BASE_KINDS = {
     "uuid": ir.BaseKind.UUID,
 }
 
+# The base types as written today (`byte` and `slist` are deprecated spellings).
+_BASE_TYPE_NAMES = [name for name in _BASE_KINDS if name not in ("byte", "slist")]
+
 _Named = TypeVar("_Named", ir.Definition, ir.EnumMember, ir.Field, ir.Method)
 
 # Stands in for a type that failed to resolve (already reported): values
@@ -60,7 +64,16 @@ class _Scope:
 
     module: ir.Module
     document: ast.Document
-    includes: dict[str, ir.Module] = field(default_factory=dict)  # by file stem
+    includes: dict[str, ir.Module] = field(default_factory=dict)  # by program name
+
+
+@dataclass(frozen=True, eq=False)
+class _UseSite:
+    """Where a value is being evaluated: a constant, or a field with a default."""
+
+    module: ir.Module
+    loc: Location
+    what: str  # "constant 'X'", "the default of field 'a' in struct 'S'"
 
 
 @dataclass
@@ -72,6 +85,8 @@ class _Pending:
     structs: list[tuple[_Scope, ir.Struct, ast.Struct]] = field(default_factory=list)
     services: list[tuple[_Scope, ir.Service, ast.Service]] = field(default_factory=list)
     defaults: list[tuple[_Scope, ir.Field, ast.ConstValue, str]] = field(default_factory=list)
+    # fields given a default in the IDL (constants are evaluated before defaults are)
+    with_default: set[ir.Field] = field(default_factory=set)
 
 
 def lower_documents(files: Sequence[ParsedFile], diagnostics: Diagnostics) -> dict[Path, ir.Module]:
@@ -136,6 +151,8 @@ class _Lowering:
         self.const_state: dict[ir.Const, bool] = {}  # False: evaluating, True: done
         self.const_stack: list[ir.Const] = []
         self.const_failed: set[ir.Const] = set()
+        self.use_site: _UseSite | None = None
+        self.declared_later: set[tuple[_UseSite, ir.Definition]] = set()  # each reported once
 
     def run(self, files: Sequence[ParsedFile]) -> dict[Path, ir.Module]:
         scopes = {f.real_path: self.declare(f) for f in files}
@@ -156,9 +173,12 @@ class _Lowering:
             self.const_value(const)
         for scope, fld, value_node, owner in pending.defaults:
             where = f"the default of field '{fld.name}' in {owner}"
+            assert fld.loc is not None
+            self.use_site = _UseSite(scope.module, fld.loc, where)
             default = self.value(scope, value_node, fld.type, where)
             if default is not None:
                 fld.default = default
+        self.use_site = None
         for _, service, _ in pending.services:
             self.check_inheritance(service)
         return {path: scope.module for path, scope in scopes.items()}
@@ -293,7 +313,9 @@ class _Lowering:
         found = scope.module.definitions.get(name)
         if found is not None:
             return found
-        alias, dot, rest = name.partition(".")
+        # A program is named after its file, dots and all (`a.b.thrift` is `a.b`),
+        # and definition names have none: the alias is all before the last dot.
+        alias, dot, rest = name.rpartition(".")
         if dot:
             included = scope.includes.get(alias)
             if included is not None:
@@ -338,9 +360,9 @@ class _Lowering:
             what = "a constant" if isinstance(found, ir.Const) else "a service"
             self.diag.error(f"'{node.name}' is {what}, not a type", node.loc)
         else:
-            hint = self.suggestion(
-                node.name, self.visible_names(scope, (ir.Struct, ir.Enum, ir.Typedef))
-            )
+            candidates = self.visible_names(scope, (ir.Struct, ir.Enum, ir.Typedef))
+            # a misspelt base type (`strin`) reads as the name of a type
+            hint = self.suggestion(node.name, [*candidates, *_BASE_TYPE_NAMES])
             self.diag.error(f"unknown type '{node.name}'{hint}", node.loc)
         return _UNRESOLVED
 
@@ -407,6 +429,7 @@ class _Lowering:
             )
             if node.default is not None:
                 self.pending.defaults.append((scope, fld, node.default, owner))
+                self.pending.with_default.add(fld)
             if field_id in by_id:
                 self.diag.error(
                     f"duplicate field id {field_id} in {owner}: "
@@ -514,7 +537,10 @@ class _Lowering:
             return None
         self.const_state[const] = False
         self.const_stack.append(const)
-        value = self.value(scope, node.value, const.type, f"constant '{const.name}'")
+        where = f"constant '{const.name}'"
+        outer, self.use_site = self.use_site, _UseSite(scope.module, node.loc, where)
+        value = self.value(scope, node.value, const.type, where)
+        self.use_site = outer
         self.const_stack.pop()
         self.const_state[const] = True
         if value is None:
@@ -530,6 +556,10 @@ class _Lowering:
         t = ir.unalias(declared)
         if t is _UNRESOLVED:
             return None
+        named: ir.Type | None = declared
+        while isinstance(named, ir.NamedType):  # the type, and each typedef it goes through
+            self.check_declared_before(named.definition)
+            named = named.definition.type if isinstance(named.definition, ir.Typedef) else None
         if isinstance(node, ast.Identifier):
             return self.identifier_value(scope, node, declared, where)
         if isinstance(node, ast.IntLiteral) and not _INT64[0] <= node.value <= _INT64[1]:
@@ -592,6 +622,24 @@ class _Lowering:
         self.mismatch(node, declared, where)
         return None
 
+    def check_declared_before(self, definition: ir.Definition) -> None:
+        """Warn when the value being evaluated uses a definition of its own file
+        declared after it: Apache evaluates values as it parses, so it rejects that."""
+        site = self.use_site
+        if site is None or definition.module is not site.module or definition.loc is None:
+            return
+        if (definition.loc.line, definition.loc.col) < (site.loc.line, site.loc.col):
+            return
+        if (site, definition) in self.declared_later:
+            return
+        self.declared_later.add((site, definition))
+        self.diag.warning(
+            f"{site.what} uses '{definition.name}', which is declared after it "
+            f"(line {definition.loc.line}); Apache's compiler rejects this: "
+            f"declare '{definition.name}' first",
+            site.loc,
+        )
+
     def base_value(
         self, node: ast.ConstValue, kind: ir.BaseKind, declared: ir.Type, where: str
     ) -> ir.Value | None:
@@ -645,6 +693,7 @@ class _Lowering:
         self, scope: _Scope, node: ast.MapLiteral, struct: ir.Struct, where: str
     ) -> ir.Value | None:
         values: dict[str, ir.Value] = {}
+        given: set[str] = set()  # the fields named, whether their values are good or not
         failed = False
         for key, value_node in node.items:
             if not isinstance(key, ast.StringLiteral):
@@ -657,14 +706,15 @@ class _Lowering:
                 continue
             fld = struct.field_named(key.value)
             if fld is None:
-                # Apache rejects this; Pilota ignores the entry. Ignore it, but say so.
                 hint = self.suggestion(key.value, [f.name for f in struct.fields])
-                self.diag.warning(
-                    f"{struct.kind.value} '{struct.name}' has no field '{key.value}'{hint}; "
-                    "the entry is ignored",
+                self.diag.error(
+                    f"{struct.kind.value} '{struct.name}' in {where} has no field "
+                    f"'{key.value}'{hint}",
                     key.loc,
                 )
+                failed = True
                 continue
+            given.add(fld.name)
             value = self.value(scope, value_node, fld.type, f"field '{fld.name}' of {where}")
             if value is None:
                 failed = True
@@ -673,6 +723,22 @@ class _Lowering:
         if struct.is_union and len(values) > 1:
             self.diag.error(
                 f"union '{struct.name}' in {where} sets {len(values)} fields; a union holds one",
+                node.loc,
+            )
+            return None
+        # A required field without a default has no value to take: the generated
+        # class could not even be built (its constructor requires it).
+        missing = [
+            f.name
+            for f in struct.fields
+            if f.required and f not in self.pending.with_default and f.name not in given
+        ]
+        if missing:
+            names = ", ".join(f"'{name}'" for name in missing)
+            plural = "s" if len(missing) > 1 else ""
+            self.diag.error(
+                f"{struct.kind.value} '{struct.name}' in {where} is missing required "
+                f"field{plural} {names}",
                 node.loc,
             )
             return None
@@ -693,6 +759,7 @@ class _Lowering:
             return self.value(scope, literal, declared, where)
         found = self.lookup(scope, node.name)
         if isinstance(found, ir.Const):
+            self.check_declared_before(found)
             value = self.const_value(found)
             if value is None:
                 return None
@@ -718,6 +785,7 @@ class _Lowering:
                 )
                 return ir.EnumValue(member)
         if isinstance(enum, ir.Enum):
+            self.check_declared_before(enum)
             member = enum.member(member_name)
             if member is None:
                 hint = self.suggestion(member_name, [m.name for m in enum.members])

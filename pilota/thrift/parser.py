@@ -8,6 +8,7 @@ behaves the same, only faster.
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from bisect import bisect_right
@@ -21,6 +22,7 @@ from pilota.diagnostics import Diagnostic, Diagnostics, Location
 from pilota.lark_support import (
     SyntaxProblem,
     build_lalr,
+    code_only,
     explain_syntax_error,
     literal_terminal,
     location_at,
@@ -33,6 +35,7 @@ from pilota.thrift import ast
 # Anything a doc comment may be separated from its construct by: blanks and other comments.
 _GAP = re.compile(r"(?:\s+|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/)*")
 _DOC_LINE_PREFIX = re.compile(r"^\s*\*? ?")
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
@@ -133,35 +136,65 @@ class _Builder(lark.Transformer[Any, ast.Document]):
 
     def start(self, children: list[Any]) -> ast.Document:
         doc = ast.Document(self.path)
-        first_header: Location | None = None
+        first_header: ast.Include | ast.CppInclude | ast.Namespace | None = None
         for item in children:
             if isinstance(item, ast.Include):
                 doc.includes.append(item)
-                header_loc = item.keyword_loc
             elif isinstance(item, ast.CppInclude):
                 doc.cpp_includes.append(item)
-                header_loc = item.loc
             elif isinstance(item, ast.Namespace):
                 doc.namespaces.append(item)
-                header_loc = item.loc
             else:
                 doc.definitions.append(item)
                 continue
             if first_header is None:
-                first_header = header_loc
+                first_header = item
         if first_header is not None:
-            # As in Apache: the program's doc is a doc comment that precedes its headers.
-            doc.doc = self.doc_before(first_header.line, first_header.col)
+            doc.doc = self.program_doc(first_header)
         return doc
 
+    def program_doc(self, first_header: ast.Include | ast.CppInclude | ast.Namespace) -> str | None:
+        """As in Apache: the program's doc is the file's first doc comment, when it
+        comes before the headers. But one right above an include (no blank line
+        between) tells about that include, not the file."""
+        if not self.docs:
+            return None
+        at = first_header.keyword_loc if isinstance(first_header, ast.Include) else first_header.loc
+        header_start = self.line_starts[at.line - 1] + at.col - 1
+        first_end = self.doc_ends[0]
+        if first_end > header_start:
+            return None
+        if isinstance(first_header, ast.Include) and bisect_right(self.doc_ends, header_start) == 1:
+            gap = self.text[first_end:header_start]
+            if not _BLANK_LINE.search(gap):
+                return None
+        return clean_doc(self.docs[0].value)
+
     def include(self, ch: list[Any]) -> ast.Include:
+        self.check_no_separator(ch[0].value, ch[1].end_pos)
         return ast.Include(self.string(ch[1]), self.loc(ch[1]), self.loc(ch[0]))
 
     def cpp_include(self, ch: list[Any]) -> ast.CppInclude:
+        self.check_no_separator(ch[0].value, ch[1].end_pos)
         return ast.CppInclude(self.string(ch[1]), self.loc(ch[0]))
 
     def namespace(self, ch: list[Any]) -> ast.Namespace:
+        end = ch[2].end_pos
+        if ch[3] is not None:  # past the annotations' `)`: strings and comments hide none
+            end += code_only(self.text[end:]).index(")") + 1
+        self.check_no_separator(ch[0].value, end)
         return ast.Namespace(ch[1].value, ch[2].value, self.ann(ch[3]), self.loc(ch[0]))
+
+    def check_no_separator(self, keyword: str, end: int) -> None:
+        """Warn about a `,` or `;` after the header that ends at `end`: Apache's
+        grammar has none there."""
+        gap = _GAP.match(self.text, end)
+        at = gap.end() if gap is not None else end
+        if self.text[at : at + 1] in (",", ";"):
+            self.diagnostics.warning(
+                f"'{self.text[at]}' after {keyword}: Apache's compiler rejects it; leave it out",
+                location_at(self.text, self.path, at),
+            )
 
     # ---- definitions ------------------------------------------------------------
 
@@ -177,6 +210,11 @@ class _Builder(lark.Transformer[Any, ast.Document]):
 
     def const(self, ch: list[Any]) -> ast.Const:
         kw = ch[0]
+        if ch[4] is not None:
+            self.diagnostics.warning(
+                "annotations on a constant's value: Apache's compiler rejects them",
+                ch[4][0].loc if ch[4] else self.loc(ch[2]),
+            )
         return ast.Const(
             ch[2].value,
             ch[1],
@@ -306,6 +344,11 @@ class _Builder(lark.Transformer[Any, ast.Document]):
     # ---- types ------------------------------------------------------------------
 
     def named_type(self, ch: list[Any]) -> ast.NamedTypeRef:
+        if ch[1] is not None:
+            self.diagnostics.warning(
+                f"annotations on a named type ('{ch[0].value}'): Apache's compiler rejects them",
+                ch[1][0].loc if ch[1] else self.loc(ch[0]),
+            )
         return ast.NamedTypeRef(ch[0].value, self.loc(ch[0]), self.ann(ch[1]))
 
     def base_type(self, ch: list[Any]) -> ast.BaseTypeRef:
@@ -356,7 +399,7 @@ class ThriftParser:
 
     def __init__(self, use_cython: bool = True) -> None:
         self._builder = _Builder()
-        self._lark, self.backend = build_lalr(
+        self._lark, self.backend, self.from_cache = build_lalr(
             "thrift.lark",
             self._builder,
             use_cython,
@@ -430,7 +473,31 @@ class ThriftParser:
         closers = [c for c in ("RBRACE", "RPAR", "RSQB") if c in expected]
         if closers and at_top:
             return f"missing {self._terminal_name(closers[0])} before {found}"
+        if token is not None and token.type == "IDENT":
+            # A word where only keywords will do: most likely one misspelt (`strcut`).
+            keywords = [
+                keyword
+                for name in expected
+                if (keyword := self._keyword(name)) is not None
+            ]
+            close = difflib.get_close_matches(token.value, keywords, n=1, cutoff=0.7)
+            if close:
+                return f"unexpected {found}; did you mean '{close[0]}'?"
+        if token is not None and token.value == "<":
+            # `lsit<i32>`: the misspelt container was read as a type's name
+            before = re.search(r"([A-Za-z_]\w*)\s*$", text[: token.start_pos])
+            if before is not None:
+                word = before.group(1)
+                close = difflib.get_close_matches(word, ["list", "set", "map"], n=1, cutoff=0.6)
+                if close:
+                    return f"unexpected {found} after '{word}'; did you mean '{close[0]}'?"
         return f"unexpected {found}; expected {self._describe_expected(expected)}"
+
+    def _keyword(self, terminal: str) -> str | None:
+        """The word a keyword terminal stands for (`struct`); None for any other terminal."""
+        literal = literal_terminal(self._lark, terminal)
+        word = literal[1:-1] if literal is not None else ""
+        return word if word.isidentifier() else None
 
     def _describe_expected(self, expected: set[str]) -> str:
         names: list[str] = []

@@ -32,6 +32,8 @@ class Documented(_p.Struct):
     count: int | None
     """Multi-line
       with indentation kept.
+
+    A second paragraph, after a blank line that stays empty.
     """
 
     def __init__(

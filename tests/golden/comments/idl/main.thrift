@@ -10,6 +10,8 @@ struct Documented {
     /**
      * Multi-line
      *   with indentation kept.
+     *
+     * A second paragraph, after a blank line that stays empty.
      */
     2: i32 count,
 }

@@ -1,3 +1,4 @@
+/** Ids and statuses: this documents the include, not the module. */
 include "shared/common.thrift"
 include "shared/errors.thrift"
 

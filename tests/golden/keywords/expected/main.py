@@ -93,13 +93,13 @@ class raise_(_p.ThriftException):
 class def__async_args(_p.Struct):
     __slots__ = ("await_", "self_")
 
-    await_: int | None
+    await_: int
     self_: class_ | None
 
     def __init__(
         self,
         *,
-        await_: int | None = None,
+        await_: int = 0,
         self_: class_ | None = None,
     ) -> None:
         self.await_ = await_
@@ -116,12 +116,12 @@ class def__async_result(_p.Struct):
 class def__global_args(_p.Struct):
     __slots__ = ("nonlocal_",)
 
-    nonlocal_: str | None
+    nonlocal_: str
 
     def __init__(
         self,
         *,
-        nonlocal_: str | None = None,
+        nonlocal_: str = "",
     ) -> None:
         self.nonlocal_ = nonlocal_
 
@@ -140,7 +140,7 @@ class def__global_result(_p.Struct):
 
 
 class def_Handler(_p.service.Handler):
-    async def async_(self, await_: int, self_: class_) -> None:
+    async def async_(self, await_: int, self_: class_ | None) -> None:
         raise NotImplementedError("def.async")
 
     async def global_(self, nonlocal_: str) -> class_:
@@ -148,7 +148,7 @@ class def_Handler(_p.service.Handler):
 
 
 class def_Client(_p.service.Client):
-    async def async_(self, await_: int, self_: class_) -> None:
+    async def async_(self, await_: int, self_: class_ | None) -> None:
         result = await self._call(
             "async",
             def__async_args(await_=await_, self_=self_),
@@ -193,11 +193,11 @@ raise_.__thrift_spec__ = (
     _p.FieldSpec(2, 'message', _p.STRING, _p.DEFAULT),
 )
 def__async_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'await_', _p.I32, _p.DEFAULT, None, None, 'await'),
+    _p.FieldSpec(1, 'await_', _p.I32, _p.DEFAULT, 0, None, 'await'),
     _p.FieldSpec(2, 'self_', (_p.STRUCT, class_), _p.DEFAULT, None, None, 'self'),
 )
 def__global_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'nonlocal_', _p.STRING, _p.DEFAULT, None, None, 'nonlocal'),
+    _p.FieldSpec(1, 'nonlocal_', _p.STRING, _p.DEFAULT, "", None, 'nonlocal'),
 )
 def__global_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', (_p.STRUCT, class_), _p.OPTIONAL),

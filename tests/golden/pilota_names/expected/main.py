@@ -28,7 +28,7 @@ class Renamed(_p.Struct):
         *,
         ID: str,
     ) -> None:
-        self.ID = ID
+        object.__setattr__(self, "ID", ID)
 
 
 class Test(_p.Struct):
@@ -43,7 +43,7 @@ class Test(_p.Struct):
         ID: str,
         hello: str,
     ) -> None:
-        self.ID = ID
+        object.__setattr__(self, "ID", ID)
         self.hello = hello
 
 

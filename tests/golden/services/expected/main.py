@@ -83,12 +83,12 @@ class Base_version_result(_p.Struct):
 class Store_get_args(_p.Struct):
     __slots__ = ("name",)
 
-    name: str | None
+    name: str
 
     def __init__(
         self,
         *,
-        name: str | None = None,
+        name: str = "",
     ) -> None:
         self.name = name
 
@@ -115,16 +115,16 @@ class Store_get_result(_p.Struct):
 class Store_find_args(_p.Struct):
     __slots__ = ("prefix", "limit", "exact")
 
-    prefix: str | None
+    prefix: str
     limit: int
-    exact: bool | None
+    exact: bool
 
     def __init__(
         self,
         *,
-        prefix: str | None = None,
+        prefix: str = "",
         limit: int = 10,
-        exact: bool | None = None,
+        exact: bool = False,
     ) -> None:
         self.prefix = prefix
         self.limit = limit
@@ -147,21 +147,14 @@ class Store_find_result(_p.Struct):
 class Store_touch_args(_p.Struct):
     __slots__ = ("name",)
 
-    name: str | None
+    name: str
 
     def __init__(
         self,
         *,
-        name: str | None = None,
+        name: str = "",
     ) -> None:
         self.name = name
-
-
-class Store_touch_result(_p.Struct):
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        pass
 
 
 class Store_all_args(_p.Struct):
@@ -216,7 +209,7 @@ class StoreHandler(BaseHandler):
     async def get(self, name: str) -> Item:
         raise NotImplementedError("Store.get")
 
-    async def find(self, prefix: str, limit: int = 10, exact: bool | None = None) -> list[Item]:
+    async def find(self, prefix: str, limit: int = 10, exact: bool = False) -> list[Item]:
         raise NotImplementedError("Store.find")
 
     async def touch(self, name: str) -> None:
@@ -236,7 +229,7 @@ class StoreClient(BaseClient):
         )
         return _t.cast("Item", _p.service.unwrap(result, "get"))
 
-    async def find(self, prefix: str, limit: int = 10, exact: bool | None = None) -> list[Item]:
+    async def find(self, prefix: str, limit: int = 10, exact: bool = False) -> list[Item]:
         result = await self._call(
             "find",
             Store_find_args(prefix=prefix, limit=limit, exact=exact),
@@ -246,13 +239,12 @@ class StoreClient(BaseClient):
         return _t.cast("list[Item]", _p.service.unwrap(result, "find"))
 
     async def touch(self, name: str) -> None:
-        result = await self._call(
+        await self._call(
             "touch",
             Store_touch_args(name=name),
-            Store_touch_result,
+            None,
             True,
         )
-        del result
 
     async def all(self) -> dict[str, Item]:
         result = await self._call(
@@ -286,7 +278,7 @@ Base_version_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', _p.STRING, _p.OPTIONAL),
 )
 Store_get_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'name', _p.STRING, _p.DEFAULT),
+    _p.FieldSpec(1, 'name', _p.STRING, _p.DEFAULT, ""),
 )
 Store_get_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', (_p.STRUCT, Item), _p.OPTIONAL),
@@ -294,15 +286,15 @@ Store_get_result.__thrift_spec__ = (
     _p.FieldSpec(2, 'denied', (_p.STRUCT, Denied), _p.OPTIONAL),
 )
 Store_find_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'prefix', _p.STRING, _p.DEFAULT),
+    _p.FieldSpec(1, 'prefix', _p.STRING, _p.DEFAULT, ""),
     _p.FieldSpec(2, 'limit', _p.I32, _p.DEFAULT, 10),
-    _p.FieldSpec(3, 'exact', _p.BOOL, _p.DEFAULT),
+    _p.FieldSpec(3, 'exact', _p.BOOL, _p.DEFAULT, False),
 )
 Store_find_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', (_p.LIST, (_p.STRUCT, Item)), _p.OPTIONAL),
 )
 Store_touch_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'name', _p.STRING, _p.DEFAULT),
+    _p.FieldSpec(1, 'name', _p.STRING, _p.DEFAULT, ""),
 )
 Store_all_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', (_p.MAP, _p.STRING, (_p.STRUCT, Item)), _p.OPTIONAL),
@@ -319,7 +311,7 @@ StoreHandler.__thrift_methods__ = StoreClient.__thrift_methods__ = {
     **BaseHandler.__thrift_methods__,
     "get": _p.service.Method("get", Store_get_args, Store_get_result, False),
     "find": _p.service.Method("find", Store_find_args, Store_find_result, False),
-    "touch": _p.service.Method("touch", Store_touch_args, Store_touch_result, True),
+    "touch": _p.service.Method("touch", Store_touch_args, None, True),
     "all": _p.service.Method("all", Store_all_args, Store_all_result, False),
 }
 EmptyHandler.__thrift_service__ = EmptyClient.__thrift_service__ = "Empty"

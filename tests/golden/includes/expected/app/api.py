@@ -32,12 +32,12 @@ class Request(_p.Struct):
 class Api_get_args(_p.Struct):
     __slots__ = ("id",)
 
-    id: common.Id | None
+    id: common.Id
 
     def __init__(
         self,
         *,
-        id: common.Id | None = None,
+        id: common.Id = 0,
     ) -> None:
         self.id = id
 
@@ -84,7 +84,7 @@ Request.__thrift_spec__ = (
     _p.FieldSpec(3, 'tags', (_p.LIST, (_p.STRUCT, common.Tag)), _p.DEFAULT),
 )
 Api_get_args.__thrift_spec__ = (
-    _p.FieldSpec(1, 'id', _p.I64, _p.DEFAULT),
+    _p.FieldSpec(1, 'id', _p.I64, _p.DEFAULT, 0),
 )
 Api_get_result.__thrift_spec__ = (
     _p.FieldSpec(0, 'success', (_p.STRUCT, Request), _p.OPTIONAL),
