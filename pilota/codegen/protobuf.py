@@ -18,6 +18,7 @@ its file's serialized FileDescriptorProto as `FILE_DESCRIPTOR`.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -199,6 +200,8 @@ MESSAGE_MEMBERS = frozenset({
 })  # fmt: skip
 # Names generated modules bind for themselves.
 MODULE_PRIVATE = frozenset({"_pb", "_t", "_enum", "annotations", "FILE_DESCRIPTOR"})
+# A class named like a builtin would hide it from the annotations around it (`bytes`).
+BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 
 _SCALARS: dict[ir.BaseKind, tuple[str, str, str]] = {
     # kind: (spec kind, Python type, zero)
@@ -230,8 +233,8 @@ def _with_deprecation(doc: str | None, options: dict[str, ir.Value]) -> str | No
 
 def _doc(doc: str | None, options: dict[str, ir.Value], indent: str) -> str | None:
     """A definition's comment (trimmed of its margin) as a docstring."""
-    text = _with_deprecation(_trim(doc), options)
-    return docstring(text, indent)
+    quoted = docstring(_with_deprecation(_trim(doc), options), indent)
+    return re.sub(r"[ \t]+\n", "\n", quoted) if quoted is not None else None
 
 
 def _trim(doc: str | None) -> str | None:
@@ -309,20 +312,20 @@ class _ModuleBuilder:
     def declare(self) -> None:
         """Chooses the module-level names and every class's path and member names."""
         for i, definition in enumerate(self.module.definitions.values()):
-            name = names.unique(names.python_name(definition.name), self.taken)
+            name = names.unique(names.python_name(definition.name, (), BUILTINS), self.taken)
             self.paths[definition] = (name,)
             self.top_order[definition] = i
             if isinstance(definition, ir.Struct):
                 self.declare_nested(definition, (name,))
         for extension in self.module.extensions:
             self.extension_names[id(extension)] = names.unique(
-                names.python_name(extension.name), self.taken
+                names.python_name(extension.name, (), BUILTINS), self.taken
             )
 
     def declare_nested(self, struct: ir.Struct, path: tuple[str, ...]) -> None:
         taken: set[str] = set()
         for n in struct.nested:
-            name = names.unique(names.python_name(n.name), taken)
+            name = names.unique(names.python_name(n.name, (), BUILTINS), taken)
             self.paths[n] = (*path, name)
             if isinstance(n, ir.Struct):
                 self.declare_nested(n, (*path, name))
@@ -334,11 +337,12 @@ class _ModuleBuilder:
         reserved = MESSAGE_MEMBERS | self.annotation_words(struct)
         chosen: dict[str, str] = {}
         for f in struct.fields:
-            chosen[f.name] = names.unique(names.python_name(f.name, (), reserved), taken)
+            name = f.name if f.oneof is not None and not f.oneof.synthetic else _slot_name(f.name)
+            chosen[f.name] = names.unique(names.python_name(name, (), reserved), taken)
         for oneof in struct.oneofs:
             if not oneof.synthetic:
                 chosen["/" + oneof.name] = names.unique(
-                    names.python_name(oneof.name, (), reserved), taken
+                    names.python_name(_slot_name(oneof.name), (), reserved), taken
                 )
         for extension in struct.extensions:
             self.extension_names[id(extension)] = names.unique(
@@ -724,6 +728,12 @@ def _member_names(enum: ir.Enum) -> dict[str, str]:
     }
 
 
+def _slot_name(name: str) -> str:
+    """An attribute that __init__ assigns: type checkers take a name in capitals for a
+    constant that must not be assigned, so such a name is written in lower case."""
+    return name.lower() if name.isupper() else name
+
+
 def _not_sunder(name: str) -> str:
     """`_x_` names are reserved by enum: such a member is prefixed so it stays a member."""
     return "x" + name if re.fullmatch(r"_[^_].*[^_]_|_._", name) else name
@@ -763,6 +773,8 @@ def generate_protobuf(
         builder.imports()
         view = builder.build()
         text = template.render(module=view, version=__version__, docstring=docstring)
+        # one blank line between the members of a class, nested classes included
+        text = re.sub(r"\n\n\n+( +\S)", r"\n\n\1", text)
         files.append(GeneratedFile(view.path, text))
         packages.update(p for p in view.path.parents if p != PurePosixPath("."))
     root = PurePosixPath()

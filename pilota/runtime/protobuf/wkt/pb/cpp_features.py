@@ -20,7 +20,6 @@ class CppFeatures(_pb.Message):
         CORD = 2
         STRING = 3
 
-
     class RepeatedType(_enum.IntEnum):
         REPEATED_TYPE_UNKNOWN = 0
         LEGACY = 1
@@ -31,7 +30,6 @@ class CppFeatures(_pb.Message):
         """The repeated field has an opaque backing type, and accessors will return
         a RepeatedFieldProxy.
         """
-
 
     legacy_closed_enum: bool | None
     """Whether or not to treat an enum field as closed.  This option is only

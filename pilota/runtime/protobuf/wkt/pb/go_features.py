@@ -24,13 +24,11 @@ class GoFeatures(_pb.Message):
         API_HYBRID = 2
         API_OPAQUE = 3
 
-
     class StripEnumPrefix(_enum.IntEnum):
         STRIP_ENUM_PREFIX_UNSPECIFIED = 0
         STRIP_ENUM_PREFIX_KEEP = 1
         STRIP_ENUM_PREFIX_GENERATE_BOTH = 2
         STRIP_ENUM_PREFIX_STRIP = 3
-
 
     class OptimizeModeFeature(_pb.Message):
         """Wrap the OptimizeMode enum in a message for scoping:
@@ -54,10 +52,8 @@ class GoFeatures(_pb.Message):
             because Go Protobuf does not have the concept of a lite runtime.
             """
 
-
         def __init__(self) -> None:
             pass
-
 
     legacy_unmarshal_json_enum: bool | None
     """Whether or not to generate the deprecated UnmarshalJSON method for enums.

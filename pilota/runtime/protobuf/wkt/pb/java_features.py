@@ -28,7 +28,6 @@ class JavaFeatures(_pb.Message):
         feature. This represents the legacy java_string_check_utf8 option.
         """
 
-
     class NestInFileClassFeature(_pb.Message):
         __slots__ = ()
         __pb_name__ = "pb.JavaFeatures.NestInFileClassFeature"
@@ -45,10 +44,8 @@ class JavaFeatures(_pb.Message):
             set this option.
             """
 
-
         def __init__(self) -> None:
             pass
-
 
     legacy_closed_enum: bool | None
     """Whether or not to treat an enum field as closed.  This option is only
@@ -64,7 +61,7 @@ class JavaFeatures(_pb.Message):
     use_old_outer_classname_default: bool | None
     """Whether to use the old default outer class name scheme, or the new feature
     which adds a "Proto" suffix to the outer class name.
-    
+
     Users will not be able to set this option, because we removed it in the
     same edition that it was introduced. But we use it to determine which
     naming scheme to use for outer class name defaults.

@@ -116,7 +116,7 @@ class FileDescriptorProto(_pb.Message):
     syntax: str | None
     """The syntax of the proto file.
     The supported values are "proto2", "proto3", and "editions".
-    
+
     If `edition` is present, this value must be "editions".
     WARNING: This field should only be used by protobuf plugins or special
     cases like the proto compiler. Other uses are discouraged and
@@ -190,7 +190,6 @@ class DescriptorProto(_pb.Message):
             self.end = end
             self.options = options
 
-
     class ReservedRange(_pb.Message):
         """Range of reserved tag numbers. Reserved tag numbers may not be used by
         fields or extension ranges in the same message. Reserved ranges may
@@ -213,7 +212,6 @@ class DescriptorProto(_pb.Message):
         ) -> None:
             self.start = start
             self.end = end
-
 
     name: str | None
     field: list[FieldDescriptorProto]
@@ -270,7 +268,6 @@ class ExtensionRangeOptions(_pb.Message):
         """All the extensions of the range must be declared."""
         UNVERIFIED = 1
 
-
     class Declaration(_pb.Message):
         __slots__ = ("number", "full_name", "type", "reserved", "repeated")
         __pb_name__ = "google.protobuf.ExtensionRangeOptions.Declaration"
@@ -310,7 +307,6 @@ class ExtensionRangeOptions(_pb.Message):
             self.type = type
             self.reserved = reserved
             self.repeated = repeated
-
 
     uninterpreted_option: list[UninterpretedOption]
     """The parser stores options it doesn't recognize here. See above."""
@@ -391,7 +387,6 @@ class FieldDescriptorProto(_pb.Message):
         TYPE_SINT64 = 18
         """Uses ZigZag encoding."""
 
-
     class Label(_enum.IntEnum):
         LABEL_OPTIONAL = 1
         """0 is reserved for errors"""
@@ -401,7 +396,6 @@ class FieldDescriptorProto(_pb.Message):
         it's explicitly prohibited.  In Editions, the `field_presence` feature
         can be used to get this behavior.
         """
-
 
     name: str | None
     number: int | None
@@ -441,14 +435,14 @@ class FieldDescriptorProto(_pb.Message):
     proto3_optional: bool | None
     """If true, this is a proto3 "optional". When a proto3 field is optional, it
     tracks presence regardless of field type.
-    
+
     When proto3_optional is true, this field must belong to a oneof to signal
     to old proto3 clients that presence is tracked for this field. This oneof
     is known as a "synthetic" oneof, and this field must be its sole member
     (each proto3 optional field gets its own synthetic oneof). Synthetic oneofs
     exist in the descriptor only, and do not generate any API. Synthetic oneofs
     must be ordered after all "real" oneofs.
-    
+
     For message fields, proto3_optional doesn't create any semantic change,
     since non-repeated message fields always track presence. However it still
     indicates the semantic detail of whether the user wrote "optional" or not.
@@ -457,7 +451,7 @@ class FieldDescriptorProto(_pb.Message):
     to track presence. This is especially important because the parser can't
     tell if a field is a message or an enum, so it must always create a
     synthetic oneof.
-    
+
     Proto2 optional fields do not set this flag, because they already indicate
     optional with `LABEL_OPTIONAL`.
     """
@@ -518,7 +512,7 @@ class EnumDescriptorProto(_pb.Message):
     class EnumReservedRange(_pb.Message):
         """Range of reserved numeric values. Reserved values may not be used by
         entries in the same enum. Reserved ranges may not overlap.
-        
+
         Note that this is distinct from DescriptorProto.ReservedRange in that it
         is inclusive such that it can appropriately represent the entire int32
         domain.
@@ -540,7 +534,6 @@ class EnumDescriptorProto(_pb.Message):
         ) -> None:
             self.start = start
             self.end = end
-
 
     name: str | None
     value: list[EnumValueDescriptorProto]
@@ -681,7 +674,6 @@ class FileOptions(_pb.Message):
         LITE_RUNTIME = 3
         """Generate code using MessageLite and the lite runtime."""
 
-
     java_package: str | None
     """Sets the Java package where classes generated from this .proto will be
     placed.  By default, the proto package is used, but this is often
@@ -705,17 +697,17 @@ class FileOptions(_pb.Message):
     """
     java_generate_equals_and_hash: bool | None
     """This option does nothing.
-    
+
     Deprecated: marked `deprecated` in the .proto file.
     """
     java_string_check_utf8: bool | None
     """A proto2 file can set this to true to opt in to UTF-8 checking for Java,
     which will throw an exception if invalid UTF-8 is parsed from the wire or
     assigned to a string field.
-    
+
     TODO: clarify exactly what kinds of field types this option
     applies to, and update these docs accordingly.
-    
+
     Proto3 files already perform these checks. Setting the option explicitly to
     false has no effect: it cannot be used to opt proto3 files out of UTF-8
     checks.
@@ -734,7 +726,7 @@ class FileOptions(_pb.Message):
     main code generators in each language (without additional plugins).
     Generic services were the only kind of service generation supported by
     early versions of google.protobuf.
-    
+
     Generic services are now considered deprecated in favor of using plugins
     that generate code specific to your particular RPC system.  Therefore,
     these default to false.  Old code which depends on generic services should
@@ -891,7 +883,7 @@ class MessageOptions(_pb.Message):
     This is provided for backwards-compatibility with the MessageSet wire
     format.  You should not use this for any other reason:  It's less
     efficient, has fewer features, and is more complicated.
-    
+
     The message must be defined exactly as follows:
       message Foo {
         option message_set_wire_format = true;
@@ -899,10 +891,10 @@ class MessageOptions(_pb.Message):
       }
     Note that the message cannot have any defined fields; MessageSets only
     have extensions.
-    
+
     All extensions of your type must be singular messages; e.g. they cannot
     be int32s, enums, or repeated messages.
-    
+
     Because this is an option, the above two restrictions are not enforced by
     the protocol compiler.
     """
@@ -920,7 +912,7 @@ class MessageOptions(_pb.Message):
     map_entry: bool | None
     """Whether the message is an automatically generated map entry type for the
     maps field.
-    
+
     For maps fields:
         map<KeyType, ValueType> map_field = 1;
     The parsed descriptor looks like:
@@ -930,12 +922,12 @@ class MessageOptions(_pb.Message):
             optional ValueType value = 2;
         }
         repeated MapFieldEntry map_field = 1;
-    
+
     Implementations may choose not to generate the map_entry=true message, but
     use a native map in the target language to hold the keys and values.
     The reflection APIs in such implementations still need to work as
     if the field is a repeated message field.
-    
+
     NOTE: Do not set the option in .proto files. Always use the maps syntax
     instead. The option should only be implicitly set by the proto compiler
     parser.
@@ -945,13 +937,13 @@ class MessageOptions(_pb.Message):
     and strips underscored from the fields before comparison in proto3 only.
     The new behavior takes `json_name` into account and applies to proto2 as
     well.
-    
+
     This should only be used as a temporary measure against broken builds due
     to the change in behavior for JSON field name conflicts.
-    
+
     TODO This is legacy behavior we plan to remove once downstream
     teams have had time to migrate.
-    
+
     Deprecated: marked `deprecated` in the .proto file.
     """
     features: FeatureSet | None
@@ -1015,7 +1007,6 @@ class FieldOptions(_pb.Message):
         """
         STRING_PIECE = 2
 
-
     class JSType(_enum.IntEnum):
         JS_NORMAL = 0
         """Use the default type."""
@@ -1024,14 +1015,12 @@ class FieldOptions(_pb.Message):
         JS_NUMBER = 2
         """Use JavaScript numbers."""
 
-
     class OptionRetention(_enum.IntEnum):
         """If set to RETENTION_SOURCE, the option will be omitted from the binary."""
 
         RETENTION_UNKNOWN = 0
         RETENTION_RUNTIME = 1
         RETENTION_SOURCE = 2
-
 
     class OptionTargetType(_enum.IntEnum):
         """This indicates the types of entities that the field may apply to when used
@@ -1050,7 +1039,6 @@ class FieldOptions(_pb.Message):
         TARGET_TYPE_SERVICE = 8
         TARGET_TYPE_METHOD = 9
 
-
     class EditionDefault(_pb.Message):
         __slots__ = ("edition", "value")
         __pb_name__ = "google.protobuf.FieldOptions.EditionDefault"
@@ -1067,7 +1055,6 @@ class FieldOptions(_pb.Message):
         ) -> None:
             self.edition = edition
             self.value = value
-
 
     class FeatureSupport(_pb.Message):
         """Information about the support window of a feature."""
@@ -1113,7 +1100,6 @@ class FieldOptions(_pb.Message):
             self.edition_removed = edition_removed
             self.removal_error = removal_error
 
-
     ctype: FieldOptions.CType | None
     """NOTE: ctype is deprecated. Use `features.(pb.cpp).string_type` instead.
     The ctype option instructs the C++ code generator to use a different
@@ -1141,7 +1127,7 @@ class FieldOptions(_pb.Message):
     Specifying JS_NUMBER for the jstype causes the generated JavaScript code to
     use the JavaScript "number" type.  The behavior of the default option
     JS_NORMAL is implementation dependent.
-    
+
     This option is an enum to permit additional types to be added, e.g.
     goog.math.Integer.
     """
@@ -1150,19 +1136,19 @@ class FieldOptions(_pb.Message):
     fields.  It means that when the outer message is initially parsed, the
     inner message's contents will not be parsed but instead stored in encoded
     form.  The inner message will actually be parsed when it is first accessed.
-    
+
     This is only a hint.  Implementations are free to choose whether to use
     eager or lazy parsing regardless of the value of this option.  However,
     setting this option true suggests that the protocol author believes that
     using lazy parsing on this field is worth the additional bookkeeping
     overhead typically needed to implement it.
-    
+
     This option does not affect the public interface of any generated code;
     all method signatures remain the same.  Furthermore, thread-safety of the
     interface is not affected by this option; const methods remain safe to
     call from multiple threads concurrently, while non-const methods continue
     to require exclusive access.
-    
+
     Note that lazy message fields are still eagerly verified to check
     ill-formed wireformat or missing required fields. Calling IsInitialized()
     on the outer message would fail if the inner message has missing required
@@ -1183,7 +1169,7 @@ class FieldOptions(_pb.Message):
     weak: bool | None
     """DEPRECATED. DO NOT USE!
     For Google-internal migration only. Do not use.
-    
+
     Deprecated: marked `deprecated` in the .proto file.
     """
     debug_redact: bool | None
@@ -1316,7 +1302,7 @@ class EnumOptions(_pb.Message):
     well.
     TODO Remove this legacy behavior once downstream teams have
     had time to migrate.
-    
+
     Deprecated: marked `deprecated` in the .proto file.
     """
     features: FeatureSet | None
@@ -1453,7 +1439,6 @@ class MethodOptions(_pb.Message):
         IDEMPOTENT = 2
         """idempotent, but may have side effects"""
 
-
     deprecated: bool | None
     """Is this method deprecated?
     Depending on the target platform, this can emit Deprecated annotations
@@ -1529,7 +1514,6 @@ class UninterpretedOption(_pb.Message):
             self.name_part = name_part
             self.is_extension = is_extension
 
-
     name: list[UninterpretedOption.NamePart]
     identifier_value: str | None
     """The value of the uninterpreted option, in whatever type the tokenizer
@@ -1579,43 +1563,36 @@ class FeatureSet(_pb.Message):
         IMPLICIT = 2
         LEGACY_REQUIRED = 3
 
-
     class EnumType(_enum.IntEnum):
         ENUM_TYPE_UNKNOWN = 0
         OPEN = 1
         CLOSED = 2
-
 
     class RepeatedFieldEncoding(_enum.IntEnum):
         REPEATED_FIELD_ENCODING_UNKNOWN = 0
         PACKED = 1
         EXPANDED = 2
 
-
     class Utf8Validation(_enum.IntEnum):
         UTF8_VALIDATION_UNKNOWN = 0
         VERIFY = 2
         NONE = 3
-
 
     class MessageEncoding(_enum.IntEnum):
         MESSAGE_ENCODING_UNKNOWN = 0
         LENGTH_PREFIXED = 1
         DELIMITED = 2
 
-
     class JsonFormat(_enum.IntEnum):
         JSON_FORMAT_UNKNOWN = 0
         ALLOW = 1
         LEGACY_BEST_EFFORT = 2
-
 
     class EnforceNamingStyle(_enum.IntEnum):
         ENFORCE_NAMING_STYLE_UNKNOWN = 0
         STYLE2024 = 1
         STYLE_LEGACY = 2
         STYLE2026 = 3
-
 
     class VisibilityFeature(_pb.Message):
         __slots__ = ()
@@ -1635,10 +1612,8 @@ class FeatureSet(_pb.Message):
             This is the recommended setting for new protos.
             """
 
-
         def __init__(self) -> None:
             pass
-
 
     field_presence: FeatureSet.FieldPresence | None
     enum_type: FeatureSet.EnumType | None
@@ -1708,7 +1683,6 @@ class FeatureSetDefaults(_pb.Message):
             self.overridable_features = overridable_features
             self.fixed_features = fixed_features
 
-
     defaults: list[FeatureSetDefaults.FeatureSetEditionDefault]
     minimum_edition: Edition | None
     """The minimum supported edition (inclusive) when this was constructed.
@@ -1746,7 +1720,7 @@ class SourceCodeInfo(_pb.Message):
         path: list[int]
         """Identifies which part of the FileDescriptorProto was defined at this
         location.
-        
+
         Each element is a field number or an index.  They form a path from
         the root FileDescriptorProto to the place where the definition appears.
         For example, this path:
@@ -1761,7 +1735,7 @@ class SourceCodeInfo(_pb.Message):
           repeated FieldDescriptorProto field = 2;
         and FieldDescriptorProto.name has field number 1:
           optional string name = 1;
-        
+
         Thus, the above path gives the location of a field name.  If we removed
         the last element:
           [ 4, 3, 2, 7 ]
@@ -1779,41 +1753,41 @@ class SourceCodeInfo(_pb.Message):
         """If this SourceCodeInfo represents a complete declaration, these are any
         comments appearing before and after the declaration which appear to be
         attached to the declaration.
-        
+
         A series of line comments appearing on consecutive lines, with no other
         tokens appearing on those lines, will be treated as a single comment.
-        
+
         leading_detached_comments will keep paragraphs of comments that appear
         before (but not connected to) the current element. Each paragraph,
         separated by empty lines, will be one comment element in the repeated
         field.
-        
+
         Only the comment content is provided; comment markers (e.g. //) are
         stripped out.  For block comments, leading whitespace and an asterisk
         will be stripped from the beginning of each line other than the first.
         Newlines are included in the output.
-        
+
         Examples:
-        
+
           optional int32 foo = 1;  // Comment attached to foo.
           // Comment attached to bar.
           optional int32 bar = 2;
-        
+
           optional string baz = 3;
           // Comment attached to baz.
           // Another line attached to baz.
-        
+
           // Comment attached to moo.
           //
           // Another line attached to moo.
           optional double moo = 4;
-        
+
           // Detached comment for corge. This is not leading or trailing comments
           // to moo or corge because there are blank lines separating it from
           // both.
-        
+
           // Detached comment for corge paragraph 2.
-        
+
           optional string corge = 5;
           /* Block comment attached
            * to corge.  Leading asterisks
@@ -1821,7 +1795,7 @@ class SourceCodeInfo(_pb.Message):
           /* Block comment attached to
            * grault. */
           optional int32 grault = 6;
-        
+
           // ignored detached comments.
         """
         trailing_comments: str | None
@@ -1842,13 +1816,12 @@ class SourceCodeInfo(_pb.Message):
             self.trailing_comments = trailing_comments
             self.leading_detached_comments = [] if leading_detached_comments is None else leading_detached_comments
 
-
     location: list[SourceCodeInfo.Location]
     """A Location identifies a piece of source code in a .proto file which
     corresponds to a particular definition.  This information is intended
     to be useful to IDEs, code indexers, documentation generators, and similar
     tools.
-    
+
     For example, say we have a file like:
       message Foo {
         optional string foo = 1;
@@ -1864,7 +1837,7 @@ class SourceCodeInfo(_pb.Message):
       [c,d)  [ 4, 0, 2, 0, 5 ]  The type (string).
       [e,f)  [ 4, 0, 2, 0, 1 ]  The name (foo).
       [g,h)  [ 4, 0, 2, 0, 3 ]  The number (1).
-    
+
     Notes:
     - A location may refer to a repeated field itself (i.e. not to any
       particular index within it).  This is used whenever a set of elements are
@@ -1922,7 +1895,6 @@ class GeneratedCodeInfo(_pb.Message):
             ALIAS = 2
             """An alias to the element is returned."""
 
-
         path: list[int]
         """Identifies the element in the original source .proto file. This field
         is formatted the same as SourceCodeInfo.Location.path.
@@ -1954,7 +1926,6 @@ class GeneratedCodeInfo(_pb.Message):
             self.begin = begin
             self.end = end
             self.semantic = semantic
-
 
     annotation: list[GeneratedCodeInfo.Annotation]
     """An Annotation connects some span of text in generated code to an element

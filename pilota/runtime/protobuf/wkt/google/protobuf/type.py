@@ -29,7 +29,7 @@ class Syntax(_enum.IntEnum):
 
 class Type(_pb.Message):
     """A protocol buffer message type.
-    
+
     New usages of this message as an alternative to DescriptorProto are strongly
     discouraged. This message does not reliability preserve all information
     necessary to model the schema and preserve semantics. Instead make use of
@@ -76,7 +76,7 @@ class Type(_pb.Message):
 
 class Field(_pb.Message):
     """A single field of a message type.
-    
+
     New usages of this message as an alternative to FieldDescriptorProto are
     strongly discouraged. This message does not reliability preserve all
     information necessary to model the schema and preserve semantics. Instead
@@ -133,7 +133,6 @@ class Field(_pb.Message):
             # Open enum: a number this .proto does not know is kept, not rejected.
             return _pb.unknown_enum_member(cls, value)
 
-
     class Cardinality(_enum.IntEnum):
         """Whether a field is optional, required, or repeated."""
 
@@ -150,7 +149,6 @@ class Field(_pb.Message):
         def _missing_(cls, value: object) -> Field.Cardinality | None:
             # Open enum: a number this .proto does not know is kept, not rejected.
             return _pb.unknown_enum_member(cls, value)
-
 
     kind: Field.Kind
     """The field type."""
@@ -205,7 +203,7 @@ class Field(_pb.Message):
 
 class Enum(_pb.Message):
     """Enum type definition.
-    
+
     New usages of this message as an alternative to EnumDescriptorProto are
     strongly discouraged. This message does not reliability preserve all
     information necessary to model the schema and preserve semantics. Instead
@@ -248,7 +246,7 @@ class Enum(_pb.Message):
 
 class EnumValue(_pb.Message):
     """Enum value definition.
-    
+
     New usages of this message as an alternative to EnumValueDescriptorProto are
     strongly discouraged. This message does not reliability preserve all
     information necessary to model the schema and preserve semantics. Instead
@@ -280,7 +278,7 @@ class EnumValue(_pb.Message):
 class Option(_pb.Message):
     """A protocol buffer option, which can be attached to a message, field,
     enumeration, etc.
-    
+
     New usages of this message as an alternative to FileOptions, MessageOptions,
     FieldOptions, EnumOptions, EnumValueOptions, ServiceOptions, or MethodOptions
     are strongly discouraged.

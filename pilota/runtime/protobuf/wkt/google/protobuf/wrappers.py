@@ -9,9 +9,9 @@ import pilota.runtime.protobuf as _pb
 
 class DoubleValue(_pb.Message):
     """Wrapper message for `double`.
-    
+
     The JSON representation for `DoubleValue` is JSON number.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -32,9 +32,9 @@ class DoubleValue(_pb.Message):
 
 class FloatValue(_pb.Message):
     """Wrapper message for `float`.
-    
+
     The JSON representation for `FloatValue` is JSON number.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -55,9 +55,9 @@ class FloatValue(_pb.Message):
 
 class Int64Value(_pb.Message):
     """Wrapper message for `int64`.
-    
+
     The JSON representation for `Int64Value` is JSON string.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -78,9 +78,9 @@ class Int64Value(_pb.Message):
 
 class UInt64Value(_pb.Message):
     """Wrapper message for `uint64`.
-    
+
     The JSON representation for `UInt64Value` is JSON string.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -101,9 +101,9 @@ class UInt64Value(_pb.Message):
 
 class Int32Value(_pb.Message):
     """Wrapper message for `int32`.
-    
+
     The JSON representation for `Int32Value` is JSON number.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -124,9 +124,9 @@ class Int32Value(_pb.Message):
 
 class UInt32Value(_pb.Message):
     """Wrapper message for `uint32`.
-    
+
     The JSON representation for `UInt32Value` is JSON number.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -147,9 +147,9 @@ class UInt32Value(_pb.Message):
 
 class BoolValue(_pb.Message):
     """Wrapper message for `bool`.
-    
+
     The JSON representation for `BoolValue` is JSON `true` and `false`.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -170,9 +170,9 @@ class BoolValue(_pb.Message):
 
 class StringValue(_pb.Message):
     """Wrapper message for `string`.
-    
+
     The JSON representation for `StringValue` is JSON string.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
@@ -193,9 +193,9 @@ class StringValue(_pb.Message):
 
 class BytesValue(_pb.Message):
     """Wrapper message for `bytes`.
-    
+
     The JSON representation for `BytesValue` is JSON string.
-    
+
     Not recommended for use in new APIs, but still useful for legacy APIs and
     has no plan to be removed.
     """
