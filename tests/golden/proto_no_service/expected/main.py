@@ -22,7 +22,7 @@ class Ping(_pb.Message):
 
 
 class Pong(_pb.Message):
-    __slots__ = ("sent_at", "received_at")
+    __slots__ = ("received_at", "sent_at")
     __pb_name__ = "Pong"
 
     sent_at: int

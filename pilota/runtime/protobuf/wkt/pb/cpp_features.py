@@ -11,7 +11,7 @@ from ..google.protobuf import descriptor as _descriptor
 
 
 class CppFeatures(_pb.Message):
-    __slots__ = ("legacy_closed_enum", "string_type", "enum_name_uses_string_view", "repeated_type")
+    __slots__ = ("enum_name_uses_string_view", "legacy_closed_enum", "repeated_type", "string_type")
     __pb_name__ = "pb.CppFeatures"
 
     class StringType(_enum.IntEnum):

@@ -11,7 +11,7 @@ from ..google.protobuf import descriptor as _descriptor
 
 
 class GoFeatures(_pb.Message):
-    __slots__ = ("legacy_unmarshal_json_enum", "api_level", "strip_enum_prefix", "optimize_mode")
+    __slots__ = ("api_level", "legacy_unmarshal_json_enum", "optimize_mode", "strip_enum_prefix")
     __pb_name__ = "pb.GoFeatures"
 
     class APILevel(_enum.IntEnum):

@@ -11,7 +11,7 @@ from ..google.protobuf import descriptor as _descriptor
 
 
 class JavaFeatures(_pb.Message):
-    __slots__ = ("legacy_closed_enum", "utf8_validation", "large_enum", "use_old_outer_classname_default", "nest_in_file_class")
+    __slots__ = ("large_enum", "legacy_closed_enum", "nest_in_file_class", "use_old_outer_classname_default", "utf8_validation")
     __pb_name__ = "pb.JavaFeatures"
 
     class Utf8Validation(_enum.IntEnum):

@@ -27,7 +27,7 @@ class Api(_pb.Message):
     make use of FileDescriptorSet which preserves the necessary information.
     """
 
-    __slots__ = ("name", "methods", "options", "version", "source_context", "mixins", "syntax", "edition")
+    __slots__ = ("edition", "methods", "mixins", "name", "options", "source_context", "syntax", "version")
     __pb_name__ = "google.protobuf.Api"
 
     name: str
@@ -101,7 +101,7 @@ class Method(_pb.Message):
     make use of FileDescriptorSet which preserves the necessary information.
     """
 
-    __slots__ = ("name", "request_type_url", "request_streaming", "response_type_url", "response_streaming", "options", "syntax", "edition")
+    __slots__ = ("edition", "name", "options", "request_streaming", "request_type_url", "response_streaming", "response_type_url", "syntax")
     __pb_name__ = "google.protobuf.Method"
 
     name: str

@@ -82,7 +82,7 @@ class FileDescriptorSet(_pb.Message):
 class FileDescriptorProto(_pb.Message):
     """Describes a complete .proto file."""
 
-    __slots__ = ("name", "package", "dependency", "public_dependency", "weak_dependency", "option_dependency", "message_type", "enum_type", "service", "extension", "options", "source_code_info", "syntax", "edition")
+    __slots__ = ("dependency", "edition", "enum_type", "extension", "message_type", "name", "option_dependency", "options", "package", "public_dependency", "service", "source_code_info", "syntax", "weak_dependency")
     __pb_name__ = "google.protobuf.FileDescriptorProto"
 
     name: str | None
@@ -166,11 +166,11 @@ class FileDescriptorProto(_pb.Message):
 class DescriptorProto(_pb.Message):
     """Describes a message type."""
 
-    __slots__ = ("name", "field", "extension", "nested_type", "enum_type", "extension_range", "oneof_decl", "options", "reserved_range", "reserved_name", "visibility")
+    __slots__ = ("enum_type", "extension", "extension_range", "field", "name", "nested_type", "oneof_decl", "options", "reserved_name", "reserved_range", "visibility")
     __pb_name__ = "google.protobuf.DescriptorProto"
 
     class ExtensionRange(_pb.Message):
-        __slots__ = ("start", "end", "options")
+        __slots__ = ("end", "options", "start")
         __pb_name__ = "google.protobuf.DescriptorProto.ExtensionRange"
 
         start: int | None
@@ -196,7 +196,7 @@ class DescriptorProto(_pb.Message):
         not overlap.
         """
 
-        __slots__ = ("start", "end")
+        __slots__ = ("end", "start")
         __pb_name__ = "google.protobuf.DescriptorProto.ReservedRange"
 
         start: int | None
@@ -258,7 +258,7 @@ class DescriptorProto(_pb.Message):
 
 
 class ExtensionRangeOptions(_pb.Message):
-    __slots__ = ("uninterpreted_option", "declaration", "features", "verification")
+    __slots__ = ("declaration", "features", "uninterpreted_option", "verification")
     __pb_name__ = "google.protobuf.ExtensionRangeOptions"
 
     class VerificationState(_enum.IntEnum):
@@ -269,7 +269,7 @@ class ExtensionRangeOptions(_pb.Message):
         UNVERIFIED = 1
 
     class Declaration(_pb.Message):
-        __slots__ = ("number", "full_name", "type", "reserved", "repeated")
+        __slots__ = ("full_name", "number", "repeated", "reserved", "type")
         __pb_name__ = "google.protobuf.ExtensionRangeOptions.Declaration"
 
         number: int | None
@@ -345,7 +345,7 @@ class ExtensionRangeOptions(_pb.Message):
 class FieldDescriptorProto(_pb.Message):
     """Describes a field within a message."""
 
-    __slots__ = ("name", "number", "label", "type", "type_name", "extendee", "default_value", "oneof_index", "json_name", "options", "proto3_optional")
+    __slots__ = ("default_value", "extendee", "json_name", "label", "name", "number", "oneof_index", "options", "proto3_optional", "type", "type_name")
     __pb_name__ = "google.protobuf.FieldDescriptorProto"
 
     class Type(_enum.IntEnum):
@@ -506,7 +506,7 @@ class OneofDescriptorProto(_pb.Message):
 class EnumDescriptorProto(_pb.Message):
     """Describes an enum type."""
 
-    __slots__ = ("name", "value", "options", "reserved_range", "reserved_name", "visibility")
+    __slots__ = ("name", "options", "reserved_name", "reserved_range", "value", "visibility")
     __pb_name__ = "google.protobuf.EnumDescriptorProto"
 
     class EnumReservedRange(_pb.Message):
@@ -518,7 +518,7 @@ class EnumDescriptorProto(_pb.Message):
         domain.
         """
 
-        __slots__ = ("start", "end")
+        __slots__ = ("end", "start")
         __pb_name__ = "google.protobuf.EnumDescriptorProto.EnumReservedRange"
 
         start: int | None
@@ -593,7 +593,7 @@ class EnumValueDescriptorProto(_pb.Message):
 class ServiceDescriptorProto(_pb.Message):
     """Describes a service."""
 
-    __slots__ = ("name", "method", "options")
+    __slots__ = ("method", "name", "options")
     __pb_name__ = "google.protobuf.ServiceDescriptorProto"
 
     name: str | None
@@ -615,7 +615,7 @@ class ServiceDescriptorProto(_pb.Message):
 class MethodDescriptorProto(_pb.Message):
     """Describes a method of a service."""
 
-    __slots__ = ("name", "input_type", "output_type", "options", "client_streaming", "server_streaming")
+    __slots__ = ("client_streaming", "input_type", "name", "options", "output_type", "server_streaming")
     __pb_name__ = "google.protobuf.MethodDescriptorProto"
 
     name: str | None
@@ -659,7 +659,7 @@ class MethodDescriptorProto(_pb.Message):
 
 
 class FileOptions(_pb.Message):
-    __slots__ = ("java_package", "java_outer_classname", "java_multiple_files", "java_generate_equals_and_hash", "java_string_check_utf8", "optimize_for", "go_package", "cc_generic_services", "java_generic_services", "py_generic_services", "deprecated", "cc_enable_arenas", "objc_class_prefix", "csharp_namespace", "swift_prefix", "php_class_prefix", "php_namespace", "php_metadata_namespace", "ruby_package", "features", "uninterpreted_option")
+    __slots__ = ("cc_enable_arenas", "cc_generic_services", "csharp_namespace", "deprecated", "features", "go_package", "java_generate_equals_and_hash", "java_generic_services", "java_multiple_files", "java_outer_classname", "java_package", "java_string_check_utf8", "objc_class_prefix", "optimize_for", "php_class_prefix", "php_metadata_namespace", "php_namespace", "py_generic_services", "ruby_package", "swift_prefix", "uninterpreted_option")
     __pb_name__ = "google.protobuf.FileOptions"
 
     class OptimizeMode(_enum.IntEnum):
@@ -875,7 +875,7 @@ class FileOptions(_pb.Message):
 
 
 class MessageOptions(_pb.Message):
-    __slots__ = ("message_set_wire_format", "no_standard_descriptor_accessor", "deprecated", "map_entry", "deprecated_legacy_json_field_conflicts", "features", "uninterpreted_option")
+    __slots__ = ("deprecated", "deprecated_legacy_json_field_conflicts", "features", "map_entry", "message_set_wire_format", "no_standard_descriptor_accessor", "uninterpreted_option")
     __pb_name__ = "google.protobuf.MessageOptions"
 
     message_set_wire_format: bool | None
@@ -991,7 +991,7 @@ class MessageOptions(_pb.Message):
 
 
 class FieldOptions(_pb.Message):
-    __slots__ = ("ctype", "packed", "jstype", "lazy", "unverified_lazy", "deprecated", "weak", "debug_redact", "retention", "targets", "edition_defaults", "features", "feature_support", "uninterpreted_option")
+    __slots__ = ("ctype", "debug_redact", "deprecated", "edition_defaults", "feature_support", "features", "jstype", "lazy", "packed", "retention", "targets", "uninterpreted_option", "unverified_lazy", "weak")
     __pb_name__ = "google.protobuf.FieldOptions"
 
     class CType(_enum.IntEnum):
@@ -1059,7 +1059,7 @@ class FieldOptions(_pb.Message):
     class FeatureSupport(_pb.Message):
         """Information about the support window of a feature."""
 
-        __slots__ = ("edition_introduced", "edition_deprecated", "deprecation_warning", "edition_removed", "removal_error")
+        __slots__ = ("deprecation_warning", "edition_deprecated", "edition_introduced", "edition_removed", "removal_error")
         __pb_name__ = "google.protobuf.FieldOptions.FeatureSupport"
 
         edition_introduced: Edition | None
@@ -1336,7 +1336,7 @@ class EnumOptions(_pb.Message):
 
 
 class EnumValueOptions(_pb.Message):
-    __slots__ = ("deprecated", "features", "debug_redact", "feature_support", "uninterpreted_option")
+    __slots__ = ("debug_redact", "deprecated", "feature_support", "features", "uninterpreted_option")
     __pb_name__ = "google.protobuf.EnumValueOptions"
 
     deprecated: bool | None
@@ -1388,7 +1388,7 @@ class EnumValueOptions(_pb.Message):
 
 
 class ServiceOptions(_pb.Message):
-    __slots__ = ("features", "deprecated", "uninterpreted_option")
+    __slots__ = ("deprecated", "features", "uninterpreted_option")
     __pb_name__ = "google.protobuf.ServiceOptions"
 
     features: FeatureSet | None
@@ -1424,7 +1424,7 @@ class ServiceOptions(_pb.Message):
 
 
 class MethodOptions(_pb.Message):
-    __slots__ = ("deprecated", "idempotency_level", "features", "uninterpreted_option")
+    __slots__ = ("deprecated", "features", "idempotency_level", "uninterpreted_option")
     __pb_name__ = "google.protobuf.MethodOptions"
 
     class IdempotencyLevel(_enum.IntEnum):
@@ -1488,7 +1488,7 @@ class UninterpretedOption(_pb.Message):
     in them.
     """
 
-    __slots__ = ("name", "identifier_value", "positive_int_value", "negative_int_value", "double_value", "string_value", "aggregate_value")
+    __slots__ = ("aggregate_value", "double_value", "identifier_value", "name", "negative_int_value", "positive_int_value", "string_value")
     __pb_name__ = "google.protobuf.UninterpretedOption"
 
     class NamePart(_pb.Message):
@@ -1499,7 +1499,7 @@ class UninterpretedOption(_pb.Message):
         "foo.(bar.baz).moo".
         """
 
-        __slots__ = ("name_part", "is_extension")
+        __slots__ = ("is_extension", "name_part")
         __pb_name__ = "google.protobuf.UninterpretedOption.NamePart"
 
         name_part: str | None
@@ -1554,7 +1554,7 @@ class FeatureSet(_pb.Message):
     conflict here.
     """
 
-    __slots__ = ("field_presence", "enum_type", "repeated_field_encoding", "utf8_validation", "message_encoding", "json_format", "enforce_naming_style", "default_symbol_visibility")
+    __slots__ = ("default_symbol_visibility", "enforce_naming_style", "enum_type", "field_presence", "json_format", "message_encoding", "repeated_field_encoding", "utf8_validation")
     __pb_name__ = "google.protobuf.FeatureSet"
 
     class FieldPresence(_enum.IntEnum):
@@ -1653,7 +1653,7 @@ class FeatureSetDefaults(_pb.Message):
     for the closest matching edition, followed by proto merges.
     """
 
-    __slots__ = ("defaults", "minimum_edition", "maximum_edition")
+    __slots__ = ("defaults", "maximum_edition", "minimum_edition")
     __pb_name__ = "google.protobuf.FeatureSetDefaults"
 
     class FeatureSetEditionDefault(_pb.Message):
@@ -1663,7 +1663,7 @@ class FeatureSetDefaults(_pb.Message):
         be used.  This field must be in strict ascending order by edition.
         """
 
-        __slots__ = ("edition", "overridable_features", "fixed_features")
+        __slots__ = ("edition", "fixed_features", "overridable_features")
         __pb_name__ = "google.protobuf.FeatureSetDefaults.FeatureSetEditionDefault"
 
         edition: Edition | None
@@ -1714,7 +1714,7 @@ class SourceCodeInfo(_pb.Message):
     __pb_name__ = "google.protobuf.SourceCodeInfo"
 
     class Location(_pb.Message):
-        __slots__ = ("path", "span", "leading_comments", "trailing_comments", "leading_detached_comments")
+        __slots__ = ("leading_comments", "leading_detached_comments", "path", "span", "trailing_comments")
         __pb_name__ = "google.protobuf.SourceCodeInfo.Location"
 
         path: list[int]
@@ -1880,7 +1880,7 @@ class GeneratedCodeInfo(_pb.Message):
     __pb_name__ = "google.protobuf.GeneratedCodeInfo"
 
     class Annotation(_pb.Message):
-        __slots__ = ("path", "source_file", "begin", "end", "semantic")
+        __slots__ = ("begin", "end", "path", "semantic", "source_file")
         __pb_name__ = "google.protobuf.GeneratedCodeInfo.Annotation"
 
         class Semantic(_enum.IntEnum):

@@ -68,7 +68,7 @@ class Duration(_pb.Message):
     microsecond should be expressed in JSON format as "3.000001s".
     """
 
-    __slots__ = ("seconds", "nanos")
+    __slots__ = ("nanos", "seconds")
     __pb_name__ = "google.protobuf.Duration"
 
     seconds: int

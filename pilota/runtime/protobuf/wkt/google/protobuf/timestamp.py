@@ -99,7 +99,7 @@ class Timestamp(_pb.Message):
     ) to obtain a formatter capable of generating timestamps in this format.
     """
 
-    __slots__ = ("seconds", "nanos")
+    __slots__ = ("nanos", "seconds")
     __pb_name__ = "google.protobuf.Timestamp"
 
     seconds: int

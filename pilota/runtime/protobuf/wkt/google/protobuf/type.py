@@ -36,7 +36,7 @@ class Type(_pb.Message):
     FileDescriptorSet which preserves the necessary information.
     """
 
-    __slots__ = ("name", "fields", "oneofs", "options", "source_context", "syntax", "edition")
+    __slots__ = ("edition", "fields", "name", "oneofs", "options", "source_context", "syntax")
     __pb_name__ = "google.protobuf.Type"
 
     name: str
@@ -83,7 +83,7 @@ class Field(_pb.Message):
     make use of FileDescriptorSet which preserves the necessary information.
     """
 
-    __slots__ = ("kind", "cardinality", "number", "name", "type_url", "oneof_index", "packed", "options", "json_name", "default_value")
+    __slots__ = ("cardinality", "default_value", "json_name", "kind", "name", "number", "oneof_index", "options", "packed", "type_url")
     __pb_name__ = "google.protobuf.Field"
 
     class Kind(_enum.IntEnum):
@@ -210,7 +210,7 @@ class Enum(_pb.Message):
     make use of FileDescriptorSet which preserves the necessary information.
     """
 
-    __slots__ = ("name", "enumvalue", "options", "source_context", "syntax", "edition")
+    __slots__ = ("edition", "enumvalue", "name", "options", "source_context", "syntax")
     __pb_name__ = "google.protobuf.Enum"
 
     name: str

@@ -14,7 +14,7 @@ class Unit(_enum.IntEnum):
 
 
 class Defaults(_pb.Message):
-    __slots__ = ("count", "big", "ratio", "limit", "missing", "enabled", "greeting", "magic", "unit", "offset", "plain")
+    __slots__ = ("big", "count", "enabled", "greeting", "limit", "magic", "missing", "offset", "plain", "ratio", "unit")
     __pb_name__ = "golden.defaults.Defaults"
 
     count: int | None

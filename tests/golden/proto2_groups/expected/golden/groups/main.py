@@ -8,11 +8,11 @@ import pilota.runtime.protobuf as _pb
 
 
 class Search(_pb.Message):
-    __slots__ = ("query", "result", "paging")
+    __slots__ = ("paging", "query", "result")
     __pb_name__ = "golden.groups.Search"
 
     class Result(_pb.Message):
-        __slots__ = ("url", "title", "snippet")
+        __slots__ = ("snippet", "title", "url")
         __pb_name__ = "golden.groups.Search.Result"
 
         class Snippet(_pb.Message):

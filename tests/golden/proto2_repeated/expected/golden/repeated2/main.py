@@ -14,7 +14,7 @@ class Flavor(_enum.IntEnum):
 
 
 class Lists(_pb.Message):
-    __slots__ = ("expanded_int32", "packed_int32", "expanded_float", "packed_sfixed64", "flavors", "packed_flavors", "names")
+    __slots__ = ("expanded_float", "expanded_int32", "flavors", "names", "packed_flavors", "packed_int32", "packed_sfixed64")
     __pb_name__ = "golden.repeated2.Lists"
 
     expanded_int32: list[int]

@@ -8,7 +8,7 @@ import pilota.runtime.protobuf as _pb
 
 
 class Key(_pb.Message):
-    __slots__ = ("id", "hint")
+    __slots__ = ("hint", "id")
     __pb_name__ = "golden.required.Key"
 
     id: str | None
@@ -25,7 +25,7 @@ class Key(_pb.Message):
 
 
 class Lock(_pb.Message):
-    __slots__ = ("key", "spares", "by_room", "serial")
+    __slots__ = ("by_room", "key", "serial", "spares")
     __pb_name__ = "golden.required.Lock"
 
     key: Key | None

@@ -8,7 +8,7 @@ import pilota.runtime.protobuf as _pb
 
 
 class Document(_pb.Message):
-    __slots__ = ("title", "body", "tags", "attachments", "subtitle", "checksum")
+    __slots__ = ("attachments", "body", "checksum", "subtitle", "tags", "title")
     __pb_name__ = "golden.text.Document"
 
     title: str

@@ -20,7 +20,7 @@ class Mood(_enum.IntEnum):
 class Documented(_pb.Message):
     """Ends with a quote\""""
 
-    __slots__ = ("text", "count", "tricky", "old")
+    __slots__ = ("count", "old", "text", "tricky")
     __pb_name__ = "golden.comments.Documented"
 
     text: str | None

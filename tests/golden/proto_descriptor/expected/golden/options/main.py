@@ -5,12 +5,11 @@ from __future__ import annotations
 import typing as _t
 
 import pilota.runtime.protobuf as _pb
-
 from pilota.runtime.protobuf.wkt.google.protobuf import descriptor as _descriptor
 
 
 class Rule(_pb.Message):
-    __slots__ = ("pattern", "codes")
+    __slots__ = ("codes", "pattern")
     __pb_name__ = "golden.options.Rule"
 
     pattern: str

@@ -23,7 +23,7 @@ class Closed(_enum.IntEnum):
 
 
 class Features(_pb.Message):
-    __slots__ = ("explicit", "implicit", "required", "expanded", "packed", "verified", "unverified", "delimited", "closed", "open", "closed_list")
+    __slots__ = ("closed", "closed_list", "delimited", "expanded", "explicit", "implicit", "open", "packed", "required", "unverified", "verified")
     __pb_name__ = "golden.editions.Features"
 
     explicit: int | None

@@ -5,15 +5,15 @@ from __future__ import annotations
 import typing as _t
 
 import pilota.runtime.protobuf as _pb
-
 from pilota.runtime.protobuf.wkt.google.protobuf import any as _any
 from pilota.runtime.protobuf.wkt.google.protobuf import duration as _duration
+
 from ..lib import common as _common
 from ..lib.v1 import reexport as _reexport
 
 
 class Report(_pb.Message):
-    __slots__ = ("audit", "page", "took", "details")
+    __slots__ = ("audit", "details", "page", "took")
     __pb_name__ = "golden.app.Report"
 
     audit: _common.Audit | None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing as _t
 
 import pilota.runtime.protobuf as _pb
-
 from pilota.runtime.protobuf.wkt.google.protobuf import timestamp as _timestamp
 
 

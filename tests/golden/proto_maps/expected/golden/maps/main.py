@@ -33,7 +33,7 @@ class Cell(_pb.Message):
 
 
 class Tables(_pb.Message):
-    __slots__ = ("labels", "cells", "grades", "weights", "blobs", "flags", "ratios", "f32", "f64", "sf32", "sf64", "by_flag")
+    __slots__ = ("blobs", "by_flag", "cells", "f32", "f64", "flags", "grades", "labels", "ratios", "sf32", "sf64", "weights")
     __pb_name__ = "golden.maps.Tables"
 
     labels: dict[str, str]

@@ -9,7 +9,7 @@ import pilota.runtime.protobuf as _pb
 
 
 class Outer(_pb.Message):
-    __slots__ = ("middle", "state", "shortcut")
+    __slots__ = ("middle", "shortcut", "state")
     __pb_name__ = "golden.nested.Outer"
 
     class State(_enum.IntEnum):
@@ -22,7 +22,7 @@ class Outer(_pb.Message):
             return _pb.unknown_enum_member(cls, value)
 
     class Middle(_pb.Message):
-        __slots__ = ("inner", "inners", "depth")
+        __slots__ = ("depth", "inner", "inners")
         __pb_name__ = "golden.nested.Outer.Middle"
 
         class Depth(_enum.IntEnum):
@@ -35,7 +35,7 @@ class Outer(_pb.Message):
                 return _pb.unknown_enum_member(cls, value)
 
         class Inner(_pb.Message):
-            __slots__ = ("value", "state", "depth")
+            __slots__ = ("depth", "state", "value")
             __pb_name__ = "golden.nested.Outer.Middle.Inner"
 
             value: int
@@ -85,7 +85,7 @@ class Outer(_pb.Message):
 
 
 class Sibling(_pb.Message):
-    __slots__ = ("deep", "state", "depth")
+    __slots__ = ("deep", "depth", "state")
     __pb_name__ = "golden.nested.Sibling"
 
     deep: Outer.Middle.Inner | None

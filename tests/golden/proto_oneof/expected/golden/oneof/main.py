@@ -47,7 +47,7 @@ class Square(_pb.Message):
 
 
 class Shape(_pb.Message):
-    __slots__ = ("name", "kind", "extra")
+    __slots__ = ("extra", "kind", "name")
     __pb_name__ = "golden.oneof.Shape"
     __pb_oneofs__ = ("kind", "extra")
 

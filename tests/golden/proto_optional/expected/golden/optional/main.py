@@ -19,7 +19,7 @@ class Kind(_enum.IntEnum):
 
 
 class Settings(_pb.Message):
-    __slots__ = ("retries", "name", "verbose", "kind", "timeout", "plain", "parent")
+    __slots__ = ("kind", "name", "parent", "plain", "retries", "timeout", "verbose")
     __pb_name__ = "golden.optional.Settings"
 
     retries: int | None

@@ -33,7 +33,7 @@ class Item(_pb.Message):
 
 
 class Lists(_pb.Message):
-    __slots__ = ("packed_int32", "packed_sint64", "packed_fixed32", "packed_double", "packed_bool", "packed_levels", "expanded_uint64", "strings", "blobs", "items")
+    __slots__ = ("blobs", "expanded_uint64", "items", "packed_bool", "packed_double", "packed_fixed32", "packed_int32", "packed_levels", "packed_sint64", "strings")
     __pb_name__ = "golden.repeated.Lists"
 
     packed_int32: list[int]

@@ -8,7 +8,7 @@ import pilota.runtime.protobuf as _pb
 
 
 class Scalars(_pb.Message):
-    __slots__ = ("a_double", "a_float", "a_int32", "a_int64", "a_uint32", "a_uint64", "a_sint32", "a_sint64", "a_fixed32", "a_fixed64", "a_sfixed32", "a_sfixed64", "a_bool", "a_string", "a_bytes")
+    __slots__ = ("a_bool", "a_bytes", "a_double", "a_fixed32", "a_fixed64", "a_float", "a_int32", "a_int64", "a_sfixed32", "a_sfixed64", "a_sint32", "a_sint64", "a_string", "a_uint32", "a_uint64")
     __pb_name__ = "golden.scalars.Scalars"
 
     a_double: float

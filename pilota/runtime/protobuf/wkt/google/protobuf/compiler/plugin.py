@@ -41,7 +41,7 @@ class Version(_pb.Message):
 class CodeGeneratorRequest(_pb.Message):
     """An encoded CodeGeneratorRequest is written to the plugin's stdin."""
 
-    __slots__ = ("file_to_generate", "parameter", "proto_file", "source_file_descriptors", "compiler_version")
+    __slots__ = ("compiler_version", "file_to_generate", "parameter", "proto_file", "source_file_descriptors")
     __pb_name__ = "google.protobuf.compiler.CodeGeneratorRequest"
 
     file_to_generate: list[str]
@@ -99,7 +99,7 @@ class CodeGeneratorRequest(_pb.Message):
 class CodeGeneratorResponse(_pb.Message):
     """The plugin writes an encoded CodeGeneratorResponse to stdout."""
 
-    __slots__ = ("error", "supported_features", "minimum_edition", "maximum_edition", "file")
+    __slots__ = ("error", "file", "maximum_edition", "minimum_edition", "supported_features")
     __pb_name__ = "google.protobuf.compiler.CodeGeneratorResponse"
 
     class Feature(_enum.IntEnum):
@@ -112,7 +112,7 @@ class CodeGeneratorResponse(_pb.Message):
     class File(_pb.Message):
         """Represents a single generated file."""
 
-        __slots__ = ("name", "insertion_point", "content", "generated_code_info")
+        __slots__ = ("content", "generated_code_info", "insertion_point", "name")
         __pb_name__ = "google.protobuf.compiler.CodeGeneratorResponse.File"
 
         name: str | None

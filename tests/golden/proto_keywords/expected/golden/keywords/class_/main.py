@@ -22,7 +22,7 @@ class global_(_enum.IntEnum):
 
 
 class import_(_pb.Message):
-    __slots__ = ("from_", "def_", "lambda_", "int_", "str_", "to_bytes_", "from_bytes_", "self_", "x__dunder", "id", "pass_", "list_", "async_")
+    __slots__ = ("async_", "def_", "from_", "from_bytes_", "id", "int_", "lambda_", "list_", "pass_", "self_", "str_", "to_bytes_", "x__dunder")
     __pb_name__ = "golden.keywords.class.import"
     __pb_oneofs__ = ("async_",)
 
