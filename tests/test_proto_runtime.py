@@ -181,12 +181,29 @@ def test_input_may_be_any_buffer(pb: SimpleNamespace, codec: Codec) -> None:
 
 
 def test_deterministic_output_sorts_map_keys(pb: SimpleNamespace, codec: Codec) -> None:
-    msg = pb.v3.Everything(counts={"b": 1, "a": 2}, names={3: "c", -1: "m"})
+    """In upb's order (which the interop tests hold us to): text keys ascending, but
+    longer before their prefixes; integer keys descending as unsigned numbers."""
+    msg = pb.v3.Everything(counts={"b": 1, "a": 2}, names={0: "z", 3: "c", -1: "m"})
     a, b = b"\xe2\x03\x05\x0a\x01a\x10\x02", b"\xe2\x03\x05\x0a\x01b\x10\x01"
     m3, m1 = b"\xea\x03\x05\x08\x03\x12\x01c", b"\xea\x03\x0e\x08" + b"\xff" * 9 + b"\x01\x12\x01m"
-    assert codec.encode(msg) == b + a + m3 + m1  # insertion order
-    assert codec.encode(msg, deterministic=True) == a + b + m1 + m3
+    m0 = b"\xea\x03\x05\x08\x00\x12\x01z"
+    assert codec.encode(msg) == b + a + m0 + m3 + m1  # insertion order
+    assert codec.encode(msg, deterministic=True) == a + b + m1 + m3 + m0
     assert pb.v3.Everything.from_bytes(b + a).to_bytes(deterministic=True) == a + b
+    texts = pb.v3.Everything(counts={"": 0, "a": 0, "ab": 0, "b": 0})
+    order = [pb.v3.Everything.from_bytes(e).counts for e in _entries(codec.encode(texts, True))]
+    assert [next(iter(c)) for c in order] == ["ab", "a", "b", ""]
+
+
+def _entries(data: bytes) -> list[bytes]:
+    """Each field of an encoding as its own encoding (for one length-delimited field)."""
+    out, pos = [], 0
+    while pos < len(data):
+        start = pos
+        pos += 2  # the tag of `counts` takes two bytes
+        pos += 1 + data[pos]
+        out.append(data[start:pos])
+    return out
 
 
 # ---- merging ------------------------------------------------------------------------------
@@ -312,9 +329,9 @@ def test_closed_enums_put_unknown_numbers_in_the_unknown_fields(
     assert msg.packed_sizes == [pb.v2.Size.SIZE_SMALL, pb.v2.Size.SIZE_MEDIUM]
     assert unknown_fields(msg) == b"\x48\x09"
     assert codec.encode(msg) == b"\x08\x07\x4a\x02\x01\x02\x48\x09"
-    entry = b"\x72\x05\x0a\x01a\x10\x09"  # size_by_name = {"a": 9}
-    msg = codec.decode(Order, b"\x08\x07" + entry)
-    assert msg.size_by_name == {} and unknown_fields(msg) == entry
+    entry = b"\x72\x05\x0a\x01a\x10\x09"  # tier_by_name = {"a": 9}
+    msg = codec.decode(Order, b"\x08\x07" + entry + b"\x72\x05\x0a\x01b\x10\x01")
+    assert msg.tier_by_name == {"b": pb.v2.Tier.TIER_GOLD} and unknown_fields(msg) == entry
 
 
 def test_closed_enum_fields_refuse_unknown_numbers(pb: SimpleNamespace, codec: Codec) -> None:

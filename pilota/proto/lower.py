@@ -427,6 +427,13 @@ class Lowering:
             or kind not in (None, ir.BaseKind.STRING, ir.BaseKind.BINARY)
         )
         problems: list[tuple[str, Location]] = []
+        map_value = value_type.value if isinstance(value_type, ir.MapType) else None
+        if isinstance(map_value, ir.NamedType) and isinstance(map_value.definition, ir.Enum):
+            members = map_value.definition.members
+            if members and members[0].value != 0:  # a missing value must decode to it
+                problems.append((f"a map's enum values need 0 as the first value, and "
+                                 f"\"{map_value.definition.full_name}\" starts with "
+                                 f"{members[0].value}", fld.type_loc))  # fmt: skip
         packed = _find(fld.options, "packed")
         if packed is not None and f.syntax is ir.Syntax.EDITIONS:
             problems.append(("the packed option is not allowed in editions; use "
@@ -712,6 +719,11 @@ class Lowering:
                 (method.input_type, method.input_loc, True),
                 (method.output_type, method.output_loc, False),
             ):
+                if type_name in SCALARS:  # as in protoc: a scalar's name is never a type name here
+                    self.diagnostics.error(
+                        f"expected a message type, found the scalar type \"{type_name}\"", loc
+                    )
+                    continue
                 found = self.loader.lookup(f, type_name, scope, loc)
                 if found is None:
                     continue

@@ -6,7 +6,8 @@ for byte and error for error. It interprets each class's field specs
 
 Encoding writes the known fields in field-number order, then the extensions
 in number order, then the unknown fields as they were read (as upb does);
-`deterministic` sorts map entries by key. Decoding follows the spec's merge
+`deterministic` sorts map entries by key, in upb's order (see
+`_deterministic_order`). Decoding follows the spec's merge
 rules (a repeated field arriving twice concatenates, a scalar's last value
 wins, a message merges), reads packed and unpacked repeated fields alike,
 checks every length against the bytes that remain before it slices, limits
@@ -779,7 +780,9 @@ def _write_map(out: bytearray, f: _Field, value: Any, det: bool, depth: int) -> 
     if not value:
         return
     key_field, value_field = _entry_fields(*f.spec.type)
-    items = sorted(value.items()) if det else value.items()
+    items: Any = value.items()
+    if det:
+        items = _deterministic_order(items, key_field.kind)
     for k, v in items:
         entry = bytearray(key_field.tag)
         try:
@@ -793,6 +796,17 @@ def _write_map(out: bytearray, f: _Field, value: Any, det: bool, depth: int) -> 
         out += f.tag
         encode_varint(len(entry), out)
         out += entry
+
+
+def _deterministic_order(items: Any, key_kind: int) -> list[tuple[Any, Any]]:
+    """Map entries in the order Google's Python protobuf (upb) writes them when asked
+    for deterministic output, so that ours is byte for byte the same: text keys
+    ascending by their UTF-8 bytes, except that a key comes after the longer keys
+    it begins (`"ab"`, `"a"`, `""`); integer and bool keys descending by their value
+    as an unsigned 64-bit number (so -1 comes first)."""
+    if key_kind == STRING:
+        return sorted(items, key=lambda item: [*item[0].encode("utf-8", "surrogateescape"), 256])
+    return sorted(items, key=lambda item: int(item[0]) & _MASK64, reverse=True)
 
 
 # ---- extensions --------------------------------------------------------------------------

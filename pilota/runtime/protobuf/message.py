@@ -49,7 +49,9 @@ class Message:
     __pb_message_set__: ClassVar[bool] = False
 
     def to_bytes(self, *, deterministic: bool = False) -> bytes:
-        """The binary encoding; `deterministic` sorts map entries by key.
+        """The binary encoding; `deterministic` sorts map entries by key (as Google's
+        Python protobuf does: text keys ascending, integer and bool keys descending
+        as unsigned numbers), so that equal messages encode to equal bytes.
         Raises `pilota.EncodeError` naming the field that cannot be encoded."""
         return _encode(self, deterministic)  # type: ignore[no-any-return]
 
