@@ -673,16 +673,18 @@ class _ModuleBuilder:
     def service(self, service: ir.Service) -> PyService:
         taken: set[str] = set()
         methods: list[PyMethod] = []
+        types: list[tuple[str, str]] = []
         for method in service.methods:
             request = method.args[0].type if method.args else None
             assert isinstance(request, ir.NamedType) and isinstance(method.result, ir.NamedType)
-            request_ref, response_ref = self.ref(request.definition), self.ref(
-                method.result.definition
-            )
+            types.append((self.ref(request.definition), self.ref(method.result.definition)))
+        # a method must not hide a name the class's annotations use
+        used = _identifiers(name for pair in types for name in pair) | {"_pb", "_t"}
+        for method, (request_ref, response_ref) in zip(service.methods, types, strict=True):
             path = f"/{service.full_name}/{method.name}"
             methods.append(
                 PyMethod(
-                    names.unique(names.python_name(method.name), taken),
+                    names.unique(names.python_name(method.name, (), used), taken),
                     f"_pb.Method[{request_ref}, {response_ref}]",
                     f"_pb.Method({python_literal(method.name)}, {python_literal(path)}, "
                     f"{request_ref}, {response_ref}, {method.client_streaming}, "

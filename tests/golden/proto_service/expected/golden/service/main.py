@@ -55,6 +55,14 @@ class Empty:
     __pb_methods__: _t.Final = ()
 
 
+class Shadows:
+    """A method named like the messages it takes and returns."""
+
+    __pb_name__: _t.Final = "golden.service.Shadows"
+    EchoRequest_: _t.Final[_pb.Method[EchoRequest, EchoResponse]] = _pb.Method("EchoRequest", "/golden.service.Shadows/EchoRequest", EchoRequest, EchoResponse, False, False)
+    __pb_methods__: _t.Final = (EchoRequest_,)
+
+
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,
 # default, oneof, flags, JSON name, .proto name.
 EchoRequest.__pb_fields__ = (
@@ -72,5 +80,7 @@ FILE_DESCRIPTOR: _t.Final[bytes] = (
     b"choStream\x12\x1b.golden.service.EchoRequest\x1a\x1c.golden.service.EchoResp"
     b"onse\"\x00(\x010\x01\x12F\n\x07Collect\x12\x1b.golden.service.EchoRequest\x1a\x1c.golden.serv"
     b"ice.EchoResponse(\x01\x12J\n\x06Fanout\x12\x1b.golden.service.EchoRequest\x1a\x1c.gold"
-    b"en.service.EchoResponse\"\x03\x88\x02\x010\x012\x07\n\x05Emptyb\x06proto3"
+    b"en.service.EchoResponse\"\x03\x88\x02\x010\x012\x07\n\x05Empty2S\n\x07Shadows\x12H\n\x0bEchoReques"
+    b"t\x12\x1b.golden.service.EchoRequest\x1a\x1c.golden.service.EchoResponseb\x06pr"
+    b"oto3"
 )
