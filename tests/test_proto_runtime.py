@@ -498,6 +498,21 @@ def test_extensions_of_every_kind(pb: SimpleNamespace, codec: Codec) -> None:
     assert v2.gift_size.get(strange) is None and unknown_fields(strange) == b"\xb8\x06\x09"
 
 
+def test_two_declarations_of_one_extension_number_do_not_collide(pb: SimpleNamespace) -> None:
+    """Without a registry, each declaration reads the wire form its own way."""
+    from pilota.runtime.protobuf import Extension, FieldSpec
+    from pilota.runtime.protobuf import spec as pbspec
+
+    v2 = pb.v2
+    as_text = Extension(v2.Order, "other.package.priority",
+                        FieldSpec(100, "priority", pbspec.UINT64, pbspec.OPTIONAL))  # fmt: skip
+    order = v2.Order(id=1)
+    v2.priority.set(order, -1)
+    assert as_text.get(order) == 2**64 - 1  # -1 as an int32 varint, read as a uint64
+    assert v2.priority.get(order) == -1
+    assert order.to_bytes() == b"\x08\x01\xa0\x06" + b"\xff" * 9 + b"\x01"
+
+
 def test_an_extension_belongs_to_its_extendee(pb: SimpleNamespace) -> None:
     with pytest.raises(TypeError, match="extends Order, not Line"):
         pb.v2.priority.get(pb.v2.Line())

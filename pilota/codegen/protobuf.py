@@ -177,6 +177,7 @@ class PyModule:
     extensions: list[PyExtension] = field(default_factory=list)
     services: list[PyService] = field(default_factory=list)
     descriptor: list[str] = field(default_factory=list)  # bytes literals, one a line
+    hidden: list[tuple[str, str]] = field(default_factory=list)  # (alias, module-level name)
 
     @property
     def uses_enum(self) -> bool:
@@ -308,6 +309,9 @@ class _ModuleBuilder:
         self.extension_names: dict[int, str] = {}  # id(ir.Field) -> attribute
         # the names each class body binds: nested types, then members
         self.member_taken: dict[ir.Struct, set[str]] = {}
+        self.nested_names: dict[ir.Struct, frozenset[str]] = {}
+        self.scope: ir.Struct | None = None  # the class whose body annotations are for
+        self.hidden: dict[str, str] = {}  # module-level name -> its alias
 
     # ---- names ----------------------------------------------------------------------
 
@@ -331,6 +335,7 @@ class _ModuleBuilder:
             self.paths[n] = (*path, name)
             if isinstance(n, ir.Struct):
                 self.declare_nested(n, (*path, name))
+        self.nested_names[struct] = frozenset(taken)
         self.member_taken[struct] = taken  # choose_members adds the members
 
     def choose_members(self, struct: ir.Struct) -> None:
@@ -439,7 +444,15 @@ class _ModuleBuilder:
         if isinstance(t, ir.BaseType):
             return _SCALARS[t.kind][1]
         assert isinstance(t, ir.NamedType)
-        return self.ref(t.definition)
+        ref = self.ref(t.definition)
+        first, dot, rest = ref.partition(".")
+        if self.scope is not None and first in self.nested_names[self.scope]:
+            # inside this class's body a nested class hides the module-level name
+            alias = self.hidden.get(first)
+            if alias is None:
+                alias = self.hidden[first] = names.unique(f"_{first}", self.taken)
+            return alias + dot + rest
+        return ref
 
     def value_type(self, f: ir.Field) -> str:
         """A field's Python type, None excluded: `int`, `list[str]`, `dict[str, Msg]`."""
@@ -538,6 +551,13 @@ class _ModuleBuilder:
         )
 
     def message(self, struct: ir.Struct) -> PyMessage:
+        outer, self.scope = self.scope, struct
+        try:
+            return self._message(struct)
+        finally:
+            self.scope = outer
+
+    def _message(self, struct: ir.Struct) -> PyMessage:
         self.choose_members(struct)
         chosen = self.field_names[struct]
         inner = "    "  # nested classes are indented as a whole by the template
@@ -706,6 +726,7 @@ class _ModuleBuilder:
             if isinstance(definition, ir.Struct):
                 view.messages.append(self.message(definition))
         view.extensions = [self.extension(e, "", "") for e in self.module.extensions]
+        view.hidden = sorted((alias, name) for name, alias in self.hidden.items())
         for definition in self.module.definitions.values():
             if isinstance(definition, ir.Service):
                 view.services.append(self.service(definition))

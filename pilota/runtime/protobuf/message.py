@@ -221,7 +221,16 @@ class Extension(Generic[M, T]):
         extensions = self._extensions(message)
         found = extensions.get(self.number)
         if found is not None:
-            return found[1]  # type: ignore[no-any-return]
+            if found[0] is self or found[0].spec == self.spec:
+                return found[1]  # type: ignore[no-any-return]
+            # Another declaration of this number (from an unrelated package, say): what
+            # it holds goes back to the wire form, to be read as this one reads it.
+            written = bytearray()
+            _pure.write_extension(
+                written, found[0], found[1], message.__pb_message_set__, False, _pure.MAX_DEPTH
+            )
+            del extensions[self.number]
+            object.__setattr__(message, "_unknown", bytes(written) + unknown_fields(message))
         value = _pure.take_extension(message, self, message.__pb_message_set__)
         if value is not None:
             extensions[self.number] = (self, value)

@@ -22,7 +22,7 @@ class Outer(_pb.Message):
             return _pb.unknown_enum_member(cls, value)
 
     class Middle(_pb.Message):
-        __slots__ = ("depth", "inner", "inners")
+        __slots__ = ("depth", "inner", "inners", "top_inner")
         __pb_name__ = "golden.nested.Outer.Middle"
 
         class Depth(_enum.IntEnum):
@@ -56,6 +56,8 @@ class Outer(_pb.Message):
         inner: Outer.Middle.Inner | None
         inners: list[Outer.Middle.Inner]
         depth: Outer.Middle.Depth
+        top_inner: _Inner | None
+        """The top-level Inner, which the nested one hides inside Middle."""
 
         def __init__(
             self,
@@ -63,10 +65,12 @@ class Outer(_pb.Message):
             inner: Outer.Middle.Inner | None = None,
             inners: list[Outer.Middle.Inner] | None = None,
             depth: Outer.Middle.Depth = Depth.DEPTH_ZERO,
+            top_inner: _Inner | None = None,
         ) -> None:
             self.inner = inner
             self.inners = [] if inners is None else inners
             self.depth = depth
+            self.top_inner = top_inner
 
     middle: Outer.Middle | None
     state: Outer.State
@@ -104,6 +108,24 @@ class Sibling(_pb.Message):
         self.depth = depth
 
 
+class Inner(_pb.Message):
+    __slots__ = ("note",)
+    __pb_name__ = "golden.nested.Inner"
+
+    note: str
+
+    def __init__(
+        self,
+        *,
+        note: str = "",
+    ) -> None:
+        self.note = note
+
+
+# Module-level names that a nested class of the same name hides in its outer class.
+_Inner = Inner
+
+
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,
 # default, oneof, flags, JSON name, .proto name.
 Outer.__pb_fields__ = (
@@ -115,6 +137,7 @@ Outer.Middle.__pb_fields__ = (
     _pb.FieldSpec(1, "inner", _pb.MESSAGE, _pb.OPTIONAL, Outer.Middle.Inner, None, None, 0, "inner", "inner"),
     _pb.FieldSpec(2, "inners", _pb.MESSAGE, _pb.REPEATED, Outer.Middle.Inner, None, None, 0, "inners", "inners"),
     _pb.FieldSpec(3, "depth", _pb.ENUM, _pb.IMPLICIT, Outer.Middle.Depth, Outer.Middle.Depth.DEPTH_ZERO, None, 0, "depth", "depth"),
+    _pb.FieldSpec(4, "top_inner", _pb.MESSAGE, _pb.OPTIONAL, Inner, None, None, 0, "topInner", "top_inner"),
 )
 Outer.Middle.Inner.__pb_fields__ = (
     _pb.FieldSpec(1, "value", _pb.INT32, _pb.IMPLICIT, None, 0, None, 0, "value", "value"),
@@ -126,20 +149,24 @@ Sibling.__pb_fields__ = (
     _pb.FieldSpec(2, "state", _pb.ENUM, _pb.IMPLICIT, Outer.State, Outer.State.STATE_UNKNOWN, None, 0, "state", "state"),
     _pb.FieldSpec(3, "depth", _pb.ENUM, _pb.IMPLICIT, Outer.Middle.Depth, Outer.Middle.Depth.DEPTH_ZERO, None, 0, "depth", "depth"),
 )
+Inner.__pb_fields__ = (
+    _pb.FieldSpec(1, "note", _pb.STRING, _pb.IMPLICIT, None, "", None, _pb.VALIDATE_UTF8, "note", "note"),
+)
 
 # The serialized FileDescriptorProto of main.proto, as protoc writes it.
 FILE_DESCRIPTOR: _t.Final[bytes] = (
-    b"\n\nmain.proto\x12\rgolden.nested\"\xc5\x04\n\x05Outer\x123\n\x06middle\x18\x01 \x01(\x0b2\x1b.golden.n"
+    b"\n\nmain.proto\x12\rgolden.nested\"\xf8\x04\n\x05Outer\x123\n\x06middle\x18\x01 \x01(\x0b2\x1b.golden.n"
     b"ested.Outer.MiddleR\x06middle\x120\n\x05state\x18\x02 \x01(\x0e2\x1a.golden.nested.Outer."
     b"StateR\x05state\x12=\n\x08shortcut\x18\x03 \x01(\x0b2!.golden.nested.Outer.Middle.Inne"
-    b"rR\x08shortcut\x1a\xe8\x02\n\x06Middle\x127\n\x05inner\x18\x01 \x01(\x0b2!.golden.nested.Outer.Midd"
+    b"rR\x08shortcut\x1a\x9b\x03\n\x06Middle\x127\n\x05inner\x18\x01 \x01(\x0b2!.golden.nested.Outer.Midd"
     b"le.InnerR\x05inner\x129\n\x06inners\x18\x02 \x03(\x0b2!.golden.nested.Outer.Middle.Inn"
     b"erR\x06inners\x127\n\x05depth\x18\x03 \x01(\x0e2!.golden.nested.Outer.Middle.DepthR\x05de"
-    b"pth\x1a\x88\x01\n\x05Inner\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\x120\n\x05state\x18\x02 \x01(\x0e2\x1a.golden.nest"
-    b"ed.Outer.StateR\x05state\x127\n\x05depth\x18\x03 \x01(\x0e2!.golden.nested.Outer.Middl"
-    b"e.DepthR\x05depth\"&\n\x05Depth\x12\x0e\n\nDEPTH_ZERO\x10\x00\x12\r\n\tDEPTH_ONE\x10\x01\"+\n\x05State\x12"
-    b"\x11\n\rSTATE_UNKNOWN\x10\x00\x12\x0f\n\x0bSTATE_READY\x10\x01\"\xab\x01\n\x07Sibling\x125\n\x04deep\x18\x01 \x01(\x0b2!."
-    b"golden.nested.Outer.Middle.InnerR\x04deep\x120\n\x05state\x18\x02 \x01(\x0e2\x1a.golden.n"
-    b"ested.Outer.StateR\x05state\x127\n\x05depth\x18\x03 \x01(\x0e2!.golden.nested.Outer.Mi"
-    b"ddle.DepthR\x05depthb\x06proto3"
+    b"pth\x121\n\ttop_inner\x18\x04 \x01(\x0b2\x14.golden.nested.InnerR\x08topInner\x1a\x88\x01\n\x05Inner"
+    b"\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\x120\n\x05state\x18\x02 \x01(\x0e2\x1a.golden.nested.Outer.Stat"
+    b"eR\x05state\x127\n\x05depth\x18\x03 \x01(\x0e2!.golden.nested.Outer.Middle.DepthR\x05dept"
+    b"h\"&\n\x05Depth\x12\x0e\n\nDEPTH_ZERO\x10\x00\x12\r\n\tDEPTH_ONE\x10\x01\"+\n\x05State\x12\x11\n\rSTATE_UNKN"
+    b"OWN\x10\x00\x12\x0f\n\x0bSTATE_READY\x10\x01\"\xab\x01\n\x07Sibling\x125\n\x04deep\x18\x01 \x01(\x0b2!.golden.nested"
+    b".Outer.Middle.InnerR\x04deep\x120\n\x05state\x18\x02 \x01(\x0e2\x1a.golden.nested.Outer.S"
+    b"tateR\x05state\x127\n\x05depth\x18\x03 \x01(\x0e2!.golden.nested.Outer.Middle.DepthR\x05d"
+    b"epth\"\x1b\n\x05Inner\x12\x12\n\x04note\x18\x01 \x01(\tR\x04noteb\x06proto3"
 )
