@@ -13,7 +13,20 @@ modules import the copies in `pilota.runtime.protobuf.wkt`.
 
 A message is a class (nested messages and enums are nested classes) whose
 layout `pilota.runtime.protobuf.spec` documents; each module also carries
-its file's serialized FileDescriptorProto as `FILE_DESCRIPTOR`.
+its file's serialized FileDescriptorProto as `FILE_DESCRIPTOR`. Extensions
+are `Extension` objects (module attributes, or class attributes of the message
+they are declared in); a service is a class of `Method` descriptions.
+
+Names follow `pilota.codegen.names` (keywords get a trailing `_`, `__x`
+becomes `x__x`, collisions get more `_`), and also:
+- a class (message, enum, service) never takes a builtin's name (`bytes_`): it
+  would hide the builtin from the annotations around it;
+- an attribute that `__init__` assigns is never written in capitals (`ID` is
+  `id`): type checkers read such a name as a constant;
+- members never take the name of something their class's annotations use,
+  nor of a `Message` member (`to_bytes_`);
+- enum members never take `_sunder_` names, which enum reserves (`x_a_`).
+The wire and ProtoJSON keep the .proto names (`FieldSpec.proto_name`).
 """
 
 from __future__ import annotations

@@ -48,7 +48,33 @@ A decoder may create instances without calling `__init__` (`cls.__new__`,
 or the type's allocator) and fill every slot itself: IMPLICIT with
 `FieldSpec.default`, OPTIONAL and REQUIRED with None, REPEATED and PACKED
 with a new list, MAP with a new dict, each oneof slot with None; `_unknown`
-and `_extensions` may stay unset.
+and `_extensions` may stay unset. Every slot is a plain member descriptor
+(`cls.__dict__[name]`), so a compiled codec reads and writes them at their
+offsets; a oneof member is a class-level `OneofMember` descriptor over its
+oneof's slot (users' reads and writes only; codecs store the 2-tuple, whose
+first item is the member's `FieldSpec.name` string, straight into the slot).
+On the wire a oneof member that arrives replaces whatever the slot holds,
+except that the same message member arriving again merges.
+
+Extensions: an `Extension` object has `extendee` (the class), `full_name` and
+`spec`, a FieldSpec whose number is the extension's and whose label is
+OPTIONAL, REPEATED or PACKED. Codecs write `_extensions` after the known
+fields, in number order (a MessageSet's message extensions as items: group 1
+holding type_id 2 and message 3), then `_unknown`; they never decode into
+`_extensions`: `Extension.get` takes an extension out of `_unknown` when it
+is first read (`_pure.take_extension`), so no registry is needed.
+
+Codecs: a codec is a module with `encode(msg, deterministic) -> bytes`,
+`decode(cls, data, max_depth) -> msg` and `merge(msg, data, max_depth)`
+(`_pure` is the reference; `codec` picks one). `deterministic` orders map
+entries as Google's Python protobuf does, so the bytes are identical to its
+deterministic output (`_pure._deterministic_order`). Errors are
+`pilota.DecodeError` / `pilota.EncodeError` with the path of the field, like
+`Outer.items[2].name` or `Outer.by_key['k'].value`. Nesting deeper than
+`max_depth` messages (default 100; groups count, unknown ones too) is a
+DecodeError; encoding stops at the same depth (which a message holding
+itself reaches). Required fields (label REQUIRED, at any depth) are checked
+after the whole input is decoded.
 """
 
 from __future__ import annotations
