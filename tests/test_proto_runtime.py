@@ -645,3 +645,37 @@ def test_each_module_carries_its_file_descriptor(pb: SimpleNamespace) -> None:
     assert file.name == "rich2.proto" and file.package == "pilota.rich.v2"
     assert [m.name for m in file.message_type][:2] == ["Order", "Line"]
     assert file.to_bytes() == pb.v2.FILE_DESCRIPTOR
+
+
+# ---- fuzzing ----------------------------------------------------------------------------
+
+
+def test_random_and_mutated_input_only_raises_decode_error(pb: SimpleNamespace, codec: Codec) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    valid = [codec.encode(full_everything(pb)), codec.encode(pb.v2.Order(id=1, lines=[pb.v2.Line(sku="a")],
+             shipping=pb.v2.Order.Shipping(zone=1))), b"\x08\x00\x43\x18\x01\x44"]  # fmt: skip
+    classes = [pb.v3.Everything, pb.v2.Order, pb.editions.Node, pb.v3.Tree, pb.v2.Holder]
+
+    def mutated(data: bytes, at: int, byte: int, cut: int) -> bytes:
+        at %= max(len(data), 1)
+        return (data[:at] + bytes([byte]) + data[at + 1 :])[: max(len(data) - cut, 0)]
+
+    inputs = st.one_of(
+        st.binary(max_size=64),
+        st.builds(mutated, st.sampled_from(valid), st.integers(0, 10**6), st.integers(0, 255),
+                  st.integers(0, 4)),
+    )  # fmt: skip
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(inputs, st.sampled_from(classes))
+    def check(data: bytes, cls: Any) -> None:
+        try:
+            msg = codec.decode(cls, data)
+        except pilota.DecodeError:
+            return
+        again = codec.decode(cls, codec.encode(msg))  # what decodes encodes, and reads back
+        assert again == msg or codec.encode(again) == codec.encode(msg)
+
+    check()
