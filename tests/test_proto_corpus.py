@@ -1,6 +1,9 @@
 """Every .proto that protoc accepts, in ../shared/corpus/proto and ../shared/corpus/pilota
 and in our own tests, generates a package that imports, whose modules each embed
-their file's FileDescriptorProto byte for byte as protoc writes it."""
+their file's FileDescriptorProto byte for byte as protoc writes it; and every
+field's spec says what protoc's resolved descriptor says (presence, packing,
+group encoding, closed enums, UTF-8 validation, required), editions features
+included."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +69,7 @@ def check_file(root: Path, name: str, tmp_path: Path, package: str) -> None:
             dotted = ".".join(Path(place).with_suffix("").parts)
             generated = importlib.import_module(f"{package}.{dotted}")
             assert theirs[module.name] == generated.FILE_DESCRIPTOR, module.name
+            check_semantics(generated, pool_of(theirs))
     finally:
         for loaded in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             del sys.modules[loaded]
@@ -95,3 +100,58 @@ OWN = [("idl", name) for name in sorted(p.name for p in PROTO_IDL.glob("*.proto"
 def test_own(where: str, name: str, tmp_path: Path) -> None:
     root = PROTO_IDL if where == "idl" else GOLDEN / where / "idl"
     check_file(root, name, tmp_path, "own_gen")
+
+
+def pool_of(files: dict[str, bytes]) -> Any:
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    pool = descriptor_pool.DescriptorPool()
+    for raw in files.values():
+        pool.Add(descriptor_pb2.FileDescriptorProto.FromString(raw))
+    return pool
+
+
+def check_semantics(module: Any, pool: Any) -> None:
+    """Each FieldSpec in `module` against protoc's resolved field descriptor."""
+    from pilota.runtime.protobuf import Extension, Message
+
+    def classes(scope: Any) -> list[Any]:
+        found = []
+        for value in vars(scope).values():
+            if isinstance(value, type) and issubclass(value, Message) and value.__module__ == module.__name__:
+                found += [value, *classes(value)]
+        return found
+
+    for cls in classes(module):
+        descriptor = pool.FindMessageTypeByName(cls.__pb_name__)
+        for spec in cls.__pb_fields__:
+            same_field(spec, descriptor.fields_by_name[spec.proto_name], cls.__pb_name__)
+        for value in vars(cls).values():
+            if isinstance(value, Extension):
+                same_field(value.spec, pool.FindExtensionByName(value.full_name), value.full_name)
+    for value in vars(module).values():
+        if isinstance(value, Extension):
+            same_field(value.spec, pool.FindExtensionByName(value.full_name), value.full_name)
+
+
+def same_field(spec: Any, fd: Any, where: str) -> None:
+    from pilota.runtime.protobuf import spec as pb
+
+    what = f"{where}.{spec.proto_name}"
+    assert spec.number == fd.number, what
+    if spec.label == pb.MAP:
+        entry = fd.message_type
+        same_field(spec.type[0], entry.fields_by_name["key"], what)
+        same_field(spec.type[1], entry.fields_by_name["value"], what)
+        return
+    assert spec.kind == fd.type, what  # delimited messages are groups, as protoc resolves them
+    assert (spec.label in (pb.REPEATED, pb.PACKED)) == fd.is_repeated, what
+    assert (spec.label == pb.PACKED) == fd.is_packed, what
+    assert (spec.label == pb.REQUIRED) == fd.is_required, what
+    if not fd.is_repeated and not fd.containing_type.GetOptions().map_entry:
+        assert (spec.label != pb.IMPLICIT) == fd.has_presence, what
+    if fd.enum_type is not None:
+        assert bool(spec.flags & pb.CLOSED_ENUM) == fd.enum_type.is_closed, what
+    if fd.type == fd.TYPE_STRING:
+        verify = fd._GetFeatures().utf8_validation == 2  # VERIFY
+        assert bool(spec.flags & pb.VALIDATE_UTF8) == verify, what
