@@ -47,6 +47,7 @@ from pilota.runtime.protobuf.spec import (
     LEN,
     MAP,
     MESSAGE,
+    OPTIONAL,
     PACKABLE,
     PACKED,
     REPEATED,
@@ -90,7 +91,7 @@ Buffer = bytes | bytearray | memoryview
 class _Field:
     """One field as the codec uses it: spec plus what is derived from it once."""
 
-    __slots__ = ("closed", "fixed", "kind", "label", "name", "oneof", "packable", "spec",
+    __slots__ = ("closed", "fixed", "kind", "label", "name", "oneof", "packable", "skip", "spec",
                  "tag", "utf8", "wire")  # fmt: skip
 
     def __init__(self, spec: FieldSpec) -> None:
@@ -106,10 +107,16 @@ class _Field:
         self.fixed = _FIXED_SIZES.get(spec.kind, 0)
         packed = spec.label == PACKED and spec.kind in PACKABLE
         self.tag = _tag_bytes(spec.number, LEN if packed else self.wire)
+        # the type of an unset value that encoding skips without a closer look
+        self.skip: type | None = {
+            REPEATED: list, PACKED: list, MAP: dict, OPTIONAL: type(None)
+        }.get(spec.label)  # fmt: skip
+        if spec.label == IMPLICIT and spec.kind not in (DOUBLE, FLOAT):
+            self.skip = type(spec.default)
 
 
 class _Plan:
-    __slots__ = ("by_number", "cls", "fields", "fresh", "message_set", "name", "oneofs",
+    __slots__ = ("by_number", "cls", "fields", "fresh", "message_set", "name", "new", "oneofs",
                  "required")  # fmt: skip
 
     def __init__(self, cls: type[Message]) -> None:
@@ -136,6 +143,7 @@ class _Plan:
         }
         self.required = [f for f in self.fields if f.label == REQUIRED]
         self.message_set = cls.__pb_message_set__
+        self.new = _compile_new(cls, self.fresh)
 
 
 _plans: dict[type, _Plan] = {}
@@ -150,10 +158,36 @@ def plan_of(cls: type[Message]) -> _Plan:
 
 def new_message(cls: type[Message]) -> Any:
     """An instance with every field unset, made without calling `__init__`."""
-    obj = cls.__new__(cls)
-    for name, value, factory in plan_of(cls).fresh:
-        object.__setattr__(obj, name, factory() if factory is not None else value)
-    return obj
+    return plan_of(cls).new()
+
+
+def _compile_new(
+    cls: type[Message], fresh: list[tuple[str, Any, Callable[[], Any] | None]]
+) -> Callable[[], Any]:
+    """A function making a `cls` with its slots set as `fresh` says: one line a slot,
+    rather than a loop (attribute names are checked to be identifiers)."""
+    if not all(name.isidentifier() for name, _, _ in fresh):
+        def slow() -> Any:
+            obj = object.__new__(cls)
+            for name, value, factory in fresh:
+                object.__setattr__(obj, name, factory() if factory is not None else value)
+            return obj
+
+        return slow
+    lines = ["def new():", "    obj = allocate(cls)"]
+    constants: dict[str, Any] = {"allocate": object.__new__, "cls": cls}
+    for i, (name, value, factory) in enumerate(fresh):
+        if factory is list:
+            lines.append(f"    obj.{name} = []")
+        elif factory is dict:
+            lines.append(f"    obj.{name} = {{}}")
+        else:
+            constants[f"v{i}"] = value
+            lines.append(f"    obj.{name} = v{i}")
+    lines.append("    return obj")
+    exec("\n".join(lines), constants)  # the names were checked above
+    made: Callable[[], Any] = constants["new"]
+    return made
 
 
 def _tag_bytes(number: int, wire: int) -> bytes:
@@ -236,7 +270,14 @@ def _merge(
     unknown: list[bytes] | None = None
     while pos < end:
         start = pos
-        number, wire, pos = _tag(data, pos, end)
+        tag = data[pos]
+        if tag < 0x80 and tag >= 8:  # a one-byte tag (the common case)
+            number, wire = tag >> 3, tag & 7
+            pos += 1
+            if wire > 5:
+                raise DecodeError(f"invalid wire type {wire} (field {number})")
+        else:
+            number, wire, pos = _tag(data, pos, end)
         if wire == EGROUP:
             if number == group:
                 _keep_unknown(obj, unknown)
@@ -388,7 +429,12 @@ def _read_field(
         if wire == LEN and f.packable:
             return _read_packed(obj, f, data, pos, end)
         return _WRONG_WIRE
-    value, new_pos = _read_scalar(f, wire, data, pos, end)
+    if wire == VARINT and pos < end and data[pos] < 0x80 and kind != SINT32 and kind != SINT64:
+        value, new_pos = data[pos], pos + 1  # a one-byte varint: the number itself
+        if kind == BOOL:
+            value = value != 0
+    else:
+        value, new_pos = _read_scalar(f, wire, data, pos, end)
     if kind == ENUM:
         member = _enum_member(f, value)
         if member is None:  # a closed enum's unknown number: kept as an unknown field
@@ -629,6 +675,8 @@ def _write_message(out: bytearray, msg: Any, plan: _Plan, det: bool, depth: int)
                 continue
         else:
             value = getattr(msg, f.name)
+            if not value and type(value) is f.skip:  # unset: nothing to write or check
+                continue
         try:
             _write_field(out, f, value, det, depth)
         except EncodeError as e:
