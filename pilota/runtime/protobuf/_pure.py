@@ -108,9 +108,8 @@ class _Field:
         packed = spec.label == PACKED and spec.kind in PACKABLE
         self.tag = _tag_bytes(spec.number, LEN if packed else self.wire)
         # the type of an unset value that encoding skips without a closer look
-        self.skip: type | None = {
-            REPEATED: list, PACKED: list, MAP: dict, OPTIONAL: type(None)
-        }.get(spec.label)  # fmt: skip
+        skips: dict[int, type] = {REPEATED: list, PACKED: list, MAP: dict, OPTIONAL: type(None)}
+        self.skip = skips.get(spec.label)
         if spec.label == IMPLICIT and spec.kind not in (DOUBLE, FLOAT):
             self.skip = type(spec.default)
 
