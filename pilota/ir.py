@@ -226,6 +226,8 @@ class Definition:
     options: dict[str, Value] = field(default_factory=dict)
     # the enclosing message for protobuf nested types; None at file level
     parent: Struct | None = field(default=None, repr=False)
+    # protobuf (edition 2024): "local" or "export" when written on a message or enum
+    visibility: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -265,6 +267,9 @@ class Enum(Definition):
     members: list[EnumMember] = field(default_factory=list)
     # protobuf: closed enums (proto2) reject unknown numbers; Thrift enums are open
     closed: bool = False
+    # protobuf: reserved numbers (both ends included) and names
+    reserved_ids: list[tuple[int, int]] = field(default_factory=list)
+    reserved_names: list[str] = field(default_factory=list)
 
     def member(self, name: str) -> EnumMember | None:
         return next((m for m in self.members if m.name == name), None)
@@ -294,6 +299,10 @@ class Field:
     proto3_optional: bool = False  # written `optional` in proto3: explicit presence
     delimited: bool = False  # protobuf groups (and DELIMITED in editions): group encoding
     extension_scope: Struct | None = field(default=None, repr=False)  # where declared
+    # protobuf: every feature resolved for this field as protoc resolves it, by the
+    # editions names (`field_presence`, `repeated_field_encoding`, `utf8_validation`,
+    # ...); proto2 and proto3 map onto them (`[packed = true]` is PACKED). Thrift: {}.
+    features: dict[str, str] = field(default_factory=dict)
 
     @property
     def optional(self) -> bool:
@@ -368,6 +377,8 @@ class Method:
     client_streaming: bool = False
     server_streaming: bool = False
     options: dict[str, Value] = field(default_factory=dict)
+    # protobuf: written with a `{ ... }` body, where protoc records options even if none
+    body: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -411,6 +422,16 @@ class Include:
 
 
 @dataclass(eq=False, slots=True)
+class OptionTypes:
+    """The messages and extensions protobuf options are typed against: what it
+    takes to serialize an `options` dict (its keys are these messages' field
+    names, or `(full.name)` of an extension)."""
+
+    messages: dict[str, Struct] = field(default_factory=dict)  # "FieldOptions" -> its message
+    extensions: dict[str, Field] = field(default_factory=dict)  # "(full.name)" -> extension
+
+
+@dataclass(eq=False, slots=True)
 class Module:
     """One IDL file."""
 
@@ -426,6 +447,9 @@ class Module:
     doc: str | None = None
     options: dict[str, Value] = field(default_factory=dict)
     extensions: list[Field] = field(default_factory=list)  # protobuf: file-level `extend`
+    # protobuf: what this file's options are typed against (shared by a load's modules)
+    option_types: OptionTypes | None = field(default=None, repr=False)
+    option_imports: list[str] = field(default_factory=list)  # protobuf `import option`
 
     @property
     def scope_name(self) -> str:

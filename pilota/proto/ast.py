@@ -158,6 +158,7 @@ class Method:
     input_loc: Location
     output_loc: Location
     doc: str | None = None
+    body: bool = False  # written with `{ ... }` rather than `;`
 
 
 @dataclass(slots=True)

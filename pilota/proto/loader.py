@@ -252,7 +252,7 @@ class _Loader:
         full = f"{scope}.{message.name}" if scope else message.name
         struct = ir.Struct(
             message.name, f.module, message.loc, message.doc, kind=ir.StructKind.MESSAGE,
-            parent=parent, is_group=message.is_group,
+            parent=parent, is_group=message.is_group, visibility=message.visibility,
         )  # fmt: skip
         self.define(full, _Symbol("message", f, message.loc, struct))
         for nested in message.messages:
@@ -270,7 +270,9 @@ class _Loader:
         self, f: _File, enum: ast.Enum, scope: str, parent: ir.Struct | None
     ) -> ir.Enum:
         full = f"{scope}.{enum.name}" if scope else enum.name
-        lowered = ir.Enum(enum.name, f.module, enum.loc, enum.doc, parent=parent)
+        lowered = ir.Enum(
+            enum.name, f.module, enum.loc, enum.doc, parent=parent, visibility=enum.visibility
+        )
         self.define(full, _Symbol("enum", f, enum.loc, lowered))
         for value in enum.values:
             # Enum values are siblings of their enum, as in C++.

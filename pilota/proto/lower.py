@@ -17,7 +17,7 @@ from pilota.proto.loader import (
     _Symbol,
     json_name,
 )
-from pilota.proto.options import OptionInterpreter, typed_value
+from pilota.proto.options import TARGETS, OptionInterpreter, typed_value
 
 if TYPE_CHECKING:
     from pilota.proto.loader import _File, _Loader
@@ -81,11 +81,14 @@ def _own_features(written: list[ast.Option]) -> dict[str, tuple[str, Location]]:
 # Feature defaults: proto2 and proto3 are fixed feature sets; editions start from these.
 _FEATURE_DEFAULTS = {
     ir.Syntax.PROTO2: {"field_presence": "EXPLICIT", "enum_type": "CLOSED",
+                       "repeated_field_encoding": "EXPANDED", "utf8_validation": "NONE",
                        "message_encoding": "LENGTH_PREFIXED",
                        "json_format": "LEGACY_BEST_EFFORT"},
     ir.Syntax.PROTO3: {"field_presence": "IMPLICIT", "enum_type": "OPEN",
+                       "repeated_field_encoding": "PACKED", "utf8_validation": "VERIFY",
                        "message_encoding": "LENGTH_PREFIXED", "json_format": "ALLOW"},
     ir.Syntax.EDITIONS: {"field_presence": "EXPLICIT", "enum_type": "OPEN",
+                         "repeated_field_encoding": "PACKED", "utf8_validation": "VERIFY",
                          "message_encoding": "LENGTH_PREFIXED", "json_format": "ALLOW"},
 }  # fmt: skip
 
@@ -144,10 +147,28 @@ class Lowering:
         for p in self.pending:
             p.target.options = interpreter.interpret(p.file, p.written, p.kind, p.scope)
         interpreter.check_targets()
+        self.record_option_types()
         for extension_range, range_tree in self.extension_ranges:
             self.check_declarations(extension_range, range_tree)
         for extension, field_tree, full in self.extension_fields:
             self.check_declared(extension, field_tree, full)
+
+    def record_option_types(self) -> None:
+        """What options were typed against, for whoever serializes them (every module
+        of the load shares one table), and each file's `import option`s."""
+        types = ir.OptionTypes()
+        for name, symbol in self.loader.symbols.items():
+            if symbol.extension is not None:
+                types.extensions[f"({name})"] = symbol.extension
+        for kind in TARGETS:
+            message = self.loader.symbols.get(f"google.protobuf.{kind}")
+            if message is not None and isinstance(message.definition, ir.Struct):
+                types.messages[kind] = message.definition
+        for f in self.files:
+            f.module.option_types = types
+            f.module.option_imports = [
+                target.import_name for imp, target in f.imports if imp.kind == "option"
+            ]
 
     def features(
         self, f: _File, parent: ir.Struct | None, *own: list[ast.Option]
@@ -338,6 +359,11 @@ class Lowering:
         features = self.features(
             f, struct, fld.oneof.options if fld.oneof is not None else [], fld.options
         )
+        packed = _find(fld.options, "packed")
+        if packed is not None and syntax is not ir.Syntax.EDITIONS:
+            # proto2 and proto3 say it with an option; editions with the feature
+            packing = "PACKED" if packed.value == _TRUE else "EXPANDED"
+            features["repeated_field_encoding"] = packing
         presence_feature = features["field_presence"]
         if fld.label == "required" or presence_feature == "LEGACY_REQUIRED":
             requiredness = ir.Requiredness.REQUIRED
@@ -368,6 +394,7 @@ class Lowering:
                 is_message and fld.map_key is None
                 and features["message_encoding"] == "DELIMITED"
             ),
+            features=features,
         )  # fmt: skip
         if explicit_json is not None and in_extend:
             self.diagnostics.error("extensions cannot have a json_name option", explicit_json.loc)
@@ -400,6 +427,13 @@ class Lowering:
             or kind not in (None, ir.BaseKind.STRING, ir.BaseKind.BINARY)
         )
         problems: list[tuple[str, Location]] = []
+        map_value = value_type.value if isinstance(value_type, ir.MapType) else None
+        if isinstance(map_value, ir.NamedType) and isinstance(map_value.definition, ir.Enum):
+            members = map_value.definition.members
+            if members and members[0].value != 0:  # a missing value must decode to it
+                problems.append((f"a map's enum values need 0 as the first value, and "
+                                 f"\"{map_value.definition.full_name}\" starts with "
+                                 f"{members[0].value}", fld.type_loc))  # fmt: skip
         packed = _find(fld.options, "packed")
         if packed is not None and f.syntax is ir.Syntax.EDITIONS:
             problems.append(("the packed option is not allowed in editions; use "
@@ -616,6 +650,10 @@ class Lowering:
         f = self._file_of(enum)
         self.defer_options(f, tree.options, "EnumOptions", enum.full_name, enum)
         enum.closed = self.features(f, enum.parent, tree.options)["enum_type"] == "CLOSED"
+        enum.reserved_ids = [
+            (r.start, _INT32[1] if r.end_is_max else r.end) for r in tree.reserved_ranges
+        ]
+        enum.reserved_names = [name for name, _ in tree.reserved_names]
         if not tree.values:
             self.diagnostics.error(f"enum \"{tree.name}\" must have at least one value", tree.loc)
             return
@@ -674,13 +712,18 @@ class Lowering:
             lowered = ir.Method(
                 method.name, service, loc=method.loc, doc=method.doc,
                 client_streaming=method.client_streaming,
-                server_streaming=method.server_streaming,
+                server_streaming=method.server_streaming, body=method.body,
             )  # fmt: skip
             self.defer_options(f, method.options, "MethodOptions", service.full_name, lowered)
             for type_name, loc, is_input in (
                 (method.input_type, method.input_loc, True),
                 (method.output_type, method.output_loc, False),
             ):
+                if type_name in SCALARS:  # as in protoc: a scalar's name is never a type name here
+                    self.diagnostics.error(
+                        f"expected a message type, found the scalar type \"{type_name}\"", loc
+                    )
+                    continue
                 found = self.loader.lookup(f, type_name, scope, loc)
                 if found is None:
                     continue

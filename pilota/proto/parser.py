@@ -554,7 +554,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         return ast.Method(
             name.value, input_type, output_type, in_stream is not None, out_stream is not None,
             body[0] if body else [], self.loc(name), input_loc, output_loc,
-            doc=self.doc(keyword.line, name),
+            doc=self.doc(keyword.line, name), body=bool(body),
         )  # fmt: skip
 
     def rpc_body(self, ch: list[Any]) -> list[ast.Option]:
