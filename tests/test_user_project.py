@@ -1,0 +1,195 @@
+"""A project as a user meets it: `volo init` from Apache's tutorial IDL (and from
+idl_samples/calc, which exercises the same features on a fresh clone), a real
+handler written in, then `mypy --strict`, `pyright` in strict mode, `ruff check`
+and the project's own tests pass; in a virtual environment made by `make demo`
+and in one made from the wheel.
+
+The type checkers and ruff are this environment's; they look at the other
+environment's packages (`--python-executable`, `--pythonpath`), which is what
+the editable install of `make demo` must make visible to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_packaging import build_wheel, copy_checkout, wheel_environment
+
+APACHE_EXAMPLES = Path("/usr/share/doc/thrift-compiler/examples")
+CALC = REPO / "idl_samples" / "calc" / "calc.thrift"
+TOOLS = Path(sys.executable).parent  # mypy, pyright and ruff of this environment
+
+
+def apache_tutorial() -> Path:
+    """Apache's tutorial.thrift as Debian's thrift-compiler ships it: skips
+    without it on a bare laptop, fails in CI (which installs thrift-compiler)."""
+    path = APACHE_EXAMPLES / "tutorial.thrift"
+    if not (path.is_file() and (APACHE_EXAMPLES / "shared.thrift").is_file()):
+        message = f"{path} is missing (Debian: thrift-compiler)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without what points Python at this checkout."""
+    drop = {"PYTHONPATH", "VIRTUAL_ENV", "MYPYPATH", "PYTHONHOME"}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def run(command: list[str | Path], cwd: Path, timeout: float = 600) -> str:
+    done = subprocess.run(
+        command, cwd=cwd, env=clean_env(), capture_output=True, text=True, check=False,
+        timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of the .venv `make demo` makes in a fresh copy of the checkout."""
+    source = copy_checkout(tmp_path_factory.mktemp("demo") / "volo-py")
+    base_python = Path(sys.base_prefix) / "bin" / "python3"
+    output = run(["make", "demo", f"PYTHON={base_python}"], source, timeout=1200)
+    # The demo ends with the reply, as the README says.
+    last = output.strip().splitlines()[-1]
+    assert last == "reply from the echo server: EchoResponse(message='')", output
+    return source / ".venv" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of a virtual environment made from the wheel."""
+    work = tmp_path_factory.mktemp("wheel")
+    return wheel_environment(build_wheel(work), work / "env") / "bin" / "python"
+
+
+# Real handlers, our own code: the method bodies, keyed by method name. Each
+# body goes under the `async def` line `volo init` wrote, so the signatures
+# stay the generator's.
+HANDLERS = {
+    "tutorial": (
+        "from tutorial.gen import shared\n"
+        "from tutorial.gen.tutorial import CalculatorHandler, InvalidOperation, Operation, Work\n",
+        """
+    def __init__(self) -> None:
+        self.results: dict[int, shared.SharedStruct] = {}
+        self.pings = 0
+""",
+        {
+            "getStruct": "return self.results.get(key) or shared.SharedStruct(key=key, value='')",
+            "ping": "self.pings += 1",
+            "add": "return num1 + num2",
+            "calculate": """match w:
+    case Work(op=Operation.ADD, num1=a, num2=int(b)):
+        value = a + b
+    case Work(op=Operation.SUBTRACT, num1=a, num2=int(b)):
+        value = a - b
+    case Work(op=Operation.MULTIPLY, num1=a, num2=int(b)):
+        value = a * b
+    case Work(op=Operation.DIVIDE, num1=a, num2=int(b)) if b != 0:
+        value = a // b
+    case _:
+        raise InvalidOperation(why=f"cannot calculate {w!r}")
+self.results[logid] = shared.SharedStruct(key=logid, value=str(value))
+return value""",
+            "zip": "self.results.clear()",
+        },
+    ),
+    "calc": (
+        "from calc.gen import common\n"
+        "from calc.gen.calc import (\n"
+        "    LARGEST_OPERAND,\n"
+        "    CalculationError,\n"
+        "    CalculatorHandler,\n"
+        "    Expression,\n"
+        "    Number,\n"
+        "    Operator,\n"
+        ")\n",
+        """
+    def __init__(self) -> None:
+        self.results: list[Number] = []
+""",
+        {
+            "health": "return common.Health(serving=True, version='1.0')",
+            "ping": "pass",
+            "evaluate": """match expression:
+    case Expression(left=left, right=right, op=op) if max(abs(left), abs(right)) > LARGEST_OPERAND:
+        raise CalculationError(op=op, reason=f"an operand is over {LARGEST_OPERAND}")
+    case Expression(op=Operator.OVER, right=0):
+        raise CalculationError(op=Operator.OVER, reason="division by zero")
+    case Expression(left=left, right=right, op=Operator.PLUS):
+        value = left + right
+    case Expression(left=left, right=right, op=Operator.MINUS):
+        value = left - right
+    case Expression(left=left, right=right, op=Operator.TIMES):
+        value = left * right
+    case Expression(left=left, right=right, op=Operator.OVER):
+        value = left // right
+    case _:
+        raise CalculationError(reason=f"cannot evaluate {expression!r}")
+self.results.append(value)
+return value""",
+            "sum": "return sum(numbers or [])",
+            "reset": "self.results.clear()",
+        },
+    ),
+}
+
+
+def implement_handler(project: Path, name: str) -> None:
+    """Replaces the stub in NAME/handler.py by a real handler, keeping the stub's signatures."""
+    imports, init, bodies = HANDLERS[name]
+    stub = (project / name / "handler.py").read_text()
+    signatures = {
+        m.group(2): m.group(1)
+        for m in re.finditer(r"^    (async def (\w+)\(.*\) -> .*:)$", stub, re.M)
+    }
+    assert sorted(signatures) == sorted(bodies), stub
+    methods = [
+        f"    {signatures[method]}\n" + "".join(f"        {line}\n" for line in body.splitlines())
+        for method, body in bodies.items()
+    ]
+    base = re.search(r"^class Handler\((.*)\):$", stub, re.M)
+    assert base is not None, stub
+    text = (
+        '"""The Calculator service, implemented."""\n\nfrom __future__ import annotations\n\n'
+        f"{imports}\n\nclass Handler({base.group(1)}):{init}\n" + "\n".join(methods)
+    )
+    (project / name / "handler.py").write_text(text)
+
+
+def check_project(project: Path, name: str, python: Path) -> None:
+    """mypy --strict, pyright (strict), ruff and the project's tests, against `python`'s packages."""
+    (project / "pyrightconfig.json").write_text(json.dumps({"typeCheckingMode": "strict"}))
+    run([TOOLS / "mypy", "--strict", "--no-incremental", "--python-executable", python, "."], project)
+    out = run([TOOLS / "pyright", "--pythonpath", python], project)
+    assert "0 errors" in out, out
+    # The generated package is the compiler's: its own tests run ruff on generated code.
+    run([TOOLS / "ruff", "check", "--no-cache", "--extend-exclude", f"{name}/gen", "."], project)
+    out = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    assert re.search(r"\b4 passed\b", out), out
+
+
+@pytest.mark.parametrize("environment", ["demo", "wheel"])
+@pytest.mark.parametrize("name", ["tutorial", "calc"])
+def test_a_project_passes_the_type_checkers_and_its_tests_once_implemented(
+    request: pytest.FixtureRequest, tmp_path: Path, environment: str, name: str
+) -> None:
+    idl = apache_tutorial() if name == "tutorial" else CALC
+    python: Path = request.getfixturevalue(f"{environment}_python")
+    project = tmp_path / "project"
+    project.mkdir()
+    run([python.parent / "volo", "init", name, idl], project)
+    implement_handler(project, name)
+    check_project(project, name, python)
