@@ -7,6 +7,7 @@ from volo.client import (
     TransportError,
     connect,
     hash_key,
+    parse_address,
     timeout,
 )
 from volo.framing import FrameError, Framing, WireFormat
@@ -23,6 +24,7 @@ __all__ = [
     "WireFormat",
     "connect",
     "hash_key",
+    "parse_address",
     "run",
     "timeout",
 ]

@@ -447,6 +447,16 @@ class _SendService:
         return await self.transport.send(ctx, request)
 
 
+# Minimal version written with issue 11's CLI work so the project templates can
+# use it; the runtime's own version (issue 11, item 7) supersedes it on merge.
+def parse_address(text: str) -> tuple[str, int]:
+    """`host:port` (or `:port`, meaning 127.0.0.1) as (host, port); ValueError otherwise."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"address {text!r} needs a port from 0 to 65535, like 127.0.0.1:8080")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def connect(
     address: str | Sequence[str], *, weights: Sequence[int] | None = None, **options: Any
 ) -> ClientTransport:
