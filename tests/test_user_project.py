@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.test_packaging import build_wheel, copy_checkout, wheel_environment
+from tests.test_project import free_port
 
 APACHE_EXAMPLES = Path("/usr/share/doc/thrift-compiler/examples")
 CALC = REPO / "idl_samples" / "calc" / "calc.thrift"
@@ -46,12 +47,15 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def run(command: list[str | Path], cwd: Path, timeout: float = 600) -> str:
+def run(
+    command: list[str | Path], cwd: Path, timeout: float = 600, **env: str
+) -> str:
+    """Runs `command`; returns its output, standard error too, as a terminal shows it."""
     done = subprocess.run(
-        command, cwd=cwd, env=clean_env(), capture_output=True, text=True, check=False,
-        timeout=timeout,
+        command, cwd=cwd, env={**clean_env(), **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, check=False, timeout=timeout,
     )  # fmt: skip
-    assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{command}:\n{done.stdout}"
     return done.stdout
 
 
@@ -60,7 +64,13 @@ def demo_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The interpreter of the .venv `make demo` makes in a fresh copy of the checkout."""
     source = copy_checkout(tmp_path_factory.mktemp("demo") / "volo-py")
     base_python = Path(sys.base_prefix) / "bin" / "python3"
-    output = run(["make", "demo", f"PYTHON={base_python}"], source, timeout=1200)
+    output = run(
+        ["make", "demo", f"PYTHON={base_python}"], source, timeout=1200, DEMO_PORT=str(free_port())
+    )
+    # Installing shows the codec; where the compiled one must build (CI), it is the one in use.
+    assert "volo, version" in output
+    if os.environ.get("PILOTA_REQUIRE_EXTENSIONS"):
+        assert "(codec: cython)" in output, output
     # The demo ends with the reply, as the README says.
     last = output.strip().splitlines()[-1]
     assert last == "reply from the echo server: EchoResponse(message='')", output
@@ -181,13 +191,34 @@ def check_project(project: Path, name: str, python: Path) -> None:
     assert re.search(r"\b4 passed\b", out), out
 
 
-@pytest.mark.parametrize("environment", ["demo", "wheel"])
+OWN_METHODS = {"tutorial": ["ping", "add", "calculate", "zip"], "calc": ["ping", "evaluate", "sum", "reset"]}
+
+
+@pytest.mark.parametrize("name", ["tutorial", "calc"])
+def test_the_files_volo_init_writes_pass_the_type_checkers(tmp_path: Path, name: str) -> None:
+    idl = apache_tutorial() if name == "tutorial" else CALC
+    run([TOOLS / "volo", "init", name, idl], tmp_path)
+    written = [tmp_path / name / f for f in ("handler.py", "server.py", "client.py")]
+    written.append(tmp_path / "tests" / f"test_{name}.py")
+    for path in written:
+        assert "import *" not in path.read_text(), path
+    # The tests call the service's own methods, not the one it inherits.
+    tests = re.findall(r"^def test_(\w+)\(", written[-1].read_text(), re.M)
+    assert tests == OWN_METHODS[name]
+    check_project(tmp_path, name, Path(sys.executable))
+
+
+@pytest.mark.parametrize("environment", ["current", "demo", "wheel"])
 @pytest.mark.parametrize("name", ["tutorial", "calc"])
 def test_a_project_passes_the_type_checkers_and_its_tests_once_implemented(
     request: pytest.FixtureRequest, tmp_path: Path, environment: str, name: str
 ) -> None:
     idl = apache_tutorial() if name == "tutorial" else CALC
-    python: Path = request.getfixturevalue(f"{environment}_python")
+    python = (
+        Path(sys.executable)
+        if environment == "current"
+        else request.getfixturevalue(f"{environment}_python")
+    )
     project = tmp_path / "project"
     project.mkdir()
     run([python.parent / "volo", "init", name, idl], project)
