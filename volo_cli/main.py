@@ -31,9 +31,16 @@ def _show_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     from pilota.runtime import codec
 
     click.echo(f"volo, version {pilota.__version__} (codec: {codec.IMPLEMENTATION})")
+    _warn_without_compiled_codec()
+    ctx.exit()
+
+
+def _warn_without_compiled_codec() -> None:
+    """Says so when the compiled codec was not built (pip shows no build output)."""
+    from pilota.runtime import codec
+
     if codec.IMPLEMENTATION != "cython" and not os.environ.get("PILOTA_PURE_PYTHON"):
         click.echo(NO_COMPILED_CODEC, err=True)
-    ctx.exit()
 
 
 NO_COMPILED_CODEC = (
@@ -194,6 +201,7 @@ def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
     for path in report.kept:
         click.echo(f"kept    {path} (it already exists)")
     _todo(report)
+    _warn_without_compiled_codec()
     click.echo(f"\nnext: python -m {name}.server, then python -m {name}.client")
 
 
