@@ -449,7 +449,7 @@ class ProjectView:
         result = []
         for method, py in zip(service.all_methods(), views, strict=True):
             arguments = [
-                f"{name}={self.names.value(example(f.type), f.type)}"
+                f"{name}={self.example(f.type)}"
                 for f, name in zip(method.args, py.arg_names, strict=True)
                 if f.default is None
             ]
@@ -467,6 +467,11 @@ class ProjectView:
         return result
 
     def example(self, t: ir.Type) -> str:
+        """A simple valid value of `t` as source (see `example`)."""
+        target = ir.unalias(t)
+        definition = target.definition if isinstance(target, ir.NamedType) else None
+        if isinstance(definition, ir.Enum) and not definition.members:
+            return f"{self.names.type(target)}(0)"  # an open enum: any number is one
         return self.names.value(example(t), t)
 
     def runtime_class(self, t: ir.Type) -> str:

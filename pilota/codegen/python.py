@@ -747,9 +747,10 @@ class ImportingModule:
         home_names = set(owner.py_names.values()) | {
             name for s in owner.view.services for name in (s.handler, s.client)
         }
+        self._spelling = _ModuleBuilder(home, owner.placement, owner.options)
         # A module of no definitions stands for `home` when its names must be qualified.
         bare = home if not home_names & reserved else ir.Module(home.path, home.name)
-        self._spelling = _ModuleBuilder(bare, owner.placement, owner.options)
+        self._spelling.module = bare
         self._spelling.all_names = owner.all_names
         self._spelling.builders = self._built
         taken = reserved | set(dir(builtins)) | (home_names if bare is home else set())
@@ -791,18 +792,32 @@ class ImportingModule:
         used = _names_in(texts)
         standard = ["import uuid as _uuid"] if "_uuid" in used else []
         runtime = ["import pilota.runtime as _p"] if "_p" in used else []
-        generated: list[str] = []
-        home = sorted(self._home_names & used, key=_isort_member)
+        imports: dict[str, list[tuple[str, str]]] = {}  # module -> (name, alias) pairs
         placement = self._spelling.placement
-        if home:
-            dotted = ".".join([self.package, *_dotted(placement[self._home])])
-            generated.append(f"from {dotted} import {', '.join(home)}")
+        home_module = ".".join([self.package, *_dotted(placement[self._home])])
+        for name in self._home_names & used:
+            imports.setdefault(home_module, []).append((name, name))
         for module, alias in self._spelling.aliases.items():
             if alias in used:
                 *parent, name = [self.package, *_dotted(placement[module])]
-                rename = f" as {alias}" if alias != name else ""
-                generated.append(f"from {'.'.join(parent)} import {name}{rename}")
-        return standard, runtime, sorted(generated, key=lambda line: line.split()[1])
+                imports.setdefault(".".join(parent), []).append((name, alias))
+        return standard, runtime, _isort_from_imports(imports)
+
+
+def _isort_from_imports(imports: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """`from` lines as isort writes them: by module; a module's plain names on one
+    line, each renaming import on a line of its own, ordered by their first name."""
+    lines: list[tuple[str, tuple[int, str], str]] = []  # (module, first name's key, line)
+    for module, pairs in imports.items():
+        plain = sorted((n for n, alias in pairs if n == alias), key=_isort_member)
+        if plain:
+            line = f"from {module} import {', '.join(plain)}"
+            lines.append((module.lower(), _isort_member(plain[0]), line))
+        for name, alias in pairs:
+            if name != alias:
+                line = f"from {module} import {name} as {alias}"
+                lines.append((module.lower(), _isort_member(name), line))
+    return [line for *_, line in sorted(lines)]
 
 
 def _names_in(texts: Iterable[str]) -> set[str]:
