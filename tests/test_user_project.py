@@ -179,16 +179,18 @@ def implement_handler(project: Path, name: str) -> None:
     (project / name / "handler.py").write_text(text)
 
 
-def check_project(project: Path, name: str, python: Path) -> None:
-    """mypy --strict, pyright (strict), ruff and the project's tests, against `python`'s packages."""
+def check_project(project: Path, name: str, python: Path, tests: int = 4) -> None:
+    """mypy --strict, pyright (strict), ruff (with isort's rules, whatever its version's
+    defaults) and the project's `tests` tests, against `python`'s packages."""
     (project / "pyrightconfig.json").write_text(json.dumps({"typeCheckingMode": "strict"}))
     run([TOOLS / "mypy", "--strict", "--no-incremental", "--python-executable", python, "."], project)
     out = run([TOOLS / "pyright", "--pythonpath", python], project)
     assert "0 errors" in out, out
     # The generated package is the compiler's: its own tests run ruff on generated code.
-    run([TOOLS / "ruff", "check", "--no-cache", "--extend-exclude", f"{name}/gen", "."], project)
+    ruff = [TOOLS / "ruff", "check", "--no-cache", "--extend-select", "I"]
+    run([*ruff, "--extend-exclude", f"{name}/gen", "."], project)
     out = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
-    assert re.search(r"\b4 passed\b", out), out
+    assert re.search(rf"\b{tests} passed\b", out), out
 
 
 OWN_METHODS = {"tutorial": ["ping", "add", "calculate", "zip"], "calc": ["ping", "evaluate", "sum", "reset"]}
@@ -224,3 +226,22 @@ def test_a_project_passes_the_type_checkers_and_its_tests_once_implemented(
     run([python.parent / "volo", "init", name, idl], project)
     implement_handler(project, name)
     check_project(project, name, python)
+
+
+def test_names_the_project_files_bind_are_not_taken_by_imports(tmp_path: Path) -> None:
+    # An included file named like a module the tests import, a struct named like the
+    # handler class: the first gets an alias, the second is reached through its module.
+    (tmp_path / "asyncio.thrift").write_text("struct Job { 1: i32 id }\n")
+    (tmp_path / "money.thrift").write_text("struct Money { 1: i64 units }\nservice Bank { Money balance() }\n")
+    (tmp_path / "svc.thrift").write_text(
+        'include "asyncio.thrift"\ninclude "money.thrift"\n'
+        "struct Handler { 1: required string name }\n"
+        "service Svc extends money.Bank { Handler get(1: asyncio.Job job, 2: money.Money m) }\n"
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    run([TOOLS / "volo", "init", "svc", tmp_path / "svc.thrift"], project)
+    handler = (project / "svc" / "handler.py").read_text()
+    assert "from svc.gen import asyncio as asyncio_\nfrom svc.gen import money, svc\n" in handler
+    assert "async def get(self, job: asyncio_.Job, m: money.Money) -> svc.Handler:" in handler
+    check_project(project, "svc", Path(sys.executable), tests=1)
