@@ -245,3 +245,17 @@ def test_names_the_project_files_bind_are_not_taken_by_imports(tmp_path: Path) -
     assert "from svc.gen import asyncio as asyncio_\nfrom svc.gen import money, svc\n" in handler
     assert "async def get(self, job: asyncio_.Job, m: money.Money) -> svc.Handler:" in handler
     check_project(project, "svc", Path(sys.executable), tests=1)
+
+
+def test_a_service_of_void_and_oneway_methods(tmp_path: Path) -> None:
+    # The client calls a method with no reply: nothing to print but that it returned.
+    (tmp_path / "log.thrift").write_text(
+        "exception Full { 1: string why }\n"
+        "service Log { oneway void flush()\n void write(1: string line) throws (1: Full full) }\n"
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    run([TOOLS / "volo", "init", "log", tmp_path / "log.thrift"], project)
+    client = (project / "log" / "client.py").read_text()
+    assert '        await client.write(line="")\n        print("Log.write returned")\n' in client
+    check_project(project, "log", Path(sys.executable), tests=2)
