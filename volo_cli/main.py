@@ -186,7 +186,10 @@ def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
 
     Writes volo.yml, the generated package NAME/gen, a handler stub
     (NAME/handler.py), `python -m NAME.server`, `python -m NAME.client` and a
-    test. Refuses if volo.yml exists; never overwrites a file you may have edited.
+    test. Refuses if volo.yml exists, or if NAME would hide a module (the
+    standard library's, volo's, an installed one); never overwrites a file you
+    may have edited, and adds to an existing pyproject.toml what the project
+    needs (or says what to add). A failure changes nothing.
     """
     from volo_cli import project
 
