@@ -42,8 +42,9 @@ def apache_tutorial() -> Path:
 
 
 def clean_env() -> dict[str, str]:
-    """This process's environment without what points Python at this checkout."""
-    drop = {"PYTHONPATH", "VIRTUAL_ENV", "MYPYPATH", "PYTHONHOME"}
+    """This process's environment without what points Python at this checkout, nor
+    what an outer `make test` passes on (a make inside it would print its level)."""
+    drop = {"PYTHONPATH", "VIRTUAL_ENV", "MYPYPATH", "PYTHONHOME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
