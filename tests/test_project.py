@@ -208,7 +208,14 @@ async def main():
 
 asyncio.run(main())
 """
+    started = ""
     try:
+        # Both workers listen once both have logged it (on a busy machine one can be late).
+        assert server.stdout is not None
+        while started.count("serving Pid on") < 2:
+            line = server.stdout.readline()
+            assert line, started  # the server ended before both workers listened
+            started += line
         result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "2"  # both workers answered
@@ -216,6 +223,7 @@ asyncio.run(main())
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=15)
     assert server.returncode == 0
+    output = started + output
     assert output.count("serving Pid on") == 2 and output.count("shutting down") == 2
 
 
