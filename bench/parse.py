@@ -4,7 +4,10 @@ proto-schema-parser and protoc on the same content.
 Prints the tables of one run: the warm, in-process median time per call
 over repeated runs (the tools interleaved, so machine noise hits all alike).
 
-    python bench/parse.py [--rounds N]
+    python bench/parse.py [--rounds N] [--inputs]
+
+Inputs from ../shared are skipped, each with a line saying so, when it is
+missing; `--inputs` lists what would be timed and times nothing.
 
 Inputs: Apache's ThriftTest.thrift (0.17) from ../shared, and generated IDL
 of 500 and 5,000 lines. thriftpy2 cannot read ThriftTest's
@@ -25,7 +28,6 @@ import contextlib
 import io
 import itertools
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -133,19 +135,37 @@ service Store{i} {{
     return "\n".join(out) + "\n"
 
 
+def proto_inputs(work: Path) -> list[tuple[str, Path, str]]:
+    """(label, include root, file) of each protobuf input; those from ../shared
+    only when it is there (`skipped` says so otherwise)."""
+    root = SHARED / "corpus" / "proto"
+    inputs = [
+        (label, root, name)
+        for label, name in [
+            ("test_messages_proto3.proto", "google/protobuf/test_messages_proto3.proto"),
+            ("descriptor.proto", "google/protobuf/descriptor.proto"),
+        ]
+        if present(root / name, label)
+    ]
+    generated = work / "generated_5000.proto"
+    generated.write_text(generated_proto(5000))
+    return [*inputs, ("generated, 5,000 lines", work, generated.name)]
+
+
+def present(path: Path, label: str) -> bool:
+    """Whether an input from ../shared is there; says it is skipped when not."""
+    if path.exists():
+        return True
+    print(f"skipped {label}: {path} is missing (the shared corpus sits beside the project)")
+    return False
+
+
 def proto_table(rounds_override: int) -> None:
     from grpc_tools import protoc
     from proto_schema_parser.parser import Parser
 
-    root = SHARED / "corpus" / "proto"
     work = Path(tempfile.mkdtemp(prefix="pilota-bench-proto-"))
-    generated = work / "generated_5000.proto"
-    generated.write_text(generated_proto(5000))
-    inputs = [
-        ("test_messages_proto3.proto", root, "google/protobuf/test_messages_proto3.proto"),
-        ("descriptor.proto", root, "google/protobuf/descriptor.proto"),
-        ("generated, 5,000 lines", work, generated.name),
-    ]
+    inputs = proto_inputs(work)
     out = work / "out.pb"
     peer = Parser()
 
@@ -211,28 +231,38 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
     return statistics.median(samples) * 1000
 
 
-def main() -> int:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--rounds", type=int, default=0, help="runs per cell (default: by size)")
-    rounds_override = args.parse_args().rounds
-    if not THRIFT_TEST.exists():
-        print(
-            f"{THRIFT_TEST} is missing: the shared corpus sits beside the project", file=sys.stderr
-        )
-        return 1
-
-    work = Path(tempfile.mkdtemp(prefix="pilota-bench-"))
+def thrift_inputs(work: Path) -> list[tuple[str, Path, Path]]:
+    """(label, file for pilota, file for thriftpy2) of each Thrift input."""
     inputs: list[tuple[str, Path, Path]] = []
-    text = THRIFT_TEST.read_text()
-    stripped = work / "ThriftTest_thriftpy2.thrift"
-    kept = [line for line in text.splitlines() if not line.startswith("namespace xsd")]
-    stripped.write_text("\n".join(kept))
-    inputs.append(("ThriftTest.thrift (0.17)", THRIFT_TEST, stripped))
+    if present(THRIFT_TEST, "ThriftTest.thrift (0.17)"):
+        text = THRIFT_TEST.read_text()
+        stripped = work / "ThriftTest_thriftpy2.thrift"
+        kept = [line for line in text.splitlines() if not line.startswith("namespace xsd")]
+        stripped.write_text("\n".join(kept))
+        inputs.append(("ThriftTest.thrift (0.17)", THRIFT_TEST, stripped))
     for lines in (500, 5000):
         path = work / f"generated_{lines}.thrift"
         path.write_text(generated_idl(lines))
         inputs.append((f"generated, {lines} lines", path, path))
+    return inputs
 
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--rounds", type=int, default=0, help="runs per cell (default: by size)")
+    args.add_argument(
+        "--inputs", action="store_true", help="list the inputs (and what is skipped), time nothing"
+    )
+    options = args.parse_args()
+    rounds_override = options.rounds
+
+    work = Path(tempfile.mkdtemp(prefix="pilota-bench-"))
+    inputs = thrift_inputs(work)
+    if options.inputs:
+        labels = [label for label, _, _ in inputs]
+        labels += [label for label, _, _ in proto_inputs(work)]
+        print("\n".join(f"input {label}" for label in labels))
+        return 0
     counter = itertools.count()
     pure = thrift_parser_module.ThriftParser(use_cython=False)
     fast = thrift_parser_module.thrift_parser()
@@ -275,7 +305,7 @@ def main() -> int:
     for label, lines, fast_ms, pure_ms, peer_ms in rows:
         cells = [label, str(lines), f"{fast_ms:.2f}", f"{pure_ms:.2f}", f"{peer_ms:.2f}"]
         print(table_row([*cells, f"{peer_ms / fast_ms:.2f}x"]))
-    small, large = rows[1], rows[2]
+    small, large = rows[-2], rows[-1]  # the generated 500 and 5,000 lines
     print(
         f"\ngrowth 500 -> 5,000 lines: pilota {large[2] / small[2]:.1f}x, "
         f"thriftpy2 {large[4] / small[4]:.1f}x "

@@ -19,6 +19,19 @@ PathLike = str | os.PathLike[str]
 SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
+def proto_refusal(paths: Sequence[PathLike]) -> str | None:
+    """The sentence with which every way of generating code (`pilota.generate`,
+    `volo idl gen`, `volo init`, `volo gen`, `volo idl add`) refuses .proto input,
+    before anything is read or written; None for Thrift input."""
+    proto = next((Path(p) for p in paths if Path(p).suffix == ".proto"), None)
+    if proto is None:
+        return None
+    return (
+        f"cannot generate Python from {proto}: generating code from .proto files is not "
+        "supported yet (`volo idl check` checks them)"
+    )
+
+
 def check(
     paths: Sequence[PathLike],
     include_dirs: Sequence[PathLike] = (),
@@ -92,10 +105,11 @@ def generate(
     from pilota.codegen.python import generate_python
     from pilota.codegen.writer import write_tree
 
-    schema = load(paths, include_dirs)
-    if any(m.syntax is not ir.Syntax.THRIFT for m in schema.roots):
+    refusal = proto_refusal(paths)
+    if refusal is not None:
         diagnostics = Diagnostics()
-        diagnostics.error("generating Python from .proto files is not supported yet", None)
+        diagnostics.error(refusal, None)
         raise CompileError(diagnostics)
+    schema = load(paths, include_dirs)
     files = generate_python(schema, options)
     return write_tree(files, Path(out_dir))

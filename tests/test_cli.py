@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,10 +30,20 @@ def test_help_lists_the_commands() -> None:
     assert code == 0 and "-I, --include DIR" in out
 
 
-def test_version() -> None:
-    code, out, _ = run("--version")
-    assert code == 0
-    assert out.strip() == f"volo, version {pilota.__version__}"
+def test_version_names_the_codec_in_use() -> None:
+    from pilota.runtime import codec
+
+    code, out, err = run("--version")
+    assert (code, err) == (0, "")
+    assert out == f"volo, version {pilota.__version__} (codec: {codec.IMPLEMENTATION})\n"
+    # The pure-Python codec chosen on purpose is no cause for a warning (tests/test_packaging.py
+    # has the one for a build without the compiled codec).
+    proc = subprocess.run(
+        [sys.executable, "-m", "volo_cli", "-V"], capture_output=True, text=True, check=False,
+        env={**os.environ, "PILOTA_PURE_PYTHON": "1"},
+    )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == f"volo, version {pilota.__version__} (codec: python)\n"
 
 
 def test_check_ok_on_the_samples(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,21 +14,25 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import REPO, need_shared
-from volo_cli.main import cli
+from volo_cli.main import NO_COMPILED_CODEC, cli
 
 ECHO = REPO / "idl_samples" / "echo.thrift"
 
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    # Where the compiled codec could not be built, `volo init` says so (tested in
+    # tests/test_packaging.py); the line is no part of what these tests look at.
+    err = result.stderr.replace(NO_COMPILED_CODEC + "\n", "")
+    return result.exit_code, result.stdout, err
 
 
-def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+def snapshot(root: Path) -> dict[str, tuple[bytes, int] | None]:
+    """Every file (contents and time of change) and folder (None) under `root`."""
     return {
-        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
         for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
+        if "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
     }
 
 
@@ -58,7 +62,8 @@ def test_init_makes_a_project_whose_tests_pass(tmp_path: Path, monkeypatch: pyte
         assert (tmp_path / path).is_file(), path
     result = project_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    # a test for each of the service's own methods
+    assert f"{1 if sample == 'echo' else 22} passed" in result.stdout
 
 
 def test_server_and_client_run_as_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +136,7 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (None, ["init", "echo", "missing.thrift"], "volo: IDL file missing.thrift does not exist\n"),
         (None, ["init", "class", str(ECHO)], "volo: project name 'class' must be a Python identifier (like echo or my_service)\n"),
         ("volo.yml", ["init", "echo", str(ECHO)], "volo: {root}/volo.yml already exists: use `volo gen` to regenerate\n"),
-        (None, ["gen"], "volo: no volo.yml in {root}: run `volo init` first\n"),
+        (None, ["gen"], "volo: no volo.yml in {root} or any folder above it: run `volo init` first\n"),
         ("broken", ["gen"], "volo: {root}/volo.yml is not valid YAML at line 2\n"),
         ("no_idls", ["gen"], "volo: {root}/volo.yml: 'idls' must be a non-empty list of entries with a 'path'\n"),
         ("bad_option", ["gen"], "volo: {root}/volo.yml: 'options.keep_unknown_fields' must be true or false\n"),
@@ -203,7 +208,14 @@ async def main():
 
 asyncio.run(main())
 """
+    started = ""
     try:
+        # Both workers listen once both have logged it (on a busy machine one can be late).
+        assert server.stdout is not None
+        while started.count("serving Pid on") < 2:
+            line = server.stdout.readline()
+            assert line, started  # the server ended before both workers listened
+            started += line
         result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "2"  # both workers answered
@@ -211,4 +223,349 @@ asyncio.run(main())
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=15)
     assert server.returncode == 0
+    output = started + output
     assert output.count("serving Pid on") == 2 and output.count("shutting down") == 2
+
+
+# ---- names a project must not take ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "hidden"),
+    [
+        ("email", "the standard library's module email"),
+        ("queue", "the standard library's module queue"),
+        ("test", "the standard library's module test"),
+        ("asyncio", "the standard library's module asyncio"),
+        ("sys", "the standard library's module sys"),
+        ("volo", "volo's own package volo"),
+        ("pilota", "volo's own package pilota"),
+        ("yaml", "yaml, which volo depends on"),
+        ("uvloop", "uvloop, which volo depends on"),
+        ("tests", "the tests folder `volo init` writes the project's tests to"),
+    ],
+)
+def test_init_refuses_a_name_that_would_hide_a_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, hidden: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    code, out, err = run("init", name, str(ECHO))
+    assert (code, out) == (1, "")
+    assert err == f"volo: project name '{name}' would hide {hidden}: choose another name, like {name}_service\n"
+    assert snapshot(tmp_path) == before
+    # and the name suggested works
+    assert run("init", f"{name}_service", str(ECHO))[0] == 0
+
+
+def test_init_refuses_the_name_of_an_installed_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("init", "hypothesis", str(ECHO))  # a test dependency, so installed here
+    assert code == 1
+    assert err.startswith("volo: project name 'hypothesis' would hide the module hypothesis installed here (")
+    assert err.endswith("): choose another name, like hypothesis_service\n")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_package_already_in_the_folder_is_not_an_installed_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `python -m volo_cli` puts the working directory on sys.path; the project's own
+    # package there (volo.yml removed to start again) is not a module it would hide.
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = run("init", "echo", str(ECHO))
+    assert code == 0, err
+
+
+# ---- a failing command leaves the folder as it was ------------------------------------
+
+
+def test_a_failed_init_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file where the package's folder goes: found only when writing.
+    monkeypatch.chdir(tmp_path)
+    Path("echo").write_text("not a folder\n")
+    Path("tests").mkdir()
+    before = snapshot(tmp_path)
+    code, out, err = run("init", "echo", str(ECHO))
+    assert (code, out) == (1, "")
+    assert err.startswith("volo: cannot write '") and err.endswith("; nothing was changed\n")
+    assert snapshot(tmp_path) == before
+    # once the way is clear, the same command works (nothing was left behind to refuse it)
+    Path("echo").unlink()
+    assert run("init", "echo", str(ECHO))[0] == 0
+
+
+def test_a_failed_gen_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    idl = tmp_path / "svc.thrift"
+    idl.write_text("service S { string hello(1: string name) }\n")
+    assert run("init", "svc", str(idl))[0] == 0
+    # The IDL changes so that two generated files change; one of them cannot be written.
+    idl.write_text('include "more.thrift"\nservice S { string hello(1: more.Name name) }\n')
+    (tmp_path / "more.thrift").write_text("typedef string Name\n")
+    (tmp_path / "svc" / "gen" / "more.py").mkdir()
+    before = snapshot(tmp_path)
+    code, out, err = run("gen")
+    assert (code, out) == (1, "")
+    assert "more.py" in err and err.endswith("; nothing was changed\n")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_failed_idl_add_leaves_volo_yml_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "echo", str(ECHO))[0] == 0
+    Path("other.thrift").write_text("struct Other { 1: i32 x }\n")
+    (tmp_path / "echo" / "gen" / "other.py").mkdir()
+    before = snapshot(tmp_path)
+    code, _, err = run("idl", "add", "other.thrift")
+    assert code == 1 and err.endswith("; nothing was changed\n")
+    assert snapshot(tmp_path) == before
+
+
+# ---- .proto input ----------------------------------------------------------------------
+
+PROTO_REFUSAL = (
+    "volo: cannot generate Python from {path}: generating code from .proto files is not "
+    "supported yet (`volo idl check` checks them)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["init", "stream", "svc.proto"], ["idl", "gen", "svc.proto", "-o", "out"], ["gen"], ["idl", "add", "svc.proto"]],
+)
+def test_every_command_refuses_proto_input_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(
+        'syntax = "proto3";\nmessage A { int32 a = 1; }\nservice S { rpc Watch(A) returns (stream A); }\n'
+    )
+    if args[0] == "gen":
+        Path("volo.yml").write_text("package: stream\ngenerated: stream/gen\nidls:\n  - path: svc.proto\n")
+    elif args[:2] == ["idl", "add"]:
+        assert run("init", "echo", str(ECHO))[0] == 0
+    before = snapshot(tmp_path)
+    code, out, err = run(*args)
+    assert (code, out, err) == (1, "", PROTO_REFUSAL.format(path="svc.proto"))
+    assert snapshot(tmp_path) == before
+
+
+def test_pilota_generate_refuses_proto_with_the_same_sentence(tmp_path: Path) -> None:
+    import pilota
+
+    proto = tmp_path / "svc.proto"
+    proto.write_text('syntax = "proto3";\nmessage A { int32 a = 1; }\n')
+    with pytest.raises(pilota.CompileError) as raised:
+        pilota.generate([proto], tmp_path / "out")
+    assert f"volo: {raised.value.diagnostics.errors[0].message}\n" == PROTO_REFUSAL.format(path=proto)
+    assert sorted(os.listdir(tmp_path)) == ["svc.proto"]
+
+
+# ---- volo gen: handler methods the IDL has and the handler lacks -------------------------
+
+
+def test_gen_names_the_handler_methods_missing_after_an_idl_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    idl = tmp_path / "svc.thrift"
+    idl.write_text("service S { string hello(1: string name) }\n")
+    assert run("init", "svc", str(idl))[0] == 0
+    handler = tmp_path / "svc" / "handler.py"
+    # gen parses the handler and never imports it: importing this one would fail
+    handler.write_text('raise SystemExit("imported")\n' + handler.read_text())
+    code, _, err = run("gen")
+    assert (code, err) == (0, "")
+    before = handler.read_bytes()
+    idl.write_text(
+        "struct Item { 1: i32 id }\n"
+        "service S {\n  string hello(1: string name)\n  list<Item> items(1: i32 limit)\n"
+        "  oneway void forget()\n}\n"
+    )
+    code, out, err = run("gen")
+    assert code == 0 and out == "generated svc/gen: 3 files, 1 rewritten\n"
+    assert err == (
+        "warning: svc/handler.py: class Handler lacks S's methods items, forget; add:\n"
+        "    async def items(self, limit: int) -> list[Item]: ...\n"
+        "    async def forget(self) -> None: ...\n"
+    )
+    assert handler.read_bytes() == before
+
+
+def test_gen_counts_methods_a_handler_inherits_in_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    idl = tmp_path / "svc.thrift"
+    idl.write_text("service S { i32 one()\n i32 two() }\n")
+    assert run("init", "svc", str(idl))[0] == 0
+    (tmp_path / "svc" / "handler.py").write_text(
+        "from svc.gen import svc\n\n\n"
+        "class Base(svc.SHandler):\n    async def one(self) -> int:\n        return 1\n\n\n"
+        "class Handler(Base):\n    async def two(self) -> int:\n        return 2\n"
+    )
+    code, _, err = run("gen")
+    assert (code, err) == (0, "")
+
+
+# ---- volo gen and volo idl add from a folder inside the project ---------------------------
+
+
+def test_gen_and_idl_add_find_volo_yml_in_a_folder_above(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "echo", str(ECHO))[0] == 0
+    (tmp_path / "idl").mkdir()
+    (tmp_path / "idl" / "extra.thrift").write_text("struct Extra { 1: i32 x }\n")
+    monkeypatch.chdir(tmp_path / "echo")
+    code, out, err = run("gen")
+    assert (code, out, err) == (0, "generated gen: 3 files, 0 rewritten\n", "")
+    code, out, err = run("idl", "add", "../idl/extra.thrift")
+    assert (code, err) == (0, "")
+    assert out == "added ../idl/extra.thrift to ../volo.yml; generated gen: 1 rewritten\n"
+    # paths in volo.yml stay relative to volo.yml
+    assert "- path: idl/extra.thrift" in (tmp_path / "volo.yml").read_text()
+    assert (tmp_path / "echo" / "gen" / "extra.py").is_file()
+    monkeypatch.chdir(tmp_path / "echo" / "gen")
+    assert run("gen") == (0, "generated .: 4 files, 0 rewritten\n", "")
+
+
+# ---- an existing pyproject.toml --------------------------------------------------------------
+
+
+def test_init_adds_the_pytest_table_to_an_existing_pyproject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    original = '[project]\nname = "shop"\nversion = "1.0"\ndependencies = ["httpx"]\n'
+    Path("pyproject.toml").write_text(original)
+    code, out, err = run("init", "echo", str(ECHO))
+    assert code == 0
+    assert "changed pyproject.toml (added [tool.pytest.ini_options])\n" in out
+    assert err == (
+        'warning: pyproject.toml: add "volo-py" to `dependencies` in [project] (the project runs on it)\n'
+    )
+    merged = Path("pyproject.toml").read_text()
+    assert merged.startswith(original)
+    assert merged.endswith('\n[tool.pytest.ini_options]\n# the tests import the project\'s package from this folder\npythonpath = ["."]\n')
+    assert project_pytest(tmp_path).returncode == 0  # the tests find the package
+
+
+def test_init_adds_the_project_table_and_says_what_else_to_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    original = '[tool.pytest.ini_options]\naddopts = "-q"\n'
+    Path("pyproject.toml").write_text(original)
+    code, out, err = run("init", "echo", str(ECHO))
+    assert code == 0
+    assert "changed pyproject.toml (added [project])\n" in out
+    assert err == (
+        'warning: pyproject.toml: add "." to `pythonpath` in [tool.pytest.ini_options] '
+        "(the tests import the project's package)\n"
+    )
+    merged = Path("pyproject.toml").read_text()
+    assert merged.startswith(original) and '\n[project]\nname = "echo"\n' in merged
+    assert 'dependencies = ["volo-py"]' in merged
+
+
+def test_init_keeps_a_pyproject_that_has_what_the_project_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    original = '[project]\nname = "x"\ndependencies = ["Volo_Py>=0.1"]\n\n[tool.pytest.ini_options]\npythonpath = [".", "src"]\n'
+    Path("pyproject.toml").write_text(original)
+    code, out, err = run("init", "echo", str(ECHO))
+    assert (code, err) == (0, "")
+    assert "kept    pyproject.toml (it already exists)\n" in out
+    assert Path("pyproject.toml").read_text() == original
+
+
+def test_init_refuses_a_pyproject_that_is_not_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text("[project\n")
+    before = snapshot(tmp_path)
+    code, out, err = run("init", "echo", str(ECHO))
+    assert (code, out) == (1, "")
+    assert err.startswith("volo: pyproject.toml is not valid TOML (")
+    assert err.endswith("): fix it, or move it away and run `volo init` again\n")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_table_that_cannot_be_appended_is_left_to_the_person(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # [tool.pytest] is an inline table, which a [tool.pytest.ini_options] header cannot extend.
+    monkeypatch.chdir(tmp_path)
+    original = '[project]\nname = "x"\ndependencies = ["volo-py"]\n\n[tool]\npytest = { minversion = "8" }\n'
+    Path("pyproject.toml").write_text(original)
+    code, _, err = run("init", "echo", str(ECHO))
+    assert code == 0
+    assert err.startswith("warning: pyproject.toml: add [tool.pytest.ini_options] as `volo init` writes it:\n")
+    assert 'pythonpath = ["."]' in err
+    assert Path("pyproject.toml").read_text() == original
+
+
+# ---- the generated server and client: volo's errors in one line ----------------------------
+
+
+def run_module(root: Path, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=root, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+@pytest.fixture
+def echo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "echo", str(ECHO))[0] == 0
+    return tmp_path
+
+
+def test_server_says_in_one_line_that_it_cannot_listen(echo_project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_module(echo_project, "echo.server", "--address", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()  # logged by volo.run, which then exits
+    assert line.endswith(f" volo.server cannot serve on 127.0.0.1:{port}: the address is already in use")
+
+
+@pytest.mark.parametrize("module", ["echo.server", "echo.client"])
+def test_an_address_without_a_port_is_one_line(echo_project: Path, module: str) -> None:
+    result = run_module(echo_project, module, "--address", "localhost")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"{module}: address 'localhost' has no port: expected HOST:PORT, e.g. 'localhost:8080'\n"
+
+
+def test_client_says_in_one_line_that_no_server_listens(echo_project: Path) -> None:
+    port = free_port()
+    result = run_module(echo_project, "echo.client", "--address", f"127.0.0.1:{port}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"echo.client: cannot connect to 127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_client_says_in_one_line_that_a_call_timed_out(echo_project: Path) -> None:
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        result = run_module(echo_project, "echo.client", "--address", f"127.0.0.1:{port}", "--timeout", "0.2")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "echo.client: echo: no reply within 0.2 s\n"
+
+
+def test_client_says_in_one_line_that_the_server_failed(echo_project: Path) -> None:
+    handler = echo_project / "echo" / "handler.py"
+    source = handler.read_text()
+    body = source[source.index("        return "):]
+    handler.write_text(source.replace(body, '        raise RuntimeError("a secret the peer must not see")\n'))
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "echo.server", "--address", f"127.0.0.1:{port}"],
+                              cwd=echo_project, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stderr is not None
+        while "serving" not in server.stderr.readline():  # until it listens
+            assert server.poll() is None
+        result = run_module(echo_project, "echo.client", "--address", f"127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "echo.client: internal error processing echo (INTERNAL_ERROR)\n"

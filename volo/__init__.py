@@ -1,5 +1,6 @@
 """volo: the asyncio Thrift RPC runtime for pilota-generated services."""
 
+from pilota.runtime.service import ApplicationError
 from volo.address import parse_address
 from volo.client import ClientTransport, Endpoint, connect, hash_key, timeout
 from volo.errors import CallTimeout, RequestTooLarge, ServerStartError, TransportError
@@ -7,6 +8,7 @@ from volo.framing import FrameError, Framing, WireFormat
 from volo.server import Server, run
 
 __all__ = [
+    "ApplicationError",
     "CallTimeout",
     "ClientTransport",
     "Endpoint",

@@ -515,7 +515,7 @@ def connect(
     client. Use it as `async with volo.connect(...) as transport:` to close it
     at the end, or call `close()`.
 
-    Options: protocol ("binary", "compact"), framing ("framed", "buffered",
+    Options: protocol ("binary", "compact", "json"), framing ("framed", "buffered",
     "header", "header-in-framed"), multiplexed (name the service in every
     call, for a server of several services), transforms (THeader: ["zlib"]),
     timeout, connect_timeout, retries, pool_size, balance ("round_robin",

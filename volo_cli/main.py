@@ -7,12 +7,15 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 import pilota
 from pilota.diagnostics import Diagnostics
+
+if TYPE_CHECKING:
+    from volo_cli.project import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,8 +25,41 @@ def _report(diagnostics: Diagnostics) -> None:
         click.echo(diagnostic.render(), err=True)
 
 
+def _show_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from pilota.runtime import codec
+
+    click.echo(f"volo, version {pilota.__version__} (codec: {codec.IMPLEMENTATION})")
+    _warn_without_compiled_codec()
+    ctx.exit()
+
+
+def _warn_without_compiled_codec() -> None:
+    """Says so when the compiled codec was not built (pip shows no build output)."""
+    from pilota.runtime import codec
+
+    if codec.IMPLEMENTATION != "cython" and not os.environ.get("PILOTA_PURE_PYTHON"):
+        click.echo(NO_COMPILED_CODEC, err=True)
+
+
+NO_COMPILED_CODEC = (
+    "warning: the compiled codec is not built (no C compiler or Cython when volo-py was "
+    "installed), so the pure-Python codec runs, several times slower; install a C compiler "
+    "and Python's headers (Debian: apt install gcc python3-dev) and reinstall volo-py"
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(pilota.__version__, "-V", "--version", prog_name="volo")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and the codec in use (compiled or pure Python), and exit.",
+)
 def cli() -> None:
     """Volo for Python: compile Thrift IDL into typed Python and serve it over RPC."""
 
@@ -99,7 +135,12 @@ def idl_gen(
     """
     from pilota.codegen.python import Options, generate_python
     from pilota.codegen.writer import write_tree
+    from pilota.compiler import proto_refusal
 
+    refusal = proto_refusal(files)
+    if refusal is not None:
+        click.echo(f"volo: {refusal}", err=True)
+        sys.exit(1)
     schema, diagnostics = pilota.check(files, include_dirs)
     _report(diagnostics)
     if schema is None:
@@ -127,6 +168,10 @@ def _project_error(exc: Exception) -> NoReturn:
             f"{_count(len(exc.diagnostics.errors), 'error')} in the IDL; nothing was changed",
             err=True,
         )
+    elif isinstance(exc, OSError):
+        where = f" '{exc.filename}'" if exc.filename else ""
+        reason = exc.strerror or exc
+        click.echo(f"volo: cannot write{where}: {reason}; nothing was changed", err=True)
     else:
         click.echo(f"volo: {exc}", err=True)
     sys.exit(1)
@@ -141,50 +186,76 @@ def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
 
     Writes volo.yml, the generated package NAME/gen, a handler stub
     (NAME/handler.py), `python -m NAME.server`, `python -m NAME.client` and a
-    test. Refuses if volo.yml exists; never overwrites a file you may have edited.
+    test. Refuses if volo.yml exists, or if NAME would hide a module (the
+    standard library's, volo's, an installed one); never overwrites a file you
+    may have edited, and adds to an existing pyproject.toml what the project
+    needs (or says what to add). A failure changes nothing.
     """
     from volo_cli import project
 
-    root = Path.cwd()
     try:
-        written = project.init(name, idl, list(include_dirs), root)
-    except (project.ProjectError, project.IdlError) as exc:
+        report = project.init(name, idl, list(include_dirs), Path.cwd())
+    except (project.ProjectError, project.IdlError, OSError) as exc:
         _project_error(exc)
-    for path in written.created:
-        click.echo(f"created {path.relative_to(root)}")
-    for path in written.kept:
-        click.echo(f"kept    {path.relative_to(root)} (it already exists)")
+    for path in report.created:
+        click.echo(f"created {path}")
+    for path in report.changed:
+        click.echo(f"changed {path}")
+    for path in report.kept:
+        click.echo(f"kept    {path} (it already exists)")
+    _todo(report)
+    _warn_without_compiled_codec()
     click.echo(f"\nnext: python -m {name}.server, then python -m {name}.client")
 
 
 @cli.command("gen")
 def gen_command() -> None:
-    """Regenerate the generated package from volo.yml (only generated files change)."""
+    """Regenerate the generated package from volo.yml (only generated files change).
+
+    volo.yml is looked for here and in the folders above. Names the handler
+    methods that the IDL has and NAME/handler.py lacks.
+    """
     from volo_cli import project
 
-    root = Path.cwd()
     try:
-        config = project.load_config(root)
-        files, written = project.generate(config, root)
-    except (project.ProjectError, project.IdlError) as exc:
+        root = project.find_root(Path.cwd())
+        report = project.generate(root)
+    except (project.ProjectError, project.IdlError, OSError) as exc:
         _project_error(exc)
-    click.echo(f"generated {config.generated}: {_count(files, 'file')}, {written} rewritten")
+    click.echo(
+        f"generated {_here(root / report.generated)}: "
+        f"{_count(report.generated_files, 'file')}, {report.generated_written} rewritten"
+    )
+    _todo(report)
 
 
 @idl.command("add")
 @click.argument("idl_file", metavar="IDL", type=click.Path(path_type=Path))
 @_include_option
 def idl_add(idl_file: Path, include_dirs: tuple[Path, ...]) -> None:
-    """Add IDL to this project's volo.yml and regenerate."""
+    """Add IDL to the project's volo.yml (here or in a folder above) and regenerate."""
     from volo_cli import project
 
-    root = Path.cwd()
     try:
-        config, schema = project.add_idl(idl_file, list(include_dirs), root)
-        _, written = project.generate(config, root, schema)
-    except (project.ProjectError, project.IdlError) as exc:
+        root = project.find_root(Path.cwd())
+        report = project.add_idl(idl_file, list(include_dirs), root)
+    except (project.ProjectError, project.IdlError, OSError) as exc:
         _project_error(exc)
-    click.echo(f"added {idl_file} to volo.yml; generated {config.generated}: {written} rewritten")
+    click.echo(
+        f"added {idl_file} to {_here(root / project.CONFIG)}; generated "
+        f"{_here(root / report.generated)}: {report.generated_written} rewritten"
+    )
+    _todo(report)
+
+
+def _here(path: Path) -> str:
+    """`path` as seen from the working directory."""
+    return os.path.relpath(path, Path.cwd())
+
+
+def _todo(report: Report) -> None:
+    for item in report.todo:
+        click.echo(f"warning: {item}", err=True)
 
 
 def _count(n: int, noun: str) -> str:

@@ -12,25 +12,27 @@ A project is a folder with a `volo.yml`::
 
 `volo gen` rewrites only the generated package. The files a person edits
 (handler, server, client, tests) are written by `volo init` when absent, and
-never touched again.
+never touched again. Every command works out all it will write first and
+writes it in one go (see `write_tree`): a command that fails leaves the
+folder as it was.
 """
 
 from __future__ import annotations
 
-import enum
-import importlib
-import inspect
+import ast
+import importlib.util
 import keyword
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
+import sysconfig
+import tomllib
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
-from types import ModuleType
 from typing import Any
 
 import jinja2
@@ -38,15 +40,45 @@ import yaml
 
 import pilota
 from pilota import ir
-from pilota.codegen.python import Options, generate_python, module_paths
+from pilota.codegen.python import (
+    GeneratedFile,
+    ImportingModule,
+    Options,
+    PyMethod,
+    generate_python,
+)
 from pilota.codegen.writer import write_tree
+from pilota.compiler import proto_refusal
 from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
-from pilota.runtime import types as t
-from pilota.runtime.base import Union
-from pilota.runtime.service import Client, Handler
 
 CONFIG = "volo.yml"
+PYPROJECT = "pyproject.toml"
+TESTS = "tests"  # the folder `volo init` writes the project's tests to
+
+# Names the project templates bind (imports, functions, locals): no generated
+# name the files import may take them.
+TEMPLATE_NAMES = frozenset(
+    {
+        "annotations", "argparse", "asyncio", "logging", "os", "sys", "volo", "Handler",
+        "Awaitable", "Callable", "TypeVar", "T", "call", "main", "scenario", "has_type",
+        "address", "args", "client", "declared", "default_address", "exc", "host", "method",
+        "parser", "port", "reply", "server", "timeout", "transport",
+    }
+)  # fmt: skip
+
+# The runtime's own packages and the modules of its dependencies, extras and
+# test runner, installed or not: a project named after one would hide it.
+RUNTIME_MODULES = {
+    "volo": "volo's own package volo",
+    "pilota": "volo's own package pilota",
+    "volo_cli": "volo's own package volo_cli",
+    **{
+        module: f"{module}, which volo depends on"
+        for module in ("lark", "lark_cython", "jinja2", "markupsafe", "click", "yaml",
+                       "uvloop", "grpc", "grpc_tools", "google", "pytest", "_pytest", "pluggy")
+    },
+}  # fmt: skip
 
 
 class ProjectError(Exception):
@@ -84,6 +116,27 @@ class Config:
         header = "# volo.yml: what `volo gen` generates from which IDL, and where.\n"
         header += "# Paths are relative to this file.\n"
         return header + yaml.safe_dump(data, sort_keys=False)
+
+
+@dataclass
+class Report:
+    """What a command did, for the person who ran it (paths relative to the project)."""
+
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)  # what the person still has to do
+    generated: str = ""  # the generated package's folder
+    generated_files: int = 0
+    generated_written: int = 0
+
+
+def find_root(start: Path) -> Path:
+    """The folder of the nearest volo.yml: in `start` or the folders above it."""
+    for folder in [start, *start.parents]:
+        if (folder / CONFIG).is_file():
+            return folder
+    raise ProjectError(f"no {CONFIG} in {start} or any folder above it: run `volo init` first")
 
 
 def load_config(root: Path) -> Config:
@@ -131,23 +184,14 @@ def _string(data: dict[str, Any], key: str, path: Path) -> str:
     return value
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 # ---- generation ---------------------------------------------------------------------
 
 
 def compile_config(config: Config, root: Path) -> ir.Schema:
     paths = [root / i.path for i in config.idls]
+    refusal = proto_refusal([i.path for i in config.idls])
+    if refusal is not None:
+        raise ProjectError(refusal)
     includes = list(dict.fromkeys(root / d for i in config.idls for d in i.includes))
     schema, diagnostics = pilota.check(paths, includes)
     if schema is None:
@@ -155,140 +199,348 @@ def compile_config(config: Config, root: Path) -> ir.Schema:
     return schema
 
 
-def generate(config: Config, root: Path, schema: ir.Schema | None = None) -> tuple[int, int]:
-    """Regenerate the generated package (from `schema` when the caller has
-    compiled it already); returns (files, files rewritten)."""
-    schema = schema or compile_config(config, root)
+def generated_files(config: Config, schema: ir.Schema) -> list[GeneratedFile]:
+    """The generated package, its paths relative to the project's folder."""
     files = generate_python(schema, Options(keep_unknown_fields=config.keep_unknown_fields))
-    written = write_tree(files, root / config.generated)
-    return len(files), len(written)
+    folder = PurePosixPath(config.generated)
+    return [GeneratedFile(folder / f.path, f.text) for f in files]
 
 
-# ---- volo init --------------------------------------------------------------------------
-
-
-@dataclass
-class Written:
-    created: list[Path] = field(default_factory=list)
-    kept: list[Path] = field(default_factory=list)
-
-
-def init(name: str, idl: Path, includes: list[Path], root: Path) -> Written:
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise ProjectError(
-            f"project name {name!r} must be a Python identifier (like echo or my_service)"
-        )
-    if (root / CONFIG).exists():
-        raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
-    if not idl.is_file():
-        raise ProjectError(f"IDL file {idl} does not exist")
-    config = Config(
-        name,
-        f"{name}/gen",
-        [IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])],
-    )
-    schema = compile_config(config, root)  # before writing anything: the IDL must compile
-    services = [d for d in schema.roots[0].definitions.values() if isinstance(d, ir.Service)]
-    if not services:
-        raise ProjectError(f"{idl} defines no service: a project needs one to serve")
-    written = Written()
-    write_atomically(root / CONFIG, config.to_yaml())
-    written.created.append(root / CONFIG)
-    generate(config, root, schema)
-    gen_module = _generated_module_name(config, schema)
-    stubs = _stubs(config, root, gen_module, services[0], idl.name)
-    for relative, text in stubs.items():
-        target = root / relative
-        if target.exists():
-            written.kept.append(target)
-            continue
-        write_atomically(target, text)
-        written.created.append(target)
-    return written
-
-
-def add_idl(idl: Path, includes: list[Path], root: Path) -> tuple[Config, ir.Schema]:
+def generate(root: Path) -> Report:
+    """`volo gen`: regenerate the generated package from volo.yml."""
     config = load_config(root)
-    if not idl.is_file():
-        raise ProjectError(f"IDL file {idl} does not exist")
+    schema = compile_config(config, root)
+    files = generated_files(config, schema)
+    written = write_tree(files, root)
+    report = Report(
+        generated=config.generated, generated_files=len(files), generated_written=len(written)
+    )
+    report.todo += missing_methods(config, root, schema)
+    return report
+
+
+def add_idl(idl: Path, includes: list[Path], root: Path) -> Report:
+    """`volo idl add`: add IDL to volo.yml and regenerate, in one write."""
+    config = load_config(root)
+    _check_idl_file(idl)
     entry = IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])
     known = {Path(root / i.path).resolve() for i in config.idls}
     if (root / entry.path).resolve() in known:
         raise ProjectError(f"{idl} is already in {root / CONFIG}")
     config.idls.append(entry)
     schema = compile_config(config, root)  # the new IDL must compile before volo.yml changes
-    write_atomically(root / CONFIG, config.to_yaml())
-    return config, schema
+    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
+    files += generated_files(config, schema)
+    written = write_tree(files, root)
+    changed_config = 1  # volo.yml
+    report = Report(
+        generated=config.generated,
+        generated_files=len(files) - changed_config,
+        generated_written=len(written) - changed_config,
+    )
+    report.todo += missing_methods(config, root, schema)
+    return report
+
+
+def _check_idl_file(idl: Path) -> None:
+    refusal = proto_refusal([idl])
+    if refusal is not None:
+        raise ProjectError(refusal)
+    if not idl.is_file():
+        raise ProjectError(f"IDL file {idl} does not exist")
 
 
 def _relative(path: Path, root: Path) -> str:
     return os.path.relpath(path.resolve(), root.resolve()).replace(os.sep, "/")
 
 
-def _generated_module_name(config: Config, schema: ir.Schema) -> str:
-    path = module_paths(schema)[schema.roots[0]]
-    parts = list(PurePosixPath(config.generated).parts)
-    module = path.parent.parts if path.name == "__init__.py" else (*path.parent.parts, path.stem)
-    return ".".join([*parts, *module])
+# ---- volo init --------------------------------------------------------------------------
+
+
+def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
+    """`volo init`: a project serving the first service of `idl`, written in one go."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ProjectError(
+            f"project name {name!r} must be a Python identifier (like echo or my_service)"
+        )
+    hidden = _hidden_by(name, root)
+    if hidden is not None:
+        raise ProjectError(
+            f"project name {name!r} would hide {hidden}: choose another name, like {name}_service"
+        )
+    if (root / CONFIG).exists():
+        raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
+    _check_idl_file(idl)
+    config = Config(
+        name,
+        f"{name}/gen",
+        [IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])],
+    )
+    schema = compile_config(config, root)  # before writing anything: the IDL must compile
+    services = schema.roots[0].services
+    if not services:
+        raise ProjectError(f"{idl} defines no service: a project needs one to serve")
+    if not services[0].all_methods():
+        raise ProjectError(f"service {services[0].name} in {idl} has no methods to serve")
+    report = Report()
+    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
+    files += generated_files(config, schema)
+    for relative, text in _project_files(config, schema, services[0], idl.name).items():
+        path = root / relative
+        if relative == PYPROJECT and path.exists():
+            merged = _merged_pyproject(path, name, report)
+            if merged is not None:
+                files.append(GeneratedFile(PurePosixPath(relative), merged))
+        elif path.exists():
+            report.kept.append(relative)
+        else:
+            files.append(GeneratedFile(PurePosixPath(relative), text))
+            report.created.append(relative)
+    write_tree(files, root)
+    report.created.insert(0, CONFIG)
+    return report
+
+
+def _hidden_by(name: str, root: Path) -> str | None:
+    """What a project package `name` would hide when run from `root`, if anything."""
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return f"the standard library's module {name}"
+    if name in RUNTIME_MODULES:
+        return RUNTIME_MODULES[name]
+    if name == TESTS:
+        return f"the {TESTS} folder `volo init` writes the project's tests to"
+    with _path_without(root):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # a broken module is there all the same
+            return f"the module {name} installed here"
+    if spec is None:
+        return None
+    where = spec.origin or next(iter(spec.submodule_search_locations or []), "")
+    if where and _in_standard_library(Path(where)):  # `test`, for one, is not in the names
+        return f"the standard library's module {name}"
+    return f"the module {name} installed here ({where})"
+
+
+def _in_standard_library(path: Path) -> bool:
+    paths = sysconfig.get_paths()
+    resolved = path.resolve()
+    installed = [Path(paths[key]).resolve() for key in ("purelib", "platlib")]
+    return resolved.is_relative_to(Path(paths["stdlib"]).resolve()) and not any(
+        resolved.is_relative_to(folder) for folder in installed
+    )
 
 
 @contextmanager
-def _importable(root: Path, package: str) -> Iterator[None]:
-    """`package` importable from `root` for a while, and forgotten after."""
-    sys.path.insert(0, str(root))
+def _path_without(root: Path) -> Iterator[None]:
+    """sys.path without the project's folder (where the new package will be)."""
+    saved = sys.path[:]
+    resolved = root.resolve()
+    sys.path[:] = [p for p in saved if p and Path(p).resolve() != resolved]
     try:
         yield
     finally:
-        sys.path.remove(str(root))
-        for name in [n for n in sys.modules if n.split(".")[0] == package]:
-            del sys.modules[name]
+        sys.path[:] = saved
 
 
-def _stubs(
-    config: Config, root: Path, gen_module: str, service: ir.Service, idl_name: str
+def _project_files(
+    config: Config, schema: ir.Schema, service: ir.Service, idl_name: str
 ) -> dict[str, str]:
-    """The files a person edits, rendered from the generated classes themselves."""
-    with _importable(root, config.package):
-        importlib.invalidate_caches()
-        module = importlib.import_module(gen_module)
-        handler_base = _generated_class(module, Handler, service.name)
-        client_class = _generated_class(module, Client, service.name)
-        methods = [
-            _method_view(module, handler_base, idl, method)
-            for idl, method in handler_base.__thrift_methods__.items()
-        ]
-    first = next((m for m in methods if not m["oneway"]), methods[0])
-    private = sorted(
-        {
-            n
-            for m in methods
-            for n in re.findall(
-                r"\b(_[a-z]+)\.",
-                " ".join(m["params"]) + m["returns"] + (m["value"] or "") + m["arguments"],
-            )
-        }
+    """The files a person edits, rendered from the generator's own view of the service."""
+    package = config.package
+    project = ProjectView(schema, _dotted(config.generated), service.module)
+    methods = project.methods(service)
+    own = methods[len(methods) - len(service.methods) :] or methods
+    # The client calls the first method with a reply, else the first that is not oneway.
+    first = next((m for m in own if not m.py.void), None) or next(
+        (m for m in own if not m.py.oneway), own[0]
     )
+    handler_class, client_class = project.classes(service)
+    handler_texts = [handler_class, *(t for m in methods for t in m.handler_texts())]
+    client_texts = [client_class, first.arguments]
+    test_texts = [client_class, *(t for m in own for t in m.test_texts())]
     context = {
-        "package": config.package,
+        "package": package,
         "service": service.name,
         "idl": idl_name,
-        "gen_module": gen_module,
-        "handler_base": handler_base.__name__,
-        "client_class": client_class.__name__,
+        "handler_base": handler_class,
+        "client_class": client_class,
         "methods": methods,
+        "tests": own,
         "method": first,
-        "private_names": private,
     }
     env = _environment()
-    package = config.package
+
+    def render(template: str, texts: list[str], **imports: list[str]) -> str:
+        block = project.import_block(texts, **imports)
+        return env.get_template(template).render(context, imports=block)
+
     return {
-        "pyproject.toml": env.get_template("pyproject.toml.jinja").render(context),
+        PYPROJECT: env.get_template("pyproject.toml.jinja").render(
+            context, project_table=True, pytest_table=True
+        ),
         f"{package}/__init__.py": f'"""The {service.name} service."""\n',
-        f"{package}/handler.py": env.get_template("handler.py.jinja").render(context),
-        f"{package}/server.py": env.get_template("server.py.jinja").render(context),
-        f"{package}/client.py": env.get_template("client.py.jinja").render(context),
-        f"tests/test_{package}.py": env.get_template("test_service.py.jinja").render(context),
+        f"{package}/handler.py": render("handler.py.jinja", handler_texts),
+        f"{package}/server.py": render(
+            "server.py.jinja",
+            [],
+            standard=["import argparse", "import logging", "import os", "import sys"],
+            runtime=["import volo"],
+            project=[f"from {package}.handler import Handler"],
+        ),
+        f"{package}/client.py": render(
+            "client.py.jinja",
+            client_texts,
+            standard=["import argparse", "import asyncio", "import os", "import sys"],
+            runtime=["import volo"],
+        ),
+        f"{TESTS}/test_{package}.py": render(
+            "test_service.py.jinja",
+            test_texts,
+            standard=[
+                "import asyncio",
+                "from collections.abc import Awaitable, Callable",
+                "from typing import TypeVar",
+            ]
+            + (["import contextlib"] if any(m.py.void and m.throws for m in own) else []),
+            runtime=["import volo"],
+            project=[f"from {package}.handler import Handler"],
+        ),
     }
+
+
+def _dotted(path: str) -> str:
+    return ".".join(PurePosixPath(path).parts)
+
+
+@dataclass
+class MethodView:
+    """One method as the project's files write it: the generated handler's
+    signature, a value the stub returns, arguments a call can pass."""
+
+    py: PyMethod
+    value: str  # what the handler stub returns ("None" when void)
+    arguments: str  # keyword arguments for a call, a simple value for each argument
+    throws: str  # the declared exceptions, as an `except` clause names them ("" for none)
+    declared: str  # the class a reply is an instance of ("" when void)
+
+    def handler_texts(self) -> list[str]:
+        """What a handler's method spells: for working out imports."""
+        return [*(p.partition(":")[2] for p in self.py.params), self.py.returns, self.value]
+
+    def test_texts(self) -> list[str]:
+        """What a test of the method spells."""
+        return [self.arguments, self.throws, self.declared]
+
+
+class ProjectView:
+    """The generated code as the project's own modules name it (see ImportingModule)."""
+
+    def __init__(self, schema: ir.Schema, generated_package: str, home: ir.Module) -> None:
+        self.names = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES)
+
+    def classes(self, service: ir.Service) -> tuple[str, str]:
+        view = self.names.service(service)
+        return view.handler, view.client
+
+    def methods(self, service: ir.Service) -> list[MethodView]:
+        """Every method the service's handler implements, inherited ones first."""
+        views = self.names.service(service).methods
+        result = []
+        for method, py in zip(service.all_methods(), views, strict=True):
+            arguments = [
+                f"{name}={self.example(f.type)}"
+                for f, name in zip(method.args, py.arg_names, strict=True)
+                if f.default is None
+            ]
+            exceptions = [self.names.type(f.type) for f in method.throws]
+            throws = exceptions[0] if len(exceptions) == 1 else f"({', '.join(exceptions)})"
+            result.append(
+                MethodView(
+                    py,
+                    "None" if method.result is None else self.example(method.result),
+                    ", ".join(arguments),
+                    throws if exceptions else "",
+                    "" if method.result is None else self.runtime_class(method.result),
+                )
+            )
+        return result
+
+    def example(self, t: ir.Type) -> str:
+        """A simple valid value of `t` as source (see `example`)."""
+        target = ir.unalias(t)
+        definition = target.definition if isinstance(target, ir.NamedType) else None
+        if isinstance(definition, ir.Enum) and not definition.members:
+            return f"{self.names.type(target)}(0)"  # an open enum: any number is one
+        return self.names.value(example(t), t)
+
+    def runtime_class(self, t: ir.Type) -> str:
+        """The class of the values of `t` as they decode."""
+        t = ir.unalias(t)
+        containers = {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}
+        return containers.get(type(t)) or self.names.type(t)
+
+    def import_block(
+        self,
+        texts: Iterable[str],
+        standard: Iterable[str] = (),
+        runtime: Iterable[str] = (),
+        project: Iterable[str] = (),
+    ) -> str:
+        """The imports of a project file, in isort's sections and order."""
+        generated_standard, generated_runtime, generated = self.names.import_lines(texts)
+        sections = [
+            [*standard, *generated_standard],
+            [*runtime, *generated_runtime],
+            [*generated, *project],
+        ]
+        return "\n\n".join(
+            "\n".join(_wrapped(line) for line in sorted(section, key=_isort_key))
+            for section in sections
+            if section
+        )
+
+
+def _isort_key(line: str) -> tuple[bool, str]:
+    """isort's order within a section: `import x` lines first, then by module."""
+    return line.startswith("from "), line.split()[1].lower()
+
+
+def _wrapped(line: str, width: int = 88) -> str:
+    """An import over `width` characters (ruff's default) one name a line, as isort wraps it."""
+    if len(line) <= width or not line.startswith("from "):
+        return line
+    module, _, names = line.partition(" import ")
+    return f"{module} import (\n" + "".join(f"    {n},\n" for n in names.split(", ")) + ")"
+
+
+def example(t: ir.Type, depth: int = 0) -> ir.Value:
+    """A simple valid value of `t`: zero, empty, an enum's first member, a struct
+    with just its required fields, a union's first member."""
+    t = ir.unalias(t)
+    if isinstance(t, ir.BaseType):
+        simple: dict[ir.BaseKind, ir.Value] = {
+            ir.BaseKind.BOOL: False, ir.BaseKind.DOUBLE: 0.0, ir.BaseKind.STRING: "",
+            ir.BaseKind.BINARY: b"", ir.BaseKind.UUID: uuid.UUID(int=0),
+        }  # fmt: skip
+        return simple.get(t.kind, 0)
+    if isinstance(t, ir.ListType):
+        return ir.ListValue(())
+    if isinstance(t, ir.SetType):
+        return ir.SetValue(())
+    if isinstance(t, ir.MapType):
+        return ir.MapValue(())
+    definition = t.definition
+    if isinstance(definition, ir.Enum):
+        return ir.EnumValue(definition.members[0]) if definition.members else 0
+    assert isinstance(definition, ir.Struct)
+    if definition.is_union and definition.fields:
+        first = definition.fields[0]
+        return ir.StructValue(definition, ((first.name, example(first.type, depth + 1)),))
+    required = [f for f in definition.fields if f.required] if depth < 8 else []
+    return ir.StructValue(
+        definition, tuple((f.name, example(f.type, depth + 1)) for f in required)
+    )
 
 
 @cache
@@ -303,82 +555,163 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _generated_class(module: ModuleType, base: type, service: str) -> Any:
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, base)
-            and value.__module__ == module.__name__
-            and getattr(value, "__thrift_service__", None) == service
-        ):
-            return value
-    raise ProjectError(
-        f"the generated module {module.__name__} has no {base.__name__} for {service}"
-    )
+# ---- pyproject.toml ---------------------------------------------------------------------
 
 
-def _method_view(module: ModuleType, handler: type, idl_name: str, method: Any) -> dict[str, Any]:
-    signature = inspect.signature(getattr(handler, method.python_name))
-    params = []
-    arguments = []
-    specs = {f.name: f for f in method.args.__thrift_spec__}
-    for name, parameter in list(signature.parameters.items())[1:]:
-        text = f"{name}: {parameter.annotation}"
-        if parameter.default is not inspect.Parameter.empty:
-            text += f" = {_literal(parameter.default, module)}"
-        elif name in specs:
-            arguments.append(f"{name}={_default(specs[name].type, module)}")
-        params.append(text)
-    result_spec: tuple[Any, ...] = method.result.__thrift_spec__ if method.result else ()
-    returns_value = bool(result_spec) and result_spec[0].id == 0
-    return {
-        "name": method.python_name,
-        "idl_name": idl_name,
-        "params": params,
-        "returns": str(signature.return_annotation),
-        "value": _default(result_spec[0].type, module) if returns_value else None,
-        "arguments": ", ".join(arguments),
-        "oneway": method.oneway,
+def _merged_pyproject(path: Path, package: str, report: Report) -> str | None:
+    """An existing pyproject.toml with what the project needs added, or None when
+    it has it all or it cannot be added safely (then `report.todo` says what to add)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(
+            f"{PYPROJECT} is not valid TOML ({exc}): fix it, or move it away and run "
+            "`volo init` again"
+        ) from None
+    env = _environment()
+    tables: list[tuple[str, str]] = []  # (what is missing, the table that provides it)
+    project = _table(data, "project")
+    if project is None:
+        table = env.get_template("pyproject.toml.jinja").render(
+            package=package, project_table=True, pytest_table=False
+        )
+        tables.append(("[project]", table))
+    elif not any(_requirement(r) == "volo-py" for r in project.get("dependencies", [])):
+        report.todo.append(
+            f'{PYPROJECT}: add "volo-py" to `dependencies` in [project] (the project runs on it)'
+        )
+    pytest_options = _table(data, "tool", "pytest", "ini_options")
+    if not isinstance(pytest_options, dict):
+        table = env.get_template("pyproject.toml.jinja").render(
+            project_table=False, pytest_table=True
+        )
+        tables.append(("[tool.pytest.ini_options]", table))
+    elif "." not in _as_list(pytest_options.get("pythonpath", [])):
+        report.todo.append(
+            f'{PYPROJECT}: add "." to `pythonpath` in [tool.pytest.ini_options] '
+            "(the tests import the project's package)"
+        )
+    if not tables:
+        if not report.todo:
+            report.kept.append(PYPROJECT)
+        return None
+    merged = text + ("" if text.endswith("\n") or not text else "\n")
+    merged += "".join("\n" + table for _, table in tables)
+    try:
+        tomllib.loads(merged)
+    except tomllib.TOMLDecodeError:  # e.g. the table is half-defined through dotted keys
+        for what, table in tables:
+            report.todo.append(f"{PYPROJECT}: add {what} as `volo init` writes it:\n{table}")
+        return None
+    report.changed.append(f"{PYPROJECT} (added {' and '.join(what for what, _ in tables)})")
+    return merged
+
+
+def _table(data: dict[str, Any], *keys: str) -> dict[str, Any] | None:
+    """The table at `keys`, if each step is a table."""
+    table: Any = data
+    for key in keys:
+        table = table.get(key) if isinstance(table, dict) else None
+    return table if isinstance(table, dict) else None
+
+
+def _requirement(text: object) -> str:
+    """The normalised project name a requirement string names."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text if isinstance(text, str) else "")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+
+
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, str):
+        return list(value.split())
+    return list(value) if isinstance(value, list) else []
+
+
+# ---- volo gen: the handler against the IDL -----------------------------------------------
+
+
+def missing_methods(config: Config, root: Path, schema: ir.Schema) -> list[str]:
+    """For each class in the project's handler.py based on a generated handler,
+    the service's methods it does not define, with the signatures to add.
+    The file is parsed, never imported."""
+    relative = f"{config.package}/handler.py"
+    path = root / relative
+    if not path.is_file():
+        return []
+    try:
+        tree = ast.parse(path.read_bytes(), filename=relative)
+    except (SyntaxError, ValueError) as exc:
+        return [f"{relative} cannot be parsed ({exc}), so its methods were not compared"]
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    project = ProjectView(schema, _dotted(config.generated), schema.roots[0])
+    services = {
+        project.classes(service)[0].rpartition(".")[2]: service
+        for module in schema.modules.values()
+        for service in module.services
     }
+    # Classes other classes of the file extend are partial: their subclasses are compared.
+    extended = {base for cls in classes.values() for base in _base_names(cls)}
+    problems = []
+    for cls in classes.values():
+        if cls.name in extended:
+            continue
+        service = next((services[b] for b in _generated_bases(cls, classes) if b in services), None)
+        if service is None:
+            continue
+        defined = _defined_methods(cls, classes)
+        missing = [m.py for m in project.methods(service) if m.py.name not in defined]
+        if missing:
+            signatures = "".join(
+                f"\n    async def {m.name}(self{''.join(', ' + p for p in m.params)})"
+                f" -> {m.returns}: ..."
+                for m in missing
+            )
+            names = ", ".join(m.name for m in missing)
+            problems.append(
+                f"{relative}: class {cls.name} lacks {service.name}'s "
+                f"{'method' if len(missing) == 1 else 'methods'} {names}; add:{signatures}"
+            )
+    return problems
 
 
-def _qualified(cls: type, module: ModuleType) -> str:
-    """How code that star-imports `module` names `cls`."""
-    if cls.__module__ == module.__name__:
-        return cls.__name__
-    owner = sys.modules[cls.__module__]
-    alias = next(k for k, v in vars(module).items() if v is owner)
-    return f"{alias}.{cls.__name__}"
+def _base_names(cls: ast.ClassDef) -> list[str]:
+    """The last part of each base's name (`gen.EchoHandler` → `EchoHandler`)."""
+    return [
+        base.id if isinstance(base, ast.Name) else base.attr
+        for base in cls.bases
+        if isinstance(base, ast.Name | ast.Attribute)
+    ]
 
 
-def _literal(value: Any, module: ModuleType) -> str:
-    if isinstance(value, enum.Enum):
-        return f"{_qualified(type(value), module)}.{value.name}"
-    return repr(value)
+def _generated_bases(
+    cls: ast.ClassDef, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()
+) -> list[str]:
+    """The bases of `cls` and of the classes of the same file it extends."""
+    names = _base_names(cls)
+    for base in names:
+        if base in classes and base not in seen:
+            names = names + _generated_bases(classes[base], classes, seen | {cls.name})
+    return names
 
 
-def _default(spec: t.TypeSpec, module: ModuleType, depth: int = 0) -> str:
-    """A simple valid value of `spec`, as source, for stubs."""
-    code = spec if isinstance(spec, int) else spec[0]
-    simple = {t.BOOL: "False", t.DOUBLE: "0.0", t.STRING: '""', t.BINARY: 'b""',
-              t.UUID: "_uuid.UUID(int=0)", t.LIST: "[]", t.SET: "set()", t.MAP: "{}"}  # fmt: skip
-    if code in simple:
-        return simple[code]
-    if code in t.INT_RANGES and code != t.ENUM:
-        return "0"
-    assert not isinstance(spec, int)
-    cls = spec[1]
-    name = _qualified(cls, module)
-    if code == t.ENUM:
-        members = list(cls)
-        return f"{name}.{members[0].name}" if members else f"{name}(0)"
-    fields = cls.__thrift_spec__
-    if issubclass(cls, Union):
-        first = fields[0]
-        return f"{name}({first.name}={_default(first.type, module, depth + 1)})"
-    required = [f for f in fields if f.required == t.REQUIRED and depth < 4]
-    return (
-        f"{name}("
-        + ", ".join(f"{f.name}={_default(f.type, module, depth + 1)}" for f in required)
-        + ")"
-    )
+def _defined_methods(
+    cls: ast.ClassDef, classes: dict[str, ast.ClassDef], seen: frozenset[str] = frozenset()
+) -> set[str]:
+    """Methods `cls` defines itself or inherits from classes of the same file."""
+    defined = {
+        node.name
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    defined |= {
+        target.id
+        for node in cls.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for base in _base_names(cls):
+        if base in classes and base not in seen:
+            defined |= _defined_methods(classes[base], classes, seen | {cls.name})
+    return defined

@@ -8,8 +8,11 @@ quoting decisions are made here, so the templates stay plain.
 
 from __future__ import annotations
 
+import builtins
+import io
 import math
 import re
+import tokenize
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -686,9 +689,8 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def generate_python(schema: ir.Schema, options: Options | None = None) -> list[GeneratedFile]:
-    """Python source for every module of `schema` (roots and their includes)."""
-    options = options or Options()
+def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilder]:
+    """A builder per module of `schema`, each with its view model filled in."""
     modules = list(schema.modules.values())
     placement = _placement(modules)
     builders = {m: _ModuleBuilder(m, placement, options) for m in modules}
@@ -696,9 +698,6 @@ def generate_python(schema: ir.Schema, options: Options | None = None) -> list[G
     for builder in builders.values():
         builder.build(all_names)
         builder.builders = builders
-    template = _environment().get_template("module.py.jinja")
-    files: list[GeneratedFile] = []
-    packages: set[PurePosixPath] = set()
     for module, builder in builders.items():
         view = builder.view
         for definition in module.definitions.values():
@@ -716,6 +715,16 @@ def generate_python(schema: ir.Schema, options: Options | None = None) -> list[G
                 view.services.append(service)
                 view.structs += structs
         view.typedefs = _typedefs_in_dependency_order(module, view.typedefs, builder)
+    return builders
+
+
+def generate_python(schema: ir.Schema, options: Options | None = None) -> list[GeneratedFile]:
+    """Python source for every module of `schema` (roots and their includes)."""
+    template = _environment().get_template("module.py.jinja")
+    files: list[GeneratedFile] = []
+    packages: set[PurePosixPath] = set()
+    for builder in _built(schema, options or Options()).values():
+        view = builder.view
         text = template.render(module=view, version=__version__, docstring=docstring)
         files.append(GeneratedFile(view.path, text))
         for parent in view.path.parents:
@@ -767,3 +776,132 @@ def _named_in(t: ir.Type) -> list[ir.Definition]:
     if isinstance(t, ir.MapType):
         return _named_in(t.key) + _named_in(t.value)
     return []
+
+
+# ---- the generated code as a module outside it sees it --------------------------------
+
+
+class ImportingModule:
+    """How a module outside the generated package (a project's handler, client or
+    tests) spells the generated names: those defined in `home`, one of the
+    generated modules, bare; those of every other generated module through a
+    module alias. Types, values and method signatures are spelled by the
+    generator's own builders, so they match the generated code exactly.
+
+    `package` is the generated package's dotted name; `reserved` are names the
+    importing module binds itself, which no import may take (when one of them
+    is also a name in `home`, `home` is imported as a module alias too)."""
+
+    def __init__(
+        self,
+        schema: ir.Schema,
+        package: str,
+        home: ir.Module,
+        reserved: Iterable[str] = (),
+        options: Options | None = None,
+    ):
+        self.package = package
+        self._built = _built(schema, options or Options())
+        owner = self._built[home]
+        self._views = {
+            service: view
+            for module, builder in self._built.items()
+            for service, view in zip(module.services, builder.view.services, strict=True)
+        }
+        reserved = set(reserved)
+        home_names = set(owner.py_names.values()) | {
+            name for s in owner.view.services for name in (s.handler, s.client)
+        }
+        self._spelling = _ModuleBuilder(home, owner.placement, owner.options)
+        # A module of no definitions stands for `home` when its names must be qualified.
+        bare = home if not home_names & reserved else ir.Module(home.path, home.name)
+        self._spelling.module = bare
+        self._spelling.all_names = owner.all_names
+        self._spelling.builders = self._built
+        taken = reserved | set(dir(builtins)) | (home_names if bare is home else set())
+        for module in self._built:
+            if module is not bare:
+                alias = names.unique(names.module_segment(module.name), taken)
+                self._spelling.aliases[module] = alias
+        self._home_names = home_names if bare is home else set()
+        self._home = home
+
+    def type(self, t: ir.Type) -> str:
+        """The annotation of `t`, as the generated code writes it."""
+        return self._spelling.annotation(t)
+
+    def value(self, v: ir.Value, t: ir.Type) -> str:
+        """An expression of `v`, a value of type `t`."""
+        return self._spelling.value(v, t)
+
+    def service(self, service: ir.Service) -> PyService:
+        """The service's generated handler and client classes (their names spelled
+        here), with every method a handler implements, inherited ones first, each
+        named and typed as in the generated handler."""
+        view = self._views[service]
+        methods: list[PyMethod] = []
+        for owner in [*reversed(service.extends_chain()), service]:
+            for method, generated in zip(owner.methods, self._views[owner].methods, strict=True):
+                returns = self.type(method.result) if method.result is not None else "None"
+                params = self._spelling.parameters(method.args, generated.arg_names)
+                methods.append(replace(generated, params=params, returns=returns))
+        prefix = self._spelling.ref(service).removesuffix(view.name)
+        return replace(
+            view, handler=prefix + view.handler, client=prefix + view.client, methods=methods
+        )
+
+    def import_lines(self, texts: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+        """The imports the names in `texts` need: the standard library's, the
+        runtime's and the generated package's, each group in isort's order."""
+        used = _names_in(texts)
+        standard = ["import uuid as _uuid"] if "_uuid" in used else []
+        runtime = ["import pilota.runtime as _p"] if "_p" in used else []
+        imports: dict[str, list[tuple[str, str]]] = {}  # module -> (name, alias) pairs
+        placement = self._spelling.placement
+        home_module = ".".join([self.package, *_dotted(placement[self._home])])
+        for name in self._home_names & used:
+            imports.setdefault(home_module, []).append((name, name))
+        for module, alias in self._spelling.aliases.items():
+            if alias in used:
+                *parent, name = [self.package, *_dotted(placement[module])]
+                imports.setdefault(".".join(parent), []).append((name, alias))
+        return standard, runtime, _isort_from_imports(imports)
+
+
+def _isort_from_imports(imports: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """`from` lines as isort writes them: by module; a module's plain names on one
+    line, each renaming import on a line of its own, ordered by their first name."""
+    lines: list[tuple[str, tuple[int, str], str]] = []  # (module, first name's key, line)
+    for module, pairs in imports.items():
+        plain = sorted((n for n, alias in pairs if n == alias), key=_isort_member)
+        if plain:
+            line = f"from {module} import {', '.join(plain)}"
+            lines.append((module.lower(), _isort_member(plain[0]), line))
+        for name, alias in pairs:
+            if name != alias:
+                line = f"from {module} import {name} as {alias}"
+                lines.append((module.lower(), _isort_member(name), line))
+    return [line for *_, line in sorted(lines)]
+
+
+def _names_in(texts: Iterable[str]) -> set[str]:
+    """The names Python source `texts` look up: not attributes, keyword arguments,
+    names being annotated (`name: type`) or anything inside a string."""
+    found: set[str] = set()
+    for text in texts:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.string]
+        for i, token in enumerate(tokens):
+            before = tokens[i - 1].string if i else ""
+            after = tokens[i + 1].string if i + 1 < len(tokens) else ""
+            if token.type != tokenize.NAME or before == ".":
+                continue
+            keyword_argument = after == "=" and before in ("(", ",")
+            if not keyword_argument and after != ":":
+                found.add(token.string)
+    return found
+
+
+def _isort_member(name: str) -> tuple[int, str]:
+    """isort's order of the names one `from` import brings: constants, classes, the rest."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[0].isupper() else 2
+    return kind, name.lower()

@@ -73,6 +73,12 @@ class ApplicationError(ThriftException):
     def kind(self) -> ApplicationErrorType:
         return ApplicationErrorType(self.type or 0)
 
+    def __str__(self) -> str:
+        # One line for people: the server's message and the kind of failure.
+        known = ApplicationErrorType._value2member_map_.get(self.type or 0)
+        kind = known.name if isinstance(known, ApplicationErrorType) else f"type {self.type}"
+        return f"{self.message or 'the call failed'} ({kind})"
+
 
 ApplicationError.__thrift_spec__ = (
     FieldSpec(1, "message", STRING, OPTIONAL),
