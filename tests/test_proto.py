@@ -123,6 +123,8 @@ NEGATIVE: list[tuple[str, str, str]] = [
      '4:14: a map\'s enum values need 0 as the first value, and "E" starts with 1'),
     ("scalar as rpc type", P3 + "message bytes {}\nservice S {\n  rpc M(bytes) returns (bytes);\n}\n",
      '4:9: expected a message type, found the scalar type "bytes"'),
+    ("method named like its type", P3 + "message M {}\nservice S {\n  rpc M(M) returns (M);\n}\n",
+     '4:9: "M" is not a message type'),
     ("proto3 first enum value", P3 + "enum E {\n  A = 1;\n}\n",
      "3:7: the first value of an open enum must be zero"),
     ("proto3 required", P3 + "message A { required int32 a = 1; }\n",

@@ -245,6 +245,8 @@ class _Loader:
             lowered_service = ir.Service(service.name, f.module, service.loc, doc=service.doc)
             self.define(full, _Symbol("service", f, service.loc, lowered_service))
             f.module.definitions[service.name] = lowered_service
+            for method in service.methods:  # names in the service's scope (duplicates: lowering)
+                self.symbols.setdefault(f"{full}.{method.name}", _Symbol("method", f, method.loc))
 
     def declare_message(
         self, f: _File, message: ast.Message, scope: str, parent: ir.Struct | None

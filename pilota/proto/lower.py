@@ -700,7 +700,6 @@ class Lowering:
         ]
         service = symbol.definition
         assert isinstance(service, ir.Service)
-        scope = f.tree.package
         self.defer_options(f, tree.options, "ServiceOptions", service.full_name, service)
         names: set[str] = set()
         for method in tree.methods:
@@ -724,7 +723,8 @@ class Lowering:
                         f"expected a message type, found the scalar type \"{type_name}\"", loc
                     )
                     continue
-                found = self.loader.lookup(f, type_name, scope, loc)
+                # As protoc: looked up from the method, any symbol (a method too) may answer.
+                found = self.loader.lookup(f, type_name, service.full_name, loc, types_only=False)
                 if found is None:
                     continue
                 if not isinstance(found.definition, ir.Struct):

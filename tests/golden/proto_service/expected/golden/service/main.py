@@ -56,7 +56,9 @@ class Empty:
 
 
 class Shadows:
-    """A method named like the messages it takes and returns."""
+    """A method named like the messages it takes and returns (which it would hide, but
+    for the leading dot: protoc, like us, looks its types up from the method first).
+    """
 
     __pb_name__: _t.Final = "golden.service.Shadows"
     EchoRequest_: _t.Final[_pb.Method[EchoRequest, EchoResponse]] = _pb.Method("EchoRequest", "/golden.service.Shadows/EchoRequest", EchoRequest, EchoResponse, False, False)
