@@ -167,8 +167,12 @@ def from_json(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Any:
     """A `cls` read from ProtoJSON text."""
+    try:
+        data = parse(text)
+    except DecodeError as e:
+        raise e.within(cls.__name__) from None
     return from_dict(
-        cls, parse(text), registry=registry, ignore_unknown=ignore_unknown, max_depth=max_depth
+        cls, data, registry=registry, ignore_unknown=ignore_unknown, max_depth=max_depth
     )
 
 
@@ -444,14 +448,16 @@ def _float_out(value: float, single: bool) -> Any:
 
 
 def _shortest_float32(value: float) -> float:
-    """The float with the fewest digits that is the same 32-bit float as `value`."""
+    """The float with the fewest digits (6 at least, as Google's writers) that is the
+    same 32-bit float as `value` and not beyond the largest one (3.40282347e38 rather
+    than 3.4028235e38, which Google's readers refuse)."""
     try:
         target = _F32.unpack(_F32.pack(value))[0]
     except OverflowError:  # beyond float32: it is infinite there
         return value
     for digits in range(6, 18):
         shortest = float(f"{target:.{digits}g}")
-        if _F32.unpack(_F32.pack(shortest))[0] == target:
+        if abs(shortest) <= _FLOAT32_MAX and _F32.unpack(_F32.pack(shortest))[0] == target:
             return shortest
     return float(target)
 
@@ -693,9 +699,10 @@ def _float_in(value: Any, single: bool) -> float:
         if math.isinf(result):
             raise DecodeError(f"{value} is out of range for {'float' if single else 'double'}")
     if single and math.isfinite(result):
-        if abs(result) > _FLOAT32_MAX:
-            raise DecodeError(f"{value} is out of range for float")
-        result = float(_F32.unpack(_F32.pack(result))[0])
+        try:  # the nearest float32; one that rounds to infinity is out of range
+            result = float(_F32.unpack(_F32.pack(result))[0])
+        except OverflowError:
+            raise DecodeError(f"{value} is out of range for float") from None
     return result
 
 
@@ -815,9 +822,10 @@ def format_field_mask(paths: list[str]) -> str:
     for path in paths:
         if not isinstance(path, str):
             raise EncodeError(f"a FieldMask path must be a str, not {type(path).__name__}")
-        if re.search(r"[A-Z]|_(?![a-z])", path):
-            raise EncodeError(f"the FieldMask path {path!r} does not survive ProtoJSON: it "
-                              f"has a capital, or '_' not before a small letter")  # fmt: skip
+        if not path or re.search(r"[A-Z,]|_(?![a-z])", path):
+            raise EncodeError(f"the FieldMask path {path!r} does not survive ProtoJSON: it is "
+                              f"empty, has a capital or a comma, or '_' not before a small "
+                              f"letter")  # fmt: skip
         out.append(re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path))
     return ",".join(out)
 
