@@ -127,6 +127,7 @@ def test_64_bit_integers_are_strings_and_both_forms_are_read(pb: SimpleNamespace
         ("aInt64", '"9223372036854775808"', "out of range for int64"),
         ("aUint64", '"18446744073709551616"', "out of range for uint64"),
         ("aInt64", "1e400", "out of range for int64"),
+        ("aInt64", "1" + "0" * 100, "10000000000000000000...0000000000 (101 characters) is out"),
         ("aInt32", "0.5", "is not an integer"),
         ("aInt64", '"0.5"', "is not an integer"),
         ("aInt32", '" 1"', "expected a number"),

@@ -663,21 +663,27 @@ def _number(value: Any) -> int | float | Decimal:
     raise DecodeError(f"expected a number, got {_json_type(value)}")
 
 
+def _shown(number: Any) -> str:
+    """A number for an error message, shortened if it is long."""
+    text = str(number)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
+
+
 def _integer(value: Any, kind: int) -> int:
     number = _number(value)
     if isinstance(number, float):
         if not number.is_integer():
-            raise DecodeError(f"{number!r} is not an integer")
+            raise DecodeError(f"{_shown(number)} is not an integer")
         number = int(number)
     elif isinstance(number, Decimal):
         if not number.is_finite() or number.adjusted() > 30:
-            raise DecodeError(f"{number} is out of range for {KIND_NAMES[kind]}")
+            raise DecodeError(f"{_shown(number)} is out of range for {KIND_NAMES[kind]}")
         if number != number.to_integral_value():
-            raise DecodeError(f"{number} is not an integer")
+            raise DecodeError(f"{_shown(number)} is not an integer")
         number = int(number)
     low, high = INT_RANGES[kind]
     if not low <= number <= high:
-        raise DecodeError(f"{number} is out of range for {KIND_NAMES[kind]}")
+        raise DecodeError(f"{_shown(number)} is out of range for {KIND_NAMES[kind]}")
     return number
 
 
@@ -697,12 +703,14 @@ def _float_in(value: Any, single: bool) -> float:
         except OverflowError:
             result = math.inf
         if math.isinf(result):
-            raise DecodeError(f"{value} is out of range for {'float' if single else 'double'}")
+            raise DecodeError(
+                f"{_shown(value)} is out of range for {'float' if single else 'double'}"
+            )
     if single and math.isfinite(result):
         try:  # the nearest float32; one that rounds to infinity is out of range
             result = float(_F32.unpack(_F32.pack(result))[0])
         except OverflowError:
-            raise DecodeError(f"{value} is out of range for float") from None
+            raise DecodeError(f"{_shown(value)} is out of range for float") from None
     return result
 
 
@@ -999,7 +1007,7 @@ def _value_in(r: _Reader, cls: type[Message], data: Any, depth: int) -> Any:
         except OverflowError:
             number = math.inf
         if math.isinf(number) and not isinstance(data, float):
-            raise DecodeError(f"{data} is out of range for a double")
+            raise DecodeError(f"{_shown(data)} is out of range for a double")
         msg.kind = ("number_value", number)
     elif isinstance(data, dict):
         msg.kind = ("struct_value", r.message(_field_type(cls, "struct_value"), data, depth - 1))
