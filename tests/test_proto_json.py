@@ -174,6 +174,8 @@ def test_floats_nan_infinity_and_the_shortest_float32(pb: SimpleNamespace) -> No
     assert data["floats"] == [3.402823466e38, 1.4013e-45]
     assert Everything.from_dict({"aFloat": 3.4028235e38}).a_float == 3.4028234663852886e38
     assert "out of range for float" in decode_error(Everything, {"aFloat": -3.4028235677973366e38})
+    # beyond float32 is infinite there (as on the wire)
+    assert Everything(a_float=-1e39).to_dict() == {"aFloat": "-Infinity"}
     # Python's own infinities and NaN are taken as they are (JSON text has no such numbers)
     assert Everything.from_dict({"aFloat": -math.inf, "aDouble": math.inf}) == (
         Everything(a_float=-math.inf, a_double=math.inf)
@@ -591,6 +593,8 @@ def test_errors_name_the_place_in_the_json(pb: SimpleNamespace) -> None:
     assert message == "Everything.innerById['5'].back.aBool: expected true or false, got a number"
     message = encode_error(v3.Everything(inner_by_id={1: v3.Everything.Inner(label=5)}))
     assert message == "Everything.innerById[1].label: expected str, got int"
+    message = encode_error(v3.Everything(counts={"a": 1, 2: 3}))
+    assert message == "Everything.counts[2]: expected str, got int"
     message = encode_error(v3.Everything(int32s=[1, 2**40]))
     assert message == "Everything.int32s[1]: 1099511627776 is out of range for int32"
     message = encode_error(v3.Everything(a_int32=None))

@@ -368,8 +368,8 @@ class _Writer:
             key_spec, value_spec = spec.type
             out: dict[str, Any] = {}
             for k, v in value.items():
-                key = self.map_key(key_spec, k)
                 try:
+                    key = self.map_key(key_spec, k)
                     if v is None:
                         raise EncodeError("a map value cannot be None")
                     out[key] = self.single(value_spec, v, depth)
@@ -438,28 +438,27 @@ class _Unread:
 
 
 def _float_out(value: float, single: bool) -> Any:
+    if single and math.isfinite(value):
+        try:
+            value = _F32.unpack(_F32.pack(value))[0]
+        except OverflowError:  # beyond float32: infinite there, as on the wire
+            value = math.copysign(math.inf, value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    if single:
-        return _shortest_float32(value)
-    return value
+    return _shortest_float32(value) if single else value
 
 
 def _shortest_float32(value: float) -> float:
     """The float with the fewest digits (6 at least, as Google's writers) that is the
-    same 32-bit float as `value` and not beyond the largest one (3.40282347e38 rather
-    than 3.4028235e38, which Google's readers refuse)."""
-    try:
-        target = _F32.unpack(_F32.pack(value))[0]
-    except OverflowError:  # beyond float32: it is infinite there
-        return value
+    float32 `value` and not beyond the largest float32 (3.402823466e38 rather than
+    3.4028235e38, which Google's readers refuse)."""
     for digits in range(6, 18):
-        shortest = float(f"{target:.{digits}g}")
-        if abs(shortest) <= _FLOAT32_MAX and _F32.unpack(_F32.pack(shortest))[0] == target:
+        shortest = float(f"{value:.{digits}g}")
+        if abs(shortest) <= _FLOAT32_MAX and _F32.unpack(_F32.pack(shortest))[0] == value:
             return shortest
-    return float(target)
+    return value
 
 
 # ---- reading -------------------------------------------------------------------------------
