@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -86,6 +86,7 @@ def test_both_names_are_read(pb: SimpleNamespace) -> None:
     ) == expected
     assert j.Names.from_dict({"snake_case_name": 1, "renamed": 2, "_leading": 3,
                               "withDouble": 4}) == expected  # fmt: skip
+    assert j.Names.from_dict(MappingProxyType({"renamed": 2})) == j.Names(custom=2)
     # the JSON name of one field is not another field's name: "custom" is the .proto name
     assert j.Names.from_dict({"custom": 7}).custom == 7
 

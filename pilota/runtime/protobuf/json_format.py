@@ -61,7 +61,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -481,7 +481,7 @@ class _Reader:
         self.merge_fields(msg, plan, _expect_object(data), depth)
         return msg
 
-    def merge_fields(self, msg: Any, plan: _Plan, data: dict[str, Any], depth: int) -> None:
+    def merge_fields(self, msg: Any, plan: _Plan, data: Mapping[str, Any], depth: int) -> None:
         seen: dict[int, str] = {}
         oneofs: dict[str, str] = {}
         for key, value in data.items():
@@ -544,7 +544,7 @@ class _Reader:
             return items
         return self.single(spec, value, depth)
 
-    def map(self, spec: FieldSpec, data: dict[str, Any], depth: int) -> dict[Any, Any]:
+    def map(self, spec: FieldSpec, data: Mapping[str, Any], depth: int) -> dict[Any, Any]:
         key_spec, value_spec = spec.type
         out: dict[Any, Any] = {}
         for text, value in data.items():
@@ -599,8 +599,8 @@ class _Reader:
         return enum_cls(number)
 
 
-def _expect_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
+def _expect_object(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
         raise DecodeError(f"expected an object, got {_json_type(value)}")
     if isinstance(value, _Duplicated):
         raise DecodeError(f"the key {value.duplicate!r} is given twice")
@@ -618,7 +618,7 @@ def _json_type(value: Any) -> str:
         return "a number"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
 
@@ -1008,7 +1008,7 @@ def _value_in(r: _Reader, cls: type[Message], data: Any, depth: int) -> Any:
         if math.isinf(number) and not isinstance(data, float):
             raise DecodeError(f"{_shown(data)} is out of range for a double")
         msg.kind = ("number_value", number)
-    elif isinstance(data, dict):
+    elif isinstance(data, Mapping):
         msg.kind = ("struct_value", r.message(_field_type(cls, "struct_value"), data, depth - 1))
     elif isinstance(data, list | tuple):
         msg.kind = ("list_value", r.message(_field_type(cls, "list_value"), data, depth - 1))

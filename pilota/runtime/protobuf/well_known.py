@@ -4,10 +4,13 @@ The generator gives the classes of google/protobuf/{any,timestamp,duration,
 field_mask,struct,wrappers}.proto these bases (chosen by full name), so the
 helpers survive regeneration of `pilota.runtime.protobuf.wkt`:
 
-    from datetime import datetime, timedelta, timezone
-    from pilota.runtime.protobuf.wkt.google.protobuf import any, duration, struct, timestamp
+    from datetime import UTC, datetime, timedelta
+    from pilota.runtime.protobuf.well_known import unwrap
+    from pilota.runtime.protobuf.wkt.google.protobuf import any as any_pb
+    from pilota.runtime.protobuf.wkt.google.protobuf import (
+        duration, field_mask, struct, timestamp, wrappers)
 
-    ts = timestamp.Timestamp.from_datetime(datetime.now(UTC))
+    ts = timestamp.Timestamp.from_datetime(datetime.now(UTC))   # aware datetimes only
     ts.to_datetime()                       # aware, UTC (or the tz given); microseconds
     timestamp.Timestamp.now(); ts.to_nanoseconds(); Timestamp.from_nanoseconds(n)
     ts.to_rfc3339(); Timestamp.from_rfc3339("1972-01-01T10:00:20.021+02:00")
@@ -15,7 +18,7 @@ helpers survive regeneration of `pilota.runtime.protobuf.wkt`:
     d = duration.Duration.from_timedelta(timedelta(seconds=1.5))
     d.to_timedelta(); d.to_nanoseconds(); Duration.from_nanoseconds(n); str(d) == "1.500s"
 
-    packed = any.Any.pack(order)           # type URL "type.googleapis.com/shop.Order"
+    packed = any_pb.Any.pack(order)        # type URL "type.googleapis.com/shop.Order"
     packed.is_(Order); packed.unpack(Order); packed.type_name
     registry.unpack(packed)                # the class found in a TypeRegistry
 
