@@ -62,6 +62,28 @@ WELL_KNOWN_FILES = frozenset(
 )  # fmt: skip
 
 
+# The well-known types whose classes derive from a base with helpers (and, for some, a
+# ProtoJSON form that is not an object): pilota.runtime.protobuf.well_known.
+WELL_KNOWN_BASES = {
+    "google.protobuf.Any": "AnyBase",
+    "google.protobuf.Timestamp": "TimestampBase",
+    "google.protobuf.Duration": "DurationBase",
+    "google.protobuf.FieldMask": "FieldMaskBase",
+    "google.protobuf.Struct": "StructBase",
+    "google.protobuf.Value": "ValueBase",
+    "google.protobuf.ListValue": "ListValueBase",
+    "google.protobuf.DoubleValue": "WrapperBase[float]",
+    "google.protobuf.FloatValue": "WrapperBase[float]",
+    "google.protobuf.Int64Value": "WrapperBase[int]",
+    "google.protobuf.UInt64Value": "WrapperBase[int]",
+    "google.protobuf.Int32Value": "WrapperBase[int]",
+    "google.protobuf.UInt32Value": "WrapperBase[int]",
+    "google.protobuf.BoolValue": "WrapperBase[bool]",
+    "google.protobuf.StringValue": "WrapperBase[str]",
+    "google.protobuf.BytesValue": "WrapperBase[bytes]",
+}
+
+
 @dataclass(frozen=True)
 class ProtoOptions:
     """Generation options. `bundled_well_known_types`: import the well-known types
@@ -115,9 +137,11 @@ class PyEnumMember:
 class PyEnum:
     name: str
     qualname: str
+    full_name: str
     doc: str | None
     members: list[PyEnumMember]
     closed: bool
+    renamed: str | None  # {Python name: .proto name} of members named otherwise, if any
     is_enum = True
 
 
@@ -144,6 +168,7 @@ class PyMessage:
     defaults: list[PyDefault]
     message_set: bool
     specs: list[str]  # in field-number order
+    base: str = "_pb.Message"
     is_enum = False
 
     @property
@@ -552,15 +577,21 @@ class _ModuleBuilder:
     def enum(self, enum: ir.Enum) -> PyEnum:
         member_names = _member_names(enum)
         inner = "    "  # nested classes are indented as a whole by the template
+        # ProtoJSON writes and reads the .proto names
+        renamed = {member_names[m.name]: m.name for m in enum.members
+                   if member_names[m.name] != m.name}  # fmt: skip
         return PyEnum(
             self.paths[enum][-1],
             ".".join(self.paths[enum]),
+            python_literal(enum.full_name),
             _doc(enum.doc, enum.options, inner),
             [
                 PyEnumMember(member_names[m.name], m.value, _doc(m.doc, m.options, inner))
                 for m in enum.members
             ],
             enum.closed,
+            "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in renamed.items())
+            + "}" if renamed else None,
         )
 
     def message(self, struct: ir.Struct) -> PyMessage:
@@ -612,11 +643,15 @@ class _ModuleBuilder:
         slots.sort(key=_natural)  # in the order linters expect
         qualname = ".".join(self.paths[struct])
         extensions = [self.extension(e, qualname, inner) for e in struct.extensions]
+        base = WELL_KNOWN_BASES.get(struct.full_name) if (
+            self.module.name in WELL_KNOWN_FILES
+        ) else None  # fmt: skip
         return PyMessage(
             self.paths[struct][-1], qualname, struct.full_name,
             _doc(struct.doc, struct.options, inner), slots, fields, list(oneofs.values()),
             nested, extensions, defaults,
             struct.options.get("message_set_wire_format") is True, specs,
+            f"_pb.well_known.{base}" if base else "_pb.Message",
         )  # fmt: skip
 
     def field(

@@ -2,11 +2,15 @@
 
 Message classes, their field specs and codecs (`spec` documents the layout the
 generator emits and the codecs read), oneof members, extensions and service
-method descriptors. The well-known types (`google/protobuf/*.proto`) are
-generated into `pilota.runtime.protobuf.wkt` and shipped here.
+method descriptors. ProtoJSON is in `json_format`, with `TypeRegistry` (the
+explicit registry that resolves `Any` types and extensions by name). The
+well-known types (`google/protobuf/*.proto`) are generated into
+`pilota.runtime.protobuf.wkt` and shipped here; their helpers are the bases in
+`well_known`.
 """
 
 from pilota.runtime.base import unknown_enum_member
+from pilota.runtime.protobuf import well_known
 from pilota.runtime.protobuf.message import (
     Extension,
     Message,
@@ -14,6 +18,7 @@ from pilota.runtime.protobuf.message import (
     oneof_conflict,
     unknown_fields,
 )
+from pilota.runtime.protobuf.registry import TypeRegistry
 from pilota.runtime.protobuf.service import Method
 from pilota.runtime.protobuf.spec import (
     BOOL,
@@ -51,5 +56,6 @@ __all__ = [
     "IMPLICIT", "INT32", "INT64", "MAP", "MESSAGE", "OPTIONAL", "PACKED", "REPEATED",
     "REQUIRED", "SFIXED32", "SFIXED64", "SINT32", "SINT64", "STRING", "UINT32", "UINT64",
     "VALIDATE_UTF8", "DecodeError", "EncodeError", "Extension", "FieldSpec", "Message",
-    "Method", "OneofMember", "oneof_conflict", "unknown_enum_member", "unknown_fields",
+    "Method", "OneofMember", "TypeRegistry", "oneof_conflict", "unknown_enum_member",
+    "unknown_fields", "well_known",
 ]  # fmt: skip

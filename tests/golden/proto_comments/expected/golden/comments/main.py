@@ -11,6 +11,8 @@ import pilota.runtime.protobuf as _pb
 class Mood(_enum.IntEnum):
     """An enum."""
 
+    __pb_name__ = "golden.comments.Mood"
+
     HAPPY = 1
     """Happy."""
     SAD = 2

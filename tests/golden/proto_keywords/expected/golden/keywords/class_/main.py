@@ -9,6 +9,10 @@ import pilota.runtime.protobuf as _pb
 
 
 class global_(_enum.IntEnum):
+    __pb_name__ = "golden.keywords.class.global"
+    # The .proto names of members named otherwise here (ProtoJSON uses them).
+    __pb_names__: _t.ClassVar[dict[str, str]] = {"None_": "None", "True_": "True", "name_": "name", "value_": "value", "x_sunder_": "_sunder_"}
+
     None_ = 0
     True_ = 1
     name_ = 2
