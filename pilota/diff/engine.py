@@ -86,9 +86,9 @@ def _kind_word(d: ir.Definition) -> str:
 
 def _placement(module: ir.Module) -> str:
     """Where code generated from a file goes: a Thrift file by its Python namespace, else
-    its name; a .proto file by its path (a module per file)."""
+    its name; a .proto file by its name (a module per file)."""
     if _is_proto(module):
-        return module.path
+        return module.name
     return module.namespace("py", "*") or module.name
 
 
@@ -176,7 +176,8 @@ def value_text(v: ir.Value) -> str:
 B = ir.BaseKind
 # Thrift: what the wire carries (the TType); string and binary share one.
 _THRIFT_WIRE = {B.BOOL: "bool", B.I8: "byte", B.I16: "i16", B.I32: "i32", B.I64: "i64",
-                B.DOUBLE: "double", B.STRING: "string", B.BINARY: "string", B.UUID: "uuid"}  # fmt: skip
+                B.DOUBLE: "double", B.STRING: "string", B.BINARY: "string",
+                B.UUID: "uuid"}  # fmt: skip
 # Protobuf: kinds with one encoding (the same wire type, read the same way).
 _PROTO_WIRE = {B.I32: "varint", B.I64: "varint", B.UINT32: "varint", B.UINT64: "varint",
                B.BOOL: "varint", B.SINT32: "zigzag", B.SINT64: "zigzag",
@@ -230,7 +231,9 @@ class Comparison:
 
     # ---- reporting
 
-    def report(self, rule_id: str, message: str, loc: Location | None, old_side: bool = False) -> None:
+    def report(
+        self, rule_id: str, message: str, loc: Location | None, old_side: bool = False
+    ) -> None:
         self.findings.append(Finding(rule(rule_id), message, loc, old_side))
 
     def run(self) -> list[Finding]:
@@ -240,6 +243,7 @@ class Comparison:
             self.compare_modules(old_module, new_module)
         for old_def, new_def in pairs:
             self.compare_definitions(old_def, new_def)
+        self.compare_extensions()
         return self.findings
 
     # ---- matching
@@ -275,14 +279,18 @@ class Comparison:
             taken.add(ranked[0][0])
         # one file asked for on each side, still unpaired: the user paired them
         old_roots = [old[k] for k in self.old.roots if old[k] not in self.module_pair]
-        new_roots = [new[k] for k in self.new.roots if new[k] not in taken and new[k] not in paired_new]
+        new_roots = [
+            new[k] for k in self.new.roots if new[k] not in taken and new[k] not in paired_new
+        ]
         if len(self.old.roots) == len(self.new.roots) == 1 and old_roots and new_roots:
             self.module_pair[old_roots[0]] = new_roots[0]
         new_keys = {m: k for k, m in new.items()}
         for key, module in old.items():
             partner = self.module_pair.get(module)
-            if partner is not None and new_keys[partner] != key and _placement(module) != (
-                _placement(partner)
+            if (
+                partner is not None
+                and new_keys[partner] != key
+                and _placement(module) != (_placement(partner))
             ):
                 self.report(
                     "file-renamed",
@@ -339,10 +347,14 @@ class Comparison:
             match(d, n)
             self.report_move(d, n)
         # 3. renamed: the same shape within paired files, one candidate on each side
-        shapes_new: dict[tuple[ir.Module, Category, object], list[ir.Definition]] = defaultdict(list)
+        shapes_new: dict[tuple[ir.Module, Category, object], list[ir.Definition]] = defaultdict(
+            list
+        )
         for n, module in unmatched_new.items():
             shapes_new[(module, _category(n), self.shape(n))].append(n)
-        shapes_old: dict[tuple[ir.Module, Category, object], list[ir.Definition]] = defaultdict(list)
+        shapes_old: dict[tuple[ir.Module, Category, object], list[ir.Definition]] = defaultdict(
+            list
+        )
         for d, module in unmatched_old.items():
             partner = self.module_pair.get(module)
             if partner is not None and d not in kind_changed:
@@ -439,6 +451,8 @@ class Comparison:
 
     def compare_modules(self, old: ir.Module, new: ir.Module) -> None:
         self.work += 1
+        before: dict[str, ir.Value]
+        after: dict[str, ir.Value]
         if _is_proto(old) and _is_proto(new):
             if old.package != new.package:
                 self.report(
@@ -450,8 +464,8 @@ class Comparison:
             after = {k: new.options[k] for k in self.NAMING_OPTIONS if k in new.options}
             self.compare_namespaces(old, new, before, after, "option", r"option\s+")
             return
-        before: dict[str, ir.Value] = {scope: ns.name for scope, ns in old.namespaces.items()}
-        after: dict[str, ir.Value] = {scope: ns.name for scope, ns in new.namespaces.items()}
+        before = {scope: ns.name for scope, ns in old.namespaces.items()}
+        after = {scope: ns.name for scope, ns in new.namespaces.items()}
         python_before, python_after = old.namespace("py", "*"), new.namespace("py", "*")
         if python_before != python_after:
             # a Python namespace came or went: the generated code moves
@@ -510,8 +524,12 @@ class Comparison:
 
     def compare_definitions(self, old: ir.Definition, new: ir.Definition) -> None:
         self.work += 1
-        if _deprecated(new.options, new.annotations) and not _deprecated(old.options, old.annotations):
-            self.report("newly-deprecated", f"{_kind_word(new)} '{new.full_name}' is deprecated", new.loc)
+        if _deprecated(new.options, new.annotations) and not _deprecated(
+            old.options, old.annotations
+        ):
+            self.report(
+                "newly-deprecated", f"{_kind_word(new)} '{new.full_name}' is deprecated", new.loc
+            )
         if isinstance(old, ir.Struct) and isinstance(new, ir.Struct):
             self.compare_structs(old, new)
         elif isinstance(old, ir.Enum) and isinstance(new, ir.Enum):
@@ -646,48 +664,36 @@ class Comparison:
         for f in old.fields:
             self.work += 1
             n = new_by_id.get(f.id)
-            if n is not None:
-                self.compare_field(f, n, new)
-                continue
             moved = new_by_name.get(f.name)
-            if moved is not None and moved.id not in old_by_id:
+            if moved is not None and moved.id != f.id:
                 self.report(
                     "field-renumbered",
-                    f"{new.noun} '{f.name}' of {new.owner} changed number from {f.id} to {moved.id}",
+                    f"{new.noun} '{f.name}' of {new.owner} changed number from {f.id} to "
+                    f"{moved.id}",
                     moved.loc,
                 )
+            if n is not None:
+                # a name that moved here from another number is that field's renumbering
+                renamed = n.name != f.name and n.name not in old_by_name
+                self.compare_field(f, n, new, renamed)
                 continue
-            if f.required and not old.union:
-                self.report(
-                    "field-removed",
-                    f"required {new.noun} {f.id} '{f.name}' was removed from {new.owner}: old "
-                    "readers fail without it",
-                    f.loc,
-                    True,
-                )
-            elif not (proto and _reserved(f.id, reserved_new)):
-                why = "without reserving its number" if proto else "(its id can come back with another type)"
-                self.report(
-                    "field-removed",
-                    f"{new.noun} {f.id} '{f.name}' was removed from {new.owner} {why}",
-                    f.loc,
-                    True,
-                )
+            if moved is not None:
+                continue
+            self.report_removed_field(f, old, new, _reserved(f.id, reserved_new))
             if proto and f.name not in names_new:
                 self.report(
                     "removed-name-not-reserved",
-                    f"{new.noun} '{f.name}' was removed from {new.owner} without reserving its name",
+                    f"{new.noun} '{f.name}' was removed from {new.owner} without reserving "
+                    "its name",
                     f.loc,
                     True,
                 )
         highest = max((f.id for f in old.fields), default=0)
         for n in new.fields:
-            if n.id in old_by_id:
-                continue
-            self.work += 1
             was = old_by_name.get(n.name)
-            if was is not None and was.id not in new_by_id:
-                continue  # renumbered: reported above
+            if n.id in old_by_id or (was is not None and was.id != n.id):
+                continue  # compared, or renumbered: reported above
+            self.work += 1
             if n.required and not new.union:
                 self.report(
                     "required-field-added",
@@ -702,7 +708,31 @@ class Comparison:
                     n.loc,
                 )
 
-    def compare_field(self, old: ir.Field, new: ir.Field, where: _FieldSet) -> None:
+    def report_removed_field(
+        self, f: ir.Field, old: _FieldSet, new: _FieldSet, reserved: bool
+    ) -> None:
+        if f.required and not old.union:
+            self.report(
+                "field-removed",
+                f"required {new.noun} {f.id} '{f.name}' was removed from {new.owner}: old "
+                "readers fail without it",
+                f.loc,
+                True,
+            )
+        elif not (new.proto and reserved):
+            why = (
+                "without reserving its number"
+                if new.proto
+                else "(its id can come back with another type)"
+            )
+            self.report(
+                "field-removed",
+                f"{new.noun} {f.id} '{f.name}' was removed from {new.owner} {why}",
+                f.loc,
+                True,
+            )
+
+    def compare_field(self, old: ir.Field, new: ir.Field, where: _FieldSet, renamed: bool) -> None:
         proto = where.proto
         label = f"{where.noun} {new.id} '{new.name}' of {where.owner}"
         change: Change | None
@@ -716,40 +746,42 @@ class Comparison:
             now = "is now required" if new.required else "is no longer required"
             self.report("field-requiredness-changed", f"{label} {now}", new.loc)
         elif proto:
-            if old.explicit_presence != new.explicit_presence and not isinstance(
-                ir.unalias(new.type), ir.ListType | ir.MapType
-            ) and change is None:
+            # joining or leaving a oneof changes presence too: field-oneof-changed says so
+            if (
+                old.explicit_presence != new.explicit_presence
+                and not isinstance(ir.unalias(new.type), ir.ListType | ir.MapType)
+                and change is None
+                and _in_oneof(old) == _in_oneof(new)
+            ):
                 has = "has" if new.explicit_presence else "no longer has"
                 self.report("field-presence-changed", f"{label} {has} explicit presence", new.loc)
-        elif {old.requiredness, new.requiredness} == {
-            ir.Requiredness.OPTIONAL, ir.Requiredness.DEFAULT
-        } and (old.default is not None or new.default is not None) and not where.union:
+        elif (
+            {old.requiredness, new.requiredness}
+            == {ir.Requiredness.OPTIONAL, ir.Requiredness.DEFAULT}
+            and (old.default is not None or new.default is not None)
+            and not where.union
+        ):
             self.report(
                 "field-presence-changed",
                 f"{label} changed from {old.requiredness.value} to {new.requiredness.value} "
                 "requiredness: its default no longer applies the same way",
                 new.loc,
             )
-        if old.name != new.name or (proto and old.json_name != new.json_name):
-            if proto:
-                json = (
-                    f" (JSON name '{old.json_name}' is now '{new.json_name}')"
-                    if old.json_name != new.json_name
-                    else ""
-                )
-                self.report(
-                    "field-json-name-changed",
-                    f"{where.noun} {new.id} of {where.owner} was renamed from '{old.name}' to "
-                    f"'{new.name}'{json}",
-                    new.loc,
-                )
-            else:
-                self.report(
-                    "field-renamed",
-                    f"{where.noun} {new.id} of {where.owner} was renamed from '{old.name}' to "
-                    f"'{new.name}'",
-                    new.loc,
-                )
+        # extensions are written in JSON by their full name, compared by the caller
+        json_named = proto and where.noun != "extension"
+        if renamed or (json_named and old.json_name != new.json_name):
+            json = (
+                f"JSON name '{old.json_name}' is now '{new.json_name}'"
+                if json_named and old.json_name != new.json_name
+                else ""
+            )
+            what = (
+                f"{where.noun} {new.id} of {where.owner} was renamed from '{old.name}' to "
+                f"'{new.name}'" + (f" ({json})" if json else "")
+                if renamed
+                else f"{label}: {json}"
+            )
+            self.report("field-json-name-changed" if proto else "field-renamed", what, new.loc)
         if change is None or change.level > Level.WIRE:
             old_default = None if old.default is None else value_key(old.default)
             new_default = None if new.default is None else value_key(new.default)
@@ -757,7 +789,9 @@ class Comparison:
                 before = "none" if old.default is None else value_text(old.default)
                 after = "none" if new.default is None else value_text(new.default)
                 self.report("default-changed", f"{label}: default {before} is now {after}", new.loc)
-        if _deprecated(new.options, new.annotations) and not _deprecated(old.options, old.annotations):
+        if _deprecated(new.options, new.annotations) and not _deprecated(
+            old.options, old.annotations
+        ):
             self.report("newly-deprecated", f"{label} is deprecated", new.loc)
 
     # ---- types
@@ -830,16 +864,20 @@ class Comparison:
             if self.counterpart.get(od) is nd:
                 return None
             return self.shape_change(od, nd, both)
-        if isinstance(o, ir.ListType) and isinstance(n, ir.ListType) or (
+        if (isinstance(o, ir.ListType) and isinstance(n, ir.ListType)) or (
             isinstance(o, ir.SetType) and isinstance(n, ir.SetType)
         ):
             inner = self.type_change(o.element, n.element, proto)
-            return None if inner is None else Change(inner.rule_id, f"changed {both}: {inner.detail}")
+            return (
+                None if inner is None else Change(inner.rule_id, f"changed {both}: {inner.detail}")
+            )
         if isinstance(o, ir.MapType) and isinstance(n, ir.MapType):
             inner = _worst(
                 [self.type_change(o.key, n.key, proto), self.type_change(o.value, n.value, proto)]
             )
-            return None if inner is None else Change(inner.rule_id, f"changed {both}: {inner.detail}")
+            return (
+                None if inner is None else Change(inner.rule_id, f"changed {both}: {inner.detail}")
+            )
         if proto and (
             (isinstance(od, ir.Struct) and n == ir.BaseType(B.BINARY))
             or (isinstance(nd, ir.Struct) and o == ir.BaseType(B.BINARY))
@@ -950,62 +988,39 @@ class Comparison:
         new_by_name = {m.name: m for m in new.members}
         old_numbers = {m.value for m in old.members}
         old_names = {m.name for m in old.members}
-        reserved_names = set(new.reserved_names)
-        closed = old.closed or new.closed
         for m in old.members:
             self.work += 1
-            same_number = new_by_number.get(m.value)
+            same_number = new_by_number.get(m.value, [])
             moved = new_by_name.get(m.name)
-            if same_number is None and moved is not None and moved.value not in old_numbers:
+            if moved is not None and moved.value != m.value:
                 self.report(
                     "enum-value-renumbered",
                     f"value '{m.name}' of enum '{name}' changed from {m.value} to {moved.value}",
                     moved.loc,
                 )
                 continue
-            if same_number is None:
-                if not proto:
-                    why = "(Thrift has no `reserved`; readers that know only the new values drop it)"
-                elif closed:
-                    why = "from a closed enum, whose new readers drop the number"
-                elif _reserved(m.value, new.reserved_ids):
-                    why = None
-                else:
-                    why = "without reserving its number"
-                if why is not None:
-                    self.report(
-                        "enum-value-removed",
-                        f"value '{m.name}' = {m.value} was removed from enum '{name}' {why}",
-                        m.loc,
-                        True,
-                    )
-                if proto and m.name not in reserved_names and m.name not in new_by_name:
-                    self.report(
-                        "removed-name-not-reserved",
-                        f"value '{m.name}' was removed from enum '{name}' without reserving its name",
-                        m.loc,
-                        True,
-                    )
-                continue
-            if m.name in {x.name for x in same_number} or (moved is not None and moved.value in old_numbers):
-                if moved is not None and _deprecated(moved.options, moved.annotations) and not (
-                    _deprecated(m.options, m.annotations)
+            if moved is not None:  # the same name and number
+                if _deprecated(moved.options, moved.annotations) and not _deprecated(
+                    m.options, m.annotations
                 ):
-                    self.report("newly-deprecated", f"value '{m.name}' of enum '{name}' is deprecated", moved.loc)
+                    self.report(
+                        "newly-deprecated",
+                        f"value '{m.name}' of enum '{name}' is deprecated",
+                        moved.loc,
+                    )
                 continue
-            now = same_number[0]
-            if proto:
+            if same_number:
+                successor = same_number[0]
+                if successor.name in old_names:
+                    continue  # another value renumbered onto this one: reported with it
                 self.report(
-                    "enum-value-json-name-changed",
-                    f"value {m.value} of enum '{name}' was renamed from '{m.name}' to '{now.name}'",
-                    now.loc,
+                    "enum-value-json-name-changed" if proto else "enum-value-renamed",
+                    f"value {m.value} of enum '{name}' was renamed from '{m.name}' to "
+                    f"'{successor.name}'",
+                    successor.loc,
                 )
-            else:
-                self.report(
-                    "enum-value-renamed",
-                    f"value {m.value} of enum '{name}' was renamed from '{m.name}' to '{now.name}'",
-                    now.loc,
-                )
+                continue
+            self.report_removed_value(m, old, new)
         if proto and new.closed:
             for m in new.members:
                 if m.value not in old_numbers and m.name not in old_names:
@@ -1020,6 +1035,68 @@ class Comparison:
                 old.reserved_ids, new.reserved_ids, old.reserved_names, new.reserved_names,
                 f"enum '{name}'", new.loc, {m.value: m.name for m in new.members},
             )  # fmt: skip
+
+    def report_removed_value(self, m: ir.EnumMember, old: ir.Enum, new: ir.Enum) -> None:
+        proto = _is_proto(new.module)
+        name = new.full_name
+        if not proto:
+            why: str | None = (
+                "(Thrift has no `reserved`; readers that know only the new values drop it)"
+            )
+        elif old.closed or new.closed:
+            why = "from a closed enum, whose new readers drop the number"
+        elif _reserved(m.value, new.reserved_ids):
+            why = None
+        else:
+            why = "without reserving its number"
+        if why is not None:
+            self.report(
+                "enum-value-removed",
+                f"value '{m.name}' = {m.value} was removed from enum '{name}' {why}",
+                m.loc,
+                True,
+            )
+        if proto and m.name not in new.reserved_names:
+            self.report(
+                "removed-name-not-reserved",
+                f"value '{m.name}' was removed from enum '{name}' without reserving its name",
+                m.loc,
+                True,
+            )
+
+    # ---- protobuf extensions
+
+    def compare_extensions(self) -> None:
+        """Extensions by the message they extend (its counterpart) and number, as the wire
+        knows them. A removed extension leaves nothing to reserve: its generated
+        attribute goes (`definition-removed`)."""
+        new_by_key: dict[tuple[str, int], tuple[str, ir.Field]] = {}
+        for full_name, f in _extensions(self.new.modules.values()):
+            assert f.extendee is not None
+            new_by_key[(f.extendee.full_name, f.id)] = (full_name, f)
+        for full_name, f in _extensions(self.old.modules.values()):
+            assert f.extendee is not None
+            self.work += 1
+            extendee = self.counterpart.get(f.extendee, f.extendee)
+            found = new_by_key.get((extendee.full_name, f.id))
+            if found is None:
+                self.report(
+                    "definition-removed",
+                    f"extension '{full_name}' ({f.id}) of '{f.extendee.full_name}' was removed",
+                    f.loc,
+                    True,
+                )
+                continue
+            new_name, n = found
+            where = _FieldSet(f"'{extendee.full_name}'", [], True, noun="extension")
+            self.compare_field(f, n, where, renamed=False)
+            if full_name != new_name:
+                self.report(
+                    "field-json-name-changed",
+                    f"extension {n.id} of '{extendee.full_name}' was renamed from '{full_name}' "
+                    f"to '{new_name}', the name JSON writes",
+                    n.loc,
+                )
 
     # ---- services
 
@@ -1055,7 +1132,9 @@ class Comparison:
             else:
                 self.compare_thrift_methods(m, n, new)
             if _deprecated(n.options, n.annotations) and not _deprecated(m.options, m.annotations):
-                self.report("newly-deprecated", f"method '{new.full_name}.{n.name}' is deprecated", n.loc)
+                self.report(
+                    "newly-deprecated", f"method '{new.full_name}.{n.name}' is deprecated", n.loc
+                )
 
     def compare_rpcs(self, old: ir.Method, new: ir.Method, service: ir.Service) -> None:
         label = f"method '{service.full_name}.{new.name}'"
@@ -1079,9 +1158,7 @@ class Comparison:
         ):
             if was != now:
                 how = "now streams" if now else "no longer streams"
-                self.report(
-                    "method-streaming-changed", f"{label}: the {side} {how}", new.loc
-                )
+                self.report("method-streaming-changed", f"{label}: the {side} {how}", new.loc)
 
     def compare_thrift_methods(self, old: ir.Method, new: ir.Method, service: ir.Service) -> None:
         label = f"method '{service.full_name}.{new.name}'"
@@ -1095,11 +1172,15 @@ class Comparison:
         if (old.result is None) != (new.result is None):
             before = "void" if old.result is None else type_name(old.result, False)
             after = "void" if new.result is None else type_name(new.result, False)
-            self.report("method-response-changed", f"{label} returned {before}, now {after}", new.loc)
+            self.report(
+                "method-response-changed", f"{label} returned {before}, now {after}", new.loc
+            )
         elif old.result is not None and new.result is not None:
             change = self.type_change(old.result, new.result, proto=False)
             if change is not None:
-                rule_id = "method-response-changed" if change.level is Level.WIRE else change.rule_id
+                rule_id = (
+                    "method-response-changed" if change.level is Level.WIRE else change.rule_id
+                )
                 self.report(rule_id, f"{label}: result {change.detail}", new.loc)
         old_throws = {f.id: f for f in old.throws}
         new_throws = {f.id: f for f in new.throws}
@@ -1116,7 +1197,9 @@ class Comparison:
                 continue
             change = self.type_change(f.type, n.type, proto=False)
             if change is not None:
-                rule_id = "method-exceptions-changed" if change.level is Level.WIRE else change.rule_id
+                rule_id = (
+                    "method-exceptions-changed" if change.level is Level.WIRE else change.rule_id
+                )
                 self.report(rule_id, f"{label}: exception {n.id} '{n.name}' {change.detail}", n.loc)
             if f.name != n.name:
                 self.report(
@@ -1134,6 +1217,20 @@ class Comparison:
 
 
 # ---- helpers -------------------------------------------------------------------------
+
+
+def _extensions(modules: Iterable[ir.Module]) -> Iterator[tuple[str, ir.Field]]:
+    """Every extension with its full name (what ProtoJSON writes, in brackets)."""
+    for module in modules:
+        for f in module.extensions:
+            yield (f"{module.package}.{f.name}" if module.package else f.name), f
+        for d in _definitions(module):
+            if isinstance(d, ir.Struct):
+                yield from ((f"{d.full_name}.{f.name}", f) for f in d.extensions)
+
+
+def _in_oneof(f: ir.Field) -> bool:
+    return f.oneof is not None and not f.oneof.synthetic
 
 
 def _cardinality(t: ir.Type) -> str:

@@ -97,7 +97,9 @@ def compile_side(side: Side) -> None:
         if path.is_dir():
             found = idl_files(path)
             if not found:
-                raise InputError(f"{side.label} '{side.shown(str(path))}' holds no .thrift or .proto files")
+                raise InputError(
+                    f"{side.label} '{side.shown(str(path))}' holds no .thrift or .proto files"
+                )
             files += found
             folders.append(path)
         elif path.exists():
@@ -182,11 +184,17 @@ def at_ref(ref: str, paths: Sequence[Path], include_dirs: Sequence[Path]) -> Ite
     try:
         top = Path(_git(["rev-parse", "--show-toplevel"], start).decode().strip())
     except _GitFailed:
-        raise InputError(f"'{paths[0]}' is not in a git repository, so --against has nothing to read") from None
+        raise InputError(
+            f"'{paths[0]}' is not in a git repository, so --against has nothing to read"
+        ) from None
     try:
-        commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top).decode().strip()
+        commit = (
+            _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top).decode().strip()
+        )
     except _GitFailed:
-        raise InputError(f"'{ref}' is not a commit, branch or tag of the repository at '{top}'") from None
+        raise InputError(
+            f"'{ref}' is not a commit, branch or tag of the repository at '{top}'"
+        ) from None
     listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit], top)
     wanted: list[tuple[str, str, str]] = []  # mode, blob, path
     for entry in listing.split(b"\0"):
@@ -194,16 +202,16 @@ def at_ref(ref: str, paths: Sequence[Path], include_dirs: Sequence[Path]) -> Ite
             continue
         meta, _, name = entry.partition(b"\t")
         mode, kind, blob = meta.decode().split()
-        path = name.decode("utf-8", "surrogateescape")
-        if kind == "blob" and Path(path).suffix in SUPPORTED_SUFFIXES:
-            wanted.append((mode, blob, path))
+        relative = name.decode("utf-8", "surrogateescape")
+        if kind == "blob" and Path(relative).suffix in SUPPORTED_SUFFIXES:
+            wanted.append((mode, blob, relative))
     contents = _read_blobs([blob for _, blob, _ in wanted], top)
     temp = Path(tempfile.mkdtemp(prefix="volo-idl-diff-"))
     try:
         root = temp / "tree"
         root.mkdir()
-        for (mode, _, path), data in zip(wanted, contents, strict=True):
-            target = root / path
+        for (mode, _, relative), data in zip(wanted, contents, strict=True):
+            target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if mode == "120000":  # a symbolic link: its target is the content
                 target.symlink_to(data.decode("utf-8", "surrogateescape"))

@@ -35,9 +35,7 @@ def render_text(finding: Finding, old: Side, new: Side) -> str:
     return f"{prefix}{finding.rule.id}: " + rendered[len(head) :]
 
 
-def as_json(
-    findings: Sequence[Finding], old: Side, new: Side, level: Level, hidden: int
-) -> str:
+def as_json(findings: Sequence[Finding], old: Side, new: Side, level: Level, hidden: int) -> str:
     items = []
     for finding in findings:
         loc, _ = _placed(finding, old, new)

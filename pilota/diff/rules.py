@@ -48,10 +48,12 @@ _W, _J, _S, _X = Level.WIRE, Level.JSON, Level.SOURCE, Level.WARNING
 _RULES = [
     # ---- wire ----
     Rule("field-wire-type-changed", _W,
-         "a field number kept with a type encoded differently: readers skip the field or misread it"),
+         "a field number kept with a type encoded differently: readers skip the field or "
+         "misread it"),
     Rule("field-integer-range-changed", _W,
          "an integer field changed width or signedness within one encoding (int32 to int64, "
-         "fixed32 to sfixed32, bool): values outside the common range are truncated or change sign"),
+         "fixed32 to sfixed32, bool): values outside the common range are truncated or change "
+         "sign"),
     Rule("field-string-bytes-changed", _W,
          "a field changed between string and bytes/binary: bytes that are not UTF-8 are refused by "
          "string readers"),
