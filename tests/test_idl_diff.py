@@ -691,3 +691,24 @@ def test_extensions_are_compared_by_extendee_and_number(tmp_path: Path) -> None:
     result = compare(tmp_path, base + "extend M { optional int32 e = 100; }", base, tag="r")
     [finding] = result.findings
     assert finding.rule.id == "definition-removed" and "extension 't.e' (100)" in finding.message
+
+
+def test_the_readme_example_is_what_the_command_prints(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Breaking changes: `volo idl diff`") :]
+    idl = section[section.index("```thrift\n") + 10 :]
+    idl = idl[: idl.index("```")]
+    lines = idl.splitlines()
+    split = lines[0].index("// v2/")
+    versions = {
+        lines[0][:split].split()[1]: [line[:split].rstrip() for line in lines[1:]],
+        lines[0][split:].split()[1]: [line[split:].rstrip() for line in lines[1:]],
+    }
+    for name, text in versions.items():
+        write(tmp_path, {name: "\n".join(text).strip("\n") + "\n"})
+    shown = section[section.index("```text\n") + 8 :]
+    shown = shown[: shown.index("```")].splitlines()
+    assert shown[0] == "$ volo idl diff v1/shop.thrift v2/shop.thrift"
+    code, out, _ = run(*shown[0].split()[2:], cwd=tmp_path)
+    assert code == 1
+    assert out.splitlines() == shown[1:]
