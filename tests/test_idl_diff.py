@@ -712,3 +712,15 @@ def test_the_readme_example_is_what_the_command_prints(tmp_path: Path) -> None:
     code, out, _ = run(*shown[0].split()[2:], cwd=tmp_path)
     assert code == 1
     assert out.splitlines() == shown[1:]
+
+
+def test_a_changed_package_renames_every_grpc_service_in_it(tmp_path: Path) -> None:
+    old = 'syntax = "proto3";\npackage a.v1;\nmessage M {}\nservice S { rpc F(M) returns (M); }\n'
+    result = compare(tmp_path, old, old.replace("a.v1", "a.v2"))
+    assert sorted(f.rule.id for f in result.findings) == [
+        "namespace-changed",
+        "service-name-changed",
+    ]
+    assert result.at(Level.WIRE)[0].message == (
+        "service 'a.v1.S' is now called 'a.v2.S': calls naming the old service fail"
+    )

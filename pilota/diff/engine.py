@@ -228,6 +228,9 @@ class Comparison:
         self.work = 0  # pairs compared: definitions, fields, values, methods, shapes
         self._shapes: dict[tuple[ir.Struct, ir.Struct], Change | None] = {}
         self._comparing: set[tuple[ir.Struct, ir.Struct]] = set()
+        self.renamed: set[ir.Definition] = set()  # services whose new name is reported
+        self.old_keys = {module: key for key, module in old.modules.items()}
+        self.new_keys = {module: key for key, module in new.modules.items()}
 
     # ---- reporting
 
@@ -284,7 +287,7 @@ class Comparison:
         ]
         if len(self.old.roots) == len(self.new.roots) == 1 and old_roots and new_roots:
             self.module_pair[old_roots[0]] = new_roots[0]
-        new_keys = {m: k for k, m in new.items()}
+        new_keys = self.new_keys
         for key, module in old.items():
             partner = self.module_pair.get(module)
             if (
@@ -406,8 +409,9 @@ class Comparison:
             return
         self.report(
             "definition-moved",
-            f"{_kind_word(d)} '{d.full_name}' moved from '{d.module.path}' to "
-            f"'{n.module.path}'" + (f" as '{n.full_name}'" if n.full_name != d.full_name else ""),
+            f"{_kind_word(d)} '{d.full_name}' moved from '{self.old_keys.get(d.module)}' to "
+            f"'{self.new_keys.get(n.module)}'"
+            + (f" as '{n.full_name}'" if n.full_name != d.full_name else ""),
             n.loc,
         )
 
@@ -417,6 +421,7 @@ class Comparison:
         return s.full_name if _is_proto(s.module) else s.name
 
     def report_service_name(self, d: ir.Definition, n: ir.Definition) -> None:
+        self.renamed.add(d)
         old_name, new_name = self.service_wire_name(d), self.service_wire_name(n)
         if old_name == new_name:
             self.report(
@@ -1101,6 +1106,9 @@ class Comparison:
     # ---- services
 
     def compare_services(self, old: ir.Service, new: ir.Service) -> None:
+        if old not in self.renamed and self.service_wire_name(old) != self.service_wire_name(new):
+            # matched by name within its file: the package around it changed
+            self.report_service_name(old, new)
         base_old, base_new = old.extends, new.extends
         if (base_old is None) != (base_new is None) or (
             base_old is not None and self.counterpart.get(base_old) is not base_new
