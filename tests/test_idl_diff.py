@@ -389,13 +389,19 @@ def test_every_independent_change_is_reported_in_one_run(tmp_path: Path) -> None
     assert len(result.findings) == 6
 
 
-def test_a_thrift_file_renamed_without_namespace_gives_no_wire_finding(tmp_path: Path) -> None:
-    text = (IDL / "rich.thrift").read_text(encoding="utf-8")
-    old = write(tmp_path / "old", {"rich.thrift": text})
-    new = write(tmp_path / "new", {"renamed.thrift": text})
-    result = diff([old / "rich.thrift"], [new / "renamed.thrift"])
+@pytest.mark.parametrize(
+    "name", ["rich.thrift", "wire.thrift", "proto/rich3.proto", "proto/editions.proto"]
+)
+def test_a_file_renamed_unchanged_gives_no_wire_finding(name: str, tmp_path: Path) -> None:
+    source = IDL / name
+    text = source.read_text(encoding="utf-8")
+    renamed = f"renamed{source.suffix}"
+    old = write(tmp_path / "old", {source.name: text})
+    new = write(tmp_path / "new", {renamed: text})
+    result = diff([old / source.name], [new / renamed], include_dirs=[source.parent])
     assert result.compiled
     assert result.at(Level.JSON) == []
+    # the generated module moves with the file (Thrift: unless a Python namespace places it)
     assert {f.rule.id for f in result.findings} <= {"file-renamed"}
 
 
