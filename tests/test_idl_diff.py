@@ -545,8 +545,10 @@ def test_against_a_git_ref(tmp_path: Path) -> None:
     ) in out
     assert "idl/api.thrift:2:27: field-wire-type-changed: field 1 'id' of struct 'api.Req': "\
         "changed from i64 to i32" in out  # fmt: skip
-    # a folder, from a subfolder, against a branch name
+    # a folder, from a subfolder, against a branch name; files git ignores are not NEW's
     git(repo, "checkout", "-qb", "topic")
+    (repo / ".gitignore").write_text("build/\n")
+    write(repo / "idl" / "build", {"scratch.thrift": "struct {"})  # would not compile
     code, out, _ = run("idl", "diff", ".", "--against", "v1", cwd=repo / "idl")
     assert code == 1 and out.count("field-") == 2
     code, _, err = run("idl", "diff", "idl", "--against", "nope", cwd=repo)

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pilota.diff.engine import Finding, compare
-from pilota.diff.inputs import InputError, Side, anchor_of, at_ref, compile_side, repository_root
+from pilota.diff.inputs import (
+    InputError,
+    Side,
+    anchor_of,
+    at_ref,
+    compile_side,
+    known_files,
+    repository_root,
+)
 from pilota.diff.report import as_json, render_text, sort_key
 from pilota.diff.rules import RULES, Level, Rule, list_rules
 
@@ -72,7 +80,8 @@ def diff(
         new_side = Side("NEW", new_paths, anchor_of(new_paths), dirs)
         return _compare(old_side, new_side)
     with at_ref(against, new_paths, dirs) as old_side:
-        new_side = Side("NEW", new_paths, repository_root(new_paths[0]), dirs)
+        top = repository_root(new_paths[0])
+        new_side = Side("NEW", new_paths, top, dirs, known=known_files(top))
         return _compare(old_side, new_side)
 
 

@@ -43,6 +43,9 @@ class Side:
     # OLD read from git: the temporary tree, and the ref to show instead
     git_root: Path | None = None
     ref: str | None = None
+    # NEW with --against: a folder holds only the files git knows (tracked, or new and
+    # not ignored), as OLD holds only what was committed; None: every file there
+    known: set[Path] | None = None
 
     def shown(self, path: str) -> str:
         """A file's path as the user knows it (`REF:path` for files read from git)."""
@@ -96,6 +99,8 @@ def compile_side(side: Side) -> None:
     for path in side.paths:
         if path.is_dir():
             found = idl_files(path)
+            if side.known is not None:
+                found = [f for f in found if f.resolve() in side.known]
             if not found:
                 raise InputError(
                     f"{side.label} '{side.shown(str(path))}' holds no .thrift or .proto files"
@@ -263,3 +268,10 @@ def _read_blobs(blobs: list[str], cwd: Path) -> list[bytes]:
 def repository_root(path: Path) -> Path:
     start = path if path.is_dir() else path.parent
     return Path(_git(["rev-parse", "--show-toplevel"], start).decode().strip())
+
+
+def known_files(top: Path) -> set[Path]:
+    """The IDL files of a work tree that git knows: tracked, or new and not ignored."""
+    listing = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], top)
+    names = (n.decode("utf-8", "surrogateescape") for n in listing.split(b"\0") if n)
+    return {(top / n).resolve() for n in names if Path(n).suffix in SUPPORTED_SUFFIXES}
