@@ -1046,7 +1046,7 @@ class Comparison:
         name = new.full_name
         if not proto:
             why: str | None = (
-                "(Thrift has no `reserved`; readers that know only the new values drop it)"
+                "(Thrift has no `reserved`, and Java readers drop a number they do not know)"
             )
         elif old.closed or new.closed:
             why = "from a closed enum, whose new readers drop the number"

@@ -83,7 +83,7 @@ _RULES = [
          "meaning", hazard=True),
     Rule("enum-value-removed", _W,
          "an enum number was removed without reserving it, or from an enum whose readers drop "
-         "numbers they do not know (closed protobuf enums, Thrift's Java and C++ peers)"),
+         "numbers they do not know (closed protobuf enums, Thrift's Java peers)"),
     Rule("enum-value-renumbered", _W,
          "an enum value kept its name but changed its number"),
     Rule("enum-closedness-changed", _W,
