@@ -14,6 +14,7 @@ import click
 import pilota
 from pilota import ir
 from pilota.diagnostics import Diagnostics
+from volo_cli.diff import idl_diff
 
 if TYPE_CHECKING:
     from volo_cli.project import Report
@@ -81,6 +82,10 @@ def _include_option(f: F) -> F:
         help="Directory to search for included files, after the including file's own "
         "directory. May be repeated; searched in order.",
     )(f)
+
+
+# `volo idl diff` lives in its own module; it takes -I like the commands here.
+idl.add_command(_include_option(idl_diff))
 
 
 @idl.command("check")
