@@ -8,12 +8,15 @@ hooks, so reading and writing fields costs what it costs on any slotted class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, ClassVar, Self, TypeVar
+from operator import attrgetter
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from pilota.runtime import json_protocol
+from pilota.runtime._pure import code_of
 from pilota.runtime.codec import implementation
-from pilota.runtime.types import FieldSpec, Protocol
+from pilota.runtime.types import LIST, MAP, SET, FieldSpec, Protocol
 
 # Bound once: the per-call cost of to_bytes/from_bytes is one comparison and a call.
 _encode_binary = implementation.encode_binary
@@ -58,7 +61,10 @@ class Struct:
         raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
     def _field_values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
+        try:
+            return _shape(type(self)).values(self)
+        except AttributeError:  # a slot never set (an instance made without __init__)
+            return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -69,8 +75,16 @@ class Struct:
     def __hash__(self) -> int:
         # Structs can be set members and map keys in IDL, so they hash by value
         # (list and dict fields included); like any value-hashed object, do not
-        # change one while it is in a set.
-        return hash((type(self), _hashable(self._field_values())))
+        # change one while it is in a set. Decoding a map keyed by structs
+        # hashes every key, so the common case (no container fields) is one
+        # tuple hash, with no per-field Python call.
+        values = self._field_values()
+        if _shape(type(self)).plain:
+            try:
+                return hash((type(self), values))
+            except TypeError:  # a container where the IDL has none: hashed as below
+                pass
+        return hash((type(self), _hashable(values)))
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -128,6 +142,32 @@ class ThriftException(Struct, Exception):
         return repr(self)
 
     __hash__ = Struct.__hash__
+
+
+class _Shape(NamedTuple):
+    values: Callable[[Any], tuple[Any, ...]]  # the field values, in spec order
+    plain: bool  # no field is a list, set or map: the values hash as they are
+
+
+_shapes: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    found = _shapes.get(cls)
+    if found is None:
+        spec: tuple[FieldSpec, ...] = cls.__thrift_spec__  # type: ignore[attr-defined]
+        names = [f.name for f in spec]
+        getter: Callable[[Any], tuple[Any, ...]]
+        if len(names) > 1:
+            getter = attrgetter(*names)
+        elif names:
+            one = attrgetter(names[0])
+            getter = lambda obj: (one(obj),)  # noqa: E731
+        else:
+            getter = lambda obj: ()  # noqa: E731
+        plain = not any(code_of(f.type) in (LIST, SET, MAP) for f in spec)
+        found = _shapes[cls] = _Shape(getter, plain)
+    return found
 
 
 def _hashable(value: Any) -> Any:
