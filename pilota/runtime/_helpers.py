@@ -1,10 +1,39 @@
-"""Small helpers the pure-Python codecs share (the compiled codec has its own in C)."""
+"""Small helpers every codec shares: the pure-Python ones, the JSON protocol and
+the compiled codec (which calls the last two only to raise an error)."""
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
 from pilota.runtime.frozen import FrozenDict
+from pilota.runtime.types import DecodeError
+
+# The amplification limit (README, "Limits on what a message may build"): a
+# message of N bytes may build at most `objects_per_byte * N + OBJECT_ALLOWANCE`
+# structs and containers. Each of them takes at least one byte on the wire, and
+# fields an honest peer leaves out never make one (a field with a default is
+# always written), so 1.0 refuses nothing an honest peer sends; what it refuses
+# is a schema's defaults multiplied by empty structs on the wire.
+DEFAULT_OBJECTS_PER_BYTE = 1.0
+OBJECT_ALLOWANCE = 1024
+
+
+def object_budget(size: int, objects_per_byte: float) -> int:
+    """How many structs and containers decoding `size` bytes may build."""
+    if not objects_per_byte >= 0:  # negative, or NaN
+        raise ValueError(f"objects_per_byte must be a number >= 0, got {objects_per_byte!r}")
+    if objects_per_byte == math.inf:
+        return sys.maxsize
+    return int(size * objects_per_byte) + OBJECT_ALLOWANCE
+
+
+def too_many_objects(budget: int) -> DecodeError:
+    return DecodeError(
+        f"more than {budget} structs and containers, the limit for a message of this size "
+        "(see objects_per_byte)"
+    )
 
 
 def freeze(value: Any) -> Any:

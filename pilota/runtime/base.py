@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from pilota.runtime import json_protocol
+from pilota.runtime._helpers import DEFAULT_OBJECTS_PER_BYTE
 from pilota.runtime._pure import code_of
 from pilota.runtime.codec import implementation
 from pilota.runtime.types import LIST, MAP, SET, FieldSpec, Protocol
@@ -49,15 +50,23 @@ class Struct:
 
     @classmethod
     def from_bytes(
-        cls, data: Buffer, protocol: Protocol | str = Protocol.BINARY, *, max_depth: int = 64
+        cls,
+        data: Buffer,
+        protocol: Protocol | str = Protocol.BINARY,
+        *,
+        max_depth: int = 64,
+        objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
     ) -> Self:
-        """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`."""
+        """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`.
+
+        `max_depth` limits nesting; `objects_per_byte` how many structs and
+        containers the message may build: that many per byte of `data`, plus 1024."""
         if protocol == "binary":
-            return _decode_binary(cls, data, max_depth)  # type: ignore[no-any-return]
+            return _decode_binary(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         if protocol == "compact":
-            return _decode_compact(cls, data, max_depth)  # type: ignore[no-any-return]
+            return _decode_compact(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         if protocol == "json":
-            return json_protocol.decode_json(cls, data, max_depth)  # type: ignore[no-any-return]
+            return json_protocol.decode_json(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
     def _field_values(self) -> tuple[Any, ...]:
@@ -103,10 +112,16 @@ class Struct:
         )
 
 
+# What the compiled codec's versions below hand back to, for a class it does not compile.
+python_eq = Struct.__eq__
+python_hash = Struct.__hash__
+
 if hasattr(implementation, "struct_to_bytes"):
-    # The compiled codec's own versions of the two methods above, same behaviour.
+    # The compiled codec's own versions of the methods above, same behaviour.
     Struct.to_bytes = implementation.struct_to_bytes  # type: ignore[method-assign]
     Struct.from_bytes = classmethod(implementation.struct_from_bytes)  # type: ignore[method-assign, assignment]
+    Struct.__eq__ = implementation.struct_eq  # type: ignore[method-assign]
+    Struct.__hash__ = implementation.struct_hash  # type: ignore[method-assign]
 
 
 class Union(Struct):
