@@ -18,6 +18,7 @@ from typing import Any
 
 from pilota.runtime._helpers import (
     DEFAULT_OBJECTS_PER_BYTE,
+    collector_paused,
     enum_value,
     freeze,
     object_budget,
@@ -1119,13 +1120,17 @@ def decode_binary(
 ) -> Any:
     raw = _as_bytes(data)
     budget = object_budget(len(raw), objects_per_byte)
-    try:
-        obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth, [budget])
-        if end == len(raw):
-            return obj
-    except Exception:  # the interpreter below decides, and raises the canonical error
-        pass
-    return _decode(_BinaryReader(raw, max_depth, budget), cls)
+
+    def decode() -> Any:
+        try:
+            obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth, [budget])
+            if end == len(raw):
+                return obj
+        except Exception:  # the interpreter below decides, and raises the canonical error
+            pass
+        return _decode(_BinaryReader(raw, max_depth, budget), cls)
+
+    return collector_paused(decode, len(raw))
 
 
 def decode_compact(
@@ -1135,7 +1140,8 @@ def decode_compact(
     objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
 ) -> Any:
     raw = _as_bytes(data)
-    return _decode(_CompactReader(raw, max_depth, object_budget(len(raw), objects_per_byte)), cls)
+    reader = _CompactReader(raw, max_depth, object_budget(len(raw), objects_per_byte))
+    return collector_paused(lambda: _decode(reader, cls), len(raw))
 
 
 # ---- unknown fields across protocols ----------------------------------------------------

@@ -65,7 +65,13 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in t
 from json.encoder import encode_basestring
 from typing import Any
 
-from pilota.runtime._helpers import DEFAULT_OBJECTS_PER_BYTE, enum_value, freeze, object_budget
+from pilota.runtime._helpers import (
+    DEFAULT_OBJECTS_PER_BYTE,
+    collector_paused,
+    enum_value,
+    freeze,
+    object_budget,
+)
 from pilota.runtime._pure import (
     B_BOOL,
     B_BYTE,
@@ -692,7 +698,7 @@ def decode_json(
     text = _text_of(raw)
     reader = _JsonReader(text, max_depth, budget)
     try:
-        obj = reader.struct(cls)
+        obj = collector_paused(lambda: reader.struct(cls), len(raw))
     except DecodeError as exc:
         raise exc.within(cls.__name__) from None
     except RecursionError:
