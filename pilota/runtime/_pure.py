@@ -6,7 +6,11 @@ missing or `PILOTA_PURE_PYTHON=1` is set.
 
 Encoding writes fields in ascending id order, as Apache does; decoding checks
 every length against the bytes that remain before allocating anything, checks
-every field's wire type against the IDL, and limits nesting depth.
+every field's wire type against the IDL, limits nesting depth, and counts the
+structs and containers it builds against the message's budget
+(`objects_per_byte`, see `_helpers.object_budget`). It reads each byte once: a
+field whose type changed deep inside its containers is skipped from there on
+(`_Consumed`), never read again from its start.
 """
 
 from __future__ import annotations
