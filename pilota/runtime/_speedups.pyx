@@ -38,7 +38,12 @@ cimport cython
 from pilota.runtime import _pure
 from pilota.runtime import json_protocol as _json_protocol
 from pilota.runtime.frozen import FrozenDict
-from pilota.runtime._helpers import DEFAULT_OBJECTS_PER_BYTE, object_budget, too_many_objects
+from pilota.runtime._helpers import (
+    DEFAULT_OBJECTS_PER_BYTE,
+    OBJECT_ALLOWANCE,
+    object_budget,
+    too_many_objects,
+)
 from pilota.runtime.types import TYPE_NAMES, DecodeError, never_none
 
 cdef extern from "structmember.h":
@@ -120,6 +125,7 @@ MIN_BINARY[:] = [0, 1, 1, 2, 4, 8, 8, 4, 4, 16, 1, 5, 5, 6, 4]
 MIN_COMPACT[:] = [0, 1, 1, 1, 1, 1, 8, 1, 1, 16, 1, 1, 1, 1, 1]
 
 cdef tuple EMPTY_TUPLE = ()
+cdef int64_t OBJECT_ALLOWANCE_C = OBJECT_ALLOWANCE
 # As Python objects: in a C context Cython reads `True` as the integer 1.
 cdef object PY_TRUE = True
 cdef object PY_FALSE = False
@@ -732,7 +738,7 @@ ctypedef struct Reader:
     int64_t objects  # structs and containers built, and defaults made by factories
     int64_t budget  # how many of them this message may build
     int top  # frames in use
-    PyObject* name  # the top-level class's name, which starts every path
+    PyObject* cls  # the top-level class, whose name starts every path
     Frame frames[MAX_FRAMES]
 
 
@@ -755,7 +761,7 @@ class _Consumed(Exception):
 # ---- errors ----
 
 cdef str path_to(Reader* r, int top):
-    cdef list parts = [<object>r.name]
+    cdef list parts = [(<object>r.cls).__name__]
     cdef int i
     cdef Frame* frame
     for i in range(top):
@@ -834,9 +840,13 @@ cdef int element_mismatch(Reader* r, int got, int expected, int wire_a, int wire
 
 # ---- frames and budget ----
 
+cdef Frame* frames_overflow() except NULL:
+    raise AssertionError("decoder frames overflow")  # cannot happen: depth is bounded
+
+
 cdef inline Frame* push(Reader* r, int kind) except NULL:
     if r.top >= MAX_FRAMES:
-        raise AssertionError("decoder frames overflow")  # cannot happen: depth is bounded
+        return frames_overflow()
     cdef Frame* frame = &r.frames[r.top]
     r.top += 1
     frame.kind = kind
@@ -879,7 +889,7 @@ cdef inline int spend_container(Reader* r, int64_t count, int per_item) except -
 
 cdef inline int need(Reader* r, Py_ssize_t n) except -1:
     if n > r.end - r.pos:
-        fail_end(r, n)
+        return fail_end(r, n)
     return 0
 
 
@@ -966,14 +976,28 @@ cdef inline int64_t read_zigzag(Reader* r, int code) except? -1:
 cdef inline int enter(Reader* r) except -1:
     r.depth += 1
     if r.depth > r.max_depth:
-        fail(r, f"nesting deeper than {r.max_depth} levels")
+        return fail_depth(r)
     return 0
+
+
+# The messages are made out of line, so that the checks above stay small enough to inline.
+
+cdef int fail_depth(Reader* r) except -1:
+    return fail(r, f"nesting deeper than {r.max_depth} levels")
+
+
+cdef int fail_length(Reader* r, object n) except -1:
+    if n < 0:
+        return fail(r, f"negative length {n}")
+    if n > 0x7FFFFFFF:
+        return fail(r, f"length {n} is out of range")
+    return fail(r, f"length {n} exceeds the {r.end - r.pos} bytes left")
 
 
 cdef inline int check_count(Reader* r, int64_t count, int min_size) except -1:
     # count * min_size > left, without overflowing
     if count < 0 or count > (r.end - r.pos) // min_size:
-        fail_count(r, count, min_size)
+        return fail_count(r, count, min_size)
     return 0
 
 
@@ -1143,10 +1167,8 @@ cdef object dec_struct_b(Reader* r, StructPlan plan):
 
 cdef inline Py_ssize_t length_b(Reader* r) except -1:
     cdef int32_t n = <int32_t>read_be(r, 4)
-    if n < 0:
-        fail(r, f"negative length {n}")
-    if n > r.end - r.pos:
-        fail(r, f"length {n} exceeds the {r.end - r.pos} bytes left")
+    if n < 0 or n > r.end - r.pos:
+        fail_length(r, n)
     return n
 
 
@@ -1363,10 +1385,8 @@ cdef object dec_struct_c(Reader* r, StructPlan plan):
 cdef inline Py_ssize_t length_c(Reader* r) except -1:
     cdef unsigned int high
     cdef uint64_t n = read_varint(r, &high)
-    if high or n > 0x7FFFFFFF:
-        fail(r, f"length {big_varint(n, high)} is out of range")
-    if <Py_ssize_t>n > r.end - r.pos:
-        fail(r, f"length {n} exceeds the {r.end - r.pos} bytes left")
+    if high or n > 0x7FFFFFFF or <Py_ssize_t>n > r.end - r.pos:
+        fail_length(r, big_varint(n, high))
     return <Py_ssize_t>n
 
 
@@ -1649,7 +1669,6 @@ cdef object decode_with(object cls, object data, int max_depth, int compact,
         # classes that keep unknown fields, and deeper nesting: the pure codec's
         return (_pure.decode_compact if compact else _pure.decode_binary)(
             cls, raw, max_depth, objects_per_byte)
-    name = cls.__name__
     cdef Reader r
     r.data = <const unsigned char*>PyBytes_AS_STRING(raw)
     r.pos = 0
@@ -1658,9 +1677,9 @@ cdef object decode_with(object cls, object data, int max_depth, int compact,
     r.max_depth = max_depth
     r.compact = compact
     r.objects = 0
-    r.budget = object_budget(r.end, objects_per_byte)
+    r.budget = budget_for(r.end, objects_per_byte)
     r.top = 0
-    r.name = <PyObject*>name
+    r.cls = <PyObject*>cls
     # Every struct and container made here is tracked by the cyclic garbage
     # collector, which would otherwise run several times over them as they are
     # made (four fifths of the time on a long list of small structs); they
@@ -1672,8 +1691,19 @@ cdef object decode_with(object cls, object data, int max_depth, int compact,
         if collecting:
             PyGC_Enable()
     if r.pos != r.end:
-        raise DecodeError(f"{r.end - r.pos} bytes left over after the value", name)
+        raise DecodeError(f"{r.end - r.pos} bytes left over after the value", cls.__name__)
     return obj
+
+
+cdef int64_t budget_for(Py_ssize_t size, object objects_per_byte) except -1:
+    """_helpers.object_budget, without a Python call for a usual float."""
+    cdef double ratio
+    if PyFloat_Check(objects_per_byte):
+        ratio = PyFloat_AS_DOUBLE(objects_per_byte)
+        # int(size * ratio) in Python: the same double product, truncated
+        if 0 <= ratio and size * ratio < 4e18:
+            return <int64_t>(size * ratio) + OBJECT_ALLOWANCE_C
+    return object_budget(size, objects_per_byte)
 
 
 def decode_binary(cls, data, int max_depth=64, objects_per_byte=DEFAULT_OBJECTS_PER_BYTE):
