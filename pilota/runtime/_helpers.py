@@ -24,11 +24,14 @@ OBJECT_ALLOWANCE = 1024
 
 def object_budget(size: int, objects_per_byte: float) -> int:
     """How many structs and containers decoding `size` bytes may build."""
-    if not objects_per_byte >= 0:  # negative, or NaN
-        raise ValueError(f"objects_per_byte must be a number >= 0, got {objects_per_byte!r}")
-    if objects_per_byte == math.inf:
+    if 0 <= objects_per_byte < _INFINITY:  # not NaN
+        return int(size * objects_per_byte) + OBJECT_ALLOWANCE
+    if objects_per_byte == _INFINITY:
         return sys.maxsize
-    return int(size * objects_per_byte) + OBJECT_ALLOWANCE
+    raise ValueError(f"objects_per_byte must be a number >= 0, got {objects_per_byte!r}")
+
+
+_INFINITY = math.inf
 
 
 def too_many_objects(budget: int) -> DecodeError:
@@ -45,18 +48,18 @@ _T = TypeVar("_T")
 _COLLECTOR_PAUSE_SIZE = 16384
 
 
-def collector_paused(decode: Callable[[], _T], size: int) -> _T:
-    """`decode()`, with the cyclic garbage collector held off while it builds a
+def collector_paused(decode: Callable[..., _T], size: int, *args: Any) -> _T:
+    """`decode(*args)`, with the cyclic garbage collector held off while it builds a
     message of `size` bytes. Every struct and container is tracked by the
     collector, which would otherwise run over them again and again as they are
     made (a third of the pure codec's time on a long list of small structs);
     they cannot form a cycle before the caller has them, so it waits until then,
     and runs once. (The compiled codec does the same in C, for every message.)"""
     if size < _COLLECTOR_PAUSE_SIZE or not gc.isenabled():
-        return decode()
+        return decode(*args)
     gc.disable()
     try:
-        return decode()
+        return decode(*args)
     finally:
         gc.enable()
 

@@ -603,16 +603,21 @@ class _Reader:
         against the declared `types`, then count it against the budget. Another
         type changes the field's type: unless the field is required (an error),
         the container's items are skipped and `_Consumed` raised."""
-        if count:
-            try:
-                for wire, t in zip(wires, types, strict=True):
+        per_item = 0
+        for wire, t in zip(wires, types, strict=True):
+            if count:
+                try:
                     self.expect_wire(wire, t)
-            except _TypeMismatch:
-                if not self.tolerant:
-                    raise
-                self.skip_items(count, wires)
-                raise _Consumed from None
-        self.spend_container(count, sum(builds_object(t) for t in types))
+                except _TypeMismatch:
+                    if not self.tolerant:
+                        raise
+                    self.skip_items(count, wires)
+                    raise _Consumed from None
+            if not isinstance(t, int) and t[0] in _HEAVY:
+                per_item += 1
+        if self.objects + 1 + count * per_item > self.budget:
+            raise too_many_objects(self.budget)
+        self.objects += 1
 
     def skip_items(self, count: int, wires: tuple[int, ...]) -> None:
         """Skip `count` items of a container whose element (or key and value)
@@ -750,7 +755,9 @@ class _BinaryReader(_Reader):
 
     def struct(self, cls: type) -> Any:
         self.enter()
-        self.spend()
+        self.objects += 1
+        if self.objects > self.budget:
+            raise too_many_objects(self.budget)
         obj = cls.__new__(cls)  # type: ignore[call-overload]
         by_id = fields_by_id(cls)
         keep = cls.__thrift_keep_unknown__  # type: ignore[attr-defined]
@@ -916,7 +923,9 @@ class _CompactReader(_Reader):
 
     def struct(self, cls: type) -> Any:
         self.enter()
-        self.spend()
+        self.objects += 1
+        if self.objects > self.budget:
+            raise too_many_objects(self.budget)
         obj = cls.__new__(cls)  # type: ignore[call-overload]
         by_id = fields_by_id(cls)
         keep = cls.__thrift_keep_unknown__  # type: ignore[attr-defined]
@@ -1124,17 +1133,17 @@ def decode_binary(
 ) -> Any:
     raw = _as_bytes(data)
     budget = object_budget(len(raw), objects_per_byte)
+    return collector_paused(_decode_binary, len(raw), cls, raw, max_depth, budget)
 
-    def decode() -> Any:
-        try:
-            obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth, [budget])
-            if end == len(raw):
-                return obj
-        except Exception:  # the interpreter below decides, and raises the canonical error
-            pass
-        return _decode(_BinaryReader(raw, max_depth, budget), cls)
 
-    return collector_paused(decode, len(raw))
+def _decode_binary(cls: type, raw: bytes, max_depth: int, budget: int) -> Any:
+    try:
+        obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth, [budget])
+        if end == len(raw):
+            return obj
+    except Exception:  # the interpreter below decides, and raises the canonical error
+        pass
+    return _decode(_BinaryReader(raw, max_depth, budget), cls)
 
 
 def decode_compact(
@@ -1145,7 +1154,7 @@ def decode_compact(
 ) -> Any:
     raw = _as_bytes(data)
     reader = _CompactReader(raw, max_depth, object_budget(len(raw), objects_per_byte))
-    return collector_paused(lambda: _decode(reader, cls), len(raw))
+    return collector_paused(_decode, len(raw), reader, cls)
 
 
 # ---- unknown fields across protocols ----------------------------------------------------

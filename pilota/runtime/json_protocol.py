@@ -698,7 +698,7 @@ def decode_json(
     text = _text_of(raw)
     reader = _JsonReader(text, max_depth, budget)
     try:
-        obj = collector_paused(lambda: reader.struct(cls), len(raw))
+        obj = collector_paused(reader.struct, len(raw), cls)
     except DecodeError as exc:
         raise exc.within(cls.__name__) from None
     except RecursionError:
