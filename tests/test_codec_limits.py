@@ -375,6 +375,47 @@ def test_struct_keys_hash_without_python_calls(limits: Any) -> None:
     assert python_calls(lambda: _pure.decode_binary(limits.KeyMap, data)) < pure_limit
 
 
+def colliding_pairs(n: int) -> list[tuple[int, int]]:
+    """`n` distinct pairs of i64 whose tuples have one hash: Python's tuple hash
+    (xxHash's round, unkeyed) can be inverted for the second element."""
+    mask, p1, p2, p5 = (1 << 64) - 1, 11400714785074694791, 14029467366897019727, 2870177450012600261
+    p2_inverse = pow(p2, -1, 1 << 64)
+    pairs: list[tuple[int, int]] = []
+    a = 0
+    while len(pairs) < n:
+        a += 1
+        acc = (p5 + hash(a) * p2) & mask
+        acc = ((((acc << 31) | (acc >> 33)) & mask) * p1) & mask
+        b = ((12345 - acc) * p2_inverse) & mask  # the second lane that lands on 12345
+        if b < (1 << 61) - 1:  # hash(b) == b
+            pairs.append((a, b))
+    assert len({hash(pair) for pair in pairs}) == 1
+    return pairs
+
+
+def test_struct_keys_a_peer_chose_to_collide_do_not(limits: Any) -> None:
+    """A map (or set) keyed by structs: with their hash built like a tuple's,
+    a peer could send thousands of distinct keys of one hash, and each one
+    would be compared with all before it (2,000 keys: two million compares).
+    The hash of a struct is keyed per process, in both Struct implementations."""
+    from pilota.runtime import base
+
+    pairs = colliding_pairs(2000)
+    value = limits.PairCounts(
+        counts={limits.Pair(a=a, b=b): 1 for a, b in pairs},
+        seen={limits.Pair(a=a, b=b) for a, b in pairs},
+    )
+    for protocol in ("binary", "compact", "json"):
+        data = value.to_bytes(protocol)
+        for module in codec_modules():
+            decoded = decoder(module, protocol)(limits.PairCounts, data)
+            assert decoded == value
+            assert len({hash(key) for key in decoded.counts}) == len(pairs)
+            assert len({base.python_hash(key) for key in decoded.seen}) == len(pairs)
+    for key in value.seen:
+        assert hash(key) == base.python_hash(key) == hash(limits.Pair(a=key.a, b=key.b))
+
+
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 def test_the_collector_waits_while_a_message_is_built(limits: Any, protocol: str) -> None:
     """Building 100,000 structs used to run the cyclic garbage collector over a

@@ -58,6 +58,10 @@ cdef extern from "Python.h":
     void PyErr_Clear()
     int PyGC_Disable()
     int PyGC_Enable()
+    ctypedef Py_ssize_t Py_hash_t
+    Py_hash_t PyObject_Hash(object o) except -1
+    # Python's hash of bytes: SipHash, keyed per process (PYTHONHASHSEED)
+    Py_hash_t hash_bytes "_Py_HashBytes"(const void* data, Py_ssize_t size)
     # NULL, with the error set, when the bytes are not UTF-8 (Cython's own
     # declaration would raise it: this lets text() replace it with a DecodeError)
     PyObject* decode_utf8 "PyUnicode_DecodeUTF8"(const char* s, Py_ssize_t size, const char* errors)
@@ -1787,17 +1791,25 @@ def struct_eq(self, other):
 
 @cython.binding(True)
 def struct_hash(self):
+    """base.Struct.__hash__: the hash of the bytes of the field values' hashes."""
     cls = type(self)
     cdef StructPlan plan = plan_for(cls)
     if plan.delegate or not plan.plain:
         return python_version("python_hash")(self)
+    cdef Py_hash_t small[16]
+    cdef Py_hash_t* hashes = small
     cdef Py_ssize_t i
-    values = PyTuple_New(plan.n)
-    for i in range(plan.n):
-        value = slot_value(self, plan.fields[i].offset)
-        Py_INCREF(value)
-        PyTuple_SET_ITEM(values, i, value)
+    if plan.n + 1 > 16:
+        hashes = <Py_hash_t*>PyMem_Malloc((plan.n + 1) * sizeof(Py_hash_t))
+        if hashes == NULL:
+            raise MemoryError()
     try:
-        return hash((cls, values))
+        hashes[0] = PyObject_Hash(cls)
+        for i in range(plan.n):
+            hashes[i + 1] = PyObject_Hash(slot_value(self, plan.fields[i].offset))
+        return hash_bytes(hashes, (plan.n + 1) * sizeof(Py_hash_t))
     except TypeError:  # a container where the IDL has none: hashed as base does it
         return python_version("python_hash")(self)
+    finally:
+        if hashes != small:
+            PyMem_Free(hashes)

@@ -8,6 +8,7 @@ hooks, so reading and writing fields costs what it costs on any slotted class.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from enum import IntEnum
 from operator import attrgetter
@@ -84,16 +85,18 @@ class Struct:
     def __hash__(self) -> int:
         # Structs can be set members and map keys in IDL, so they hash by value
         # (list and dict fields included); like any value-hashed object, do not
-        # change one while it is in a set. Decoding a map keyed by structs
-        # hashes every key, so the common case (no container fields) is one
-        # tuple hash, with no per-field Python call.
+        # change one while it is in a set. The field values' hashes are combined
+        # by hashing their bytes, which Python keys with a secret per process:
+        # a tuple's hash is not keyed, and a peer could send a map with
+        # thousands of distinct struct keys of one tuple hash, each insertion
+        # then comparing against all before it (quadratic time).
         values = self._field_values()
         if _shape(type(self)).plain:
             try:
-                return hash((type(self), values))
+                return _hash_of_hashes([hash(type(self)), *map(hash, values)])
             except TypeError:  # a container where the IDL has none: hashed as below
                 pass
-        return hash((type(self), _hashable(values)))
+        return _hash_of_hashes([hash(type(self)), *map(_value_hash, values)])
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -185,14 +188,30 @@ def _shape(cls: type) -> _Shape:
     return found
 
 
-def _hashable(value: Any) -> Any:
+_packers: dict[int, Callable[..., bytes]] = {}
+
+
+def _hash_of_hashes(hashes: list[int]) -> int:
+    """A keyed hash of hash values: Python's hash of their bytes (machine words,
+    as the compiled codec's struct_hash lays them out, so both agree)."""
+    pack = _packers.get(len(hashes))
+    if pack is None:
+        pack = _packers[len(hashes)] = struct.Struct(f"@{len(hashes)}n").pack
+    return hash(pack(*hashes))
+
+
+def _value_hash(value: Any) -> int:
+    """The hash of a field's value, lists, sets and dicts included (equal
+    values hash alike; containers are keyed as structs are)."""
     if isinstance(value, list | tuple):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, set):
-        return frozenset(_hashable(v) for v in value)
+        return _hash_of_hashes([1, *map(_value_hash, value)])
+    if isinstance(value, set | frozenset):
+        return hash(sum(_hash_of_hashes([2, _value_hash(v)]) for v in value))
     if isinstance(value, dict):
-        return frozenset((_hashable(k), _hashable(v)) for k, v in value.items())
-    return value
+        return hash(
+            sum(_hash_of_hashes([3, _value_hash(k), _value_hash(v)]) for k, v in value.items())
+        )
+    return hash(value)
 
 
 def _all_slots(cls: type) -> list[str]:

@@ -27,6 +27,17 @@ struct KeyMap {
     1: map<Key, list<Key>> links,
 }
 
+/** Two i64s: tuples of them can be made to collide in Python's (unkeyed) tuple hash. */
+struct Pair {
+    1: i64 a,
+    2: i64 b,
+}
+
+struct PairCounts {
+    1: map<Pair, i32> counts,
+    2: set<Pair> seen,
+}
+
 struct Flags {
     1: list<bool> flags,
 }
