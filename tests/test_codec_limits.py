@@ -418,8 +418,8 @@ def test_struct_keys_a_peer_chose_to_collide_do_not(limits: Any) -> None:
 
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 def test_the_collector_waits_while_a_message_is_built(limits: Any, protocol: str) -> None:
-    """Building 100,000 structs used to run the cyclic garbage collector over a
-    hundred times over them (four fifths of the compiled codec's decoding time,
+    """Building 100,000 structs used to run the cyclic garbage collector about
+    seventy times over them (four fifths of the compiled codec's decoding time,
     a third of the pure codec's); every codec holds it off until the message
     is built (then it runs once), and leaves it as it was."""
     data = nodes_message(limits, 100_000, protocol)
