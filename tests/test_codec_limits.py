@@ -137,6 +137,10 @@ CASES: list[tuple[str, str, bytes, str]] = [
     ("Key", "compact", b"\xf1" * 2185 + b"\x00", "Key: field id 32775 is out of range for i16"),
     ("Key", "compact", b"\x0e\x0e\x00", "Key: unknown compact wire type 14"),
     ("Key", "compact", b"\x06\x9a\x01" + b"\xff" * 9 + b"\x7f\x00", None),  # issue 12's input: an unknown i64 of 70 bits
+    ("Key", "compact", b"\x05\x9a\x01" + b"\xff" * 9 + b"\x7f\x00", None),  # an unknown i32, the same
+    ("Key", "compact", b"\x09\x9a\x01\x26" + (b"\xff" * 9 + b"\x7f") * 2 + b"\x00", None),  # in an unknown list<i64>
+    ("Key", "compact", b"\x0c\x9a\x01\x14" + b"\xff" * 9 + b"\x7f\x00\x00", None),  # in an unknown struct
+    ("Key", "compact", b"\x14" + b"\xff" * 9 + b"\x7f\x00", None),  # a known i32 field sent as i16, skipped
     ("Key", "compact", b"\x09\x9a\x01\xf6" + b"\xff" * 9 + b"\x7f" + b"\x00", "Key: size 1180591620717411303423 needs at least 1180591620717411303423 bytes, 1 left"),
     ("Flags", "compact", b"\x19\xf1\x05\x01\x01", "Flags.flags: size 5 needs at least 5 bytes, 2 left"),
     ("Flags", "compact", b"\x19\x2e", "Flags.flags: unknown wire type 14"),

@@ -36,7 +36,9 @@ with `keep_unknown_fields`); absent fields get their defaults; a missing
 required field, a union without exactly one member, a value out of range,
 nesting deeper than `max_depth` and any malformed input raise `DecodeError`
 with the field path; a container's declared count is checked against the
-input left before anything is read. Encoding raises the same `EncodeError`s.
+input left before anything is read, and the structs and containers built
+against the message's budget (`objects_per_byte`; skipped values count too,
+as they are built here). Encoding raises the same `EncodeError`s.
 
 Kept unknown fields are stored as the binary and compact codecs store them
 (`(id, binary wire type, "binary", binary-encoded value)`), so any protocol
