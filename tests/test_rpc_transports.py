@@ -25,9 +25,11 @@ from tests.thrift_test_service import (
     SyncClient,
     check_thrift_test,
     connect_options,
+    header_frame,
     make_handler,
     make_second_handler,
     slow_handler,
+    zlib_bomb,
 )
 from volo.framing import message_end
 from volo.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_header_frame
@@ -197,12 +199,6 @@ def test_inflating_is_bounded() -> None:
         parse_header_frame(bomb[4:-5])
 
 
-def raw_header_frame(block: bytes, payload: bytes = b"") -> bytes:
-    """A header frame (its length not included) with the header block `block`, padded."""
-    block += b"\x00" * (-len(block) % 4)
-    return (0x0FFF).to_bytes(2, "big") + bytes(2) + (1).to_bytes(4, "big") + (len(block) // 4).to_bytes(2, "big") + block + payload
-
-
 def text(value: bytes) -> bytes:
     return bytes([len(value)]) + value
 
@@ -211,19 +207,19 @@ def test_header_counts_are_checked_against_the_header_block() -> None:
     """Counts are read against the header block before any loop: none reaches
     into the payload, and a huge one is refused at once."""
     entries = text(b"key") + text(b"value")
-    assert parse_header_frame(raw_header_frame(b"\x00\x00\x01\x01" + entries)).headers == {"key": "value"}
+    assert parse_header_frame(header_frame(b"\x00\x00\x01\x01" + entries)).headers == {"key": "value"}
     # The block ends after the count; the entry is in the payload.
     with pytest.raises(volo.FrameError, match=r"^the header declares 1 headers, more than its block holds$"):
-        parse_header_frame(raw_header_frame(b"\x00\x00\x01\x01", entries))
+        parse_header_frame(header_frame(b"\x00\x00\x01\x01", entries))
     # 2**27 headers declared, in front of 1 MiB of zero bytes (each an empty key or value)
     with pytest.raises(volo.FrameError, match=r"^the header declares 134217728 headers, more than its block holds$"):
-        parse_header_frame(raw_header_frame(b"\x00\x00\x01\x80\x80\x80\x40", bytes(1 << 20)))
+        parse_header_frame(header_frame(b"\x00\x00\x01\x80\x80\x80\x40", bytes(1 << 20)))
     with pytest.raises(volo.FrameError, match=r"^the header declares 3 transforms, more than its block holds$"):
-        parse_header_frame(raw_header_frame(b"\x00\x03\x01", b"\x01\x01"))  # the block has room for 2
+        parse_header_frame(header_frame(b"\x00\x03\x01", b"\x01\x01"))  # the block has room for 2
     int_entry = b"\x00\x07" + text(b"v")
-    assert parse_header_frame(raw_header_frame(b"\x00\x00\x10\x01" + int_entry)).int_headers == {7: "v"}
+    assert parse_header_frame(header_frame(b"\x00\x00\x10\x01" + int_entry)).int_headers == {7: "v"}
     with pytest.raises(volo.FrameError, match=r"^the header declares 2 headers, more than its block holds$"):
-        parse_header_frame(raw_header_frame(b"\x00\x00\x10\x02" + int_entry))
+        parse_header_frame(header_frame(b"\x00\x00\x10\x02" + int_entry))
 
 
 def test_header_transforms_and_headers_are_capped() -> None:
@@ -235,7 +231,7 @@ def test_header_transforms_and_headers_are_capped() -> None:
         payload = zlib.compress(payload)
     block = bytes([0, MAX_TRANSFORMS + 1]) + b"\x01" * (MAX_TRANSFORMS + 1)
     with pytest.raises(volo.FrameError, match=r"^the header has 5 transforms: at most 4 are allowed$"):
-        parse_header_frame(raw_header_frame(block, payload))
+        parse_header_frame(header_frame(block, payload))
     for _ in range(MAX_TRANSFORMS + 1):
         payload = zlib.decompress(payload)
     assert payload == b"message"
@@ -252,11 +248,9 @@ def test_a_two_layer_zlib_bomb_inflates_no_further_than_the_limit() -> None:
     at the frame limit, having made little more than that."""
     import tracemalloc
 
-    layer = zlib.compressobj(9)
-    once = b"".join(layer.compress(bytes(1 << 24)) for _ in range(64)) + layer.flush()
-    twice = zlib.compress(once, 9)
+    twice = zlib_bomb()
     assert len(twice) < 2000
-    frame = raw_header_frame(b"\x00\x02\x01\x01", twice)
+    frame = header_frame(b"\x00\x02\x01\x01", twice)
     tracemalloc.start()
     try:
         with pytest.raises(volo.FrameError, match="over the 1048576-byte limit"):

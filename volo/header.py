@@ -54,12 +54,7 @@ class HeaderFrame:
 
 
 class HeaderTruncated(FrameError):
-    """The header block has not all come yet: `needed` bytes of the frame (its
-    length not included) hold it."""
-
-    def __init__(self, needed: int) -> None:
-        super().__init__("the header block is cut short")
-        self.needed = needed
+    """The header block has not all come yet."""
 
 
 def parse_header_frame(
@@ -78,7 +73,7 @@ def parse_header_frame(
     end = _HEAD.size + words * 4
     if end > len(frame):
         if partial:
-            raise HeaderTruncated(end)
+            raise HeaderTruncated("the header block is cut short")
         raise FrameError("header block is larger than the frame")
     reader = _Reader(frame, _HEAD.size, end)  # reads nothing past the header block
     protocol_id = reader.varint()
