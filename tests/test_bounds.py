@@ -169,6 +169,48 @@ async def test_a_buffered_reply_dripped_in_pieces_is_measured_once(tt: Any) -> N
 
 
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
+async def test_a_large_unframed_request_arriving_at_once_is_measured_over_several_turns(tt: Any, protocol: str) -> None:
+    """Work per callback is bounded: however much arrives in one read, one
+    turn of the loop measures a bounded part of it, reading no more meanwhile."""
+
+    def first_turn(size: int) -> tuple[int, volo.server._Connection, FakeTransport]:
+        server = volo.Server(make_handler(tt), "127.0.0.1", 0)
+        connection = volo.server._Connection(server)
+        transport = FakeTransport()
+        connection.connection_made(transport)  # type: ignore[arg-type]
+        data = dripped_request(tt, protocol, size)
+        return calls_made(lambda: connection.data_received(data)), connection, transport
+
+    small, _, _ = first_turn(512 * 1024)
+    large, connection, transport = first_turn(2 * 1024 * 1024)
+    assert large < 1.2 * small  # not 4 times: the same bounded step, whatever the size
+    assert not connection.tasks and connection.deferred and transport.paused
+    turns = 0
+    while not connection.tasks:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns > 10 and not transport.paused and not transport.closed
+    connection.connection_lost(None)
+
+
+@pytest.mark.parametrize("framing", ["framed", "buffered"])
+async def test_a_flood_of_calls_in_one_read_is_dispatched_in_batches(tt: Any, framing: str) -> None:
+    """One read of 5,000 small calls starts 64 of them; the rest, 64 a turn,
+    the loop running others between (the old server started all 5,000 at once)."""
+    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
+    connection = volo.server._Connection(server)
+    transport = FakeTransport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    one = request(tt, "testOneway", kind=MessageType.ONEWAY, secondsToSleep=0)
+    connection.data_received((frame(one) if framing == "framed" else one) * 5000)
+    assert len(connection.tasks) == 64 and transport.paused
+    for _ in range(200):
+        await asyncio.sleep(0)
+    assert not connection.buffer and not transport.paused
+    connection.connection_lost(None)
+
+
+@pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 def test_messages_are_found_alike_whole_and_in_pieces(tt: Any, protocol: str) -> None:
     """Cut anywhere, a stream of unframed messages comes apart into the same messages."""
     from volo.framing import Unframer

@@ -122,7 +122,11 @@ def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
 
 class MessageEnd(Interface):
     """Finds where the unframed message at the start of a buffer ends, as the
-    buffer grows: each `find` goes on from where the last one stopped."""
+    buffer grows: each `find` goes on from where the last one stopped. A
+    `find` takes a bounded number of steps: when it stops for that (`paused`)
+    rather than for want of bytes, call it again, after letting others run."""
+
+    paused: bool
 
     def find(self, data: bytes | bytearray) -> int | None: ...
 
@@ -131,12 +135,18 @@ class MessageEnd(Interface):
 
 def message_walk(protocol: str, max_size: int) -> MessageEnd:
     """A fresh `MessageEnd` for messages of `protocol` of at most `max_size` bytes."""
-    return JsonMessageEnd(max_size) if protocol == "json" else _Walk(protocol, max_size)
+    if protocol == "json":
+        return JsonMessageEnd(max_size, WALK_STEPS)
+    return _Walk(protocol, max_size)
 
 
 def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | None:
     """Where the unframed message at the start of `data` ends; None if not all here."""
-    return _end(message_walk(protocol, max_size), data, max_size)
+    walk = message_walk(protocol, max_size)
+    end = _end(walk, data, max_size)
+    while end is None and walk.paused:
+        end = _end(walk, data, max_size)
+    return end
 
 
 def _end(walk: MessageEnd, data: bytes | bytearray, max_size: int) -> int | None:
@@ -184,15 +194,19 @@ class Unframer:
         del buffer[:end]
         return message
 
-    def reset(self) -> None:
-        """The buffer lost its front other than by `take`: measure afresh."""
-        self.walk.reset()
+    @property
+    def paused(self) -> bool:
+        """The last `take` stopped measuring for its step budget: take again soon."""
+        return self.walk.paused
 
 
 class _TooLarge(Exception):
     pass
 
 
+# Steps one `find` takes at most, a few milliseconds' work: a large message
+# arriving at once is measured over several turns of the event loop.
+WALK_STEPS = 1 << 14
 _STRUCT, _SEQUENCE, _MAP = 0, 1, 2
 _MAX_DEPTH = 64
 # Wire types of a fixed size, and that size.
@@ -210,11 +224,12 @@ class _Walk:
     element takes a byte at least, so the work is linear in the bytes.
     """
 
-    __slots__ = ("compact", "max_size", "pos", "stack")
+    __slots__ = ("compact", "max_size", "paused", "pos", "stack")
 
     def __init__(self, protocol: str, max_size: int) -> None:
         self.compact = protocol == "compact"
         self.max_size = max_size
+        self.paused = False
         self.pos = 0
         # Each entry: [_STRUCT], [_SEQUENCE, element, left] or [_MAP, key, value, items left].
         self.stack: list[list[int]] | None = None  # None until the message header is read
@@ -225,6 +240,7 @@ class _Walk:
 
     def find(self, data: bytes | bytearray) -> int | None:
         n = len(data)
+        self.paused = False
         if self.stack is None:
             start = self.compact_header(data, n) if self.compact else self.binary_header(data, n)
             if start < 0:
@@ -234,8 +250,12 @@ class _Walk:
         stack, pos = self.stack, self.pos
         compact = self.compact
         value = self.compact_value if compact else self.binary_value
+        steps = WALK_STEPS
         try:
             while stack:
+                steps -= 1
+                if not steps:
+                    break
                 top = stack[-1]
                 if top[0] == _STRUCT:
                     if pos >= n:
@@ -272,8 +292,10 @@ class _Walk:
                 pos = at
         finally:
             self.pos = pos
+        self.paused = not steps
         if stack:
-            self.more(n)
+            if not self.paused:
+                self.more(n)
             return None
         if pos > self.max_size:
             raise _TooLarge

@@ -70,6 +70,9 @@ _MAX_ERROR = 1024
 # A connection holding no more request bytes than this reads on even when the
 # server's budget (`Limits.max_buffered`) is spent: small calls keep flowing.
 _ALLOWANCE = 64 * 1024
+# Requests dispatched in one turn of the event loop, at most, from one
+# connection: a flood of small calls runs in small batches, others between.
+_BATCH = 64
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -97,7 +100,7 @@ class Limits:
     max_calls_per_connection: int = 1_000
     # Request bytes held (received and not yet answered) on all connections,
     # and on one with calls in flight.
-    max_buffered: int = 128 * 1024 * 1024
+    max_buffered: int = 64 * 1024 * 1024
     max_buffered_per_connection: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
@@ -233,7 +236,8 @@ class Server:
             raise start_error(self.host, self.port, exc) from None
         self.port = self._listeners[0].getsockname()[1]
         self._stopped = asyncio.Event()
-        self._room.set()
+        self._room = asyncio.Event()  # of this loop
+        self._count_connections()
         self._acceptors = [loop.create_task(self._accept(s)) for s in self._listeners]
 
     async def serve_forever(self) -> None:
@@ -435,6 +439,7 @@ class _Connection(asyncio.Protocol):
         self.writing_paused = False  # the peer does not read its replies
         self.reading = True
         self.blocked = False  # no room for another call (`room`)
+        self.deferred = False  # the buffer is taken up again next turn (`later`)
         self.waiting = False  # in `server.waiting`
         self.last_active = self.loop.time()  # when bytes came, or a call ended
         self.partial_since: float | None = None  # a request has begun coming since
@@ -542,7 +547,7 @@ class _Connection(asyncio.Protocol):
         if server_wide and not self.waiting:
             server.waiting.add(self)
             self.waiting = True
-        reading = not (self.blocked or over_budget)
+        reading = not (self.blocked or over_budget or self.deferred)
         if reading != self.reading:
             self.reading = reading
             if reading:
@@ -564,7 +569,8 @@ class _Connection(asyncio.Protocol):
             and self.in_flight <= _low(self.limits.max_buffered_per_connection)
         ):
             self.proceed()
-        server.wake_soon()
+        if server.waiting:
+            server.wake_soon()
 
     def watch(self) -> None:
         """Check the connection's timeouts when the next may fall due."""
@@ -607,12 +613,16 @@ class _Connection(asyncio.Protocol):
     # ---- requests ------------------------------------------------------------------
 
     def take_requests(self) -> None:
-        """Dispatch the complete requests in the buffer, while there is room."""
+        """Dispatch the complete requests in the buffer, while there is room:
+        `_BATCH` of them at most, then the rest on the loop's next turn."""
+        batch = _BATCH
         if self.format == _FRAMED_BINARY:
-            self.take_framed_binary()
-        while self.transport is not None and self.room():
+            batch -= self.take_framed_binary(batch)
+        while batch and self.transport is not None and self.room():
             request = self.next_request()
             if request is None:
+                if self.unframer is not None and self.unframer.paused:
+                    self.later()  # a long unframed request: measured on, next turn
                 return
             payload, protocol, framer, headers = request
             try:
@@ -622,20 +632,36 @@ class _Connection(asyncio.Protocol):
             self.dispatch(
                 header.name, header.type, header.seqid, body, protocol, framer, headers
             )
+            batch -= 1
+        if not batch and self.buffer:
+            self.later()
 
-    def take_framed_binary(self) -> None:
+    def later(self) -> None:
+        """Go on with the buffer on the loop's next turn, letting others run first."""
+        if not self.deferred:
+            self.deferred = True
+            self.loop.call_soon(self.go_on)
+
+    def go_on(self) -> None:
+        self.deferred = False
+        self.proceed()
+
+    def take_framed_binary(self, batch: int) -> int:
+        """Dispatch up to `batch` framed strict-binary calls, read in place; how many."""
         buffer, limits = self.buffer, self.limits
         most = min(
+            batch,
             limits.max_calls_per_connection - len(self.tasks),
             limits.max_calls - self.server.calls,
         )
         if most <= 0 or not self.room():
-            return
+            return 0
         messages, consumed = split_framed_binary(buffer, self.server.max_frame, _CALL_KINDS, most)
         budget = limits.max_buffered_per_connection
+        dispatched = 0
         for kind, seqid, name_start, body_start, end in messages:
             if self.transport is None:
-                return
+                break
             try:
                 name = buffer[name_start : body_start - 4].decode()
             except UnicodeDecodeError:
@@ -644,12 +670,14 @@ class _Connection(asyncio.Protocol):
             call = MessageType.CALL if kind == MessageType.CALL else MessageType.ONEWAY
             body = bytes(buffer[body_start:end])
             self.dispatch(name, call, seqid, body, "binary", framed, {})
+            dispatched += 1
             if self.in_flight >= budget:
                 consumed = end  # the rest waits (see `room`)
                 break
-        if messages:
+        if dispatched:
             self.partial_since = None  # a request came whole: the clock starts again
         del buffer[:consumed]
+        return dispatched
 
     def next_request(self) -> Request | None:
         """The next complete request, unwrapped; None until one has all come."""

@@ -741,12 +741,17 @@ class JsonMessageEnd:
     """`json_message_end` for a buffer that grows at its end: each `find` goes
     on from where the last one stopped (inside a string too), so a message
     that arrives in many pieces is scanned once, not from its start each time.
-    `reset` before the next message (once the found one is cut off the front)."""
+    `reset` before the next message (once the found one is cut off the front).
 
-    __slots__ = ("depth", "in_string", "max_size", "pos")
+    A `find` takes `steps` steps (strings, brackets) at most: when it stops
+    for that, `paused` is set, and the caller calls again."""
 
-    def __init__(self, max_size: int) -> None:
+    __slots__ = ("depth", "in_string", "max_size", "paused", "pos", "steps")
+
+    def __init__(self, max_size: int, steps: int = 1 << 62) -> None:
         self.max_size = max_size
+        self.steps = steps
+        self.paused = False
         self.reset()
 
     def reset(self) -> None:
@@ -755,6 +760,7 @@ class JsonMessageEnd:
         self.in_string = False
 
     def find(self, data: bytes | bytearray | memoryview) -> int | None:
+        self.paused = False
         if self.pos == 0:
             if not data:
                 return None
@@ -762,7 +768,11 @@ class JsonMessageEnd:
                 raise DecodeError("a JSON message starts with '['")
         end = min(len(data), self.max_size)
         pos, depth, in_string = self.pos, self.depth, self.in_string
+        steps = self.steps
         while pos < end:
+            steps -= 1
+            if not steps:
+                break
             if in_string:
                 body = _STRING_BODY.match(data, pos, end)  # always matches, if only ''
                 pos = body.end() if body else pos
@@ -787,6 +797,7 @@ class JsonMessageEnd:
                     self.pos, self.depth, self.in_string = pos, depth, in_string
                     return pos
         self.pos, self.depth, self.in_string = pos, depth, in_string
-        if len(data) >= self.max_size:
+        self.paused = not steps
+        if len(data) >= self.max_size and not self.paused:
             raise DecodeError(f"message is over the {self.max_size}-byte limit")
         return None
