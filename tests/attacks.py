@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -134,8 +133,7 @@ class ServerProcess:
                  limits: dict[str, Any] | None = None, loop: str = "default", nofile: int = 0) -> None:  # fmt: skip
         own = Path(tempfile.mkdtemp(prefix="server-", dir=workdir))
         self.port_file, self.log = own / "port", own / "log"
-        where = f"{Path(tt.__file__).parent.parent}:{tt.__name__}"
-        command = [sys.executable, "-m", "tests.attacks", "serve", "--tt", where,
+        command = [sys.executable, "-m", "tests.attacks", "serve", "--tt", tt_location(tt),
                    "--port-file", str(self.port_file), "--loop", loop,
                    "--concurrency-limit", str(concurrency_limit), "--nofile", str(nofile),
                    "--limits", json.dumps(limits or {})]  # fmt: skip
@@ -177,40 +175,60 @@ class ServerProcess:
 
 class Probe:
     """A normal call (testString), again and again, on a connection of its own,
-    from a thread and event loop of its own: how long each took, and failures."""
+    from a process of its own (so that the attacker's work does not delay
+    it): how long each took, and the failures."""
 
-    def __init__(self, tt: ModuleType, port: int, timeout: float = 10.0) -> None:
-        self.tt, self.port, self.timeout = tt, port, timeout
+    def __init__(self, tt: ModuleType, port: int) -> None:
+        self.command = [sys.executable, "-m", "tests.attacks", "probe", "--tt", tt_location(tt),
+                        "--port", str(port)]  # fmt: skip
         self.seconds: list[float] = []
         self.failures: list[str] = []
-        self.running = False
-        self.connected = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.run()), daemon=True)
-
-    async def run(self) -> None:
-        async with volo.connect(f"127.0.0.1:{self.port}", timeout=self.timeout) as transport:
-            client = self.tt.ThriftTestClient(transport)
-            await client.testString("probe")
-            self.connected.set()
-            while self.running:
-                start = time.perf_counter()
-                try:
-                    assert await client.testString("probe") == "probe"
-                    self.seconds.append(time.perf_counter() - start)
-                except Exception as exc:  # a failure is what this measures
-                    self.failures.append(f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(0.01)
 
     def __enter__(self) -> Probe:
-        self.running = True
-        self.thread.start()
-        if not self.connected.wait(30):
+        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.process.kill()
             raise RuntimeError("the probe could not call the server")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.running = False
-        self.thread.join(self.timeout + 30)
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=60)
+        found = json.loads(out)
+        self.seconds, self.failures = found["seconds"], found["failures"]
+
+
+def probe(options: argparse.Namespace) -> None:
+    """The probe's process: calls until SIGTERM, then prints what it measured."""
+    tt = load_tt(options.tt)
+    seconds: list[float] = []
+    failures: list[str] = []
+
+    async def calls() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with volo.connect(f"127.0.0.1:{options.port}", timeout=10) as transport:
+            client = tt.ThriftTestClient(transport)
+            await client.testString("probe")
+            print("ready", flush=True)
+            while not stop.is_set():
+                start = time.perf_counter()
+                try:
+                    assert await client.testString("probe") == "probe"
+                    seconds.append(time.perf_counter() - start)
+                except Exception as exc:  # a failure is what this measures
+                    failures.append(f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.01)
+
+    asyncio.run(calls())
+    print(json.dumps({"seconds": seconds, "failures": failures}), flush=True)
+
+
+def tt_location(tt: ModuleType) -> str:
+    """Where a process finds the generated module `tt`: `root:module`, for `load_tt`."""
+    return f"{Path(str(tt.__file__)).parent.parent}:{tt.__name__}"
 
 
 @dataclass
@@ -490,10 +508,9 @@ async def client_zlib_bomb(tt: ModuleType, workdir: Path) -> Result:
 
     bomber = await asyncio.start_server(answer, "127.0.0.1", 0)
     port = bomber.sockets[0].getsockname()[1]
-    where = f"{Path(tt.__file__).parent.parent}:{tt.__name__}"
     async with bomber:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.attacks", "victim", "--tt", where, "--port", str(port),
+            sys.executable, "-m", "tests.attacks", "victim", "--tt", tt_location(tt), "--port", str(port),
             cwd=REPO, stdout=subprocess.PIPE,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(process.communicate(), 60)
@@ -515,11 +532,12 @@ def main() -> None:
     serving.add_argument("--concurrency-limit", type=int, default=0)
     serving.add_argument("--nofile", type=int, default=0)
     serving.add_argument("--limits", default="{}")
-    victim_ = commands.add_parser("victim")
-    victim_.add_argument("--tt", required=True)
-    victim_.add_argument("--port", type=int, required=True)
+    for name in ("victim", "probe"):
+        client = commands.add_parser(name)
+        client.add_argument("--tt", required=True)
+        client.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
-    (serve if options.command == "serve" else victim)(options)
+    {"serve": serve, "victim": victim, "probe": probe}[options.command](options)
 
 
 if __name__ == "__main__":

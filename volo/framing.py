@@ -206,7 +206,7 @@ class _TooLarge(Exception):
 
 # Steps one `find` takes at most, a few milliseconds' work: a large message
 # arriving at once is measured over several turns of the event loop.
-WALK_STEPS = 1 << 14
+WALK_STEPS = 1 << 12
 _STRUCT, _SEQUENCE, _MAP = 0, 1, 2
 _MAX_DEPTH = 64
 # Wire types of a fixed size, and that size.

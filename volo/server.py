@@ -95,9 +95,11 @@ class Limits:
     read_timeout: float | None = 30.0
     # Connections open at once; the next wait in the listen backlog, unaccepted.
     max_connections: int = 10_000
-    # Calls (oneway ones too) in flight on all connections, and on one.
+    # Calls (oneway ones too) in flight on all connections, and on one (as
+    # Go's HTTP/2 server allows 250 streams): more wait unread, so a flood on
+    # one connection queues no more than this ahead of others' calls.
     max_calls: int = 10_000
-    max_calls_per_connection: int = 1_000
+    max_calls_per_connection: int = 256
     # Request bytes held (received and not yet answered) on all connections,
     # and on one with calls in flight.
     max_buffered: int = 64 * 1024 * 1024
