@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import volo
 from pilota.runtime.message import MessageType, read_message_header, write_message
@@ -229,14 +231,52 @@ def test_messages_are_found_alike_whole_and_in_pieces(tt: Any, protocol: str) ->
         request(tt, "testStringMap", 9, protocol, thing={"k": "v", "": ""}),
     ]
     stream = b"".join(messages)
-    for step in (1, 3, 7, 64, len(stream)):
+    for step, steps in [(1, 2), (3, 4096), (7, 3), (64, 4096), (len(stream), 2), (len(stream), 4096)]:
         unframer = Unframer(WireFormat(volo.Framing.BUFFERED, protocol), 1 << 20)
+        unframer.walk.steps = steps  # 2: pausing all the time
         buffer, found = bytearray(), []
         for i in range(0, len(stream), step):
             buffer += stream[i : i + step]
-            while (message := unframer.take(buffer)) is not None:
-                found.append(message)
-        assert found == messages and not buffer, step
+            while (message := unframer.take(buffer)) is not None or unframer.paused:
+                if message is not None:
+                    found.append(message)
+        assert found == messages and not buffer, (step, steps)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.sampled_from([b"\x80\x01\x00\x01\x00\x00\x00\x01m\x00\x00\x00\x01", b"\x82\x21\x01\x01m", b'[1,"m",1,1,']),
+    st.binary(max_size=300),
+    st.lists(st.integers(1, 40), max_size=20),
+)
+def test_unframed_garbage_is_judged_alike_whole_and_in_pieces(head: bytes, tail: bytes, cuts: list[int]) -> None:
+    """Whatever follows a message header, measuring it in pieces (pausing too)
+    ends as measuring it whole: at the same offset, or with the same error."""
+    from volo import framing
+
+    protocol = {0x80: "binary", 0x82: "compact", 0x5B: "json"}[head[0]]
+    data = head + tail
+
+    def judge(pieces: list[bytes], steps: int) -> object:
+        unframer = framing.Unframer(WireFormat(volo.Framing.BUFFERED, protocol), 200)
+        unframer.walk.steps = steps
+        buffer = bytearray()
+        try:
+            for piece in pieces:
+                buffer += piece
+                while (message := unframer.take(buffer)) is not None or unframer.paused:
+                    if message is not None:
+                        return len(message)
+            return None
+        except volo.FrameError as exc:
+            return type(exc)
+
+    pieces, at = [], 0
+    for cut in cuts:
+        pieces.append(data[at : at + cut])
+        at += cut
+    pieces.append(data[at:])
+    assert judge(pieces, 3) == judge([data], 1 << 62)  # pausing often, and never
 
 
 def test_an_unframed_message_over_the_limit_is_found_so_in_pieces(tt: Any) -> None:

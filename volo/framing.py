@@ -127,6 +127,7 @@ class MessageEnd(Interface):
     rather than for want of bytes, call it again, after letting others run."""
 
     paused: bool
+    steps: int
 
     def find(self, data: bytes | bytearray) -> int | None: ...
 
@@ -137,7 +138,7 @@ def message_walk(protocol: str, max_size: int) -> MessageEnd:
     """A fresh `MessageEnd` for messages of `protocol` of at most `max_size` bytes."""
     if protocol == "json":
         return JsonMessageEnd(max_size, WALK_STEPS)
-    return _Walk(protocol, max_size)
+    return _Walk(protocol, max_size, WALK_STEPS)
 
 
 def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | None:
@@ -224,11 +225,12 @@ class _Walk:
     element takes a byte at least, so the work is linear in the bytes.
     """
 
-    __slots__ = ("compact", "max_size", "paused", "pos", "stack")
+    __slots__ = ("compact", "max_size", "paused", "pos", "stack", "steps")
 
-    def __init__(self, protocol: str, max_size: int) -> None:
+    def __init__(self, protocol: str, max_size: int, steps: int) -> None:
         self.compact = protocol == "compact"
         self.max_size = max_size
+        self.steps = steps  # at most, in one `find`
         self.paused = False
         self.pos = 0
         # Each entry: [_STRUCT], [_SEQUENCE, element, left] or [_MAP, key, value, items left].
@@ -250,7 +252,7 @@ class _Walk:
         stack, pos = self.stack, self.pos
         compact = self.compact
         value = self.compact_value if compact else self.binary_value
-        steps = WALK_STEPS
+        steps = self.steps
         try:
             while stack:
                 steps -= 1

@@ -238,7 +238,6 @@ class Server:
             raise start_error(self.host, self.port, exc) from None
         self.port = self._listeners[0].getsockname()[1]
         self._stopped = asyncio.Event()
-        self._room = asyncio.Event()  # of this loop
         self._count_connections()
         self._acceptors = [loop.create_task(self._accept(s)) for s in self._listeners]
 
@@ -246,8 +245,10 @@ class Server:
         if self._stopped is None:
             await self.start()
         assert self._stopped is not None
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self._stopped.wait()
+        except asyncio.CancelledError:  # as asyncio's serve_forever: listen no more
+            self._stop_accepting()
 
     @property
     def in_flight(self) -> int:
