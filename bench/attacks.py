@@ -9,8 +9,8 @@ waited too), the server's peak RSS, and what came of the attack. The last
 rows: a server at a 128 file-descriptor limit, and a client whose server
 answers with a zlib bomb (its own peak RSS).
 
-The attacks are in tests/attacks.py; tests/test_attacks.py runs them at a
-quarter of these sizes.
+The attacks are in tests/attacks.py; tests/test_attacks.py runs them too,
+asserting bounds rather than printing figures.
 
     python bench/attacks.py [--scale S]
 """

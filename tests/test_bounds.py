@@ -170,6 +170,21 @@ async def test_a_buffered_reply_dripped_in_pieces_is_measured_once(tt: Any) -> N
     assert large < 2.5 * small, (small, large)
 
 
+async def test_a_large_unframed_reply_arriving_at_once_is_measured_over_several_turns(tt: Any) -> None:
+    from volo.client import _Connection as ClientConnection
+
+    connection = ClientConnection(WireFormat(volo.Framing.BUFFERED, "compact"), 16 << 20)
+    transport = FakeTransport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    body = tt.ThriftTest_testList_result(success=[300] * 200_000).to_bytes("compact")
+    future = asyncio.get_running_loop().create_future()
+    connection.pending[1] = (future, 0.0, "testList", None)
+    connection.data_received(write_message("testList", MessageType.REPLY, 1, body, "compact"))
+    assert not future.done() and transport.paused  # measured on, a bounded step a turn
+    await asyncio.wait_for(future, 10)
+    assert not transport.paused and future.result()[0] == MessageType.REPLY
+
+
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 async def test_a_large_unframed_request_arriving_at_once_is_measured_over_several_turns(tt: Any, protocol: str) -> None:
     """Work per callback is bounded: however much arrives in one read, one

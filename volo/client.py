@@ -83,7 +83,7 @@ class _Connection(asyncio.Protocol):
         self.transforms = transforms  # THeader transforms to apply to requests
         self.buffer = bytearray()
         self.unframer = Unframer(wire, max_frame)
-        self.walking = False  # measuring an unframed reply goes on next turn
+        self.deferred = False  # measuring an unframed reply goes on next turn
         self.transport: asyncio.Transport | None = None
         # seqid -> the call's future, deadline (inf: none), method and timeout
         self.pending: dict[
@@ -124,11 +124,11 @@ class _Connection(asyncio.Protocol):
             while (message := self.next_message()) is not None:
                 header, body = read_message(message, self.wire.protocol)
                 self.deliver(header.seqid, header.type, body)
-            if self.unframer.paused and not self.walking and self.transport is not None:
+            if self.unframer.paused and not self.deferred and self.transport is not None:
                 # a long unframed reply: measured on next turn, reading nothing more meanwhile
-                self.walking = True
+                self.deferred = True
                 self.transport.pause_reading()
-                self.loop.call_soon(self.walk_on)
+                self.loop.call_soon(self.go_on)
         except FrameTooLarge as exc:
             of = f" of {exc.size} bytes" if exc.size is not None else ""
             self.fail(TransportError(
@@ -137,8 +137,8 @@ class _Connection(asyncio.Protocol):
         except (FrameError, DecodeError) as exc:
             self.fail(TransportError(f"bad reply stream: {exc}"))
 
-    def walk_on(self) -> None:
-        self.walking = False
+    def go_on(self) -> None:
+        self.deferred = False
         if self.transport is not None:
             self.transport.resume_reading()
             self.data_received(b"")
