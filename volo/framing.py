@@ -191,7 +191,8 @@ class Unframer:
             inner = int.from_bytes(buffer[4:8], "big")
             if framing is Framing.HEADER_IN_FRAMED and inner != length - 4:
                 raise FrameError("the frame does not hold exactly one header frame")
-        message = bytes(buffer[start:end])
+        with memoryview(buffer) as view, view[start:end] as part:
+            message = bytes(part)  # one copy, however large
         del buffer[:end]
         return message
 
