@@ -25,9 +25,11 @@ from tests.thrift_test_service import (
     SyncClient,
     check_thrift_test,
     connect_options,
+    header_frame,
     make_handler,
     make_second_handler,
     slow_handler,
+    zlib_bomb,
 )
 from volo.framing import message_end
 from volo.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_header_frame
@@ -195,6 +197,72 @@ def test_inflating_is_bounded() -> None:
         parse_header_frame(bomb[4:], max_size=4096)
     with pytest.raises(volo.FrameError, match="zlib payload: the stream is cut short"):
         parse_header_frame(bomb[4:-5])
+
+
+def text(value: bytes) -> bytes:
+    return bytes([len(value)]) + value
+
+
+def test_header_counts_are_checked_against_the_header_block() -> None:
+    """Counts are read against the header block before any loop: none reaches
+    into the payload, and a huge one is refused at once."""
+    entries = text(b"key") + text(b"value")
+    assert parse_header_frame(header_frame(b"\x00\x00\x01\x01" + entries)).headers == {"key": "value"}
+    # The block ends after the count; the entry is in the payload.
+    with pytest.raises(volo.FrameError, match=r"^the header declares 1 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x01\x01", entries))
+    # 2**27 headers declared, in front of 1 MiB of zero bytes (each an empty key or value)
+    with pytest.raises(volo.FrameError, match=r"^the header declares 134217728 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x01\x80\x80\x80\x40", bytes(1 << 20)))
+    with pytest.raises(volo.FrameError, match=r"^the header declares 3 transforms, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x03\x01", b"\x01\x01"))  # the block has room for 2
+    int_entry = b"\x00\x07" + text(b"v")
+    assert parse_header_frame(header_frame(b"\x00\x00\x10\x01" + int_entry)).int_headers == {7: "v"}
+    with pytest.raises(volo.FrameError, match=r"^the header declares 2 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x10\x02" + int_entry))
+
+
+def test_header_transforms_and_headers_are_capped() -> None:
+    from volo.header import MAX_HEADERS, MAX_TRANSFORMS
+
+    assert (MAX_TRANSFORMS, MAX_HEADERS) == (4, 1000)
+    payload = b"message"
+    for _ in range(MAX_TRANSFORMS + 1):
+        payload = zlib.compress(payload)
+    block = bytes([0, MAX_TRANSFORMS + 1]) + b"\x01" * (MAX_TRANSFORMS + 1)
+    with pytest.raises(volo.FrameError, match=r"^the header has 5 transforms: at most 4 are allowed$"):
+        parse_header_frame(header_frame(block, payload))
+    for _ in range(MAX_TRANSFORMS + 1):
+        payload = zlib.decompress(payload)
+    assert payload == b"message"
+    many = {f"k{i}": "" for i in range(MAX_HEADERS)}  # the blocks count too: one over
+    frame = build_header_frame(HeaderFrame("binary", 1, b"", many))[4:]
+    with pytest.raises(volo.FrameError, match=r"^the header has more than 1000 headers$"):
+        parse_header_frame(frame)
+    fits = dict(list(many.items())[:-1])
+    assert parse_header_frame(build_header_frame(HeaderFrame("binary", 1, b"", fits))[4:]).headers == fits
+
+
+def test_a_zlib_bomb_inflates_once_and_no_further_than_the_limit() -> None:
+    """zlib twice makes 1 GiB of 1,800 bytes: refused before inflating. Once,
+    inflating stops at the frame limit, having made little more than that;
+    the work is then at most about 1,000 bytes made per byte received."""
+    import tracemalloc
+
+    twice = zlib_bomb()
+    assert len(twice) < 2000
+    with pytest.raises(volo.FrameError, match=r"^the header applies transform 1 \(zlib\) twice$"):
+        parse_header_frame(header_frame(b"\x00\x02\x01\x01", twice))
+    once = header_frame(b"\x00\x01\x01", zlib.compress(bytes(64 << 20), 9))
+    assert len(once) < 70_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(volo.FrameError, match="over the 1048576-byte limit"):
+            parse_header_frame(once, max_size=1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 << 20  # its output (at most the limit) and what is left of its input
 
 
 # ---- size limits ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ them), as handlers for our server; and the expected answers, for clients.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+import zlib
 from types import ModuleType
 from typing import Any
 
@@ -252,3 +254,19 @@ class SyncClient:
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
         return lambda *args: self.loop.run_until_complete(method(*args))
+
+
+def header_frame(block: bytes, payload: bytes = b"") -> bytes:
+    """A THeader frame (its length not included) with the header block `block`
+    (protocol id, transforms, info), padded, as any peer may send it."""
+    block += b"\x00" * (-len(block) % 4)
+    words = (len(block) // 4).to_bytes(2, "big")
+    return (0x0FFF).to_bytes(2, "big") + bytes(2) + (1).to_bytes(4, "big") + words + block + payload
+
+
+@functools.cache
+def zlib_bomb() -> bytes:
+    """1 GiB of zero bytes, compressed twice: about 1,800 bytes."""
+    layer = zlib.compressobj(9)
+    once = b"".join(layer.compress(bytes(1 << 24)) for _ in range(64)) + layer.flush()
+    return zlib.compress(once, 9)

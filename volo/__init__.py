@@ -5,7 +5,7 @@ from volo.address import parse_address
 from volo.client import ClientTransport, Endpoint, connect, hash_key, timeout
 from volo.errors import CallTimeout, RequestTooLarge, ServerStartError, TransportError
 from volo.framing import FrameError, Framing, WireFormat
-from volo.server import Server, run
+from volo.server import Limits, Server, run
 
 __all__ = [
     "ApplicationError",
@@ -14,6 +14,7 @@ __all__ = [
     "Endpoint",
     "FrameError",
     "Framing",
+    "Limits",
     "RequestTooLarge",
     "Server",
     "ServerStartError",

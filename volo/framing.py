@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import struct
+import sys
 from collections.abc import Container
 from dataclasses import dataclass
+from typing import Protocol as Interface
 
-from pilota.runtime.json_protocol import json_message_end
+from pilota.runtime.json_protocol import JsonMessageEnd
 from pilota.runtime.types import DecodeError, Protocol
 from pilota.runtime.varint import VarintTooLong, decode_varint
 
@@ -118,196 +120,339 @@ def frame_length(data: bytes | bytearray, max_frame: int) -> int | None:
     return length
 
 
+class MessageEnd(Interface):
+    """Finds where the unframed message at the start of a buffer ends, as the
+    buffer grows: each `find` goes on from where the last one stopped. A
+    `find` takes a bounded number of steps: when it stops for that (`paused`)
+    rather than for want of bytes, call it again, after letting others run."""
+
+    paused: bool
+    steps: int
+
+    def find(self, data: bytes | bytearray) -> int | None: ...
+
+    def reset(self) -> None: ...
+
+
+def message_walk(protocol: str, max_size: int) -> MessageEnd:
+    """A fresh `MessageEnd` for messages of `protocol` of at most `max_size` bytes."""
+    if protocol == "json":
+        return JsonMessageEnd(max_size, WALK_STEPS)
+    return _Walk(protocol, max_size, WALK_STEPS)
+
+
 def message_end(data: bytes | bytearray, protocol: str, max_size: int) -> int | None:
     """Where the unframed message at the start of `data` ends; None if not all here."""
-    if protocol == "json":
-        try:
-            return json_message_end(data, max_size)
-        except DecodeError as exc:
-            if len(data) >= max_size:
-                raise FrameTooLarge(None, max_size) from None
-            raise FrameError(f"malformed message: {exc}") from None
+    walk = message_walk(protocol, max_size)
+    end = _end(walk, data, max_size)
+    while end is None and walk.paused:
+        end = _end(walk, data, max_size)
+    return end
+
+
+def _end(walk: MessageEnd, data: bytes | bytearray, max_size: int) -> int | None:
+    """`walk.find(data)`, its errors as FrameError and FrameTooLarge."""
     try:
-        reader = _Measure(bytes(data), max_size)
-        if protocol == "binary":
-            reader.binary_message()
-        else:
-            reader.compact_message()
-        return reader.pos
-    except _NeedMore:
-        if len(data) > max_size:
-            raise FrameTooLarge(None, max_size) from None
-        return None
+        return walk.find(data)
     except _TooLarge:
         raise FrameTooLarge(None, max_size) from None
     except DecodeError as exc:
+        if isinstance(walk, JsonMessageEnd) and len(data) >= max_size:  # JSON's way to say so
+            raise FrameTooLarge(None, max_size) from None
         raise FrameError(f"malformed message: {exc}") from None
 
 
-def take_message(
-    buffer: bytearray, framing: Framing, protocol: str, max_frame: int
-) -> bytes | None:
-    """Cut the next complete message off the front of `buffer`: a frame's
-    payload (framed), a header frame (header kinds: its length not included),
-    or an unframed message whole; None until all of it has come."""
-    if framing is Framing.BUFFERED:
-        start, end = 0, message_end(buffer, protocol, max_frame)
-        if end is None:
-            return None
-    else:
-        length = frame_length(buffer, max_frame)
-        if length is None or len(buffer) < 4 + length:
-            return None
-        start, end = 4 + framing.header_offset, 4 + length
-        if framing is Framing.HEADER_IN_FRAMED and int.from_bytes(buffer[4:8], "big") != length - 4:
-            raise FrameError("the frame does not hold exactly one header frame")
-    message = bytes(buffer[start:end])
-    del buffer[:end]
-    return message
+class Unframer:
+    """Cuts the messages of one stream off the front of its buffer, as they
+    come whole: a frame's payload (framed), a header frame (header kinds: its
+    length not included), or an unframed message. An unframed message is
+    measured as its bytes come, each byte once (see `MessageEnd`)."""
 
+    __slots__ = ("framing", "max_frame", "walk")
 
-class _NeedMore(Exception):
-    pass
+    def __init__(self, wire: WireFormat, max_frame: int) -> None:
+        self.framing = wire.framing
+        self.max_frame = max_frame
+        self.walk = message_walk(wire.protocol, max_frame)
+
+    def take(self, buffer: bytearray) -> bytes | None:
+        """The next message, cut off `buffer`; None until all of it has come."""
+        framing = self.framing
+        if framing is Framing.BUFFERED:
+            start, end = 0, _end(self.walk, buffer, self.max_frame)
+            if end is None:
+                return None
+            self.walk.reset()
+        else:
+            length = frame_length(buffer, self.max_frame)
+            if length is None or len(buffer) < 4 + length:
+                return None
+            start, end = 4 + framing.header_offset, 4 + length
+            inner = int.from_bytes(buffer[4:8], "big")
+            if framing is Framing.HEADER_IN_FRAMED and inner != length - 4:
+                raise FrameError("the frame does not hold exactly one header frame")
+        with memoryview(buffer) as view, view[start:end] as part:
+            message = bytes(part)  # one copy, however large
+        del buffer[:end]
+        return message
+
+    @property
+    def paused(self) -> bool:
+        """The last `take` stopped measuring for its step budget: take again soon."""
+        return self.walk.paused
 
 
 class _TooLarge(Exception):
     pass
 
 
-class _Measure:
-    """Walks one message without building values, to find where it ends."""
+# Steps one `find` takes at most, a few milliseconds' work: a large message
+# arriving at once is measured over several turns of the event loop.
+WALK_STEPS = 1 << 12
+_STRUCT, _SEQUENCE, _MAP = 0, 1, 2
+_MAX_DEPTH = 64
+# Wire types of a fixed size, and that size.
+_BINARY_SIZES = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8, 16: 16}
+_COMPACT_SIZES = {1: 1, 2: 1, 3: 1, 7: 8, 13: 16}  # in containers: a bool is a byte
 
-    def __init__(self, data: bytes, max_size: int) -> None:
-        self.data = data
-        self.pos = 0
+
+class _Walk:
+    """Where an unframed binary or compact message ends, without building values.
+
+    The walk keeps its place between calls, as an offset and a stack of the
+    structs and containers it is inside, so a message arriving in pieces is
+    walked once. Each step (a field or element, with its header) is taken
+    whole or not at all; a run of fixed-size elements is one step. Every
+    element takes a byte at least, so the work is linear in the bytes.
+    """
+
+    __slots__ = ("compact", "max_size", "paused", "pos", "stack", "steps")
+
+    def __init__(self, protocol: str, max_size: int, steps: int) -> None:
+        self.compact = protocol == "compact"
         self.max_size = max_size
-        self.depth = 0
+        self.steps = steps  # at most, in one `find`
+        self.paused = False
+        self.pos = 0
+        # Each entry: [_STRUCT], [_SEQUENCE, element, left] or [_MAP, key, value, items left].
+        self.stack: list[list[int]] | None = None  # None until the message header is read
 
-    def take(self, n: int) -> int:
-        if n < 0:
-            raise DecodeError(f"negative length {n}")
-        if self.pos + n > self.max_size:
-            raise _TooLarge
-        if self.pos + n > len(self.data):
-            raise _NeedMore
-        start = self.pos
-        self.pos += n
-        return start
+    def reset(self) -> None:
+        self.pos = 0
+        self.stack = None
 
-    def byte(self) -> int:
-        return self.data[self.take(1)]
-
-    def i32(self) -> int:
-        return int.from_bytes(self.data[self.take(4) : self.pos], "big", signed=True)
-
-    def varint(self) -> int:
+    def find(self, data: bytes | bytearray) -> int | None:
+        n = len(data)
+        self.paused = False
+        if self.stack is None:
+            start = self.compact_header(data, n) if self.compact else self.binary_header(data, n)
+            if start < 0:
+                self.more(n)
+                return None
+            self.pos, self.stack = start, [[_STRUCT]]
+        stack, pos = self.stack, self.pos
+        compact = self.compact
+        value = self.compact_value if compact else self.binary_value
+        steps = self.steps
         try:
-            found = decode_varint(self.data, self.pos)
-        except VarintTooLong as exc:
-            raise DecodeError(str(exc)) from None
-        if found is None:
-            raise _NeedMore
-        value, self.pos = found
-        return value
+            while stack:
+                steps -= 1
+                if not steps:
+                    break
+                top = stack[-1]
+                if top[0] == _STRUCT:
+                    if pos >= n:
+                        break
+                    head = data[pos]
+                    if head == 0:  # the struct's end
+                        pos += 1
+                        stack.pop()
+                        continue
+                    if compact:
+                        at, wire = pos + 1, head & 0x0F
+                        if head < 0x10:  # the field id follows, in full
+                            at = self.varint_end(data, at)
+                            if at < 0:
+                                break
+                        if wire == 1 or wire == 2:  # a bool field: its value is its type
+                            pos = at
+                            continue
+                    else:
+                        at, wire = pos + 3, head  # type, then a 2-byte field id
+                    at = value(data, n, at, wire, stack)
+                else:
+                    left = top[-1]
+                    if left == 0:
+                        stack.pop()
+                        continue
+                    # a map's items alternate: key when an even number is left
+                    wire = top[1] if top[0] == _SEQUENCE or left % 2 == 0 else top[2]
+                    at = value(data, n, pos, wire, stack)
+                    if at >= 0:
+                        top[-1] = left - 1
+                if at < 0:
+                    break
+                pos = at
+        finally:
+            self.pos = pos
+        self.paused = not steps
+        if stack:
+            if not self.paused:
+                self.more(n)
+            return None
+        if pos > self.max_size:
+            raise _TooLarge
+        return pos
 
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > 64:
-            raise DecodeError("nesting deeper than 64 levels")
+    def more(self, n: int) -> None:
+        """Not all here yet: fine, unless what is here is over the limit already."""
+        if n > self.max_size:
+            raise _TooLarge
+
+    def take(self, at: int, size: int, n: int) -> int:
+        """The offset `size` bytes after `at`, or -1 until they have come."""
+        if size < 0:
+            raise DecodeError(f"negative length {size}")
+        end = at + size
+        if end > self.max_size:
+            raise _TooLarge
+        return end if end <= n else -1
+
+    @staticmethod
+    def nested(stack: list[list[int]]) -> None:
+        if len(stack) >= _MAX_DEPTH:
+            raise DecodeError(f"nesting deeper than {_MAX_DEPTH} levels")
 
     # ---- binary ----------------------------------------------------------------
 
-    def binary_message(self) -> None:
-        first = self.i32()
-        if first < 0:
-            self.take(self.i32())  # name
-        else:
-            self.take(first)  # non-strict: name first
-            self.take(1)  # message type
-        self.take(4)  # seqid
-        self.binary_value(12)
+    def binary_header(self, data: bytes | bytearray, n: int) -> int:
+        if n < 4:
+            return -1
+        first = _I32.unpack_from(data)[0]
+        if first < 0:  # strict: version and type, name, seqid
+            if n < 8:
+                return -1
+            return self.take(8, _I32.unpack_from(data, 4)[0] + 4, n)
+        return self.take(4, first + 5, n)  # old style: name, type, seqid
 
-    def binary_value(self, wire: int) -> None:
-        sizes = {2: 1, 3: 1, 6: 2, 8: 4, 10: 8, 4: 8, 16: 16}
-        if wire in sizes:
-            self.take(sizes[wire])
-        elif wire == 11:
-            self.take(self.i32())
-        elif wire == 12:
-            self.enter()
-            while (field := self.byte()) != 0:
-                self.take(2)
-                self.binary_value(field)
-            self.depth -= 1
-        elif wire == 13:
-            self.enter()
-            key, value = self.byte(), self.byte()
-            for _ in range(self.count()):
-                self.binary_value(key)
-                self.binary_value(value)
-            self.depth -= 1
-        elif wire in (14, 15):
-            self.enter()
-            element = self.byte()
-            for _ in range(self.count()):
-                self.binary_value(element)
-            self.depth -= 1
-        else:
-            raise DecodeError(f"unknown binary wire type {wire}")
+    def binary_value(
+        self, data: bytes | bytearray, n: int, at: int, wire: int, stack: list[list[int]]
+    ) -> int:
+        """Past the value of type `wire` at `at` (or -1): a struct or container of
+        elements that vary in size is entered, onto `stack`, to walk next."""
+        size = _BINARY_SIZES.get(wire)
+        if size is not None:
+            return self.take(at, size, n)
+        if wire == 11:
+            end = self.take(at, 4, n)
+            return end if end < 0 else self.take(end, _I32.unpack_from(data, at)[0], n)
+        self.nested(stack)
+        if wire == 12:
+            stack.append([_STRUCT])
+            return at
+        if wire == 13:
+            end = self.take(at, 6, n)
+            if end < 0:
+                return end
+            key, item = data[at], data[at + 1]
+            count = self.binary_count(data, at + 2)
+            key_size, item_size = _BINARY_SIZES.get(key), _BINARY_SIZES.get(item)
+            if count and key_size and item_size:
+                return self.take(end, count * (key_size + item_size), n)
+            if count:
+                stack.append([_MAP, key, item, 2 * count])
+            return end
+        if wire == 14 or wire == 15:
+            end = self.take(at, 5, n)
+            if end < 0:
+                return end
+            element = data[at]
+            count = self.binary_count(data, at + 1)
+            size = _BINARY_SIZES.get(element)
+            if count and size:
+                return self.take(end, count * size, n)
+            if count:
+                stack.append([_SEQUENCE, element, count])
+            return end
+        raise DecodeError(f"unknown binary wire type {wire}")
 
-    def count(self) -> int:
-        n = self.i32()
-        if n < 0 or n > self.max_size:
-            raise DecodeError(f"bad element count {n}")
-        return n
+    def binary_count(self, data: bytes | bytearray, at: int) -> int:
+        count: int = _I32.unpack_from(data, at)[0]
+        if count < 0 or count > self.max_size:
+            raise DecodeError(f"bad element count {count}")
+        return count
 
     # ---- compact ---------------------------------------------------------------
 
-    def compact_message(self) -> None:
-        self.take(2)  # protocol id, version and type
-        self.varint()  # seqid
-        self.take(self.varint())  # name
-        self.compact_value(12)
+    def compact_header(self, data: bytes | bytearray, n: int) -> int:
+        # protocol id, version and type (2 bytes), seqid, name
+        seqid_end = self.varint_end(data, 2) if n >= 2 else -1
+        if seqid_end < 0:
+            return -1
+        found = self.varint(data, seqid_end)
+        return -1 if found is None else self.take(found[1], found[0], n)
 
-    def compact_value(self, wire: int) -> None:
-        if wire in (1, 2, 3):
-            self.take(1)
-        elif wire in (4, 5, 6):
-            self.varint()
-        elif wire == 7:
-            self.take(8)
-        elif wire == 13:
-            self.take(16)
-        elif wire == 8:
-            self.take(self.varint())
-        elif wire == 12:
-            self.enter()
-            while (header := self.byte()) != 0:
-                if not header >> 4:
-                    self.varint()
-                if header & 0x0F not in (1, 2):  # a bool field's value is in its header
-                    self.compact_value(header & 0x0F)
-            self.depth -= 1
-        elif wire == 11:
-            self.enter()
-            n = self.varint()
-            if n:
-                types = self.byte()
-                for _ in range(n):
-                    self.compact_value(types >> 4)
-                    self.compact_value(types & 0x0F)
-            self.depth -= 1
-        elif wire in (9, 10):
-            self.enter()
-            header = self.byte()
-            n = header >> 4
-            if n == 15:
-                n = self.varint()
-            for _ in range(n):
-                self.compact_value(header & 0x0F)
-            self.depth -= 1
-        else:
-            raise DecodeError(f"unknown compact wire type {wire}")
+    def compact_value(
+        self, data: bytes | bytearray, n: int, at: int, wire: int, stack: list[list[int]]
+    ) -> int:
+        """As `binary_value`, for compact's types."""
+        size = _COMPACT_SIZES.get(wire)
+        if size is not None:
+            return self.take(at, size, n)
+        if wire == 4 or wire == 5 or wire == 6:
+            return self.varint_end(data, at)
+        if wire == 8:
+            found = self.varint(data, at)
+            return -1 if found is None else self.take(found[1], found[0], n)
+        self.nested(stack)
+        if wire == 12:
+            stack.append([_STRUCT])
+            return at
+        if wire == 11:
+            found = self.varint(data, at)
+            if found is None:
+                return -1
+            count, end = found
+            if not count:
+                return end
+            if end >= n:
+                return self.take(end, 1, n)  # the key and value types
+            key, item = data[end] >> 4, data[end] & 0x0F
+            key_size, item_size = _COMPACT_SIZES.get(key), _COMPACT_SIZES.get(item)
+            if key_size and item_size:
+                return self.take(end + 1, count * (key_size + item_size), n)
+            end = self.take(end, 1, n)
+            stack.append([_MAP, key, item, 2 * count])
+            return end
+        if wire == 9 or wire == 10:
+            end = self.take(at, 1, n)
+            if end < 0:
+                return end
+            count, element = data[at] >> 4, data[at] & 0x0F
+            if count == 15:  # the size follows, in full
+                found = self.varint(data, end)
+                if found is None:
+                    return -1
+                count, end = found
+            size = _COMPACT_SIZES.get(element)
+            if count and size:
+                return self.take(end, count * size, n)
+            if count:
+                stack.append([_SEQUENCE, element, count])
+            return end
+        raise DecodeError(f"unknown compact wire type {wire}")
+
+    @staticmethod
+    def varint(data: bytes | bytearray, at: int) -> tuple[int, int] | None:
+        """The varint at `at` and the offset after it; None until it has all come."""
+        try:
+            return decode_varint(data, at)
+        except VarintTooLong as exc:
+            raise DecodeError(str(exc)) from None
+
+    def varint_end(self, data: bytes | bytearray, at: int) -> int:
+        found = self.varint(data, at)
+        return -1 if found is None else found[1]
 
 
 _FRAME_HEAD = struct.Struct(">iii")  # frame length, version and type, name length
@@ -323,14 +468,15 @@ FramedBinary = tuple[int, int, int, int, int]
 
 
 def split_framed_binary(
-    buffer: bytearray, max_frame: int, kinds: Container[int]
+    buffer: bytearray, max_frame: int, kinds: Container[int], most: int = sys.maxsize
 ) -> tuple[list[FramedBinary], int]:
     """The complete framed strict-binary messages at the start of `buffer`, of
-    the types `kinds`, and where they end. The usual case of both sides, read
-    without copies: it stops at anything else, for the general path to report."""
+    the types `kinds`, and where they end; `most` of them at most. The usual
+    case of both sides, read without copies: it stops at anything else, for
+    the general path to report."""
     found: list[FramedBinary] = []
     pos, end = 0, len(buffer)
-    while end - pos >= 16:
+    while end - pos >= 16 and len(found) < most:
         length, first, name_length = _FRAME_HEAD.unpack_from(buffer, pos)
         frame_end = pos + 4 + length
         body = pos + 16 + name_length

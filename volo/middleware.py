@@ -33,7 +33,7 @@ class Context:
     side: str = "client"  # "client" or "server"
     peer: str = ""  # the other end, host:port
     headers: dict[str, str] = field(default_factory=dict)  # transport headers (TTHeader)
-    timeout: float | None = None  # client: the call's timeout, seconds
+    timeout: float | None = None  # client: the call's timeout, seconds (None: none)
     result_class: type[Struct] | None = None  # what the response decodes to
     endpoint: Any = None  # client: the volo.Endpoint the call goes to
 

@@ -50,9 +50,10 @@ The other way, a kept string value from binary or compact is written in
 JSON as text when it is valid UTF-8 and as base64 otherwise.
 
 `json_message_end` finds where an unframed JSON message ends in a buffer,
-for the buffered transport. A JSON message starts with `[1,` (Apache writes
-no whitespace), so its first byte, `[` (0x5B), tells it from binary (0x80)
-and compact (0x82); framed, that byte follows the 4-byte length.
+for the buffered transport (`JsonMessageEnd` as the buffer grows). A JSON
+message starts with `[1,` (Apache writes no whitespace), so its first byte,
+`[` (0x5B), tells it from binary (0x80) and compact (0x82); framed, that
+byte follows the 4-byte length.
 """
 
 from __future__ import annotations
@@ -744,11 +745,6 @@ def read_message_prefix(data: Any) -> tuple[str, int, int, int]:
 
 # ---- finding a message's end on a byte stream ---------------------------------------
 
-# A whole string (escapes included), a lone quote (a string not finished yet),
-# or a bracket. Possessive quantifiers: linear, whatever the input.
-_STRUCTURE = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|"|[\[\]{}]', re.DOTALL)
-
-
 def json_message_end(data: bytes | bytearray | memoryview, max_size: int) -> int | None:
     """Where the unframed JSON message at the start of `data` ends (the offset
     after its closing `]`), or None until all of it has come.
@@ -757,23 +753,77 @@ def json_message_end(data: bytes | bytearray | memoryview, max_size: int) -> int
     checks the rest. Raises DecodeError when `data` cannot start a JSON
     message or the message would be longer than `max_size` bytes.
     """
-    if not data:
+    return JsonMessageEnd(max_size).find(data)
+
+
+# A bracket or a quote, outside strings; inside one, the run up to its closing
+# quote (or up to a backslash that is the last byte come so far). Possessive:
+# linear, whatever the input.
+_STRUCTURAL = re.compile(rb'["\[\]{}]')
+_STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
+
+
+class JsonMessageEnd:
+    """`json_message_end` for a buffer that grows at its end: each `find` goes
+    on from where the last one stopped (inside a string too), so a message
+    that arrives in many pieces is scanned once, not from its start each time.
+    `reset` before the next message (once the found one is cut off the front).
+
+    A `find` takes `steps` steps (strings, brackets) at most: when it stops
+    for that, `paused` is set, and the caller calls again."""
+
+    __slots__ = ("depth", "in_string", "max_size", "paused", "pos", "steps")
+
+    def __init__(self, max_size: int, steps: int = 1 << 62) -> None:
+        self.max_size = max_size
+        self.steps = steps
+        self.paused = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.pos = 0
+        self.depth = 0
+        self.in_string = False
+
+    def find(self, data: bytes | bytearray | memoryview) -> int | None:
+        self.paused = False
+        if self.pos == 0:
+            if not data:
+                return None
+            if data[0] != 0x5B:  # '['
+                raise DecodeError("a JSON message starts with '['")
+        end = min(len(data), self.max_size)
+        pos, depth, in_string = self.pos, self.depth, self.in_string
+        steps = self.steps
+        while pos < end:
+            steps -= 1
+            if not steps:
+                break
+            if in_string:
+                body = _STRING_BODY.match(data, pos, end)  # always matches, if only ''
+                pos = body.end() if body else pos
+                if pos == end or data[pos] == 0x5C:  # the string, or an escape, goes on
+                    break
+                pos += 1  # past the closing quote
+                in_string = False
+                continue
+            found = _STRUCTURAL.search(data, pos, end)
+            if found is None:
+                pos = end
+                break
+            pos = found.end()
+            token = data[pos - 1]
+            if token == 0x22:  # '"'
+                in_string = True
+            elif token in b"[{":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    self.pos, self.depth, self.in_string = pos, depth, in_string
+                    return pos
+        self.pos, self.depth, self.in_string = pos, depth, in_string
+        self.paused = not steps
+        if len(data) >= self.max_size and not self.paused:
+            raise DecodeError(f"message is over the {self.max_size}-byte limit")
         return None
-    if data[0] != ord("["):
-        raise DecodeError("a JSON message starts with '['")
-    depth = 0
-    for match in _STRUCTURE.finditer(data, 0, max_size):
-        token = match.group()
-        first = token[0]
-        if first == 0x22:  # '"'
-            if len(token) == 1:
-                break  # the string goes on past what has come
-        elif first in b"[{":
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 0:
-                return match.end()
-    if len(data) >= max_size:
-        raise DecodeError(f"message is over the {max_size}-byte limit")
-    return None
