@@ -124,6 +124,7 @@ cdef object _F32 = _pure._F32
 cdef object _F64 = _pure._F64
 cdef object deterministic_order = _pure._deterministic_order
 cdef object _pure_merge = _pure._merge
+cdef object _pure_flush_unknown = _pure._flush_unknown
 cdef object _pure_plan_of = _pure.plan_of
 cdef object _pure_write_message = _pure._write_message
 
@@ -481,7 +482,8 @@ ctypedef struct Frame:
     int extra  # 0: nothing more, 1: "[index]", 2: "[key!r]"
     Py_ssize_t index
     PyObject* key
-    PyObject* records  # decoding: a list of closed enums' unknown numbers (owned), or NULL
+    Frame* root  # the outermost frame
+    PyObject* pending  # the outermost frame, decoding: a dict as `_pure.Pending` (owned), or NULL
 
 
 cdef inline void enter_frame(Frame* fr, Frame* parent) noexcept:
@@ -490,7 +492,8 @@ cdef inline void enter_frame(Frame* fr, Frame* parent) noexcept:
     fr.piece = NULL
     fr.piece_is_extension = 0
     fr.extra = 0
-    fr.records = NULL
+    fr.root = parent.root if parent != NULL else fr
+    fr.pending = NULL
 
 
 cdef str frame_path(Frame* fr):
@@ -715,13 +718,33 @@ cdef bytes closed_enum_record(Field f, object value):
     return PyBytes_FromStringAndSize(<const char*>buf, n)
 
 
-cdef int add_unknown(object obj, Py_ssize_t offset, object record) except -1:
-    """Appends to the unknown fields of `obj` (as `getattr(obj, "_unknown", b"") + record`)."""
-    cdef PyObject* old = slot(obj, offset)[0]
-    if old == NULL:
-        set_slot(obj, offset, b"" + record)
+cdef int add_unknown(Frame* fr, object obj, bytes record) except -1:
+    """Appends to the unknown fields of `obj`, through the decode's pending table (see
+    `_pure.Pending`): joined once at the end, so that a message merged again and again
+    costs linear time."""
+    cdef Frame* root = fr.root
+    if root.pending == NULL:
+        table = {}
+        Py_INCREF(table)
+        root.pending = <PyObject*>table
+    key = id(obj)
+    cdef PyObject* entry = PyDict_GetItem(<dict>root.pending, key)
+    if entry == NULL:
+        pieces = [getattr(obj, "_unknown", b""), record]
+        (<dict>root.pending)[key] = (obj, pieces)
     else:
-        set_slot(obj, offset, <object>old + record)
+        (<list>PyTuple_GET_ITEM(<tuple>entry, 1)).append(record)
+    return 0
+
+
+cdef int flush_unknown(Frame* root) except -1:
+    if root.pending == NULL:
+        return 0
+    table = <dict>root.pending
+    Py_XDECREF(root.pending)  # `table` holds its own reference
+    root.pending = NULL
+    for obj, pieces in table.values():
+        obj._unknown = b"".join(pieces)
     return 0
 
 
@@ -745,10 +768,7 @@ cdef Py_ssize_t dec_merge(object obj, Plan plan, cbytes data, Py_ssize_t pos, Py
     cdef unsigned char b
     cdef Field f
     cdef PyObject* found
-    # Closed enums' unknown numbers (added at once in `_pure`; here in fr.records), then
-    # the unknown fields: kept apart and added at the end, in that order, so that many
-    # of them cost linear time.
-    unknown = None
+    unknown = None  # the unknown fields, added when the message (or group) ends
     Py_EnterRecursiveCall(" while decoding a protobuf message")
     try:
         while pos < end:
@@ -764,7 +784,8 @@ cdef Py_ssize_t dec_merge(object obj, Plan plan, cbytes data, Py_ssize_t pos, Py
                 pos = read_tag(data, pos, end, &number, &wire, &fr)
             if wire == EGROUP:
                 if number == group:
-                    keep_unknown(obj, plan, &fr, unknown)
+                    if unknown is not None:
+                        add_unknown(&fr, obj, b"".join(unknown))
                     return pos
                 raise_decode(&fr, f"an end-group tag for field {number} that is not open")
             k = plan.index[number] - 1 if number < plan.span else -1
@@ -788,30 +809,11 @@ cdef Py_ssize_t dec_merge(object obj, Plan plan, cbytes data, Py_ssize_t pos, Py
             unknown.append(PyBytes_FromStringAndSize(<const char*>(data + start), pos - start))
         if group:
             raise_decode(&fr, f"group {group} has no end-group tag")
-        keep_unknown(obj, plan, &fr, unknown)
+        if unknown is not None:
+            add_unknown(&fr, obj, b"".join(unknown))
         return pos
     finally:
-        Py_XDECREF(fr.records)
-        fr.records = NULL
         Py_LeaveRecursiveCall()
-
-
-cdef int keep_unknown(object obj, Plan plan, Frame* fr, object unknown) except -1:
-    if fr.records != NULL:
-        add_unknown(obj, plan.unknown_offset, b"".join(<list>fr.records))
-    if unknown is not None:
-        add_unknown(obj, plan.unknown_offset, b"".join(unknown))
-    return 0
-
-
-cdef int note_enum_record(Frame* fr, bytes record) except -1:
-    """Keeps a closed enum's unknown number for the message being read in frame `fr`."""
-    if fr.records == NULL:
-        records = []
-        Py_INCREF(records)
-        fr.records = <PyObject*>records
-    (<list>fr.records).append(record)
-    return 0
 
 
 cdef Py_ssize_t read_field(object obj, Field f, int wire, cbytes data, Py_ssize_t pos,
@@ -845,7 +847,7 @@ cdef Py_ssize_t read_field(object obj, Field f, int wire, cbytes data, Py_ssize_
     if kind == ENUM:
         member = enum_member(f, value)
         if member is None:  # a closed enum's unknown number: kept as an unknown field
-            note_enum_record(fr, closed_enum_record(f, value))
+            add_unknown(fr, obj, closed_enum_record(f, value))
             return pos
         value = member
     if label == REPEATED or label == PACKED:
@@ -918,7 +920,7 @@ cdef Py_ssize_t read_packed(object obj, Field f, cbytes data, Py_ssize_t pos, Py
             value = member
         append_to(items, value)
     if unknown is not None:
-        note_enum_record(fr, b"".join(unknown))
+        add_unknown(fr, obj, b"".join(unknown))
     return chunk_end
 
 
@@ -974,14 +976,17 @@ cdef Py_ssize_t merge_foreign(object target, Field f, cbytes data, Py_ssize_t po
     cdef Py_ssize_t start, chunk_end
     raw = PyBytes_FromStringAndSize(<const char*>data, end)
     plan = _pure_plan_of(f.cls)
+    pending = {}
     try:
         if f.kind == GROUP:
-            return _pure_merge(target, plan, raw, pos, end, depth - 1, f.number)
+            return _pure_merge(target, plan, raw, pos, end, depth - 1, f.number, pending)
         chunk_end = read_length(data, pos, end, &start, fr)
-        _pure_merge(target, plan, raw, start, chunk_end, depth - 1, 0)
+        _pure_merge(target, plan, raw, start, chunk_end, depth - 1, 0, pending)
         return chunk_end
     except DecodeError as e:
         raise DecodeError(e.message, frame_path(fr) + e.path) from None
+    finally:
+        _pure_flush_unknown(pending)
 
 
 cdef Py_ssize_t read_map_entry(object obj, Field f, cbytes data, Py_ssize_t pos, Py_ssize_t end,
@@ -1026,7 +1031,7 @@ cdef Py_ssize_t read_map_entry(object obj, Field f, cbytes data, Py_ssize_t pos,
     elif value_field.kind == ENUM:
         member = enum_member(value_field, value)
         if member is None:  # a closed enum's unknown number: the whole entry is unknown
-            note_enum_record(fr, PyBytes_FromStringAndSize(<const char*>f.tag, f.tag_len)
+            add_unknown(fr, obj, PyBytes_FromStringAndSize(<const char*>f.tag, f.tag_len)
                              + PyBytes_FromStringAndSize(<const char*>(data + record_start),
                                                          chunk_end - record_start))
             return chunk_end
@@ -1646,7 +1651,11 @@ cdef merge_into(object obj, Plan plan, object data, object max_depth):
     cdef Frame root
     enter_frame(&root, NULL)
     root.name = <PyObject*>plan.name
-    dec_merge(obj, plan, <cbytes>PyBytes_AS_STRING(raw), 0, PyBytes_GET_SIZE(raw), depth, 0, &root)
+    try:
+        dec_merge(obj, plan, <cbytes>PyBytes_AS_STRING(raw), 0, PyBytes_GET_SIZE(raw), depth, 0,
+                  &root)
+    finally:
+        flush_unknown(&root)
     if may_require(plan):
         problem = missing_required(obj, plan, MAX_DEPTH)
         if problem is not None:
