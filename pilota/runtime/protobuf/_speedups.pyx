@@ -24,17 +24,18 @@ both codecs order alike).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_CheckExact, PyDict_Check, PyDict_Contains, PyDict_GetItem, PyDict_New, PyDict_Next, PyDict_SetItem
+from cpython.dict cimport PyDict_CheckExact, PyDict_Check, PyDict_Contains, PyDict_GetItem, PyDict_New, PyDict_Next, PyDict_SetItem, PyDict_Size
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact, PyFloat_FromDouble
 from cpython.list cimport PyList_Append, PyList_CheckExact, PyList_Check, PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_Check, PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsignedLong, PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject, PyObject_IsInstance, PyObject_IsTrue, PyTypeObject
+from cpython.object cimport PyObject, PyObject_IsInstance, PyObject_IsTrue, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact
-from libc.math cimport INFINITY, copysign, isinf, signbit
+from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_GET_LENGTH
+from libc.limits cimport LLONG_MAX, LLONG_MIN
+from libc.math cimport INFINITY, copysign, signbit
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
@@ -68,6 +69,27 @@ cdef extern from "Python.h":
         allocfunc tp_alloc
 
 ctypedef const unsigned char* cbytes
+
+cdef extern from *:
+    """
+    /* The value of an int that fits one internal digit, without a call; 0 when it does not. */
+    static inline int pb_small_int(PyObject* v, long long* out) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (_PyLong_IsCompact((PyLongObject*)v)) {
+            *out = (long long)_PyLong_CompactValue((PyLongObject*)v);
+            return 1;
+        }
+        return 0;
+    #else
+        Py_ssize_t size = Py_SIZE(v);
+        if (size == 0) { *out = 0; return 1; }
+        if (size == 1) { *out = (long long)((PyLongObject*)v)->ob_digit[0]; return 1; }
+        if (size == -1) { *out = -(long long)((PyLongObject*)v)->ob_digit[0]; return 1; }
+        return 0;
+    #endif
+    }
+    """
+    int pb_small_int(object v, long long* out) noexcept
 
 cdef enum:
     # kinds (spec)
@@ -110,6 +132,18 @@ cdef enum:
     FRESH_VALUE = 0
     FRESH_LIST = 1
     FRESH_DICT = 2
+    # How a value of exactly Field.fast_type is written the quick way (see fast_value)
+    FAST_NONE = 0
+    FAST_SIGNED = 1  # INT32, INT64, an open ENUM: a varint of the signed 64-bit number
+    FAST_UNSIGNED = 2  # UINT32, UINT64
+    FAST_ZIGZAG = 3  # SINT32, SINT64
+    FAST_FIXED32 = 4  # FIXED32, SFIXED32
+    FAST_FIXED64 = 5  # FIXED64, SFIXED64
+    FAST_DOUBLE = 6
+    FAST_FLOAT = 7
+    FAST_BOOL = 8
+    FAST_STRING = 9
+    FAST_BYTES = 10
     DENSE_LIMIT = 1024  # field numbers below this are found through an array
     WRONG_WIRE = -2  # read_field: the field came with a wire type it cannot have
 
@@ -160,6 +194,10 @@ cdef class Field:
     cdef object skip  # the type of an unset value that encoding skips unseen (or None)
     cdef Field key  # MAP: the entry's fields
     cdef Field value
+    cdef int fast  # FAST_*: how a value of exactly `fast_type` is written the quick way
+    cdef PyObject* fast_type  # borrowed: a builtin type, or the enum class (`cls`)
+    cdef long long low  # an integer kind's range, as far as a long long reaches
+    cdef long long high
 
 
 cdef class Oneof:
@@ -274,7 +312,61 @@ cdef Field make_field(object spec, object owner):
         f.skip = NoneType
     elif f.label == IMPLICIT and f.kind != DOUBLE and f.kind != FLOAT:
         f.skip = type(spec.default)
+    set_fast(f)
     return f
+
+
+cdef set_fast(Field f):
+    cdef int kind = f.kind
+    f.fast = FAST_NONE
+    f.fast_type = NULL
+    f.low = LLONG_MIN
+    f.high = LLONG_MAX
+    if kind == INT32 or kind == SINT32 or kind == SFIXED32 or kind == ENUM:
+        f.low = -2147483648
+        f.high = 2147483647
+    elif kind == UINT32 or kind == FIXED32:
+        f.low = 0
+        f.high = 4294967295
+    elif kind == UINT64 or kind == FIXED64:
+        f.low = 0  # values from 2**63 on take the general path
+    if kind == INT32 or kind == INT64:
+        f.fast = FAST_SIGNED
+    elif kind == ENUM:
+        if not f.closed:  # a closed enum's value is checked against its members
+            f.fast = FAST_SIGNED
+    elif kind == UINT32 or kind == UINT64:
+        f.fast = FAST_UNSIGNED
+    elif kind == SINT32 or kind == SINT64:
+        f.fast = FAST_ZIGZAG
+    elif kind == FIXED32 or kind == SFIXED32:
+        f.fast = FAST_FIXED32
+    elif kind == FIXED64 or kind == SFIXED64:
+        f.fast = FAST_FIXED64
+    elif kind == DOUBLE:
+        f.fast = FAST_DOUBLE
+    elif kind == FLOAT:
+        f.fast = FAST_FLOAT
+    elif kind == BOOL:
+        f.fast = FAST_BOOL
+    elif kind == STRING:
+        f.fast = FAST_STRING
+    elif kind == BYTES:
+        f.fast = FAST_BYTES
+    if f.fast == FAST_NONE:
+        return
+    if kind == ENUM:
+        f.fast_type = <PyObject*>f.cls
+    elif f.fast <= FAST_FIXED64:
+        f.fast_type = <PyObject*>int
+    elif f.fast <= FAST_FLOAT:
+        f.fast_type = <PyObject*>float
+    elif f.fast == FAST_BOOL:
+        f.fast_type = <PyObject*>bool
+    elif f.fast == FAST_STRING:
+        f.fast_type = <PyObject*>str
+    else:
+        f.fast_type = <PyObject*>bytes
 
 
 cdef inline int _FIXED_SIZE(int kind):
@@ -1218,6 +1310,144 @@ cdef void give_back(Buf* b) noexcept:
     b.data = NULL
 
 
+# ---- encoding: the quick way for values of the exact types fields usually hold -------
+
+
+cdef inline char* raw_varint(char* p, uint64_t n) noexcept:
+    while n > 0x7F:
+        p[0] = <char>((n & 0x7F) | 0x80)
+        p += 1
+        n >>= 7
+    p[0] = <char>n
+    return p + 1
+
+
+cdef inline char* raw_le(char* p, uint64_t value, int size) noexcept:
+    cdef int i
+    for i in range(size):
+        p[i] = <char>((value >> (8 * i)) & 0xFF)
+    return p + size
+
+
+cdef inline int int_bits(Field f, object value, uint64_t* bits) noexcept:
+    """An exact int in the field's range (as far as a long long reaches): 1 and its
+    bits; else 0 (the general path decides)."""
+    cdef int overflow = 0
+    cdef long long n
+    if not pb_small_int(value, &n):
+        n = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow or n < f.low or n > f.high:
+        return 0
+    bits[0] = <uint64_t>n
+    return 1
+
+
+cdef inline int put_int(Buf* b, int fast, uint64_t u) except -1:
+    reserve(b, 10)
+    cdef char* p = b.data + b.len
+    if fast == FAST_ZIGZAG:
+        p = raw_varint(p, (u << 1) ^ <uint64_t>(<int64_t>u >> 63))
+    elif fast == FAST_FIXED32:
+        p = raw_le(p, u & 0xFFFFFFFF, 4)
+    elif fast == FAST_FIXED64:
+        p = raw_le(p, u, 8)
+    else:
+        p = raw_varint(p, u)
+    b.len = p - b.data
+    return 0
+
+
+cdef int fast_value(Buf* b, Field f, object value) except -1:
+    """Writes `value`, whose type is exactly `f.fast_type`, the quick way: returns 1, or 0
+    having written nothing when the general path must (a number out of range, text that
+    is not UTF-8: it raises the error)."""
+    cdef int fast = f.fast
+    cdef uint64_t u
+    cdef Py_ssize_t size
+    cdef const char* data
+    cdef char packed[8]
+    cdef double x
+    if fast <= FAST_FIXED64:
+        if not int_bits(f, value, &u):
+            return 0
+        return put_int(b, fast, u) + 1
+    if fast == FAST_STRING:
+        data = utf8_of(value, &size)
+        if data == NULL:
+            if not PyErr_ExceptionMatches(UnicodeEncodeError):
+                return -1
+            PyErr_Clear()
+            return 0
+    elif fast == FAST_BYTES:
+        data = PyBytes_AS_STRING(value)
+        size = PyBytes_GET_SIZE(value)
+    elif fast == FAST_DOUBLE:
+        PyFloat_Pack8(PyFloat_AS_DOUBLE(value), packed, 1)
+        put_bytes(b, packed, 8)
+        return 1
+    elif fast == FAST_FLOAT:
+        x = PyFloat_AS_DOUBLE(value)
+        if PyFloat_Pack4(x, packed, 1) < 0:  # beyond float32: infinite, as a C cast makes it
+            PyErr_Clear()
+            PyFloat_Pack4(copysign(INFINITY, x), packed, 1)
+        put_bytes(b, packed, 4)
+        return 1
+    else:  # FAST_BOOL
+        put_byte(b, 1 if value is PY_TRUE else 0)
+        return 1
+    reserve(b, 10 + size)
+    cdef char* p = raw_varint(b.data + b.len, <uint64_t>size)
+    memcpy(p, data, size)
+    b.len = (p - b.data) + size
+    return 1
+
+
+cdef inline bint is_zero(int fast, object value) noexcept:
+    """Whether `value` (of exactly the field's fast type, not an integer) is the
+    zero an implicit-presence field leaves unwritten."""
+    if fast == FAST_STRING:
+        return PyUnicode_GET_LENGTH(value) == 0
+    if fast == FAST_BYTES:
+        return PyBytes_GET_SIZE(value) == 0
+    if fast == FAST_DOUBLE or fast == FAST_FLOAT:
+        return PyFloat_AS_DOUBLE(value) == 0.0 and not signbit(PyFloat_AS_DOUBLE(value))
+    return value is PY_FALSE
+
+
+cdef int fast_field(Buf* b, Field f, object value, bint implicit) except -1:
+    """A singular field whose value is of exactly `f.fast_type`, the quick way: its tag
+    and value, or nothing for an implicit-presence zero. Returns 1, or 0 having written
+    nothing when the general path must."""
+    cdef uint64_t u
+    cdef Py_ssize_t start
+    if f.fast <= FAST_FIXED64:
+        if not int_bits(f, value, &u):
+            return 0
+        if implicit and u == 0:
+            return 1
+        put_tag(b, f)
+        return put_int(b, f.fast, u) + 1
+    if implicit and is_zero(f.fast, value):
+        return 1
+    start = b.len
+    put_tag(b, f)
+    if fast_value(b, f, value):
+        return 1
+    b.len = start
+    return 0
+
+
+cdef inline int truth(object value) except -1:
+    """`bool(value)`, at once for what fields usually hold."""
+    if value is None:
+        return 0
+    if PyList_CheckExact(value):
+        return PyList_GET_SIZE(value) != 0
+    if PyDict_CheckExact(value):
+        return PyDict_Size(value) != 0
+    return PyObject_IsTrue(value)
+
+
 # ---- encoding ------------------------------------------------------------------------
 
 
@@ -1232,7 +1462,7 @@ cdef int write_message(Buf* b, object msg, Plan plan, bint det, int depth,
     cdef PyObject* v
     cdef Field f
     cdef Py_ssize_t i
-    cdef int truth
+    cdef int is_true
     for oneof in plan.oneofs:
         case = get_slot(msg, oneof.offset, oneof.attr)
         if case is not None and (
@@ -1260,13 +1490,18 @@ cdef int write_message(Buf* b, object msg, Plan plan, bint det, int depth,
             value = value[1]
             if value is None:
                 continue
-            truth = -1
+            if <PyObject*>Py_TYPE(value) == f.fast_type and fast_field(b, f, value, False):
+                continue
+            is_true = -1
+        elif <PyObject*>Py_TYPE(value) == f.fast_type and f.label <= OPTIONAL and fast_field(
+                b, f, value, f.label == IMPLICIT):
+            continue
         else:
-            truth = PyObject_IsTrue(value)
-            if not truth and type(value) is f.skip:  # unset: nothing to write or check
+            is_true = truth(value)
+            if not is_true and type(value) is f.skip:  # unset: nothing to write or check
                 continue
         fr.piece = <PyObject*>f.dotted
-        write_field(b, f, value, truth, det, depth, &fr)
+        write_field(b, f, value, is_true, det, depth, &fr)
     fr.piece = NULL
     v = slot(msg, plan.extensions_offset)[0]
     if v != NULL and <object>v:
@@ -1379,22 +1614,40 @@ cdef int write_field(Buf* b, Field f, object value, int truth, bint det, int dep
 cdef int write_items(Buf* b, Field f, object items, bint tagged, bint det, int depth,
                      Frame* fr) except -1:
     cdef Py_ssize_t i
+    cdef PyObject* item
+    cdef uint64_t u
+    cdef int fast = f.fast
     fr.extra = 1
-    if PyList_CheckExact(items):
+    if PyList_CheckExact(items) and fast <= FAST_FIXED64 and fast != FAST_NONE:
         i = 0
         while i < PyList_GET_SIZE(items):
-            fr.index = i
+            item = PyList_GET_ITEM(items, i)
             if tagged:
                 put_tag(b, f)
-            write_value(b, f, <object>PyList_GET_ITEM(items, i), det, depth, fr)
+            if <PyObject*>Py_TYPE(<object>item) == f.fast_type and int_bits(f, <object>item, &u):
+                put_int(b, fast, u)
+            else:
+                fr.index = i
+                write_value(b, f, <object>item, det, depth, fr)
+            i += 1
+    elif PyList_CheckExact(items):
+        i = 0
+        while i < PyList_GET_SIZE(items):
+            item = PyList_GET_ITEM(items, i)
+            if tagged:
+                put_tag(b, f)
+            if (<PyObject*>Py_TYPE(<object>item) != f.fast_type
+                    or not fast_value(b, f, <object>item)):
+                fr.index = i
+                write_value(b, f, <object>item, det, depth, fr)
             i += 1
     else:
         i = 0
-        for item in items:
+        for element in items:
             fr.index = i
             if tagged:
                 put_tag(b, f)
-            write_value(b, f, item, det, depth, fr)
+            write_value(b, f, element, det, depth, fr)
             i += 1
     fr.extra = 0
     return 0
@@ -1583,11 +1836,13 @@ cdef int write_entry(Buf* b, Field f, object key, object value, bint det, int de
     put_tag(b, f)
     cdef Py_ssize_t start = open_length(b)
     put_tag(b, key_field)
-    write_scalar(b, key_field.kind, key, key_field.utf8, None, fr)
+    if <PyObject*>Py_TYPE(key) != key_field.fast_type or not fast_value(b, key_field, key):
+        write_scalar(b, key_field.kind, key, key_field.utf8, None, fr)
     if value_field.kind == MESSAGE and value is None:
         raise_encode(fr, "a map's message value cannot be None")
     put_tag(b, value_field)
-    write_value(b, value_field, value, det, depth, fr)
+    if <PyObject*>Py_TYPE(value) != value_field.fast_type or not fast_value(b, value_field, value):
+        write_value(b, value_field, value, det, depth, fr)
     return close_length(b, start)
 
 
