@@ -37,7 +37,7 @@ from typing import Any
 import pilota
 from pilota.codegen.protobuf import generate_protobuf
 from pilota.codegen.writer import write_tree
-from pilota.runtime.protobuf import _pure
+from pilota.runtime.protobuf import _pure, codec
 
 HERE = Path(__file__).resolve().parent
 PROTO = "proto_codec.proto"
@@ -115,8 +115,9 @@ def main() -> int:
     bufpy = importlib.import_module("proto_codec_pb")
     # betterproto2 (its compiler formats its output with ruff, found beside python)
     (work / "bp2_bench").mkdir()
-    protoc(work, "--plugin=protoc-gen-python_betterproto2="
-           f"{plugin('protoc-gen-python_betterproto2')}", f"--python_betterproto2_out={work / 'bp2_bench'}")  # fmt: skip
+    betterproto2 = plugin("protoc-gen-python_betterproto2")
+    protoc(work, f"--plugin=protoc-gen-python_betterproto2={betterproto2}",
+           f"--python_betterproto2_out={work / 'bp2_bench'}")  # fmt: skip
     bp2 = importlib.import_module("bp2_bench.pilota.bench")
 
     from pilota.runtime.protobuf import _speedups  # type: ignore[attr-defined]
@@ -128,8 +129,9 @@ def main() -> int:
         values = VALUES
 
         def make() -> Any:
-            return sample(**values, values=[*VALUES_LIST], counts={**COUNTS},
-                          nested=nested(id=NESTED_ID, label=NESTED_LABEL), status=status)  # fmt: skip
+            child = nested(id=NESTED_ID, label=NESTED_LABEL)
+            return sample(**values, values=[*VALUES_LIST], counts={**COUNTS}, nested=child,
+                          status=status)  # fmt: skip
 
         return make
 
@@ -165,9 +167,10 @@ def main() -> int:
     upb_bytes = build(upb)().SerializeToString(deterministic=True)
     assert build(ours)().to_bytes(deterministic=True) == upb_bytes
     assert _speedups.encode(build(ours)(), True) == upb_bytes
-    assert ours.Sample.to_bytes is not None and pilota.runtime.protobuf.codec.IMPLEMENTATION == "cython"
+    assert codec.IMPLEMENTATION == "cython", "the compiled codec is not built"
 
     series = 2 if quick else 5
+    load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     columns = ("build", "encode", "decode", "decode+read")
     best = {name: [float("inf")] * 4 for name in cases}
     for _ in range(series):
@@ -177,9 +180,9 @@ def main() -> int:
             for i, fn in enumerate(fns):
                 best[name][i] = min(best[name][i], ns_per_call(fn, number))
 
-    load = os.getloadavg()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"A {SIZE}-byte message (bench/{PROTO}): ns per call, best of {series} interleaved "
-          f"series; load average at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}\n")  # fmt: skip
+          f"series; load average before {load_before}, after {load}\n")  # fmt: skip
     print(f"upb's backend: {api_implementation.Type()}; protobuf-py's Rust extension: "
           f"{'loaded' if _native_message.NativeMessageClass is not None else 'NOT loaded'}\n")
     head = " | ".join(f"{c} ns" for c in columns)

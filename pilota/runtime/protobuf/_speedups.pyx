@@ -624,6 +624,14 @@ cdef inline str type_name(object value):
 
 cdef inline Py_ssize_t read_varint(cbytes data, Py_ssize_t pos, Py_ssize_t end, uint64_t* out,
                                    Frame* fr) except -1:
+    if pos < end and data[pos] < 0x80:  # one byte (the common case), without a call
+        out[0] = data[pos]
+        return pos + 1
+    return read_long_varint(data, pos, end, out, fr)
+
+
+cdef Py_ssize_t read_long_varint(cbytes data, Py_ssize_t pos, Py_ssize_t end, uint64_t* out,
+                                 Frame* fr) except -1:
     cdef uint64_t byte, result
     cdef int shift
     if pos >= end:
@@ -914,7 +922,7 @@ cdef Py_ssize_t read_field(object obj, Field f, int wire, cbytes data, Py_ssize_
     WRONG_WIRE when it came with a wire type the field cannot have (as `_pure._read_field`)."""
     cdef int label = f.label
     cdef int kind = f.kind
-    cdef unsigned char b
+    cdef uint64_t n
     if label == MAP:
         if wire != LEN:
             return WRONG_WIRE
@@ -927,13 +935,9 @@ cdef Py_ssize_t read_field(object obj, Field f, int wire, cbytes data, Py_ssize_
         if wire == LEN and f.packable:
             return read_packed(obj, f, data, pos, end, fr)
         return WRONG_WIRE
-    if wire == VARINT and pos < end and data[pos] < 0x80 and kind != SINT32 and kind != SINT64:
-        b = data[pos]  # a one-byte varint: the number itself
-        pos += 1
-        if kind == BOOL:
-            value = PY_TRUE if b != 0 else PY_FALSE
-        else:
-            value = PyLong_FromLong(b)
+    if wire == VARINT:
+        pos = read_varint(data, pos, end, &n, fr)
+        value = from_varint(kind, n)
     else:
         value = read_scalar(f, wire, data, &pos, end, fr)
     if kind == ENUM:
@@ -1086,6 +1090,7 @@ cdef Py_ssize_t read_map_entry(object obj, Field f, cbytes data, Py_ssize_t pos,
     cdef Py_ssize_t record_start = pos
     cdef Py_ssize_t start, chunk_end, sub_start, sub_end
     cdef int number, wire
+    cdef unsigned char b
     cdef Field key_field = f.key
     cdef Field value_field = f.value
     chunk_end = read_length(data, pos, end, &start, fr)
@@ -1094,7 +1099,15 @@ cdef Py_ssize_t read_map_entry(object obj, Field f, cbytes data, Py_ssize_t pos,
     value = None
     cdef bint have_value = False
     while pos < chunk_end:
-        pos = read_tag(data, pos, chunk_end, &number, &wire, fr)
+        b = data[pos]
+        if b < 0x80 and b >= 8:  # a one-byte tag (the common case)
+            number = b >> 3
+            wire = b & 7
+            pos += 1
+            if wire > 5:
+                raise_decode(fr, f"invalid wire type {wire} (field {number})")
+        else:
+            pos = read_tag(data, pos, chunk_end, &number, &wire, fr)
         if wire == EGROUP:
             raise_decode(fr, f"an end-group tag for field {number} that is not open")
         if number == 1 and wire == key_field.wire:
