@@ -239,20 +239,37 @@ cdef class Plan:
         PyMem_Free(self.fresh_value)
 
 
-cdef dict _plans = {}
+cdef dict _plans = {}  # class -> Plan, complete ones only
 
 
 cdef Plan plan_for(object cls):
     cdef PyObject* found = PyDict_GetItem(_plans, cls)
     if found != NULL:
         return <Plan>found
+    # The plans a class reaches are built together and published at once, complete:
+    # another thread never finds one half built.
+    building = {}
+    plan = build_plan(cls, building)
+    publish(building)
+    return plan
+
+
+cdef publish(dict building):
+    cdef Plan plan
+    for plan in building.values():
+        all_standard(plan)  # settled before anyone else can see it
+    _plans.update(building)
+
+
+cdef Plan build_plan(object cls, dict building):
+    cdef PyObject* found = PyDict_GetItem(_plans, cls)
+    if found == NULL:
+        found = PyDict_GetItem(building, cls)
+    if found != NULL:
+        return <Plan>found
     cdef Plan plan = Plan()
-    _plans[cls] = plan  # before the fields: recursive types find it
-    try:
-        compile_plan(plan, cls)
-    except BaseException:
-        del _plans[cls]
-        raise
+    building[cls] = plan  # before its fields: recursive types find it
+    compile_plan(plan, cls, building)
     return plan
 
 
@@ -267,7 +284,7 @@ cdef Py_ssize_t slot_offset(object cls, object name):
     return -1
 
 
-cdef Field make_field(object spec, object owner):
+cdef Field make_field(object spec, object owner, dict building):
     cdef Field f = Field()
     f.spec = spec
     f.number = spec.number
@@ -292,11 +309,11 @@ cdef Field make_field(object spec, object owner):
         f.offset = slot_offset(owner, f.attr)
     if f.label == MAP:
         key, value = spec.type
-        f.key = make_field(key, None)
-        f.value = make_field(value, None)
+        f.key = make_field(key, None, building)
+        f.value = make_field(value, None, building)
     elif f.kind == MESSAGE or f.kind == GROUP:
         f.cls = spec.type
-        f.plan = plan_for(spec.type)
+        f.plan = build_plan(spec.type, building)
     elif f.kind == ENUM:
         f.cls = spec.type
         f.enum_map = spec.type._value2member_map_
@@ -377,13 +394,13 @@ cdef inline int _FIXED_SIZE(int kind):
     return 0
 
 
-cdef compile_plan(Plan plan, object cls):
+cdef compile_plan(Plan plan, object cls, dict building):
     plan.cls = cls
     plan.name = cls.__name__
     specs = cls.__pb_fields__
     oneof_names = cls.__pb_oneofs__
     plan.message_set = bool(cls.__pb_message_set__)
-    plan.fields = [make_field(spec, cls) for spec in specs]
+    plan.fields = [make_field(spec, cls, building) for spec in specs]
     plan.n = len(plan.fields)
     plan.may_require = -1
     plan.standard = True
@@ -1552,7 +1569,9 @@ cdef Field extension_field(object extension):
         f = <Field>found
         if f.spec is extension.spec:
             return f
-    f = make_field(extension.spec, None)
+    building = {}
+    f = make_field(extension.spec, None, building)
+    publish(building)
     _extension_fields[id(extension)] = f
     return f
 
