@@ -192,3 +192,30 @@ def test_extensions_encode_alike(pb: SimpleNamespace, data: st.DataObject) -> No
     encodes_alike(bag)
     holder = v2.Holder(bag=bag)
     encodes_alike(holder)
+
+
+def test_merging_into_fields_a_program_filled_oddly_alike(pb: SimpleNamespace) -> None:
+    """A message field holding another class's message (or a str), a list field holding a
+    tuple, a map field holding a list, a oneof holding something else: merging into them
+    does what the pure codec does (by attribute name), error or not."""
+    E = pb.v3.Everything
+    inner = _pure.encode(E(an_inner=E.Inner(id=5, label="x")), False)
+    cases: list[tuple[dict[str, Any], bytes]] = [
+        ({"an_inner": pb.v3.Point(x=1)}, inner),
+        ({"an_inner": pb.v3.Point(x=1)}, b"\x92\x01\x00"),  # an empty one: nothing to set
+        ({"an_inner": "text"}, inner),
+        ({"int32s": (1, 2)}, _pure.encode(E(int32s=[3, 4]), False)),
+        ({"counts": []}, _pure.encode(E(counts={"a": 1}), False)),
+        ({"choice": ("choice_inner", "oops")}, _pure.encode(E(choice_inner=E.Inner(id=1)), False)),
+        ({"choice": 5}, _pure.encode(E(choice_inner=E.Inner(id=1)), False)),
+    ]
+    for fields, data in cases:
+
+        def merged(codec: Any, fields: dict[str, Any] = fields, data: bytes = data) -> Message:
+            target = E()
+            for name, value in fields.items():
+                object.__setattr__(target, name, value)
+            codec.merge(target, data, 100)
+            return target
+
+        assert outcome(lambda: merged(CODECS[0])) == outcome(lambda: merged(CODECS[1])), fields
