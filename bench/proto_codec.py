@@ -169,14 +169,15 @@ def main() -> int:
     assert _speedups.encode(build(ours)(), True) == upb_bytes
     assert codec.IMPLEMENTATION == "cython", "the compiled codec is not built"
 
-    series = 2 if quick else 5
+    # many short series: on a shared machine the best of them is the least disturbed
+    series = 2 if quick else 25
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     columns = ("build", "encode", "decode", "decode+read")
     best = {name: [float("inf")] * 4 for name in cases}
     for _ in range(series):
         for name, fns in cases.items():
             slow = "pure" in name or "betterproto2" in name
-            number = (100 if slow else 1000) if quick else (2000 if slow else 20000)
+            number = (100 if slow else 1000) if quick else (300 if slow else 3000)
             for i, fn in enumerate(fns):
                 best[name][i] = min(best[name][i], ns_per_call(fn, number))
 
