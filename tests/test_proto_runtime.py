@@ -232,6 +232,15 @@ def test_packed_and_unpacked_are_both_read(pb: SimpleNamespace, codec: Codec) ->
     assert codec.encode(msg) == b"\x8a\x02\x02\x01\x02\x80\x03\x07\x80\x03\x08"
 
 
+def test_merging_extends_the_lists_and_dicts_a_program_holds(pb: SimpleNamespace, codec: Codec) -> None:
+    E = pb.v3.Everything
+    msg = E()
+    numbers, counts = msg.int32s, msg.counts
+    codec.module.merge(msg, codec.encode(E(int32s=[1, 2], counts={"k": 3})), 100)
+    assert msg.int32s is numbers and numbers == [1, 2]
+    assert msg.counts is counts and counts == {"k": 3}
+
+
 def test_a_packed_run_of_fixed_values_must_hold_whole_values(
     pb: SimpleNamespace, codec: Codec
 ) -> None:

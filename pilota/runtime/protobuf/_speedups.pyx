@@ -31,7 +31,7 @@ from cpython.list cimport PyList_Append, PyList_CheckExact, PyList_Check, PyList
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_Check, PyLong_FromLong, PyLong_FromLongLong, PyLong_FromUnsignedLong, PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyObject_IsInstance, PyObject_IsTrue, PyTypeObject, Py_TYPE
-from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.ref cimport Py_INCREF, Py_REFCNT, Py_XDECREF
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_CheckExact, PyUnicode_GET_LENGTH
 from libc.limits cimport LLONG_MAX, LLONG_MIN
@@ -1017,7 +1017,12 @@ cdef Py_ssize_t read_packed(object obj, Field f, cbytes data, Py_ssize_t pos, Py
             value = from_varint(kind, n)
             Py_INCREF(value)
             PyList_SET_ITEM(values, i, value)
-        items += values
+        if PyList_GET_SIZE(items) == 0 and Py_REFCNT(items) == 2:
+            # an empty list only the slot (and `items`) refers to: nobody can tell it
+            # from the new one, which takes its place rather than being copied into it
+            set_slot(obj, f.offset, values)
+        else:
+            items += values
         return chunk_end
     unknown = None
     while pos < chunk_end:
@@ -1659,8 +1664,9 @@ cdef int write_items(Buf* b, Field f, object items, bint tagged, bint det, int d
             if <PyObject*>Py_TYPE(<object>item) == f.fast_type and int_bits(f, <object>item, &u):
                 put_int(b, fast, u)
             else:
+                element = <object>item  # held: writing may run a program's code
                 fr.index = i
-                write_value(b, f, <object>item, det, depth, fr)
+                write_value(b, f, element, det, depth, fr)
             i += 1
     elif PyList_CheckExact(items):
         i = 0
@@ -1670,8 +1676,9 @@ cdef int write_items(Buf* b, Field f, object items, bint tagged, bint det, int d
                 put_tag(b, f)
             if (<PyObject*>Py_TYPE(<object>item) != f.fast_type
                     or not fast_value(b, f, <object>item)):
+                element = <object>item  # held: writing may run a program's code
                 fr.index = i
-                write_value(b, f, <object>item, det, depth, fr)
+                write_value(b, f, element, det, depth, fr)
             i += 1
     else:
         i = 0
@@ -1851,7 +1858,9 @@ cdef int write_map(Buf* b, Field f, object value, bint det, int depth, Frame* fr
             write_entry(b, f, k, v, det, depth, fr)
     elif PyDict_CheckExact(value):
         while PyDict_Next(value, &pos, &key, &item):
-            write_entry(b, f, <object>key, <object>item, det, depth, fr)
+            k = <object>key  # held: writing may run a program's code (a str subclass's encode)
+            v = <object>item
+            write_entry(b, f, k, v, det, depth, fr)
     else:
         for k, v in value.items():
             write_entry(b, f, k, v, det, depth, fr)
