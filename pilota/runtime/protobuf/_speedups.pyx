@@ -5,25 +5,30 @@
 The same behaviour as `_pure` (the reference), byte for byte and error for
 error, its own way: each message class's field specs are compiled once into
 a `Plan` (fields with their slot offsets, tags, kinds and nested plans, a
-dense number -> field index, what a new instance's slots hold). Encoding
-reads slots at their offsets and writes into one growing buffer, patching
-each nested message's length in after it is written. Decoding reads
-straight from the input, allocates instances without `__init__` and stores
-into their slots.
+dense number -> field index, what a new instance's slots hold); the plans a
+class reaches are published together, complete. Encoding reads slots at
+their offsets and writes into one growing buffer, patching each nested
+message's length in after it is written; values of the exact types fields
+usually hold are written the quick way (`fast_field`, `fast_value`), and
+anything else takes the general path, which checks as `_pure` does. Decoding
+reads straight from the input, allocates instances without `__init__` and
+stores into their slots; the unknown fields it gathers are joined once per
+decode (as in `_pure`, see `_pure.Pending`).
 
 Errors are raised here, never handed to the pure codec: each message being
 read or written has a `Frame` on the C stack saying which field (and which
 element or key) is being handled; the path of an error is built from the
-frames only when one is raised.
+frames only when one is raised. Nesting beyond what Python's recursion limit
+allows (with a `max_depth` above it) is a RecursionError, as in `_pure`.
 
 Only what is not wire input may take the pure codec's route: a class whose
-layout is not the generated one (no plain slots), a message object of
-another class found where a message is merged or written, and sorting map
-keys for deterministic output (`_pure._deterministic_order`, shared so that
-both codecs order alike).
+layout is not the generated one (no plain slots), a message of such a
+subclass found where one is written, an object of another class found where
+a message is merged into, and sorting map keys for deterministic output
+(`_pure._deterministic_order`, shared so that both codecs order alike).
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_CheckExact, PyDict_Check, PyDict_Contains, PyDict_GetItem, PyDict_New, PyDict_Next, PyDict_SetItem, PyDict_Size
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact, PyFloat_FromDouble
