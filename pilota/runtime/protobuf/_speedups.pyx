@@ -1667,7 +1667,11 @@ cdef int write_items(Buf* b, Field f, object items, bint tagged, bint det, int d
             if tagged:
                 put_tag(b, f)
             if <PyObject*>Py_TYPE(<object>item) == f.fast_type and int_bits(f, <object>item, &u):
-                put_int(b, fast, u)
+                if fast == FAST_SIGNED or fast == FAST_UNSIGNED:  # inline: the common case
+                    reserve(b, 10)
+                    b.len = raw_varint(b.data + b.len, u) - b.data
+                else:
+                    put_int(b, fast, u)
             else:
                 element = <object>item  # held: writing may run a program's code
                 fr.index = i
