@@ -2,7 +2,9 @@
 
 from pilota.runtime.service import ApplicationError
 from volo.address import parse_address
-from volo.client import ClientTransport, Endpoint, connect, hash_key, timeout
+from volo.balance import hash_key
+from volo.calls import timeout
+from volo.client import ClientTransport, Endpoint, connect
 from volo.errors import CallTimeout, RequestTooLarge, ServerStartError, TransportError
 from volo.framing import FrameError, Framing, WireFormat
 from volo.server import Limits, Server, run
