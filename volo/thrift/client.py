@@ -26,7 +26,8 @@ from volo.address import format_address, parse_address
 from volo.balance import current_hash_key, make_balancer
 from volo.calls import block_timeout
 from volo.errors import CallTimeout, RequestTooLarge, TransportError
-from volo.framing import (
+from volo.middleware import Context, Layer, stack
+from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     PROTOCOLS,
     SEPARATOR,
@@ -39,8 +40,7 @@ from volo.framing import (
     framed,
     split_framed_binary,
 )
-from volo.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
-from volo.middleware import Context, Layer, stack
+from volo.thrift.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
 
 _REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
 

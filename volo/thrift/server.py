@@ -34,7 +34,9 @@ from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handl
 from pilota.runtime.types import STRUCT, DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
-from volo.framing import (
+from volo.lifecycle import give_up, serve, start_error
+from volo.middleware import Context, Layer, stack
+from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     SEPARATOR,
     FrameError,
@@ -47,9 +49,7 @@ from volo.framing import (
     framed,
     split_framed_binary,
 )
-from volo.header import HeaderFrame, HeaderTruncated, build_header_frame, parse_header_frame
-from volo.lifecycle import give_up, serve, start_error
-from volo.middleware import Context, Layer, stack
+from volo.thrift.header import HeaderFrame, HeaderTruncated, build_header_frame, parse_header_frame
 
 log = logging.getLogger("volo.server")
 
