@@ -24,7 +24,7 @@ from pilota.runtime.types import DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
 from volo.balance import current_hash_key, make_balancer
-from volo.calls import block_timeout
+from volo.calls import call_timeout
 from volo.errors import CallTimeout, RequestTooLarge, TransportError
 from volo.middleware import Context, Layer, stack
 from volo.thrift.framing import (
@@ -347,7 +347,7 @@ class ClientTransport:
         `timeout`: this call's, over any `volo.timeout` block's and the
         transport's (None: not given here)."""
         endpoint = self.balancer.pick(current_hash_key())
-        seconds = timeout if timeout is not None else block_timeout(self.timeout)
+        seconds = call_timeout(timeout, self.timeout)
         if not self.layers:
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)

@@ -34,6 +34,7 @@ from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handl
 from pilota.runtime.types import STRUCT, DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
+from volo.calls import enter_call
 from volo.lifecycle import give_up, serve, start_error
 from volo.middleware import Context, Layer, stack
 from volo.thrift.framing import (
@@ -455,6 +456,10 @@ class _Connection(asyncio.Protocol):
             self.waiting = False
         server.wake_soon()
 
+    def cancelled(self) -> bool:
+        """Whether the peer has gone (`Context.cancelled` of its calls)."""
+        return self.transport is None
+
     def close(self) -> None:
         if self.transport is not None:
             self.outbox.flush()  # replies already made still go out
@@ -792,7 +797,8 @@ class _Connection(asyncio.Protocol):
         if self.server.direct:
             coro = self.invoke_handler(reply, route, args, headers, oneway)
         else:
-            ctx = Context(route.service, route.name, oneway, "server", self.peer, headers)
+            ctx = Context(route.service, route.name, oneway, "server", self.peer, headers,
+                          call=self)  # fmt: skip
             coro = self.invoke(reply, ctx, args)
         task = self.loop.create_task(coro)
         self.tasks.add(task)
@@ -808,6 +814,8 @@ class _Connection(asyncio.Protocol):
         here rather than through `_HandlerService` (one coroutine less per call)."""
         if headers:
             metainfo.receive(headers)
+        enter_call(lambda: Context(route.service, route.name, oneway, "server", self.peer,
+                                   headers, call=self))  # fmt: skip
         # no reply to a oneway method, however it was called
         no_reply = oneway or route.method.result is None
         try:
@@ -830,6 +838,7 @@ class _Connection(asyncio.Protocol):
     async def invoke(self, reply: Reply, ctx: Context, args: Struct) -> None:
         if ctx.headers:  # this task's own context: nothing leaks between calls
             metainfo.receive(ctx.headers)
+        enter_call(ctx)
         try:
             result = await self.server.pipeline.call(ctx, args)
         except Exception:
