@@ -36,11 +36,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import volo
+import volo.lifecycle
+import volo.thrift
 from pilota.runtime.message import MessageType, write_message
 from tests.thrift_test_service import header_frame, slow_handler, zlib_bomb
-from volo.framing import framed
 from volo.middleware import ConcurrencyLimit
+from volo.thrift.framing import framed
 
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
@@ -59,12 +60,12 @@ def serve(options: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     tt = load_tt(options.tt)
     layers = [ConcurrencyLimit(options.concurrency_limit)] if options.concurrency_limit else []
-    limits = volo.Limits(**json.loads(options.limits))
-    server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=layers, limits=limits)
-    volo.server._run_loop(_serve(server, Path(options.port_file)))
+    limits = volo.thrift.Limits(**json.loads(options.limits))
+    server = volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=layers, limits=limits)
+    volo.lifecycle.run_loop(_serve(server, Path(options.port_file)))
 
 
-async def _serve(server: volo.Server, port_file: Path) -> None:
+async def _serve(server: volo.thrift.Server, port_file: Path) -> None:
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -115,7 +116,7 @@ def victim(options: argparse.Namespace) -> None:
     tt = load_tt(options.tt)
 
     async def call() -> str:
-        async with volo.connect(f"127.0.0.1:{options.port}", framing="header", timeout=30) as transport:
+        async with volo.thrift.connect(f"127.0.0.1:{options.port}", framing="header", timeout=30) as transport:
             try:
                 await tt.ThriftTestClient(transport).testString("x")
             except volo.TransportError as exc:
@@ -228,7 +229,7 @@ def probe(options: argparse.Namespace) -> None:
     async def calls() -> None:
         stop = asyncio.Event()
         stop_at_end_of_input(stop)
-        async with volo.connect(f"127.0.0.1:{options.port}", timeout=10) as transport:
+        async with volo.thrift.connect(f"127.0.0.1:{options.port}", timeout=10) as transport:
             client = tt.ThriftTestClient(transport)
             await client.testString("probe")
             print("ready", flush=True)
@@ -505,7 +506,7 @@ async def fd_limit(tt: ModuleType, workdir: Path, connections: int = 400) -> tup
             await asyncio.sleep(3)
             for _, writer in peers:
                 writer.transport.abort()
-            async with volo.connect(f"127.0.0.1:{server.port}", timeout=30) as transport:
+            async with volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=30) as transport:
                 after = await tt.ThriftTestClient(transport).testString("after")
             report = await asyncio.to_thread(server.stats)
         outcome = f"{connections} peers at 128 fds; a new client after: {after!r}"

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import volo
+import volo.thrift
 from pilota.runtime.message import MessageType, read_message_header, write_message
 from pilota.runtime.service import ApplicationError
 from tests.thrift_test_service import header_frame, make_handler, zlib_bomb
-from volo.framing import WireFormat, framed
 from volo.middleware import ConcurrencyLimit
+from volo.thrift.framing import WireFormat, framed
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -128,8 +128,8 @@ async def test_a_buffered_request_dripped_in_pieces_is_measured_once(tt: Any, pr
     each. So the work is linear: twice the bytes, about twice the calls."""
 
     def work(size: int) -> int:
-        server = volo.Server(make_handler(tt), "127.0.0.1", 0)
-        connection = volo.server._Connection(server)
+        server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
+        connection = volo.thrift.server._Connection(server)
         transport = FakeTransport()
         connection.connection_made(transport)  # type: ignore[arg-type]
         data = dripped_request(tt, protocol, size)
@@ -151,10 +151,10 @@ async def test_a_buffered_request_dripped_in_pieces_is_measured_once(tt: Any, pr
 
 async def test_a_buffered_reply_dripped_in_pieces_is_measured_once(tt: Any) -> None:
     """The client's side of the same."""
-    from volo.client import _Connection as ClientConnection
+    from volo.thrift.client import _Connection as ClientConnection
 
     def work(size: int) -> int:
-        connection = ClientConnection(WireFormat(volo.Framing.BUFFERED, "compact"), 1 << 20)
+        connection = ClientConnection(WireFormat(volo.thrift.Framing.BUFFERED, "compact"), 1 << 20)
         connection.connection_made(FakeTransport())  # type: ignore[arg-type]
         body = tt.ThriftTest_testList_result(success=[300] * (size // 2)).to_bytes("compact")
         data = write_message("testList", MessageType.REPLY, 1, body, "compact")
@@ -171,9 +171,9 @@ async def test_a_buffered_reply_dripped_in_pieces_is_measured_once(tt: Any) -> N
 
 
 async def test_a_large_unframed_reply_arriving_at_once_is_measured_over_several_turns(tt: Any) -> None:
-    from volo.client import _Connection as ClientConnection
+    from volo.thrift.client import _Connection as ClientConnection
 
-    connection = ClientConnection(WireFormat(volo.Framing.BUFFERED, "compact"), 16 << 20)
+    connection = ClientConnection(WireFormat(volo.thrift.Framing.BUFFERED, "compact"), 16 << 20)
     transport = FakeTransport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     body = tt.ThriftTest_testList_result(success=[300] * 200_000).to_bytes("compact")
@@ -190,9 +190,9 @@ async def test_a_large_unframed_request_arriving_at_once_is_measured_over_severa
     """Work per callback is bounded: however much arrives in one read, one
     turn of the loop measures a bounded part of it, reading no more meanwhile."""
 
-    def first_turn(size: int) -> tuple[int, volo.server._Connection, FakeTransport]:
-        server = volo.Server(make_handler(tt), "127.0.0.1", 0)
-        connection = volo.server._Connection(server)
+    def first_turn(size: int) -> tuple[int, volo.thrift.server._Connection, FakeTransport]:
+        server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
+        connection = volo.thrift.server._Connection(server)
         transport = FakeTransport()
         connection.connection_made(transport)  # type: ignore[arg-type]
         data = dripped_request(tt, protocol, size)
@@ -214,8 +214,8 @@ async def test_a_large_unframed_request_arriving_at_once_is_measured_over_severa
 async def test_a_flood_of_calls_in_one_read_is_dispatched_in_batches(tt: Any, framing: str) -> None:
     """One read of 5,000 small calls starts 64 of them; the rest, 64 a turn,
     the loop running others between (the old server started all 5,000 at once)."""
-    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
-    connection = volo.server._Connection(server)
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
+    connection = volo.thrift.server._Connection(server)
     transport = FakeTransport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     one = request(tt, "testOneway", kind=MessageType.ONEWAY, secondsToSleep=0)
@@ -230,7 +230,7 @@ async def test_a_flood_of_calls_in_one_read_is_dispatched_in_batches(tt: Any, fr
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])
 def test_messages_are_found_alike_whole_and_in_pieces(tt: Any, protocol: str) -> None:
     """Cut anywhere, a stream of unframed messages comes apart into the same messages."""
-    from volo.framing import Unframer
+    from volo.thrift.framing import Unframer
 
     xtruct = tt.Xtruct(string_thing="sé", byte_thing=-1, i32_thing=7, i64_thing=1 << 40)
     insanity = tt.Insanity(userMap={tt.Numberz.FIVE: 5}, xtructs=[xtruct, tt.Xtruct()])
@@ -247,7 +247,7 @@ def test_messages_are_found_alike_whole_and_in_pieces(tt: Any, protocol: str) ->
     ]
     stream = b"".join(messages)
     for step, steps in [(1, 2), (3, 4096), (7, 3), (64, 4096), (len(stream), 2), (len(stream), 4096)]:
-        unframer = Unframer(WireFormat(volo.Framing.BUFFERED, protocol), 1 << 20)
+        unframer = Unframer(WireFormat(volo.thrift.Framing.BUFFERED, protocol), 1 << 20)
         unframer.walk.steps = steps  # 2: pausing all the time
         buffer, found = bytearray(), []
         for i in range(0, len(stream), step):
@@ -267,13 +267,13 @@ def test_messages_are_found_alike_whole_and_in_pieces(tt: Any, protocol: str) ->
 def test_unframed_garbage_is_judged_alike_whole_and_in_pieces(head: bytes, tail: bytes, cuts: list[int]) -> None:
     """Whatever follows a message header, measuring it in pieces (pausing too)
     ends as measuring it whole: at the same offset, or with the same error."""
-    from volo import framing
+    from volo.thrift import framing
 
     protocol = {0x80: "binary", 0x82: "compact", 0x5B: "json"}[head[0]]
     data = head + tail
 
     def judge(pieces: list[bytes], steps: int) -> object:
-        unframer = framing.Unframer(WireFormat(volo.Framing.BUFFERED, protocol), 200)
+        unframer = framing.Unframer(WireFormat(volo.thrift.Framing.BUFFERED, protocol), 200)
         unframer.walk.steps = steps
         buffer = bytearray()
         try:
@@ -283,7 +283,7 @@ def test_unframed_garbage_is_judged_alike_whole_and_in_pieces(head: bytes, tail:
                     if message is not None:
                         return len(message)
             return None
-        except volo.FrameError as exc:
+        except volo.thrift.FrameError as exc:
             return type(exc)
 
     pieces, at = [], 0
@@ -295,10 +295,10 @@ def test_unframed_garbage_is_judged_alike_whole_and_in_pieces(head: bytes, tail:
 
 
 def test_an_unframed_message_over_the_limit_is_found_so_in_pieces(tt: Any) -> None:
-    from volo.framing import FrameTooLarge, Unframer
+    from volo.thrift.framing import FrameTooLarge, Unframer
 
     data = request(tt, "testString", thing="x" * 1000)
-    unframer = Unframer(WireFormat(volo.Framing.BUFFERED, "binary"), 500)
+    unframer = Unframer(WireFormat(volo.thrift.Framing.BUFFERED, "binary"), 500)
     buffer = bytearray(data[:24])
     assert unframer.take(buffer) is None
     buffer += data[24:30]  # the string's length: over, whatever comes next
@@ -342,7 +342,7 @@ async def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None
 
 async def probe(tt: Any, port: int) -> None:
     """A normal call, on a connection of its own, gets its answer."""
-    async with volo.connect(f"127.0.0.1:{port}", timeout=10) as transport:
+    async with volo.thrift.connect(f"127.0.0.1:{port}", timeout=10) as transport:
         assert await tt.ThriftTestClient(transport).testString("probe") == "probe"
 
 
@@ -353,8 +353,8 @@ async def test_a_oneway_flood_waits_in_the_kernel_not_in_tasks(tt: Any, layers: 
     limited further in (here behind a ConcurrencyLimit), and every call runs
     once the handlers go on."""
     handler = gated_handler(tt)
-    limits = volo.Limits(max_calls_per_connection=100)
-    async with volo.Server(handler, "127.0.0.1", 0, layers=layers, limits=limits) as server:
+    limits = volo.thrift.Limits(max_calls_per_connection=100)
+    async with volo.thrift.Server(handler, "127.0.0.1", 0, layers=layers, limits=limits) as server:
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         flood = b"".join(frame(request(tt, "testOneway", i, kind=MessageType.ONEWAY, secondsToSleep=0)) for i in range(5000))
         writer.write(flood)
@@ -372,8 +372,8 @@ async def test_a_oneway_flood_waits_in_the_kernel_not_in_tasks(tt: Any, layers: 
 
 async def test_calls_in_flight_are_bounded_on_all_connections(tt: Any) -> None:
     handler = gated_handler(tt)
-    limits = volo.Limits(max_calls=150, max_calls_per_connection=100)
-    async with volo.Server(handler, "127.0.0.1", 0, limits=limits) as server:
+    limits = volo.thrift.Limits(max_calls=150, max_calls_per_connection=100)
+    async with volo.thrift.Server(handler, "127.0.0.1", 0, limits=limits) as server:
         writers = []
         for _ in range(3):
             _, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -393,8 +393,8 @@ async def test_a_pipelining_peer_that_never_reads_is_not_read_from_with_slow_han
     requests and never reads its replies holds at most the calls a connection
     may have in flight, and its replies; the rest waits in the kernel."""
     handler = gated_handler(tt)
-    limits = volo.Limits(max_calls_per_connection=200)
-    async with volo.Server(handler, "127.0.0.1", 0, limits=limits) as server:
+    limits = volo.thrift.Limits(max_calls_per_connection=200)
+    async with volo.thrift.Server(handler, "127.0.0.1", 0, limits=limits) as server:
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.transport.set_write_buffer_limits(high=64 << 20)
         size = 10_000  # 2,000 replies of this: more than the kernel's buffers take
@@ -420,8 +420,8 @@ async def test_half_sent_frames_are_held_within_the_budget_and_dropped_after_the
     """Eight peers each start a 4 MiB request and stop halfway. The server
     stops reading them once the bytes held reach its budget, serves others
     meanwhile, and drops them when the read timeout comes."""
-    limits = volo.Limits(max_buffered=4 << 20, read_timeout=1.5)
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=8 << 20, limits=limits) as server:
+    limits = volo.thrift.Limits(max_buffered=4 << 20, read_timeout=1.5)
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, max_frame=8 << 20, limits=limits) as server:
         half = frame(request(tt, "testString", thing="x" * (4 << 20)))[: 2 << 20]
         writers = []
         for _ in range(8):
@@ -441,8 +441,8 @@ async def test_half_sent_frames_are_held_within_the_budget_and_dropped_after_the
 
 async def test_a_connection_holds_at_most_its_budget_in_calls_in_flight(tt: Any) -> None:
     handler = gated_handler(tt)
-    limits = volo.Limits(max_buffered_per_connection=1 << 20)
-    async with volo.Server(handler, "127.0.0.1", 0, limits=limits) as server:
+    limits = volo.thrift.Limits(max_buffered_per_connection=1 << 20)
+    async with volo.thrift.Server(handler, "127.0.0.1", 0, limits=limits) as server:
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"".join(frame(request(tt, "testString", i, thing="s" * 100_000)) for i in range(50)))
         await wait_until(lambda: server.in_flight >= 10)
@@ -457,8 +457,8 @@ async def test_a_connection_holds_at_most_its_budget_in_calls_in_flight(tt: Any)
 async def test_a_request_coming_steadily_is_not_dropped_by_the_read_timeout(tt: Any) -> None:
     """The read timeout counts from the last whole request: a peer that keeps
     sending requests, each whole in time, is never dropped."""
-    limits = volo.Limits(read_timeout=0.5)
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
+    limits = volo.thrift.Limits(read_timeout=0.5)
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         for seqid in range(8):
             writer.write(frame(request(tt, "testI32", seqid, thing=seqid)))
@@ -472,9 +472,9 @@ async def test_a_request_coming_steadily_is_not_dropped_by_the_read_timeout(tt: 
 
 
 async def test_a_thousand_idle_connections_are_closed_after_the_idle_timeout(tt: Any) -> None:
-    limits = volo.Limits(idle_timeout=1.0)
+    limits = volo.thrift.Limits(idle_timeout=1.0)
     with fds(2200):
-        async with volo.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
+        async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
             idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(1000)]
             await wait_until(lambda: len(server._connections) == 1000)
             await probe(tt, server.port)  # others are served meanwhile
@@ -493,19 +493,19 @@ async def test_a_connection_busy_in_a_call_is_not_idle(tt: Any) -> None:
             await asyncio.sleep(1.0)
             return thing
 
-    limits = volo.Limits(idle_timeout=0.3)
-    async with volo.Server(Slow(), "127.0.0.1", 0, limits=limits) as server, volo.connect(f"127.0.0.1:{server.port}") as transport:
+    limits = volo.thrift.Limits(idle_timeout=0.3)
+    async with volo.thrift.Server(Slow(), "127.0.0.1", 0, limits=limits) as server, volo.thrift.connect(f"127.0.0.1:{server.port}") as transport:
         assert await tt.ThriftTestClient(transport).testString("long call") == "long call"
 
 
 async def test_connections_beyond_the_limit_wait_to_be_accepted(tt: Any) -> None:
-    limits = volo.Limits(max_connections=2)
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
-        first = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
-        second = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+    limits = volo.thrift.Limits(max_connections=2)
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
+        first = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
+        second = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
         assert await tt.ThriftTestClient(first).testI32(1) == 1
         assert await tt.ThriftTestClient(second).testI32(2) == 2
-        third = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+        third = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
         waiting = asyncio.create_task(tt.ThriftTestClient(third).testI32(3))
         await asyncio.sleep(0.3)
         assert len(server._connections) == 2 and not waiting.done()  # in the backlog, unaccepted
@@ -518,10 +518,10 @@ async def test_connections_beyond_the_limit_wait_to_be_accepted(tt: Any) -> None
 
 def test_limits_are_checked() -> None:
     with pytest.raises(ValueError, match=r"^idle_timeout must be more than 0 seconds, or None for none$"):
-        volo.Limits(idle_timeout=0)
+        volo.thrift.Limits(idle_timeout=0)
     with pytest.raises(ValueError, match=r"^max_calls must be at least 1$"):
-        volo.Limits(max_calls=0)
-    assert volo.Limits(idle_timeout=None, read_timeout=None).idle_timeout is None
+        volo.thrift.Limits(max_calls=0)
+    assert volo.thrift.Limits(idle_timeout=None, read_timeout=None).idle_timeout is None
 
 
 # ---- what the peer sent, echoed --------------------------------------------------------------
@@ -531,7 +531,7 @@ async def test_an_unknown_method_name_of_a_mebibyte_is_cut_in_the_reply_and_not_
     from pilota.runtime import message
 
     name = "x" * (1 << 20)
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(frame(write_message(name, MessageType.CALL, 7, b"\x00")))
         head = await asyncio.wait_for(reader.readexactly(4), 10)
@@ -565,10 +565,10 @@ async def test_a_client_timeout_of_none_is_no_timeout(tt: Any) -> None:
             await asyncio.sleep(0.3)
             return thing
 
-    async with volo.Server(Slow(), "127.0.0.1", 0) as server:
-        async with volo.connect(f"127.0.0.1:{server.port}", timeout=None, connect_timeout=None) as transport:
+    async with volo.thrift.Server(Slow(), "127.0.0.1", 0) as server:
+        async with volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=None, connect_timeout=None) as transport:
             assert await tt.ThriftTestClient(transport).testString("patient") == "patient"
-        async with volo.connect(f"127.0.0.1:{server.port}", timeout=0.05) as transport:
+        async with volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=0.05) as transport:
             with volo.timeout(None):  # the block's None wins over the transport's 0.05 s
                 assert await tt.ThriftTestClient(transport).testString("block") == "block"
             with pytest.raises(volo.CallTimeout):
@@ -585,14 +585,14 @@ async def test_a_client_timeout_of_zero_is_expired_already(tt: Any) -> None:
             seen.append(thing)
             return thing
 
-    async with volo.Server(Recording(), "127.0.0.1", 0) as server, volo.connect(f"127.0.0.1:{server.port}", timeout=10) as transport:
+    async with volo.thrift.Server(Recording(), "127.0.0.1", 0) as server, volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10) as transport:
         client = tt.ThriftTestClient(transport)
         assert await client.testString("first") == "first"
         for seconds in (0, 0.0, -1):
             with volo.timeout(seconds), pytest.raises(volo.CallTimeout, match=r"^testString: no reply within -?[01] s$"):
                 await client.testString("expired")
         assert await client.testString("last") == "last"
-        async with volo.connect(f"127.0.0.1:{server.port}", timeout=0) as expired:
+        async with volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=0) as expired:
             with pytest.raises(volo.CallTimeout):
                 await tt.ThriftTestClient(expired).testString("expired")
     assert seen == ["first", "last"]
@@ -625,7 +625,7 @@ async def test_a_zlib_bomb_reply_costs_the_client_no_more_than_its_limit(tt: Any
         (twice, r"^bad reply stream: the header applies transform 1 \(zlib\) twice$"),
     ]:
         server, port = await reply_server(len(bomb).to_bytes(4, "big") + bomb)
-        async with server, volo.connect(f"127.0.0.1:{port}", framing="header", max_frame=1 << 20, timeout=10) as transport:
+        async with server, volo.thrift.connect(f"127.0.0.1:{port}", framing="header", max_frame=1 << 20, timeout=10) as transport:
             tracemalloc.start()
             try:
                 with pytest.raises(volo.TransportError, match=error):
@@ -642,6 +642,6 @@ async def test_a_reply_with_too_many_transforms_is_refused_by_the_client(tt: Any
         payload = zlib.compress(payload)
     body = header_frame(bytes([0, 5]) + b"\x01" * 5, payload)
     server, port = await reply_server(len(body).to_bytes(4, "big") + body)
-    async with server, volo.connect(f"127.0.0.1:{port}", framing="header", timeout=10) as transport:
+    async with server, volo.thrift.connect(f"127.0.0.1:{port}", framing="header", timeout=10) as transport:
         with pytest.raises(volo.TransportError, match=r"^bad reply stream: the header has 5 transforms: at most 4 are allowed$"):
             await tt.ThriftTestClient(transport).testString("x")

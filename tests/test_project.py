@@ -187,13 +187,13 @@ def test_workers_share_one_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     script = f"""
 import asyncio, sys
 sys.path.insert(0, ".")
-import volo
+import volo.thrift
 from pidsvc.gen.pid import PidClient
 
 async def main():
     for _ in range(100):  # until the workers listen
         try:
-            transport = volo.connect("127.0.0.1:{port}", connect_timeout=1)
+            transport = volo.thrift.connect("127.0.0.1:{port}", connect_timeout=1)
             await PidClient(transport).pid()
             await transport.close()
             break
@@ -201,7 +201,7 @@ async def main():
             await asyncio.sleep(0.1)
     pids = set()
     for _ in range(40):  # a new connection each time: the kernel spreads them
-        transport = volo.connect("127.0.0.1:{port}", connect_timeout=1, retries=20)
+        transport = volo.thrift.connect("127.0.0.1:{port}", connect_timeout=1, retries=20)
         pids.add(await PidClient(transport).pid())
         await transport.close()
     print(len(pids))
@@ -528,7 +528,7 @@ def test_server_says_in_one_line_that_it_cannot_listen(echo_project: Path) -> No
         port = taken.getsockname()[1]
         result = run_module(echo_project, "echo.server", "--address", f"127.0.0.1:{port}")
     assert result.returncode == 1
-    (line,) = result.stderr.splitlines()  # logged by volo.run, which then exits
+    (line,) = result.stderr.splitlines()  # logged by volo.thrift.run, which then exits
     assert line.endswith(f" volo.server cannot serve on 127.0.0.1:{port}: the address is already in use")
 
 

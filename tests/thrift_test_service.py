@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import volo
+import volo.thrift
 from pilota.runtime.service import ApplicationErrorType
 
 # The transports of the cross-test matrix, as volo names them; "zlib" is
@@ -25,7 +25,7 @@ TRANSPORTS = ("buffered", "framed", "header", "header-in-framed", "zlib")
 
 
 def connect_options(protocol: str, transport: str, multiplexed: bool = False) -> dict[str, Any]:
-    """`volo.connect` options for one cell of the matrix."""
+    """`volo.thrift.connect` options for one cell of the matrix."""
     if transport == "zlib":
         return {"protocol": protocol, "framing": "header", "transforms": ["zlib"], "multiplexed": multiplexed}
     return {"protocol": protocol, "framing": transport, "multiplexed": multiplexed}
@@ -214,7 +214,7 @@ class ServerThread:
 
     def __init__(self, handlers: list[Any], **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = volo.Server(handlers, "127.0.0.1", 0, **options)
+        self.server = volo.thrift.Server(handlers, "127.0.0.1", 0, **options)
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 

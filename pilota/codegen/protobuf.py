@@ -193,6 +193,42 @@ class PyMethod:
     annotation: str
     value: str
     doc: str | None
+    path: str  # its path as a literal, `"/pkg.Service/Method"`
+    request: str  # the request class, as this module names it
+    response: str
+    client_streaming: bool
+    server_streaming: bool
+    method_doc: str | None  # `doc`, indented for a method body
+
+    @property
+    def handler_def(self) -> str:
+        """The handler's `def` line (see pilota.runtime.protobuf.service)."""
+        param = (
+            f"requests: _t.AsyncIterator[{self.request}]" if self.client_streaming
+            else f"request: {self.request}"
+        )  # fmt: skip
+        if self.server_streaming:  # implemented as an async generator
+            return f"def {self.name}(self, {param}) -> _t.AsyncIterator[{self.response}]:"
+        return f"async def {self.name}(self, {param}) -> {self.response}:"
+
+    @property
+    def client_param(self) -> tuple[str, str]:
+        """The client method's first parameter: its name and type."""
+        if self.client_streaming:
+            return "requests", f"_pb.Requests[{self.request}]"
+        return "request", self.request
+
+    @property
+    def call_type(self) -> str:
+        kind = "StreamCall" if self.server_streaming else "UnaryCall"
+        return f"_pb.{kind}[{self.response}]"
+
+    @property
+    def caller_method(self) -> str:
+        """The `Caller` method that makes the call."""
+        return ("stream" if self.client_streaming else "unary") + "_" + (
+            "stream" if self.server_streaming else "unary"
+        )
 
 
 @dataclass
@@ -201,6 +237,8 @@ class PyService:
     full_name: str
     doc: str | None
     methods: list[PyMethod]
+    handler: str  # the handler base's class name
+    client: str  # the client's class name
 
 
 @dataclass
@@ -239,6 +277,9 @@ MESSAGE_MEMBERS = frozenset({
     "to_bytes", "from_bytes", "merge_from_bytes", "to_json", "from_json", "to_dict",
     "from_dict", "_unknown", "_extensions", "mro",
 })  # fmt: skip
+# Members of every generated client (from pilota.runtime.protobuf.Client): an rpc of
+# one of these names gets a trailing `_`.
+CLIENT_MEMBERS = frozenset({"close", "_caller"})
 # Names generated modules bind for themselves.
 MODULE_PRIVATE = frozenset({"_pb", "_t", "_enum", "annotations", "FILE_DESCRIPTOR"})
 # A class named like a builtin would hide it from the annotations around it (`bytes`).
@@ -350,6 +391,7 @@ class _ModuleBuilder:
         self.nested_names: dict[ir.Struct, frozenset[str]] = {}
         self.scope: ir.Struct | None = None  # the class whose body annotations are for
         self.hidden: dict[str, str] = {}  # module-level name -> its alias
+        self.service_classes: dict[ir.Service, tuple[str, str]] = {}  # handler, client
 
     # ---- names ----------------------------------------------------------------------
 
@@ -365,6 +407,16 @@ class _ModuleBuilder:
             self.extension_names[id(extension)] = names.unique(
                 names.python_name(extension.name, (), BUILTINS), self.taken
             )
+        # Each service's handler base and client, named after every definition has
+        # its name: they take the next free names, and the others never change.
+        for definition in self.module.definitions.values():
+            if isinstance(definition, ir.Service):
+                self.service_classes[definition] = (
+                    names.unique(names.python_name(f"{definition.name}Handler", (), BUILTINS),
+                                 self.taken),
+                    names.unique(names.python_name(f"{definition.name}Client", (), BUILTINS),
+                                 self.taken),
+                )  # fmt: skip
 
     def declare_nested(self, struct: ir.Struct, path: tuple[str, ...]) -> None:
         taken: set[str] = set()
@@ -748,21 +800,24 @@ class _ModuleBuilder:
             types.append((self.ref(request.definition), self.ref(method.result.definition)))
         # a method must not hide a name the class's annotations use
         used = _identifiers(name for pair in types for name in pair) | {"_pb", "_t"}
+        used |= CLIENT_MEMBERS  # the client's methods take the same names
         for method, (request_ref, response_ref) in zip(service.methods, types, strict=True):
-            path = f"/{service.full_name}/{method.name}"
-            methods.append(
-                PyMethod(
-                    names.unique(names.python_name(method.name, (), used), taken),
-                    f"_pb.Method[{request_ref}, {response_ref}]",
-                    f"_pb.Method({python_literal(method.name)}, {python_literal(path)}, "
-                    f"{request_ref}, {response_ref}, {method.client_streaming}, "
-                    f"{method.server_streaming})",
-                    _doc(method.doc, method.options, "    "),
-                )
-            )
+            path = python_literal(f"/{service.full_name}/{method.name}")
+            py_method = PyMethod(
+                names.unique(names.python_name(method.name, (), used), taken),
+                f"_pb.Method[{request_ref}, {response_ref}]",
+                f"_pb.Method({python_literal(method.name)}, {path}, "
+                f"{request_ref}, {response_ref}, {method.client_streaming}, "
+                f"{method.server_streaming})",
+                _doc(method.doc, method.options, "    "),
+                path, request_ref, response_ref, method.client_streaming,
+                method.server_streaming, _doc(method.doc, method.options, "        "),
+            )  # fmt: skip
+            methods.append(py_method)
+        handler, client = self.service_classes[service]
         return PyService(
             self.paths[service][0], service.full_name, _doc(service.doc, service.options, "    "),
-            methods,
+            methods, handler, client,
         )  # fmt: skip
 
     def build(self) -> PyModule:

@@ -79,6 +79,31 @@ class Docs:
     __pb_methods__: _t.Final = (Thing,)
 
 
+class DocsHandler(_pb.Handler):
+    """Serves `golden.comments.Docs`: subclass it and implement its methods."""
+
+    async def Thing(self, request: Documented) -> Legacy:
+        """Does a thing."""
+        raise _pb.Unimplemented("/golden.comments.Docs/Thing")
+
+
+class DocsClient(_pb.Client):
+    """Calls `golden.comments.Docs`: `DocsClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def Thing(
+        self,
+        request: Documented,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[Legacy]:
+        """Does a thing."""
+        return self._caller.unary_unary(Docs.Thing, request, timeout, metadata)
+
+
+DocsHandler.__pb_service__ = DocsClient.__pb_service__ = Docs
+
+
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,
 # default, oneof, flags, JSON name, .proto name.
 Documented.__pb_fields__ = (

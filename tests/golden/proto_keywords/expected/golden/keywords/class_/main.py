@@ -108,6 +108,29 @@ class with_:
     __pb_methods__: _t.Final = (raise_,)
 
 
+class withHandler(_pb.Handler):
+    """Serves `golden.keywords.class.with`: subclass it and implement its methods."""
+
+    async def raise_(self, request: import_) -> bytes_:
+        raise _pb.Unimplemented("/golden.keywords.class.with/raise")
+
+
+class withClient(_pb.Client):
+    """Calls `golden.keywords.class.with`: `withClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def raise_(
+        self,
+        request: import_,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[bytes_]:
+        return self._caller.unary_unary(with_.raise_, request, timeout, metadata)
+
+
+withHandler.__pb_service__ = withClient.__pb_service__ = with_
+
+
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,
 # default, oneof, flags, JSON name, .proto name.
 import_.__pb_fields__ = (

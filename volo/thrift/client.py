@@ -9,18 +9,13 @@ never handed to another call.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import errno
-import hashlib
 import itertools
 import math
-import random
 import re
 import socket
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, message_parts, read_message
@@ -28,8 +23,11 @@ from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
+from volo.balance import current_hash_key, make_balancer
+from volo.calls import call_timeout
 from volo.errors import CallTimeout, RequestTooLarge, TransportError
-from volo.framing import (
+from volo.middleware import Context, Layer, stack
+from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     PROTOCOLS,
     SEPARATOR,
@@ -42,38 +40,9 @@ from volo.framing import (
     framed,
     split_framed_binary,
 )
-from volo.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
-from volo.middleware import Context, Layer, stack
+from volo.thrift.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
 
 _REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
-
-
-_T = TypeVar("_T")
-# The timeout set by `timeout()`: (seconds,) with None for none; None where unset.
-_call_timeout: ContextVar[tuple[float | None] | None] = ContextVar(
-    "volo_call_timeout", default=None
-)
-
-
-@contextmanager
-def _set_within(var: ContextVar[_T], value: _T) -> Iterator[None]:
-    """`var` is `value` inside the block, and what it was before after it."""
-    token = var.set(value)
-    try:
-        yield
-    finally:
-        var.reset(token)
-
-
-def timeout(seconds: float | None) -> AbstractContextManager[None]:
-    """Calls made inside this block wait at most `seconds` for their reply;
-    with None, as long as it takes; with 0 (or less), the time is up already:
-    they fail with CallTimeout, unsent.
-
-    with volo.timeout(0.2):
-        reply = await client.get(key)
-    """
-    return _set_within(_call_timeout, (seconds,))
 
 
 class _Connection(asyncio.Protocol):
@@ -377,12 +346,8 @@ class ClientTransport:
         """Send one call through the layers; what generated clients call.
         `timeout`: this call's, over any `volo.timeout` block's and the
         transport's (None: not given here)."""
-        endpoint = self.balancer.pick(_hash_key.get())
-        if timeout is not None:
-            seconds: float | None = timeout
-        else:
-            block = _call_timeout.get()
-            seconds = self.timeout if block is None else block[0]
+        endpoint = self.balancer.pick(current_hash_key())
+        seconds = call_timeout(timeout, self.timeout)
         if not self.layers:
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
@@ -451,81 +416,6 @@ def _why(exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError) or codes == {errno.ECONNREFUSED}:
         return "no server is listening"
     return (exc.strerror or str(exc)).lower()
-
-
-# ---- balancing --------------------------------------------------------------------
-
-
-_hash_key: ContextVar[str | None] = ContextVar("volo_hash_key", default=None)
-
-
-def hash_key(key: str) -> AbstractContextManager[None]:
-    """With `balance="consistent_hash"`, calls in this block go to the address `key` maps to."""
-    return _set_within(_hash_key, key)
-
-
-class Balancer(Protocol):
-    def pick(self, key: str | None) -> Endpoint: ...
-
-
-class RoundRobin:
-    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints = endpoints
-        self.turn = itertools.cycle(range(len(endpoints)))
-
-    def pick(self, key: str | None) -> Endpoint:
-        return self.endpoints[next(self.turn)]
-
-
-class WeightedRandom:
-    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints = endpoints
-        self.weights = [e.weight for e in endpoints]
-        self.random = random.Random()
-
-    def pick(self, key: str | None) -> Endpoint:
-        return self.random.choices(self.endpoints, self.weights)[0]
-
-
-class ConsistentHash:
-    """A hash ring with `replicas` points per unit of weight: a key keeps its
-    address as long as that address is in the list."""
-
-    def __init__(self, endpoints: Sequence[Endpoint], replicas: int = 64) -> None:
-        points = sorted(
-            (_hash(f"{endpoint}#{i}"), n)
-            for n, endpoint in enumerate(endpoints)
-            for i in range(replicas * endpoint.weight)
-        )
-        self.hashes = [h for h, _ in points]
-        self.owners = [endpoints[n] for _, n in points]
-        self.fallback = RoundRobin(endpoints)
-
-    def pick(self, key: str | None) -> Endpoint:
-        if key is None:
-            return self.fallback.pick(None)
-        i = bisect.bisect(self.hashes, _hash(key)) % len(self.hashes)
-        return self.owners[i]
-
-
-def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
-
-
-BALANCERS: dict[str, type[RoundRobin] | type[WeightedRandom] | type[ConsistentHash]] = {
-    "round_robin": RoundRobin,
-    "weighted_random": WeightedRandom,
-    "consistent_hash": ConsistentHash,
-}
-
-
-def make_balancer(name: str, endpoints: Sequence[Endpoint]) -> Balancer:
-    try:
-        return BALANCERS[name](endpoints)
-    except KeyError:
-        raise ValueError(
-            f"unknown balance {name!r}: expected one of {', '.join(BALANCERS)}"
-        ) from None
 
 
 class _SendService:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
-from volo.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
+from volo.thrift.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
 
 # THeader's protocol ids.
 PROTOCOL_IDS = {0: "binary", 1: "json", 2: "compact"}

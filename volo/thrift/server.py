@@ -18,17 +18,14 @@ bound; work per byte received is bounded, so no request stalls the loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import functools
 import logging
-import os
-import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, NoReturn, cast
+from typing import Any, NamedTuple, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.codec import IMPLEMENTATION
@@ -37,8 +34,10 @@ from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handl
 from pilota.runtime.types import STRUCT, DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
-from volo.errors import ServerStartError
-from volo.framing import (
+from volo.calls import enter_call
+from volo.lifecycle import give_up, serve, start_error
+from volo.middleware import Context, Layer, stack
+from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     SEPARATOR,
     FrameError,
@@ -51,8 +50,7 @@ from volo.framing import (
     framed,
     split_framed_binary,
 )
-from volo.header import HeaderFrame, HeaderTruncated, build_header_frame, parse_header_frame
-from volo.middleware import Context, Layer, stack
+from volo.thrift.header import HeaderFrame, HeaderTruncated, build_header_frame, parse_header_frame
 
 log = logging.getLogger("volo.server")
 
@@ -168,6 +166,8 @@ class Server:
     multiplexed=True)` in volo), and calls with a plain method name go to the
     first handler, the default service.
     """
+
+    codec = IMPLEMENTATION  # named in the start-up line of `run`
 
     def __init__(
         self,
@@ -392,23 +392,6 @@ async def _listen(
     return listeners
 
 
-def start_error(host: str, port: int, exc: OSError) -> ServerStartError:
-    """Why listening on host:port failed, in one sentence."""
-    if isinstance(exc, socket.gaierror):
-        why = "unknown host"
-    elif exc.errno == errno.EADDRINUSE:
-        why = "the address is already in use"
-    elif exc.errno == errno.EACCES:
-        why = "permission denied (ports below 1024 need privileges)"
-    elif exc.errno == errno.EADDRNOTAVAIL:
-        why = "the host is not an address of this machine"
-    else:
-        why = (exc.strerror or str(exc)).lower()
-    error = ServerStartError(f"cannot serve on {format_address(host, port)}: {why}")
-    error.errno = exc.errno
-    return error
-
-
 # One request, unwrapped: its message, its protocol, how to frame the reply,
 # and its THeader string headers.
 Request = tuple[bytes, str, "Framer", dict[str, str]]
@@ -472,6 +455,10 @@ class _Connection(asyncio.Protocol):
             server.waiting.discard(self)
             self.waiting = False
         server.wake_soon()
+
+    def cancelled(self) -> bool:
+        """Whether the peer has gone (`Context.cancelled` of its calls)."""
+        return self.transport is None
 
     def close(self) -> None:
         if self.transport is not None:
@@ -810,7 +797,8 @@ class _Connection(asyncio.Protocol):
         if self.server.direct:
             coro = self.invoke_handler(reply, route, args, headers, oneway)
         else:
-            ctx = Context(route.service, route.name, oneway, "server", self.peer, headers)
+            ctx = Context(route.service, route.name, oneway, "server", self.peer, headers,
+                          call=self)  # fmt: skip
             coro = self.invoke(reply, ctx, args)
         task = self.loop.create_task(coro)
         self.tasks.add(task)
@@ -826,6 +814,8 @@ class _Connection(asyncio.Protocol):
         here rather than through `_HandlerService` (one coroutine less per call)."""
         if headers:
             metainfo.receive(headers)
+        enter_call(lambda: Context(route.service, route.name, oneway, "server", self.peer,
+                                   headers, call=self))  # fmt: skip
         # no reply to a oneway method, however it was called
         no_reply = oneway or route.method.result is None
         try:
@@ -848,6 +838,7 @@ class _Connection(asyncio.Protocol):
     async def invoke(self, reply: Reply, ctx: Context, args: Struct) -> None:
         if ctx.headers:  # this task's own context: nothing leaks between calls
             metainfo.receive(ctx.headers)
+        enter_call(ctx)
         try:
             result = await self.server.pipeline.call(ctx, args)
         except Exception:
@@ -976,92 +967,6 @@ def run(
             host, port = parse_address(address)
         host, port = host or "127.0.0.1", 8080 if port is None else port
         server = Server(handlers, host, port, layers=layers, limits=limits, reuse_port=workers > 1)
-        if workers <= 1:
-            _run_loop(_serve(server, grace))
-            return
-        # Bound here first, so that an address in use is one message, not one
-        # per worker, and port 0 becomes one port for all of them.
-        reserved = _reserve(host, port)
-    except (ValueError, ServerStartError) as exc:
-        _give_up(exc)
-    port = reserved.getsockname()[1]
-    children: list[int] = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # a worker
-            status = 0
-            try:
-                reserved.close()
-                server.port = port
-                _run_loop(_serve(server, grace))
-            except (ValueError, ServerStartError) as exc:
-                log.error("%s", exc)
-                status = 1
-            finally:
-                os._exit(status)
-        children.append(pid)
-
-    def forward(signum: int, frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    failed = False
-    for child in children:
-        _, status = os.waitpid(child, 0)
-        failed |= status != 0
-    reserved.close()
-    if failed:
-        raise SystemExit(1)
-
-
-def _give_up(error: Exception) -> NoReturn:
-    """Say why the server cannot run, in one line, and exit with status 1."""
-    log.error("%s", error)
-    raise SystemExit(1) from None
-
-
-def _reserve(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port that workers can bind beside (SO_REUSEPORT)."""
-    sock: socket.socket | None = None
-    try:
-        family, kind, proto, _, where = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(where)
-    except OSError as exc:
-        if sock is not None:
-            sock.close()
-        raise start_error(host, port, exc) from None
-    return sock
-
-
-async def _serve(server: Server, grace: float) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # before the start-up line: then it counts
-        loop.add_signal_handler(signum, stop.set)
-    await server.start()
-    log.info("serving %s on %s (pid %d, %s codec)", ", ".join(server.services),
-             format_address(server.host, server.port), os.getpid(), IMPLEMENTATION)  # fmt: skip
-    await stop.wait()
-    log.info("shutting down: %d call(s) in flight", server.in_flight)
-    await server.close(grace)
-
-
-def _run_loop(main: Coroutine[Any, Any, None]) -> None:
-    run: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
-    try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        pass
-    else:
-        run = uvloop.run
-    # Not inside the `except`: there, every error the loop logs would carry the
-    # ImportError along ("No module named 'uvloop'").
-    run(main)
+    except ValueError as exc:
+        give_up(exc)
+    serve(server, workers=workers, grace=grace)
