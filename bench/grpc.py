@@ -221,7 +221,8 @@ def grpclib_calls(address: str) -> Calls:
 
 
 async def run_client(stack: str, case: str, address: str, seconds: float, messages: int) -> None:
-    """Warms up, says `start`, loads the server, then says what it measured (JSON)."""
+    """Warms up, says `ready`, and once told `go` (the server's CPU read) loads the
+    server; then says what it measured (JSON)."""
     makers = {"volo": volo_calls, "grpcio aio": grpcio_calls, "grpclib": grpclib_calls}
     calls = makers[stack](address)
     for _ in range(100):  # until the server listens
@@ -240,7 +241,7 @@ async def run_client(stack: str, case: str, address: str, seconds: float, messag
                 await calls.echo()
                 count += 1
 
-        print("start", flush=True)
+        await ready()
         cpu, start = time.process_time(), time.perf_counter()
         tasks = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
         await asyncio.sleep(seconds)
@@ -248,13 +249,19 @@ async def run_client(stack: str, case: str, address: str, seconds: float, messag
         await asyncio.gather(*tasks)
     else:
         assert await calls.stream(WARM_UP) == WARM_UP
-        print("start", flush=True)
+        await ready()
         cpu, start = time.process_time(), time.perf_counter()
         count = await calls.stream(messages)
         assert count == messages, count
     elapsed, used = time.perf_counter() - start, time.process_time() - cpu
     print(json.dumps({"count": count, "seconds": elapsed, "cpu": used}), flush=True)
     await calls.close()
+
+
+async def ready() -> None:
+    print("ready", flush=True)
+    go = await asyncio.to_thread(sys.stdin.readline)
+    assert go.strip() == "go", go
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -301,7 +308,8 @@ def role(work: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": path}
     return subprocess.Popen(
         [sys.executable, str(HERE), "--work", str(work), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env,
     )  # fmt: skip
 
 
@@ -314,12 +322,14 @@ def measure(
     try:
         client = role(work, "--client", stack, "--case", case, "--port", str(port),
                       "--seconds", str(seconds), "--messages", str(messages))  # fmt: skip
-        assert client.stdout is not None
+        assert client.stdin is not None and client.stdout is not None
         line = client.stdout.readline()
-        if line.strip() != "start":
+        if line.strip() != "ready":
             client.kill()
             raise SystemExit(f"{stack}: the client did not start ({line.strip() or 'no output'})")
         server_cpu = cpu_seconds(server.pid)
+        client.stdin.write("go\n")
+        client.stdin.flush()
         result = json.loads(client.stdout.readline())
         server_used = cpu_seconds(server.pid) - server_cpu
         client.wait(60)
