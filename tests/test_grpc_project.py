@@ -237,3 +237,45 @@ def test_proto_errors_are_reported_where_they_are_and_nothing_is_written(
     assert "bad.proto:2:21: error: " in err and "Missing" in err
     assert err.endswith(" in the IDL; nothing was changed\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.proto"]
+
+
+def test_workers_share_one_port(chat_project: Path) -> None:
+    handler = chat_project / "chat" / "handler.py"
+    handler.write_text(handler.read_text().replace("        return Receipt()\n", "        return Receipt(index=os.getpid())\n")
+                       .replace("from collections.abc", "import os\nfrom collections.abc"))  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chat.server", "--address", f"127.0.0.1:{port}", "--workers", "2"],
+        cwd=chat_project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    script = f"""
+import asyncio, sys
+sys.path.insert(0, ".")
+import volo.grpc
+from chat.gen.chat.v1.chat import Post, RoomClient
+
+async def main():
+    pids = set()
+    for _ in range(40):  # a new connection each time: the kernel spreads them
+        async with RoomClient(volo.grpc.connect("127.0.0.1:{port}", timeout=10)) as client:
+            pids.add((await client.Send(Post())).index)
+    print(len(pids))
+
+asyncio.run(main())
+"""
+    started = ""
+    try:
+        assert server.stdout is not None
+        while started.count("serving chat.v1.Room on") < 2:  # both workers listen
+            line = server.stdout.readline()
+            assert line, started
+            started += line
+        result = subprocess.run([sys.executable, "-c", script], cwd=chat_project, capture_output=True,
+                                text=True, check=False, timeout=120)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "2"  # both workers answered
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert (started + output).count("shutting down") == 2
