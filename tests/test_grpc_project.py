@@ -279,3 +279,21 @@ asyncio.run(main())
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0
     assert (started + output).count("shutting down") == 2
+
+
+@pytest.mark.parametrize(
+    ("dependency", "todo"),
+    [("volo-py", True), ("volo_py[grpc]>=0.1", False), ("Volo-Py [uvloop, GRPC]", False), ("volo-py[uvloop]", True)],
+)
+def test_init_says_when_an_existing_pyproject_lacks_the_grpc_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dependency: str, todo: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text('syntax = "proto3";\nmessage A {}\nservice S { rpc Get(A) returns (A); }\n')
+    original = f'[project]\nname = "x"\ndependencies = ["{dependency}"]\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n'
+    Path("pyproject.toml").write_text(original)
+    code, _, err = run("init", "svc", "svc.proto")
+    assert code == 0
+    expected = 'warning: pyproject.toml: add "volo-py[grpc]" to `dependencies` in [project] (the project runs on it)\n'
+    assert err == (expected if todo else "")
+    assert Path("pyproject.toml").read_text() == original

@@ -742,7 +742,7 @@ def _merged_pyproject(path: Path, package: str, requirement: str, report: Report
             package=package, requirement=requirement, project_table=True, pytest_table=False
         )
         tables.append(("[project]", table))
-    elif not any(_requirement(r) == "volo-py" for r in project.get("dependencies", [])):
+    elif not any(_provides(r, requirement) for r in project.get("dependencies", [])):
         report.todo.append(
             f'{PYPROJECT}: add "{requirement}" to `dependencies` in [project] '
             "(the project runs on it)"
@@ -782,10 +782,21 @@ def _table(data: dict[str, Any], *keys: str) -> dict[str, Any] | None:
     return table if isinstance(table, dict) else None
 
 
-def _requirement(text: object) -> str:
-    """The normalised project name a requirement string names."""
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text if isinstance(text, str) else "")
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+def _provides(text: object, wanted: str) -> bool:
+    """Whether requirement `text` asks for the project `wanted` names, with at
+    least its extras (`volo-py[grpc]`)."""
+    have, want = _requirement(text), _requirement(wanted)
+    return have[0] == want[0] and have[1] >= want[1]
+
+
+def _requirement(text: object) -> tuple[str, frozenset[str]]:
+    """The normalised project name a requirement string names, and its extras."""
+    pattern = r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?"
+    match = re.match(pattern, text if isinstance(text, str) else "")
+    if match is None:
+        return "", frozenset()
+    extras = (e.strip().lower() for e in (match.group(2) or "").split(","))
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower(), frozenset(e for e in extras if e)
 
 
 def _as_list(value: object) -> list[object]:
