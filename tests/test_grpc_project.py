@@ -297,3 +297,13 @@ def test_init_says_when_an_existing_pyproject_lacks_the_grpc_extra(
     expected = 'warning: pyproject.toml: add "volo-py[grpc]" to `dependencies` in [project] (the project runs on it)\n'
     assert err == (expected if todo else "")
     assert Path("pyproject.toml").read_text() == original
+
+
+def test_idl_gen_writes_what_the_project_generates(chat_project: Path) -> None:
+    code, out, err = run("idl", "gen", str(CHAT), "-I", str(CHAT_ROOT), "-o", "out")
+    assert (code, err, out) == (0, "", "generated 8 files in out (8 written, 0 unchanged)\n")
+    generated = {p.relative_to(chat_project / "chat" / "gen"): p.read_bytes()
+                 for p in (chat_project / "chat" / "gen").rglob("*") if p.is_file()}  # fmt: skip
+    written = {p.relative_to(chat_project / "out"): p.read_bytes()
+               for p in (chat_project / "out").rglob("*") if p.is_file()}  # fmt: skip
+    assert len(written) == 8 and written == generated

@@ -63,7 +63,7 @@ TEMPLATE_NAMES = frozenset(
 )  # fmt: skip
 # And those of a gRPC project's templates (the parameters of a handler's methods too).
 GRPC_TEMPLATE_NAMES = TEMPLATE_NAMES | {
-    "AsyncIterable", "AsyncIterator", "FAILURES", "answered", "channel", "collect", "replies",
+    "AsyncIterable", "AsyncIterator", "FAILURES", "channel", "collect", "replies",
     "request", "requests",
 }  # fmt: skip
 
