@@ -63,6 +63,12 @@ def test_the_project_tests_fail_when_the_handler_does_not_answer(chat_project: P
     result = project_pytest(chat_project)
     assert "1 failed, 3 passed" in result.stdout, result.stdout
     assert "internal error (INTERNAL)" in result.stdout
+    # A status the handler chooses is an answer: the tests keep passing.
+    refusal = '        raise volo.grpc.StatusError(volo.grpc.Code.NOT_FOUND, "no such room")\n'
+    stub = stub.replace("from chat.gen", "import volo.grpc\nfrom chat.gen", 1)
+    handler.write_text(stub.replace("        return Receipt()\n", refusal))
+    result = project_pytest(chat_project)
+    assert result.returncode == 0 and "4 passed" in result.stdout, result.stdout
 
 
 def test_server_and_client_run_as_modules_and_sigterm_drains(chat_project: Path) -> None:
