@@ -20,19 +20,6 @@ PathLike = str | os.PathLike[str]
 SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
-def proto_refusal(paths: Sequence[PathLike]) -> str | None:
-    """The sentence with which every project command (`volo init`, `volo gen`,
-    `volo idl add`) refuses .proto input, before anything is read or written;
-    None for Thrift input. (`pilota.generate` and `volo idl gen` take .proto.)"""
-    proto = next((Path(p) for p in paths if Path(p).suffix == ".proto"), None)
-    if proto is None:
-        return None
-    return (
-        f"cannot make a project from {proto}: volo projects from .proto files (gRPC) are "
-        "not supported yet; `volo idl gen` generates its classes"
-    )
-
-
 def check(
     paths: Sequence[PathLike],
     include_dirs: Sequence[PathLike] = (),

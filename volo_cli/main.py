@@ -63,7 +63,8 @@ NO_COMPILED_CODEC = (
     help="Show the version and the codec in use (compiled or pure Python), and exit.",
 )
 def cli() -> None:
-    """Volo for Python: compile Thrift IDL into typed Python and serve it over RPC."""
+    """Volo for Python: compile Thrift and protobuf IDL into typed Python and serve
+    it over RPC (Thrift, and gRPC on grpcio)."""
 
 
 @cli.group()
@@ -188,7 +189,8 @@ def _project_error(exc: Exception) -> NoReturn:
 @click.argument("idl", type=click.Path(path_type=Path))
 @_include_option
 def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
-    """Create a project NAME here that serves the first service in IDL.
+    """Create a project NAME here that serves the first service in IDL
+    (a .thrift file, or a .proto file for gRPC).
 
     Writes volo.yml, the generated package NAME/gen, a handler stub
     (NAME/handler.py), `python -m NAME.server`, `python -m NAME.client` and a
