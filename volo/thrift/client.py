@@ -300,9 +300,8 @@ class ClientTransport:
         self.rules = Resilience.of(retries, retry, backup, breaker, idempotent)
         # Straight to an open connection when nothing else has a say in a call.
         self.direct = not layers and self.rules.plain
-        self.pipeline = stack(
-            _SendService(self), [*layers, self.rules.layer(self.pool, outcome)]
-        )
+        self.resilience = self.rules.layer(self.pool, outcome)  # its breakers, per instance
+        self.pipeline = stack(_SendService(self), [*layers, self.resilience])
 
     @property
     def endpoints(self) -> list[Endpoint]:
