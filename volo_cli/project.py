@@ -385,14 +385,17 @@ def _project_files(
             "server.py.jinja",
             [],
             standard=["import argparse", "import logging", "import os", "import sys"],
-            runtime=["import volo.thrift"],
+            runtime=[
+                "import volo.thrift",
+                "from volo.discovery import Registration, registry_from_url",
+            ],
             project=[f"from {package}.handler import Handler"],
         ),
         f"{package}/client.py": render(
             "client.py.jinja",
             client_texts,
             standard=["import argparse", "import asyncio", "import os", "import sys"],
-            runtime=["import volo.thrift"],
+            runtime=["import volo.thrift", "from volo.discovery import from_target"],
         ),
         f"{TESTS}/test_{package}.py": render(
             "test_service.py.jinja",
