@@ -226,6 +226,10 @@ class _Resilient:
         self.inner, self.layer, self.rules = inner, layer, layer.rules
 
     async def call(self, ctx: Context, request: Request) -> Response:
+        if ctx.request_stream or ctx.response_stream:
+            # A stream is made once: its requests cannot be replayed, nor its
+            # responses taken back.
+            return await self.inner.call(ctx, request)
         rules = self.rules
         idempotent = rules.is_idempotent(ctx.service, ctx.method)
         retry = rules.retry if idempotent else None
