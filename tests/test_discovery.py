@@ -19,6 +19,7 @@ from volo.discovery import (
     DNS,
     Instance,
     InstancePool,
+    Registration,
     Static,
     from_target,
     registry_from_url,
@@ -309,3 +310,56 @@ async def test_an_etcd_restart_changes_nothing_for_clients_and_servers(
         for server, registry in zip(servers, registries, strict=True):
             await registry.deregister()
             await server.close()
+
+
+async def test_a_registration_whose_lease_was_revoked_is_put_back(etcd: Etcd) -> None:
+    import aetcd
+
+    registry = registry_from_url(f"{etcd.url}?ttl=1")
+    await registry.register("revoked", Instance("127.0.0.1", 9))
+    pool = InstancePool(from_target(f"{etcd.url}/revoked"), Endpoint, "round_robin")
+    await pool.start()
+    lease = registry._lease_id  # type: ignore[attr-defined]
+    async with aetcd.Client("127.0.0.1", etcd.port) as admin:
+        await admin.revoke_lease(lease)  # as if it had expired while the server was cut off
+    await until(lambda: registry._lease_id not in (None, lease), "a new lease")  # type: ignore[attr-defined]
+    await until(lambda: [str(e) for e in pool.endpoints] == ["127.0.0.1:9"], "the instance back")
+    await registry.deregister()
+    await until(lambda: not pool.endpoints, "the instance gone")
+    await pool.close()
+
+
+async def test_the_pool_follows_again_after_a_discoverer_fails(caplog: pytest.LogCaptureFixture) -> None:
+    class Flaky:
+        target = "test://flaky"
+        rounds = 0
+
+        async def watch(self) -> AsyncIterator[list[Instance]]:
+            Flaky.rounds += 1
+            yield [Instance("10.0.0.1", Flaky.rounds)]
+            if Flaky.rounds == 1:
+                raise RuntimeError("a bug in the discoverer")
+            await asyncio.Event().wait()
+
+    pool = InstancePool(Flaky(), Endpoint, "round_robin")
+    await pool.start()
+    await until(lambda: [str(e) for e in pool.endpoints] == ["10.0.0.1:2"], "the second round")
+    assert "test://flaky: watching failed; watching again in 1 s" in caplog.text
+    await pool.close()
+
+
+def test_the_address_a_server_advertises() -> None:
+    import socket
+    from types import SimpleNamespace
+
+    from volo.lifecycle import advertised
+
+    registry: Any = None
+    served: Any = SimpleNamespace(host="127.0.0.1", port=8080)
+    assert advertised(served, Registration(registry, "s")) == Instance("127.0.0.1", 8080)
+    assert advertised(served, Registration(registry, "s", "10.1.2.3")) == Instance("10.1.2.3", 8080)
+    assert advertised(served, Registration(registry, "s", "[::1]")) == Instance("::1", 8080)
+    assert advertised(served, Registration(registry, "s", "h:99", 3, {"z": "a"})) == Instance("h", 99, 3, {"z": "a"})
+    anywhere: Any = SimpleNamespace(host="0.0.0.0", port=8080)
+    mine = socket.gethostbyname(socket.gethostname())
+    assert advertised(anywhere, Registration(registry, "s")) == Instance(mine, 8080)

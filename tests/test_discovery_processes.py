@@ -23,7 +23,7 @@ from click.testing import CliRunner
 import pilota
 import volo.thrift
 from tests.conftest import REPO
-from tests.etcd_support import Etcd, free_port
+from tests.etcd_support import Etcd, free_port, wait_for
 from volo.discovery import from_target
 from volo_cli.main import cli
 
@@ -271,3 +271,36 @@ async def test_servers_and_clients_ride_out_an_etcd_restart(
     await watch.aclose()  # type: ignore[attr-defined]
     await load.stop()
     assert load.errors == []
+
+
+def test_a_server_that_cannot_register_says_so_in_one_line(project: Path) -> None:
+    env = {**os.environ, "VOLO_ADDRESS": f"127.0.0.1:{free_port()}",
+           "VOLO_REGISTRY": f"etcd://127.0.0.1:{free_port()}"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "echo.server"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith(f"cannot register in {env['VOLO_REGISTRY']}: no answer within 3 s"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--registry", "zk://h:1"], "echo.server: unknown registry 'zk://h:1': expected etcd://HOST:PORT"),
+    (["--registry", "etcd://h:1?ttl=0"], "echo.server: the lease TTL must be at least 1 second, not 0"),
+])  # fmt: skip
+def test_a_bad_registry_is_one_line(project: Path, option: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "echo.server", *option], cwd=project,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (result.returncode, result.stderr.strip()) == (1, message)
+
+
+def test_the_generated_client_finds_the_server_by_name(
+    start: Callable[..., ServerProcess], project: Path, etcd: Etcd
+) -> None:
+    server = start()
+    wait_for(lambda: server.said("registered"), "the server to register")
+    env = {**os.environ, "VOLO_ADDRESS": f"{etcd.url}/echo"}
+    result = subprocess.run([sys.executable, "-m", "echo.client"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert server.address in result.stdout

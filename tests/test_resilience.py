@@ -257,3 +257,38 @@ async def test_a_breaker_counts_calls_that_could_not_connect(tt: Any) -> None:
         assert Counter([await client.testString("x") for _ in range(8)]) == {"a": 8}
         assert transport.resilience.breakers["127.0.0.1:1"].state is State.OPEN
         await transport.close()
+
+
+# ---- the breaker's arithmetic, on a clock the test moves ------------------------------
+
+
+def test_a_breaker_forgets_calls_older_than_its_window() -> None:
+    from volo.resilience import Breaker
+
+    breaker = Breaker(CircuitBreaker(window=10, min_calls=4, error_rate=0.5, open_for=5), "x")
+    for now in (0.0, 1.0, 2.0):
+        assert breaker.allows(now)
+        breaker.record(False, now, probe=False)  # three failures, early on
+    for now in (11.5, 12.0, 12.5, 13.0):
+        assert breaker.allows(now)
+        breaker.record(True, now, probe=False)  # the failures age out meanwhile
+    assert breaker.state is State.CLOSED and breaker.failures == 0
+    for now in (14.0, 14.5, 15.0, 15.5):
+        breaker.record(False, now, probe=False)
+    assert breaker.state is State.OPEN  # 4 failures of 8 calls in the window
+    assert not breaker.allows(20.4)  # open for 5 s from 15.5
+    assert breaker.allows(20.5) and breaker.state is State.HALF_OPEN
+    assert not breaker.allows(20.6)  # one probe at a time
+    breaker.record(None, 20.7, probe=True)  # the probe was cancelled: no verdict
+    assert breaker.allows(20.8)
+    breaker.record(True, 20.9, probe=True)
+    assert breaker.state is State.CLOSED
+
+
+def test_policies_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts must be at least 1, not 0"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match=r"error_rate must be over 0 and at most 1, not 1\.5"):
+        CircuitBreaker(error_rate=1.5)
+    with pytest.raises(ValueError, match="retries must be 0 or more, not -1"):
+        volo.thrift.connect("127.0.0.1:1", retries=-1)

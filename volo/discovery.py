@@ -304,17 +304,21 @@ class InstancePool(Generic[E]):
             ) from None
 
     async def _follow(self) -> None:
-        watch = self.discover.watch()
-        try:
-            async for instances in watch:
-                self.update(instances)
-                log.debug("%s: %s", self.discover.target, ", ".join(map(str, instances)))
-                if self._first is not None and not self._first.done():
-                    self._first.set_result(None)
-        finally:
-            aclose = getattr(watch, "aclose", None)  # an async generator's: its finally runs now
-            if aclose is not None:
-                await aclose()
+        while True:
+            watch = self.discover.watch()
+            try:
+                async for instances in watch:
+                    self.update(instances)
+                    log.debug("%s: %s", self.discover.target, ", ".join(map(str, instances)))
+                    if self._first is not None and not self._first.done():
+                        self._first.set_result(None)
+            except Exception:  # a discoverer's bug must not leave the client deaf
+                log.exception("%s: watching failed; watching again in 1 s", self.discover.target)
+            finally:
+                aclose = getattr(watch, "aclose", None)  # an async generator's: its finally runs
+                if aclose is not None:
+                    await aclose()
+            await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None

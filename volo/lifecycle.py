@@ -161,7 +161,7 @@ async def _serve(server: Serving, grace: float, registration: Registration | Non
             await registration.registry.register(registration.service, instance)
         except (ConnectionError, OSError) as exc:
             await server.close(0)
-            raise ServerStartError(f"cannot register {registration.service}: {exc}") from None
+            raise ServerStartError(str(exc)) from None
     await stop.wait()
     if registration is not None:
         # First out of the registry, serving on meanwhile: clients stop picking
