@@ -197,8 +197,11 @@ async def test_dns_follows_the_records_as_they_change(tt: Any) -> None:
         hosts["svc.test"] = ["127.0.0.2", "127.0.0.1"]
         await until(lambda: len(transport.endpoints) == 2, "the second record")
         assert Counter([await client.testString("x") for _ in range(6)]) == {"a": 3, "b": 3}
+        (gone,) = [e for e in transport.endpoints if e.host == "127.0.0.1"]
+        assert gone.connections
         hosts["svc.test"] = ["127.0.0.2"]
         await until(lambda: len(transport.endpoints) == 1, "the first record to go")
+        await until(lambda: not gone.connections, "its connections closed")
         assert {await client.testString("x") for _ in range(4)} == {"b"}
         del hosts["svc.test"]  # resolution fails: the client keeps what it knew
         await asyncio.sleep(0.2)
