@@ -279,7 +279,7 @@ class InstancePool(Generic[E]):
         if balancer is None:
             raise TransportError(f"no instance of {self.discover.target} is known")
         endpoint = balancer.pick(key)
-        if endpoint in avoid:
+        if avoid and endpoint in avoid:
             others = [e for e in self.endpoints if e not in avoid]
             if others:
                 endpoint = random.choice(others)
@@ -287,11 +287,12 @@ class InstancePool(Generic[E]):
 
     async def start(self) -> None:
         """Follow the Discover (once), and wait for its first answer."""
-        if self.ready and self._follower is None and isinstance(self.discover, Static):
-            return
+        if isinstance(self.discover, Static):
+            return  # known at once, and never changes
         if self._follower is None:
-            self._first = asyncio.get_running_loop().create_future()
-            self._follower = asyncio.get_running_loop().create_task(self._follow())
+            loop = asyncio.get_running_loop()
+            self._first = loop.create_future()
+            self._follower = loop.create_task(self._follow())
         if self.ready:
             return
         assert self._first is not None

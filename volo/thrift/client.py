@@ -370,7 +370,8 @@ class ClientTransport:
             return self._call_when_ready(service, method, args, result_class, oneway, timeout)
         endpoint = self.pool.pick(current_hash_key())
         seconds = call_timeout(timeout, self.timeout)
-        if self.direct and not self.rules.is_idempotent(service, method):
+        rules = self.rules
+        if self.direct and not (rules.idempotent and rules.is_idempotent(service, method)):
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
             if connection is not None:
