@@ -72,10 +72,15 @@ def echo(tmp_path_factory: pytest.TempPathFactory) -> Any:
 class ServerProcess:
     """`python -m echo.server`, registering in etcd; its output kept line by line."""
 
-    def __init__(self, project: Path, etcd: Etcd, ttl: int = 2, drain: float = 1.0) -> None:
+    def __init__(
+        self, project: Path, etcd: Etcd, ttl: int = 2, drain: float = 1.0, env: bool = True
+    ) -> None:
         self.address = f"127.0.0.1:{free_port()}"
-        env = {**os.environ, "VOLO_ADDRESS": self.address, "VOLO_DRAIN": str(drain),
-               "VOLO_REGISTRY": f"{etcd.url}?ttl={ttl}"}  # fmt: skip
+        variables = {"VOLO_ADDRESS": self.address, "VOLO_DRAIN": str(drain),
+                     "VOLO_REGISTRY": f"{etcd.url}?ttl={ttl}"}  # fmt: skip
+        if not env:  # the registry from volo.yml
+            del variables["VOLO_REGISTRY"], variables["VOLO_DRAIN"]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOLO_")}, **variables}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "echo.server"], cwd=project, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -304,3 +309,21 @@ def test_the_generated_client_finds_the_server_by_name(
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert server.address in result.stdout
+
+
+async def test_a_server_takes_its_registry_from_volo_yml(
+    start: Callable[..., ServerProcess], project: Path, etcd: Etcd
+) -> None:
+    config = project / "volo.yml"
+    written = config.read_text()
+    config.write_text(written + f"server:\n  registry: {etcd.url}?ttl=2\n  service_name: echo-yml\n")
+    try:
+        server = start(env=False)
+        watch = from_target(f"{etcd.url}/echo-yml").watch()
+        instances = await anext(watch)
+        while not instances:
+            instances = await asyncio.wait_for(anext(watch), 30)
+        assert [str(i) for i in instances] == [server.address]
+        await watch.aclose()  # type: ignore[attr-defined]
+    finally:
+        config.write_text(written)

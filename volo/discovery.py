@@ -21,7 +21,6 @@ Targets as users write them (`from_target`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -324,8 +323,17 @@ class InstancePool(Generic[E]):
     async def close(self) -> None:
         follower, self._follower = self._follower, None
         if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            await stop(follower)
         for task in list(self._retiring):
             task.cancel()
+
+
+async def stop(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for its end, cancelling again if a cancellation
+    was lost: Python 3.11's `asyncio.wait_for` drops one that comes as the
+    awaited thing completes (as in etcd's client, waiting for a watch)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)  # time for its cleanup
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("%s ended with %r", task.get_name(), task.exception())

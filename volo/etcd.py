@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from volo.address import format_address, parse_address
-from volo.discovery import Instance
+from volo.discovery import Instance, stop
 
 log = logging.getLogger("volo.etcd")
 
@@ -244,9 +244,7 @@ class EtcdRegistry:
     async def _stop_keeping(self) -> None:
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await stop(keeper)
 
     async def deregister(self) -> None:
         """Stop keeping the lease and revoke it: etcd deletes the key now, and
