@@ -35,12 +35,14 @@ test: lint
 	$(BIN)/pytest
 
 # Each script runs what it can; inputs from ../shared are skipped, and said so.
-# bench/codec.py needs Apache's thrift compiler: without it, it says so and the rest run.
+# bench/codec.py needs Apache's thrift compiler, bench/discovery.py etcd: without them,
+# they say so and the rest run.
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/codec.py || echo "skipped bench/codec.py (the reason is above)"
 	$(BIN)/python bench/rpc.py
 	$(BIN)/python bench/grpc.py || echo "skipped bench/grpc.py (the reason is above)"
+	$(BIN)/python bench/discovery.py || echo "skipped bench/discovery.py (the reason is above)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

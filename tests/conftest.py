@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pilota
 from pilota import ir
 from pilota.codegen.python import Options
 from pilota.diagnostics import Diagnostics
+from tests.etcd_support import Etcd, need_etcd
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -162,3 +163,12 @@ def tt(tmp_path_factory: pytest.TempPathFactory) -> Any:
     pilota.generate([IDL / "cross_test.thrift"], root / "ours_tt")
     sys.path.insert(0, str(root))
     return importlib.import_module("ours_tt.crosstest")
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[Etcd]:
+    """A real etcd of its own for the test (Debian's etcd-server), on free ports."""
+    server = Etcd(need_etcd(), tmp_path / "etcd")
+    server.start()
+    yield server
+    server.stop()

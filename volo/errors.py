@@ -7,6 +7,14 @@ class TransportError(ConnectionError):
     """The connection failed before the call got its reply."""
 
 
+class ConnectFailed(TransportError):
+    """Connecting to an instance failed: the call was not sent (and may go elsewhere)."""
+
+
+class CircuitOpen(TransportError):
+    """The circuit breaker of every instance is open: the call was not sent."""
+
+
 class CallTimeout(TimeoutError):
     """A call got no reply within its timeout."""
 

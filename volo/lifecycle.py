@@ -14,7 +14,8 @@ import socket
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn, Protocol
 
-from volo.address import format_address
+from volo.address import format_address, parse_address
+from volo.discovery import Instance, Registration
 from volo.errors import ServerStartError
 
 log = logging.getLogger("volo.server")
@@ -42,15 +43,27 @@ class Serving(Protocol):
     async def close(self, grace: float) -> None: ...
 
 
-def serve(server: Serving, *, workers: int = 1, grace: float = 10.0) -> None:
+def serve(
+    server: Serving,
+    *,
+    workers: int = 1,
+    grace: float = 10.0,
+    registration: Registration | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then close with `grace` seconds for the
     calls in flight. With `workers=N`, N forked processes serve the same port
     (the server must bind with SO_REUSEPORT), one event loop each; uvloop is
     used when it is installed. An address that cannot be served is logged as
-    one line, and the process exits with status 1."""
+    one line, and the process exits with status 1.
+
+    With a `registration`, the server registers its instance once it listens
+    and, on SIGTERM, deregisters first, serves on for `registration.drain`
+    seconds while clients drop it, and only then stops accepting."""
+    if registration is not None and workers > 1:
+        give_up(ValueError("a server that registers runs as one process (workers=1)"))
     if workers <= 1:
         try:
-            run_loop(_serve(server, grace))
+            run_loop(_serve(server, grace, registration))
         except (ValueError, ServerStartError) as exc:
             give_up(exc)
         return
@@ -134,7 +147,7 @@ def start_error(host: str, port: int, exc: OSError) -> ServerStartError:
     return error
 
 
-async def _serve(server: Serving, grace: float) -> None:
+async def _serve(server: Serving, grace: float, registration: Registration | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # before the start-up line: then it counts
@@ -142,9 +155,38 @@ async def _serve(server: Serving, grace: float) -> None:
     await server.start()
     log.info("serving %s on %s (pid %d, %s codec)", ", ".join(server.services),
              format_address(server.host, server.port), os.getpid(), server.codec)  # fmt: skip
+    if registration is not None:
+        instance = advertised(server, registration)
+        try:
+            await registration.registry.register(registration.service, instance)
+        except (ConnectionError, OSError) as exc:
+            await server.close(0)
+            raise ServerStartError(str(exc)) from None
     await stop.wait()
+    if registration is not None:
+        # First out of the registry, serving on meanwhile: clients stop picking
+        # this instance before it refuses anything.
+        log.info("leaving %s; serving %g s more while clients drop this instance",
+                 registration.registry.target, registration.drain)  # fmt: skip
+        await registration.registry.deregister()
+        await asyncio.sleep(registration.drain)
     log.info("shutting down: %d call(s) in flight", server.in_flight)
     await server.close(grace)
+
+
+def advertised(server: Serving, registration: Registration) -> Instance:
+    """The instance as clients reach it: `advertise` (HOST:PORT, or HOST with the
+    port served), else the address served; a wildcard host (0.0.0.0, ::) is
+    this machine's name's address."""
+    host, port = server.host, server.port
+    if registration.advertise:
+        text = registration.advertise
+        if ":" not in text or text.endswith("]"):
+            text = f"{text}:{port}"
+        host, port = parse_address(text)
+    elif host in ("", "0.0.0.0", "::"):
+        host = socket.gethostbyname(socket.gethostname())
+    return Instance(host, port, registration.weight, dict(registration.tags))
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -46,8 +46,10 @@ from pilota.codegen.writer import write_tree
 from pilota.compiler import generate_sources
 from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
+from volo.settings import CONFIG as CONFIG  # volo.yml: the project's settings too
+from volo.settings import KEYS
+from volo.settings import find as find_settings
 
-CONFIG = "volo.yml"
 PYPROJECT = "pyproject.toml"
 TESTS = "tests"  # the folder `volo init` writes the project's tests to
 
@@ -105,6 +107,8 @@ class Config:
     generated: str
     idls: list[IdlEntry]
     keep_unknown_fields: bool = False
+    # The run-time sections (server, client: see volo.settings), kept as written.
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     def to_yaml(self) -> str:
         data = {
@@ -112,6 +116,7 @@ class Config:
             "generated": self.generated,
             "idls": [{"path": i.path, "includes": i.includes} for i in self.idls],
             "options": {"keep_unknown_fields": self.keep_unknown_fields},
+            **self.runtime,
         }
         header = "# volo.yml: what `volo gen` generates from which IDL, and where.\n"
         header += "# Paths are relative to this file.\n"
@@ -133,9 +138,9 @@ class Report:
 
 def find_root(start: Path) -> Path:
     """The folder of the nearest volo.yml: in `start` or the folders above it."""
-    for folder in [start, *start.parents]:
-        if (folder / CONFIG).is_file():
-            return folder
+    found = find_settings(start)
+    if found is not None:
+        return found.parent
     raise ProjectError(f"no {CONFIG} in {start} or any folder above it: run `volo init` first")
 
 
@@ -174,7 +179,8 @@ def load_config(root: Path) -> Config:
     keep = options.get("keep_unknown_fields", False)
     if not isinstance(keep, bool):
         raise ProjectError(f"{path}: 'options.keep_unknown_fields' must be true or false")
-    return Config(package, generated, entries, keep)
+    runtime = {key: data[key] for key in KEYS if key in data}
+    return Config(package, generated, entries, keep, runtime)
 
 
 def _string(data: dict[str, Any], key: str, path: Path) -> str:
@@ -379,8 +385,12 @@ def _project_files(
     server_project = _project_view(schema, config, service.module)
     server_imports = server_project.import_block(
         [],
-        standard=["import argparse", "import logging", "import os", "import sys"],
-        runtime=[f"import volo.{protocol}"],
+        standard=["import argparse", "import logging", "import sys"],
+        runtime=[
+            f"import volo.{protocol}",
+            "from volo.discovery import Registration, registry_from_url",
+            "from volo.settings import settings",
+        ],
         project=[f"from {package}.handler import Handler"],
     )
     return {
@@ -430,8 +440,12 @@ def _thrift_files(
         f"{package}/client.py": render(
             "client.py.jinja",
             client_texts,
-            standard=["import argparse", "import asyncio", "import os", "import sys"],
-            runtime=["import volo.thrift"],
+            standard=["import argparse", "import asyncio", "import sys"],
+            runtime=[
+                "import volo.thrift",
+                "from volo.discovery import from_target",
+                "from volo.settings import settings",
+            ],
         ),
         f"{TESTS}/test_{package}.py": render(
             "test_service.py.jinja",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pilota.runtime.protobuf import Handler
+from volo.discovery import Registration
 from volo.grpc.client import Channel, StreamCall, UnaryCall, connect
 from volo.grpc.health import HealthService, ServingStatus
 from volo.grpc.server import Server
@@ -49,12 +50,17 @@ def run(
     layers: Sequence[Layer] = (),
     workers: int = 1,
     grace: float = 10.0,
+    registration: Registration | None = None,
     **options: Any,
 ) -> None:
     """Serve `handlers` on `host`:`port`, or on `address` ("HOST:PORT"), until
     SIGTERM or SIGINT; then refuse new calls, give those in flight `grace`
     seconds to finish (streams that run on are cancelled then) and return.
     The default address is 127.0.0.1:8080; `options` are `Server`'s.
+
+    With a `registration` (`volo.discovery.Registration`), the server
+    registers in a registry once it listens, and on SIGTERM leaves it before
+    it stops accepting.
 
     With `workers=N`, N processes serve the same port (SO_REUSEPORT), one
     event loop each. An address that cannot be served is logged as one line,
@@ -71,4 +77,4 @@ def run(
         server = Server(handlers, host, port, layers=layers, reuse_port=workers > 1, **options)
     except ValueError as exc:
         give_up(exc)
-    serve(server, workers=workers, grace=grace)
+    serve(server, workers=workers, grace=grace, registration=registration)

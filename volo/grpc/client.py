@@ -14,16 +14,18 @@ the Context's `reply_headers`). A failed call raises `StatusError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import grpc
 import grpc.aio
 
 from pilota.runtime.protobuf import Message, Method, Requests
-from volo.address import format_address, parse_address
-from volo.balance import current_hash_key, make_balancer
+from volo.address import format_address
+from volo.balance import current_hash_key
 from volo.calls import call_timeout
+from volo.discovery import Discover, Instance, InstancePool, from_target
+from volo.errors import ConnectFailed
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
     as_metadata,
@@ -33,8 +35,9 @@ from volo.grpc._common import (
     outgoing,
     serialize,
 )
-from volo.grpc.status import DETAILS_KEY, Code, StatusError, details_from, shown
+from volo.grpc.status import DETAILS_KEY, Code, StatusError, Unavailable, details_from, shown
 from volo.middleware import Context, Layer, Request, Response, stack
+from volo.resilience import BackupRequest, CircuitBreaker, Outcome, Resilience, RetryPolicy
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
@@ -56,11 +59,11 @@ class Endpoint:
 
 
 class Channel:
-    """Sends calls to one or more server addresses (see `connect`)."""
+    """Sends calls to the instances a Discover finds (see `connect`)."""
 
     def __init__(
         self,
-        endpoints: Sequence[Endpoint],
+        discover: Discover,
         *,
         timeout: float | None = None,
         compression: str | None = None,
@@ -68,15 +71,31 @@ class Channel:
         balance: str = "round_robin",
         layers: Sequence[Layer] = (),
         options: Sequence[tuple[str, Any]] = (),
+        connect_timeout: float = 3.0,
+        retries: int = 1,
+        retry: RetryPolicy | None = None,
+        backup: BackupRequest | None = None,
+        breaker: CircuitBreaker | None = None,
+        idempotent: Iterable[str] = (),
+        resolve_timeout: float = 10.0,
     ) -> None:
-        if not endpoints:
-            raise ValueError("a client needs at least one address")
-        self.endpoints = list(endpoints)
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.compression = compression_of(compression)
         self.options = [*message_options(max_message), *options]
-        self.balancer = make_balancer(balance, self.endpoints)
-        self.pipeline = stack(_SendService(self), layers)
+        self.pool = InstancePool(discover, _endpoint, balance, _retire, resolve_timeout)
+        rules = Resilience.of(retries, retry, backup, breaker, idempotent)
+        self.resilience = rules.layer(self.pool, outcome)  # its breakers, per instance
+        self.pipeline = stack(_SendService(self), [*layers, self.resilience])
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """The instances known now."""
+        return self.pool.endpoints
+
+    async def start(self) -> None:
+        """Find the instances (once; the first call does it too)."""
+        await self.pool.start()
 
     def _callable(self, endpoint: Endpoint, method: Method[Any, Any]) -> Any:
         """The grpcio multi-callable for `method` on `endpoint`'s channel."""
@@ -103,7 +122,7 @@ class Channel:
         self, method: Method[Any, Any], timeout: float | None,
         metadata: Mapping[str, str] | None, call: Any,
     ) -> Context:  # fmt: skip
-        endpoint = self.balancer.pick(current_hash_key())
+        endpoint = self.pool.pick(current_hash_key())
         service, _, name = method.path[1:].rpartition("/")
         return Context(
             service, name, False, "client", str(endpoint), outgoing(metadata),
@@ -139,6 +158,7 @@ class Channel:
         return StreamCall(self, method, requests, timeout, metadata)
 
     async def close(self) -> None:
+        await self.pool.close()
         for endpoint in self.endpoints:
             if endpoint.channel is not None:
                 await endpoint.channel.close()
@@ -167,6 +187,8 @@ class UnaryCall(Generic[Resp]):
 
     async def _run(self) -> Resp:
         channel = self._channel
+        if not channel.pool.ready:
+            await channel.pool.start()
         ctx = channel._context(self.method, self._timeout, self._metadata, self)
         try:
             response: Resp = await channel.pipeline.call(ctx, self._request)
@@ -241,6 +263,8 @@ class StreamCall(Generic[Resp]):
         return message  # type: ignore[no-any-return]
 
     async def _open(self) -> None:
+        if not self._channel.pool.ready:
+            await self._channel.pool.start()
         exchange = self._exchange = _Exchange(self._method)
         ctx = self._ctx = self._channel._context(
             self._method, self._timeout, self._metadata, exchange
@@ -296,6 +320,7 @@ class _SendService:
         made = self.channel._callable(endpoint, method)
         metadata = as_metadata(ctx.headers)
         if not ctx.response_stream:
+            await _connected(endpoint, self.channel.connect_timeout)
             call = made(request, timeout=timeout, metadata=metadata)
             try:
                 return await call
@@ -317,6 +342,55 @@ class _SendService:
         if error is not None:
             raise error
         return None
+
+
+async def _connected(endpoint: Endpoint, timeout: float) -> None:
+    """Wait for `endpoint`'s channel to connect: ConnectFailed (the call
+    unsent, free to go elsewhere) if it cannot."""
+    channel = endpoint.channel
+    assert channel is not None  # made with the call's multi-callable
+    ready, failed = grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE
+    state = channel.get_state(try_to_connect=True)
+    if state is ready:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            while state is not ready and state is not failed:
+                await channel.wait_for_state_change(state)
+                state = channel.get_state(try_to_connect=True)
+    except TimeoutError:
+        why = f"no answer within {timeout:g} s"
+        raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: {why}") from None
+    if state is failed:
+        raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: it cannot be reached")
+
+
+class NotConnected(Unavailable, ConnectFailed):
+    """UNAVAILABLE before the call was sent: connecting failed (so the call
+    may go to another instance)."""
+
+
+def _endpoint(instance: Instance) -> Endpoint:
+    return Endpoint(instance.host, instance.port, instance.weight)
+
+
+async def _retire(endpoint: Endpoint) -> None:
+    """An instance is gone: close its channel once its calls are over."""
+    if endpoint.channel is not None:
+        await endpoint.channel.close(grace=30)
+        endpoint.channel, endpoint.callables = None, {}
+
+
+_FAILURES = {Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DEADLINE_EXCEEDED}
+
+
+def outcome(exc: BaseException) -> Outcome:
+    """What a failed gRPC call means for the instance that had it."""
+    if isinstance(exc, ConnectFailed):
+        return Outcome.UNSENT
+    if isinstance(exc, StatusError) and exc.code in _FAILURES:
+        return Outcome.FAILED  # no answer in time, or the server (or its handler) failed
+    return Outcome.ANSWERED
 
 
 def _method_of(ctx: Context) -> Method[Any, Any]:
@@ -362,24 +436,27 @@ def error_of(exc: grpc.aio.AioRpcError, ctx: Context) -> StatusError:
 
 
 def connect(
-    address: str | Sequence[str], *, weights: Sequence[int] | None = None, **options: Any
+    address: str | Sequence[str] | Discover,
+    *,
+    weights: Sequence[int] | None = None,
+    **options: Any,
 ) -> Channel:
-    """A channel to one `host:port`, or several; pass it to a generated client.
-    Use it as `async with volo.grpc.connect(...) as channel:` to close it at the
-    end, or call `close()`.
+    """A channel to one `host:port`, or several, or the instances of a service
+    found by name (`dns://NAME:PORT`, `etcd://HOST:PORT/SERVICE`, or any
+    `volo.discovery.Discover`); pass it to a generated client. Use it as
+    `async with volo.grpc.connect(...) as channel:` to close it at the end,
+    or call `close()`.
 
     Options: timeout (seconds for each call, None: none, the default: streams
     may run long), compression ("gzip", "deflate"), max_message (the largest
     message sent or received, bytes), balance ("round_robin",
     "weighted_random", "consistent_hash"), layers, options (more grpcio
-    channel arguments).
+    channel arguments), connect_timeout, resolve_timeout; what to do when a
+    unary call fails: retries, idempotent, retry, backup, breaker
+    (`volo.resilience`; streaming calls are made once, where first picked).
     """
-    addresses = [address] if isinstance(address, str) else list(address)
-    weights = list(weights) if weights is not None else [1] * len(addresses)
-    if len(weights) != len(addresses):
-        raise ValueError("give one weight per address")
-    endpoints = [
-        Endpoint(*parse_address(text), weight)
-        for text, weight in zip(addresses, weights, strict=True)
-    ]
-    return Channel(endpoints, **options)
+    if isinstance(address, str | Sequence):
+        address = from_target(address, weights)
+    elif weights is not None:
+        raise ValueError("weights go with a list of addresses")
+    return Channel(address, **options)

@@ -19,14 +19,16 @@ from typing import Any, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, message_parts, read_message
-from pilota.runtime.service import ApplicationError
+from pilota.runtime.service import ApplicationError, ApplicationErrorType
 from pilota.runtime.types import DecodeError
 from volo import metainfo
-from volo.address import format_address, parse_address
-from volo.balance import current_hash_key, make_balancer
+from volo.address import format_address
+from volo.balance import current_hash_key
 from volo.calls import call_timeout
-from volo.errors import CallTimeout, RequestTooLarge, TransportError
+from volo.discovery import Discover, Instance, InstancePool, from_target
+from volo.errors import CallTimeout, ConnectFailed, RequestTooLarge, TransportError
 from volo.middleware import Context, Layer, stack
+from volo.resilience import BackupRequest, CircuitBreaker, Outcome, Resilience, RetryPolicy
 from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     PROTOCOLS,
@@ -179,7 +181,7 @@ class _Connection(asyncio.Protocol):
         headers: dict[str, str],
     ) -> Struct | None:
         if self.transport is None:
-            raise TransportError("not connected")
+            raise ConnectFailed("not connected")
         if timeout is not None and timeout <= 0 and not oneway:
             raise CallTimeout.after(method, timeout)  # its time is up before it starts
         protocol = self.wire.protocol
@@ -239,20 +241,24 @@ class Endpoint:
 
 
 class ClientTransport:
-    """Sends calls to one or more server addresses.
+    """Sends calls to the instances a Discover finds (`volo.discovery`): a
+    fixed list of addresses, the addresses of a DNS name, or the instances
+    registered in etcd, followed as they come and go.
 
     Each address has a pool of up to `pool_size` connections, opened as
     needed and each carrying many calls at once. A balancer picks the address
     for every call (see `balance` in `connect`). When connecting fails, the
     call moves on to another address, `retries` more times at most; a call
-    already sent is never resent (it may have run).
+    already sent is never resent (it may have run) unless its method is
+    declared `idempotent`; `retry`, `backup` and `breaker` add a retry policy,
+    backup requests and circuit breakers (see `volo.resilience`).
 
     Closes its connections on `close()`, or at the end of `async with`.
     """
 
     def __init__(
         self,
-        endpoints: Sequence[Endpoint],
+        discover: Discover,
         *,
         protocol: str = "binary",
         framing: str = "framed",
@@ -261,6 +267,11 @@ class ClientTransport:
         timeout: float | None = 5.0,
         connect_timeout: float | None = 3.0,
         retries: int = 1,
+        retry: RetryPolicy | None = None,
+        backup: BackupRequest | None = None,
+        breaker: CircuitBreaker | None = None,
+        idempotent: Iterable[str] = (),
+        resolve_timeout: float = 10.0,
         pool_size: int = 1,
         balance: str = "round_robin",
         max_frame: int = DEFAULT_MAX_FRAME,
@@ -274,9 +285,6 @@ class ClientTransport:
         for name in transforms:
             if name not in TRANSFORMS:
                 raise ValueError(f"unknown transform {name!r}: expected {_one_of(TRANSFORMS)}")
-        if not endpoints:
-            raise ValueError("a client needs at least one address")
-        self.endpoints = list(endpoints)
         self.wire = WireFormat(Framing(framing), protocol)
         if transforms and not self.wire.framing.has_header:
             raise ValueError("transforms need framing 'header' or 'header-in-framed'")
@@ -286,12 +294,24 @@ class ClientTransport:
         self.multiplexed = multiplexed
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.retries = retries
         self.pool_size = max(1, pool_size)
         self.max_frame = max_frame
-        self.balancer = make_balancer(balance, self.endpoints)
-        self.layers = list(layers)
-        self.pipeline = stack(_SendService(self), layers)
+        self.pool = InstancePool(discover, _endpoint, balance, self._retire, resolve_timeout)
+        self.rules = Resilience.of(retries, retry, backup, breaker, idempotent)
+        # Straight to an open connection when nothing else has a say in a call.
+        self.direct = not layers and self.rules.plain
+        self.resilience = self.rules.layer(self.pool, outcome)  # its breakers, per instance
+        self.pipeline = stack(_SendService(self), [*layers, self.resilience])
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """The instances known now."""
+        return self.pool.endpoints
+
+    async def start(self) -> None:
+        """Find the instances (once; the first call does it too): a
+        TransportError when none is found within `resolve_timeout`."""
+        await self.pool.start()
 
     def _ready(self, endpoint: Endpoint) -> _Connection | None:
         """The pool's next connection to `endpoint`, if the pool is full and it is usable."""
@@ -328,9 +348,9 @@ class ClientTransport:
             except TimeoutError as exc:
                 seconds = self.connect_timeout
                 why = _why(exc) if seconds is None else f"no answer within {seconds:g} s"
-                raise TransportError(f"cannot connect to {endpoint}: {why}") from exc
+                raise ConnectFailed(f"cannot connect to {endpoint}: {why}") from exc
             except OSError as exc:
-                raise TransportError(f"cannot connect to {endpoint}: {_why(exc)}") from exc
+                raise ConnectFailed(f"cannot connect to {endpoint}: {_why(exc)}") from exc
             endpoint.connections.append(connection)
             return connection
 
@@ -346,9 +366,12 @@ class ClientTransport:
         """Send one call through the layers; what generated clients call.
         `timeout`: this call's, over any `volo.timeout` block's and the
         transport's (None: not given here)."""
-        endpoint = self.balancer.pick(current_hash_key())
+        if not self.pool.ready:
+            return self._call_when_ready(service, method, args, result_class, oneway, timeout)
+        endpoint = self.pool.pick(current_hash_key())
         seconds = call_timeout(timeout, self.timeout)
-        if not self.layers:
+        rules = self.rules
+        if self.direct and not (rules.idempotent and rules.is_idempotent(service, method)):
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
             if connection is not None:
@@ -368,27 +391,40 @@ class ClientTransport:
         )
         return self.pipeline.call(ctx, args)
 
+    async def _call_when_ready(
+        self,
+        service: str,
+        method: str,
+        args: Struct,
+        result_class: type[Struct] | None,
+        oneway: bool,
+        timeout: float | None,
+    ) -> Struct | None:
+        await self.pool.start()
+        return await self.call(service, method, args, result_class, oneway, timeout)
+
     async def send(self, ctx: Context, args: Struct) -> Struct | None:
-        endpoint: Endpoint = ctx.endpoint
-        tried: list[Endpoint] = []
-        while True:
-            try:
-                connection = await self._connected(endpoint)
-                break
-            except TransportError:
-                tried.append(endpoint)
-                if len(tried) > self.retries:
-                    raise
-                # Another address if there is one not tried yet; else the same again.
-                untried = [e for e in self.endpoints if e not in tried]
-                endpoint = untried[0] if untried else endpoint
-                ctx.peer, ctx.endpoint = str(endpoint), endpoint
+        """Send the call to `ctx.endpoint` (the resilience layer chose it)."""
+        connection = await self._connected(ctx.endpoint)
         name = ctx.service + SEPARATOR + ctx.method if self.multiplexed else ctx.method
         return await connection.call(
             name, args, ctx.result_class, ctx.oneway, ctx.timeout, ctx.headers
         )
 
+    async def _retire(self, endpoint: Endpoint) -> None:
+        """An instance is gone: close its connections once their calls are over."""
+        try:
+            for connection in endpoint.connections:
+                while connection.pending:
+                    await asyncio.wait([call[0] for call in connection.pending.values()])
+        finally:
+            for connection in endpoint.connections:
+                if connection.transport is not None:
+                    connection.transport.close()
+            endpoint.connections = []
+
     async def close(self) -> None:
+        await self.pool.close()
         for endpoint in self.endpoints:
             for connection in endpoint.connections:
                 if connection.transport is not None:
@@ -401,6 +437,21 @@ class ClientTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _endpoint(instance: Instance) -> Endpoint:
+    return Endpoint(instance.host, instance.port, instance.weight)
+
+
+def outcome(exc: BaseException) -> Outcome:
+    """What a failed Thrift call means for the instance that had it."""
+    if isinstance(exc, ConnectFailed):
+        return Outcome.UNSENT
+    if isinstance(exc, TransportError | CallTimeout):
+        return Outcome.FAILED
+    if isinstance(exc, ApplicationError) and exc.kind is ApplicationErrorType.INTERNAL_ERROR:
+        return Outcome.FAILED  # the handler failed (it raised what its method does not declare)
+    return Outcome.ANSWERED
 
 
 def _one_of(names: Iterable[str]) -> str:
@@ -429,25 +480,28 @@ class _SendService:
 
 
 def connect(
-    address: str | Sequence[str], *, weights: Sequence[int] | None = None, **options: Any
+    address: str | Sequence[str] | Discover,
+    *,
+    weights: Sequence[int] | None = None,
+    **options: Any,
 ) -> ClientTransport:
-    """A client transport to one `host:port`, or several; pass it to a generated
-    client. Use it as `async with volo.connect(...) as transport:` to close it
-    at the end, or call `close()`.
+    """A client transport to one `host:port`, or several, or the instances of a
+    service found by name (`dns://NAME:PORT`, `etcd://HOST:PORT/SERVICE`, or
+    any `volo.discovery.Discover`); pass it to a generated client. Use it as
+    `async with volo.thrift.connect(...) as transport:` to close it at the
+    end, or call `close()`.
 
     Options: protocol ("binary", "compact", "json"), framing ("framed",
     "buffered", "header", "header-in-framed"), multiplexed (name the service
     in every call, for a server of several services), transforms (THeader:
-    ["zlib"]), timeout and connect_timeout (seconds; None for none), retries,
+    ["zlib"]), timeout and connect_timeout (seconds; None for none),
     pool_size, balance ("round_robin", "weighted_random", "consistent_hash"),
-    max_frame (the largest request sent and reply read, inflated), layers.
+    max_frame (the largest request sent and reply read, inflated), layers,
+    resolve_timeout (seconds to find the first instances); what to do when a
+    call fails: retries, idempotent, retry, backup, breaker (`volo.resilience`).
     """
-    addresses = [address] if isinstance(address, str) else list(address)
-    weights = list(weights) if weights is not None else [1] * len(addresses)
-    if len(weights) != len(addresses):
-        raise ValueError("give one weight per address")
-    endpoints = [
-        Endpoint(*parse_address(text), weight)
-        for text, weight in zip(addresses, weights, strict=True)
-    ]
-    return ClientTransport(endpoints, **options)
+    if isinstance(address, str | Sequence):
+        address = from_target(address, weights)
+    elif weights is not None:
+        raise ValueError("weights go with a list of addresses")
+    return ClientTransport(address, **options)

@@ -35,6 +35,7 @@ from pilota.runtime.types import STRUCT, DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
 from volo.calls import enter_call
+from volo.discovery import Registration
 from volo.lifecycle import give_up, serve, start_error
 from volo.middleware import Context, Layer, stack
 from volo.thrift.framing import (
@@ -947,12 +948,17 @@ def run(
     workers: int = 1,
     grace: float = 10.0,
     limits: Limits = Limits(),  # frozen: one shared default is safe
+    registration: Registration | None = None,
 ) -> None:
     """Serve `handlers` (one, or several on one port: see `Server`) on
     `host`:`port`, or on `address` ("HOST:PORT"), until SIGTERM or SIGINT;
     then stop accepting, let calls in flight finish (up to `grace` seconds)
     and return. The default address is 127.0.0.1:8080. `limits`: see
     `Limits` (each worker has its own).
+
+    With a `registration` (`volo.discovery.Registration`), the server
+    registers in a registry once it listens, and on SIGTERM leaves it before
+    it stops accepting.
 
     With `workers=N`, N processes serve the same port (SO_REUSEPORT), one event
     loop each; uvloop is used when it is installed.
@@ -969,4 +975,4 @@ def run(
         server = Server(handlers, host, port, layers=layers, limits=limits, reuse_port=workers > 1)
     except ValueError as exc:
         give_up(exc)
-    serve(server, workers=workers, grace=grace)
+    serve(server, workers=workers, grace=grace, registration=registration)
