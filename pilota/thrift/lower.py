@@ -853,6 +853,17 @@ class _Lowering:
             value = self.const_value(found)
             if value is None:
                 return None
+            if (
+                isinstance(value, ir.StructValue)
+                and isinstance(declared, ir.NamedType)
+                and isinstance(declared.definition, ir.Struct)
+            ):
+                # Apache takes a constant's name for a struct value only through a typedef.
+                self.diag.warning(
+                    f"{where} uses struct constant '{node.name}' as a value; "
+                    "Apache's compiler rejects this: write the value out",
+                    node.loc,
+                )
             return self.convert(value, found, declared, node, where)
         head, dot, member_name = node.name.rpartition(".")
         enum = self.lookup(scope, head) if dot else None
