@@ -2,8 +2,9 @@
 `pyright` in strict mode with no rule turned off, and `ruff check` (its default
 rules, and the pycodestyle warnings such as trailing whitespace).
 
-Checked: every golden case, and a package generated from the test IDLs (and
-Apache's ThriftTest.thrift when ../shared is there; in CI it must be).
+Checked: every golden case, a package generated from the test IDLs (and
+Apache's ThriftTest.thrift when ../shared is there; in CI it must be), and one
+from tests/idl/torture/, names chosen to collide with what generated code uses.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
         idls.append(need_shared("corpus", "thrift", "apache-0.17", "ThriftTest.thrift"))
     pilota.generate(idls, root / "rich_and_thrift_test")
     names.append("rich_and_thrift_test")
+    pilota.generate([IDL / "torture" / "torture.thrift"], root / "torture")
+    names.append("torture")
     return root, names
 
 

@@ -3,10 +3,13 @@
 The rules, applied in order (the wire always keeps the IDL name):
 
 1. a `pilota.name` annotation, if present, replaces the IDL name;
-2. Python keywords, `self`, names that would shadow a generated member, and
-   names private to generated code get a trailing `_` (`from` → `from_`);
-3. names that start with `__` would be name-mangled by Python inside a class,
+2. names that start with `__` would be name-mangled by Python inside a class,
    so they are prefixed with `x` (`__id` → `x__id`);
+3. Python keywords, `self`, and names the generated code needs where the name
+   is bound (its own aliases `_p`, `_t`...; the builtins it uses, such as
+   `list` or `object`; a generated member; for an enum value, the names
+   `enum` reserves, `_x_` and `_missing_` among them) get a trailing `_`
+   until they are none of those (`from` → `from_`, `list` → `list_`);
 4. whatever still collides within its scope gets further `_` until unique.
 """
 
@@ -29,6 +32,23 @@ EXCEPTION_MEMBERS = STRUCT_MEMBERS | {"args", "with_traceback", "add_note"}
 SERVICE_MEMBERS = frozenset({"self", "call", "_call", "close", "_caller"})
 # Members of every IntEnum, which an enum value name must not replace.
 ENUM_MEMBERS = frozenset({"name", "value", "mro"})
+# An IntEnum's value is also an int: its members must not replace int's either
+# (the type checkers refuse it), nor take the names `enum` reserves.
+INT_MEMBERS = frozenset(
+    {
+        "as_integer_ratio", "bit_count", "bit_length", "conjugate", "denominator",
+        "from_bytes", "imag", "is_integer", "numerator", "real", "to_bytes",
+    }
+)  # fmt: skip
+# The builtins generated Thrift modules use: in annotations, values, and the
+# bodies of generated methods. No name the module or a method binds may take
+# one (tests/test_codegen_names.py checks the list against the generated code).
+GENERATED_BUILTINS = frozenset(
+    {
+        "bool", "bytes", "classmethod", "dict", "float", "frozenset", "int", "list",
+        "NotImplementedError", "object", "set", "str", "tuple",
+    }
+)  # fmt: skip
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -42,9 +62,19 @@ def python_name(
         name = renamed
     if name.startswith("__"):
         name = "x" + name
-    if keyword.iskeyword(name) or name == "self" or name in reserved:
+    while keyword.iskeyword(name) or name == "self" or name in reserved:
         name += "_"
     return name
+
+
+def enum_member_name(name: str, annotations: ir.Annotations = ()) -> str:
+    """The Python spelling of an enum value's name: rules 1 to 3, where `enum`
+    reserves its members' names; and a name that starts with `_` is prefixed
+    with `x`, as rule 2 does: Python's enum reserves `_sunder_` names (`_x_`,
+    `_missing_`), and the type checkers take others for private, or no members
+    (a value is named outside its enum: in constants and defaults)."""
+    name = python_name(name, annotations, ENUM_MEMBERS | INT_MEMBERS)
+    return "x" + name if name.startswith("_") else name
 
 
 def unique(name: str, taken: set[str]) -> str:

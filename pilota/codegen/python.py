@@ -167,6 +167,11 @@ def docstring(text: str | None, indent: str) -> str | None:
     return '"""' + "\n".join(indented) + "\n" + indent + '"""'
 
 
+def _one_line(text: str) -> str:
+    """`text` for a comment: what is not printable (a newline in a file's name) escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def python_literal(value: Any) -> str:
     """A scalar as Python source (repr is always a safe literal for these)."""
     if isinstance(value, float):
@@ -204,11 +209,15 @@ class _ModuleBuilder:
         self.placement = placement
         self.options = options
         self.path = placement[module]
-        self.view = PyModule(self.path, PurePosixPath(module.path).name, module.doc)
-        self.taken: set[str] = set(names.MODULE_PRIVATE)
+        self.view = PyModule(self.path, _one_line(PurePosixPath(module.path).name), module.doc)
+        # Module-level names: none may take an alias or a builtin the module uses.
+        self.taken: set[str] = set(names.MODULE_PRIVATE | names.GENERATED_BUILTINS)
         self.aliases: dict[ir.Module, str] = {}
         self.py_names: dict[ir.Definition, str] = {}
         self.own_field_names: dict[ir.Struct, dict[str, str]] = {}
+        # names a struct's fields must not take, past the usual (an args struct's
+        # fields are its method's parameters: the method's body looks names up)
+        self.extra_reserved: dict[ir.Struct, frozenset[str]] = {}
         self.builders: dict[ir.Module, _ModuleBuilder] = {}
 
     # ---- names --------------------------------------------------------------------
@@ -355,16 +364,52 @@ class _ModuleBuilder:
         # A class attribute shadows, inside the class body, any module-level name
         # an annotation there uses (a type, an include alias, `int`, `_p`...), so
         # field names steer clear of every identifier in the class's annotations.
-        reserved = {
+        # As parameters of `__init__`, they steer clear of what its body looks up:
+        # the module's aliases, builtins, and the names in mutable defaults.
+        members = {
             ir.StructKind.UNION: names.UNION_MEMBERS,
             ir.StructKind.EXCEPTION: names.EXCEPTION_MEMBERS,
         }.get(struct.kind, names.STRUCT_MEMBERS)
         used = _identifiers(self.annotation(f.type) for f in struct.fields)
+        defaults = {
+            name
+            for f in struct.fields
+            if isinstance(f.default, _MUTABLE_VALUES)
+            for name in self.lookups(f.default, f.type)
+        }
+        reserved = (
+            members | names.MODULE_PRIVATE | names.GENERATED_BUILTINS | used | defaults
+            | self.extra_reserved.get(struct, frozenset())
+        )  # fmt: skip
         taken: set[str] = set()
         return {
-            f.name: names.unique(names.python_name(f.name, f.annotations, reserved | used), taken)
+            f.name: names.unique(names.python_name(f.name, f.annotations, reserved), taken)
             for f in struct.fields
         }
+
+    def lookups(self, value: ir.Value, t: ir.Type) -> set[str]:
+        """The module-level names `self.value(value, t)` looks up (the first part of
+        each dotted one), found without spelling it (which names struct fields)."""
+        found: set[str] = set()
+        pending = [(value, t)]
+        while pending:
+            v, t = pending.pop()
+            target = ir.unalias(t)
+            if isinstance(v, ir.EnumValue):
+                found.add(self.ref(v.member.enum).partition(".")[0])
+            elif isinstance(v, ir.StructValue):
+                found.add(self.ref(v.struct).partition(".")[0])
+                by_name = {f.name: f for f in v.struct.fields}
+                pending += [(item, by_name[name].type) for name, item in v.fields]
+            elif isinstance(v, ir.ListValue | ir.SetValue):
+                element = target.element if isinstance(target, ir.ListType | ir.SetType) else t
+                pending += [(item, element) for item in v.items]
+            elif isinstance(v, ir.MapValue) and isinstance(target, ir.MapType):
+                pending += [(k, target.key) for k, _ in v.items]
+                pending += [(item, target.value) for _, item in v.items]
+            elif isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Enum):
+                found.add(self.ref(target.definition).partition(".")[0])  # `Enum(5)`
+        return found
 
     # ---- definitions ------------------------------------------------------------------
 
@@ -494,8 +539,15 @@ class _ModuleBuilder:
             args = [_with_zero_default(f) for f in method.args]
             args_struct = ir.Struct(f"{method.name}_args", self.module, fields=args)
             args_name = names.unique(f"{name}_{method.name}_args", self.taken)
-            structs.append(self.struct(args_struct, args_name))
             result_name = "None"  # a oneway method gets no reply, so has no result struct
+            if not method.oneway:
+                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
+            returns = self.annotation(method.result) if method.result is not None else "None"
+            # The arguments are the client's parameters: its body looks these up.
+            self.extra_reserved[args_struct] = frozenset(
+                {"result", args_name, result_name, *_identifiers([returns])}
+            )
+            structs.append(self.struct(args_struct, args_name))
             if not method.oneway:
                 # Apache's result struct: `success` (id 0) unless void, then each exception.
                 result_fields = [
@@ -508,7 +560,6 @@ class _ModuleBuilder:
                 result_struct = ir.Struct(
                     f"{method.name}_result", self.module, fields=result_fields
                 )
-                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
                 structs.append(self.struct(result_struct, result_name))
             methods.append(
                 PyMethod(
@@ -518,7 +569,7 @@ class _ModuleBuilder:
                     method.name,
                     self.parameters(method.args, self.field_names(args_struct).values()),
                     list(self.field_names(args_struct).values()),
-                    self.annotation(method.result) if method.result is not None else "None",
+                    returns,
                     args_name,
                     result_name,
                     method.oneway,
@@ -600,7 +651,7 @@ _MUTABLE_VALUES = (ir.ListValue, ir.SetValue, ir.MapValue, ir.StructValue)
 def _member_names(enum: ir.Enum) -> dict[str, str]:
     taken: set[str] = set()
     return {
-        m.name: names.unique(names.python_name(m.name, m.annotations, names.ENUM_MEMBERS), taken)
+        m.name: names.unique(names.enum_member_name(m.name, m.annotations), taken)
         for m in enum.members
     }
 
