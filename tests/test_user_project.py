@@ -260,3 +260,14 @@ def test_a_service_of_void_and_oneway_methods(tmp_path: Path) -> None:
     client = (project / "log" / "client.py").read_text()
     assert '        await client.write(line="")\n        print("Log.write returned")\n' in client
     check_project(project, "log", Path(sys.executable), tests=2)
+
+
+def test_a_project_of_colliding_names(tmp_path: Path) -> None:
+    """tests/idl/torture/: its service's methods and parameters take names the
+    generated code uses (`_p`, `_t`, `result`, `_call`, `raise`, `float`)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    run([TOOLS / "volo", "init", "torture", REPO / "tests" / "idl" / "torture" / "torture.thrift"], project)
+    tests = (project / "tests" / "test_torture.py").read_text()
+    assert "client.x_call(self_=0, cls=0)" in tests  # `_call` is private-looking: x_call
+    check_project(project, "torture", Path(sys.executable), tests=6)

@@ -7,9 +7,10 @@ The rules, applied in order (the wire always keeps the IDL name):
    so they are prefixed with `x` (`__id` → `x__id`);
 3. Python keywords, `self`, and names the generated code needs where the name
    is bound (its own aliases `_p`, `_t`...; the builtins it uses, such as
-   `list` or `object`; a generated member; for an enum value, the names
-   `enum` reserves, `_x_` and `_missing_` among them) get a trailing `_`
-   until they are none of those (`from` → `from_`, `list` → `list_`);
+   `list` or `object`; a generated member; an enum's or an int's members) get
+   a trailing `_` until they are none of those (`from` → `from_`, `list` →
+   `list_`); an enum value or a method, used from outside its class, that
+   would start with `_` is prefixed with `x` (see `public_name`);
 4. whatever still collides within its scope gets further `_` until unique.
 """
 
@@ -67,14 +68,22 @@ def python_name(
     return name
 
 
+def public_name(
+    name: str, annotations: ir.Annotations = (), reserved: frozenset[str] = frozenset()
+) -> str:
+    """`python_name`, for a member used from outside its class (an enum value, a
+    service method): one that would start with `_` is prefixed with `x`, as rule 2
+    does, since the type checkers take it for private (or, in an enum, for no
+    member) and Python's enum reserves `_sunder_` names (`_x_`, `_missing_`)."""
+    name = python_name(name, annotations, reserved)
+    while name.startswith("_"):
+        name = python_name("x" + name, (), reserved)
+    return name
+
+
 def enum_member_name(name: str, annotations: ir.Annotations = ()) -> str:
-    """The Python spelling of an enum value's name: rules 1 to 3, where `enum`
-    reserves its members' names; and a name that starts with `_` is prefixed
-    with `x`, as rule 2 does: Python's enum reserves `_sunder_` names (`_x_`,
-    `_missing_`), and the type checkers take others for private, or no members
-    (a value is named outside its enum: in constants and defaults)."""
-    name = python_name(name, annotations, ENUM_MEMBERS | INT_MEMBERS)
-    return "x" + name if name.startswith("_") else name
+    """The Python spelling of an enum value's name (see `public_name`)."""
+    return public_name(name, annotations, ENUM_MEMBERS | INT_MEMBERS)
 
 
 def unique(name: str, taken: set[str]) -> str:

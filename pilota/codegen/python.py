@@ -564,7 +564,7 @@ class _ModuleBuilder:
             methods.append(
                 PyMethod(
                     names.unique(
-                        names.python_name(method.name, method.annotations, used), method_names
+                        names.public_name(method.name, method.annotations, used), method_names
                     ),
                     method.name,
                     self.parameters(method.args, self.field_names(args_struct).values()),
