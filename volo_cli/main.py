@@ -134,7 +134,7 @@ def idl_gen(
     the file's name. Nothing is written unless the whole run succeeds.
     """
     from pilota.codegen.python import Options, generate_python
-    from pilota.codegen.writer import write_tree
+    from pilota.codegen.writer import WriteRefused, write_tree
     from pilota.compiler import proto_refusal
 
     refusal = proto_refusal(files)
@@ -149,6 +149,10 @@ def idl_gen(
     generated = generate_python(schema, Options(keep_unknown_fields=keep_unknown_fields))
     try:
         written = write_tree(generated, out_dir)
+    except WriteRefused as exc:
+        reason = f"{exc.strerror}; nothing was written"
+        click.echo(f"volo: cannot write '{exc.filename}': {reason}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"volo: cannot write to '{out_dir}': {exc.strerror or exc}", err=True)
         sys.exit(1)
