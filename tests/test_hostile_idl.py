@@ -338,6 +338,19 @@ def test_work_grows_linearly_with_chains_and_errors(tmp_path: Path, case: str) -
     assert large <= 2.3 * small, (small, large)
 
 
+def test_work_grows_linearly_with_the_uses_of_a_long_typedef_chain(tmp_path: Path) -> None:
+    """Each use of the last typedef once followed the whole chain again, twice over
+    (a value is checked, then generated): 5,000 constants of a 5,000-link chain took 12 s."""
+
+    def text(n: int) -> str:
+        typedefs = "".join(f"typedef T{i} T{i + 1}\n" for i in range(n))
+        uses = "".join(f"const T{n} C{i} = {i}\nstruct S{i} {{ 1: T{n} a = {i} }}\n" for i in range(n))
+        return f"typedef i32 T0\n{typedefs}{uses}service S {{ void f(1: T{n} a) }}\n"
+
+    small, large = (work(tmp_path, text(n), True) for n in (300, 600))
+    assert large <= 2.3 * small, (small, large)
+
+
 def test_hints_and_reparses_are_bounded_however_many_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -203,9 +203,14 @@ def _double_quoted(value: str | bytes) -> str:
 
 class _ModuleBuilder:
     def __init__(
-        self, module: ir.Module, placement: dict[ir.Module, PurePosixPath], options: Options
+        self,
+        module: ir.Module,
+        placement: dict[ir.Module, PurePosixPath],
+        options: Options,
+        unalias: ir.Unaliaser,
     ):
         self.module = module
+        self.unalias = unalias  # shared by the builders of a schema
         self.placement = placement
         self.options = options
         self.path = placement[module]
@@ -267,8 +272,8 @@ class _ModuleBuilder:
     def annotation(self, t: ir.Type, hashed: bool = False) -> str:
         """The Python type of `t`; `hashed` for set members and map keys, which
         decode to hashable containers."""
-        if hashed and isinstance(ir.unalias(t), ir.ListType | ir.SetType | ir.MapType):
-            t = ir.unalias(t)
+        if hashed and isinstance(self.unalias(t), ir.ListType | ir.SetType | ir.MapType):
+            t = self.unalias(t)
         if isinstance(t, ir.BaseType):
             if t.kind is ir.BaseKind.UUID:
                 self.view.uses_uuid = True
@@ -285,7 +290,7 @@ class _ModuleBuilder:
         return self.ref(t.definition)
 
     def spec_type(self, t: ir.Type) -> str:
-        t = ir.unalias(t)
+        t = self.unalias(t)
         if isinstance(t, ir.BaseType):
             return _SPEC_CODES[t.kind]
         if isinstance(t, ir.ListType):
@@ -303,7 +308,7 @@ class _ModuleBuilder:
     def value(self, v: ir.Value, t: ir.Type, frozen: bool = False) -> str:
         """`v` as a Python expression of type `t`; `frozen` builds immutable
         containers (for constants and hashed positions)."""
-        target = ir.unalias(t)
+        target = self.unalias(t)
         if isinstance(v, ir.EnumValue):
             enum = self.ref(v.member.enum)
             member = self.member_names(v.member.enum)[v.member.name]
@@ -394,7 +399,7 @@ class _ModuleBuilder:
         pending = [(value, t)]
         while pending:
             v, t = pending.pop()
-            target = ir.unalias(t)
+            target = self.unalias(t)
             if isinstance(v, ir.EnumValue):
                 found.add(self.ref(v.member.enum).partition(".")[0])
             elif isinstance(v, ir.StructValue):
@@ -502,7 +507,7 @@ class _ModuleBuilder:
         """A function that makes a fresh `value` each call, for a mutable default."""
         if isinstance(value, ir.ListValue | ir.SetValue | ir.MapValue) and not value.items:
             # the type itself: a lambda returning `[]` has an element type pyright cannot know
-            target = ir.unalias(t)
+            target = self.unalias(t)
             return {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}[type(target)]
         return f"lambda: {self.value(value, t)}"
 
@@ -536,7 +541,7 @@ class _ModuleBuilder:
         for method in service.methods:
             # An argument that does not arrive decodes to its type's zero value, as in
             # Kitex: what the handler gets is always of the type it is annotated with.
-            args = [_with_zero_default(f) for f in method.args]
+            args = [_with_zero_default(f, self.unalias) for f in method.args]
             args_struct = ir.Struct(f"{method.name}_args", self.module, fields=args)
             args_name = names.unique(f"{name}_{method.name}_args", self.taken)
             result_name = "None"  # a oneway method gets no reply, so has no result struct
@@ -596,7 +601,7 @@ class _ModuleBuilder:
         defaulted = False
         for f, py_name in zip(args, py_names, strict=True):
             annotation = self.annotation(f.type)
-            zero = None if f.required else _zero_value(f.type)
+            zero = None if f.required else _zero_value(f.type, self.unalias)
             if f.default is None and not defaulted:
                 nullable = not f.required and zero is None
                 params.append(f"{py_name}: {annotation}" + (" | None" if nullable else ""))
@@ -610,17 +615,17 @@ class _ModuleBuilder:
         return params
 
 
-def _with_zero_default(f: ir.Field) -> ir.Field:
+def _with_zero_default(f: ir.Field, unalias: ir.Unaliaser) -> ir.Field:
     """An argument, with its type's zero value as default if it has none and may be absent."""
-    zero = None if f.default is not None or f.required else _zero_value(f.type)
+    zero = None if f.default is not None or f.required else _zero_value(f.type, unalias)
     return f if zero is None else replace(f, default=zero)
 
 
-def _zero_value(t: ir.Type) -> ir.Value | None:
+def _zero_value(t: ir.Type, unalias: ir.Unaliaser) -> ir.Value | None:
     """The zero value of a type (0, "", an empty list, enum value 0, ...); None for a
     struct, union or exception, which have none, nor has an enum without members
     (Python's enum cannot make one of those)."""
-    t = ir.unalias(t)
+    t = unalias(t)
     if isinstance(t, ir.BaseType):
         return _ZERO_VALUES.get(t.kind, 0)
     if isinstance(t, ir.ListType):
@@ -744,7 +749,8 @@ def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilde
     """A builder per module of `schema`, each with its view model filled in."""
     modules = list(schema.modules.values())
     placement = _placement(modules)
-    builders = {m: _ModuleBuilder(m, placement, options) for m in modules}
+    unalias = ir.Unaliaser()
+    builders = {m: _ModuleBuilder(m, placement, options, unalias) for m in modules}
     all_names: dict[ir.Definition, str] = {}
     for builder in builders.values():
         builder.build(all_names)
@@ -869,7 +875,7 @@ class ImportingModule:
         home_names = set(owner.py_names.values()) | {
             name for s in owner.view.services for name in (s.handler, s.client)
         }
-        self._spelling = _ModuleBuilder(home, owner.placement, owner.options)
+        self._spelling = _ModuleBuilder(home, owner.placement, owner.options, owner.unalias)
         # A module of no definitions stands for `home` when its names must be qualified.
         bare = home if not home_names & reserved else ir.Module(home.path, home.name)
         self._spelling.module = bare

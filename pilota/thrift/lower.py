@@ -113,16 +113,18 @@ def type_name(t: ir.Type) -> str:
     return f"{kind} '{definition.name}'"
 
 
-def same_type(a: ir.Type, b: ir.Type) -> bool:
-    a, b = ir.unalias(a), ir.unalias(b)
+def same_type(
+    a: ir.Type, b: ir.Type, unalias: Callable[[ir.Type], ir.Type] = ir.unalias
+) -> bool:
+    a, b = unalias(a), unalias(b)
     if isinstance(a, ir.BaseType) and isinstance(b, ir.BaseType):
         return a.kind is b.kind
     if isinstance(a, ir.ListType) and isinstance(b, ir.ListType):
-        return same_type(a.element, b.element)
+        return same_type(a.element, b.element, unalias)
     if isinstance(a, ir.SetType) and isinstance(b, ir.SetType):
-        return same_type(a.element, b.element)
+        return same_type(a.element, b.element, unalias)
     if isinstance(a, ir.MapType) and isinstance(b, ir.MapType):
-        return same_type(a.key, b.key) and same_type(a.value, b.value)
+        return same_type(a.key, b.key, unalias) and same_type(a.value, b.value, unalias)
     if isinstance(a, ir.NamedType) and isinstance(b, ir.NamedType):
         return a.definition is b.definition
     return False
@@ -165,6 +167,10 @@ class _Lowering:
         self.declared_later: set[tuple[_UseSite, ir.Definition]] = set()  # each reported once
         self.cut: set[int] = set()  # id() of each name of a constant that closes a cycle
         self.hint_searches = 0
+        # Once typedef cycles are broken: where each typedef leads, and the latest
+        # declaration on its way within its module (see `value`), each found once.
+        self.unalias = ir.Unaliaser()
+        self.latest_on_the_way: dict[ir.Definition, tuple[int, int]] = {}
         self.member_tables: dict[ir.Enum, dict[str, ir.EnumMember]] = {}
 
     def run(self, files: Sequence[ParsedFile]) -> dict[Path, ir.Module]:
@@ -538,7 +544,7 @@ class _Lowering:
 
     def check_throws(self, method: ir.Method, node: ast.Function) -> None:
         for fld, fld_node in zip(method.throws, node.throws, strict=False):
-            target = ir.unalias(fld.type)
+            target = self.unalias(fld.type)
             if target is _UNRESOLVED:
                 continue
             if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Struct):
@@ -641,10 +647,10 @@ class _Lowering:
         self, scope: _Scope, node: ast.ConstValue, declared: ir.Type, where: str
     ) -> ir.Value | None:
         """Evaluate `node` as a value of type `declared`; None (reported) if it is not one."""
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if t is _UNRESOLVED:
             return None
-        named: ir.Type | None = declared
+        named: ir.Type | None = declared if self.declared_later_on_the_way(declared) else None
         while isinstance(named, ir.NamedType):  # the type, and each typedef it goes through
             self.check_declared_before(named.definition)
             named = named.definition.type if isinstance(named.definition, ir.Typedef) else None
@@ -709,6 +715,34 @@ class _Lowering:
                 return self.struct_value(scope, node, definition, where)
         self.mismatch(node, declared, where)
         return None
+
+    def declared_later_on_the_way(self, declared: ir.Type) -> bool:
+        """Whether the type a value is evaluated as, or a typedef it goes through,
+        is declared after the value in the same file: only then is the way walked
+        (each value would otherwise walk a chain of typedefs anew)."""
+        site = self.use_site
+        if site is None or not isinstance(declared, ir.NamedType):
+            return False
+        first = declared.definition
+        if first.module is not site.module:
+            return False  # and neither are those it leads to: includes form no cycle
+        way: list[ir.Definition] = []
+        latest = (0, 0)
+        current: ir.Definition | None = first
+        while current is not None:
+            known = self.latest_on_the_way.get(current)
+            if known is not None:
+                latest = known
+                break
+            way.append(current)
+            target = current.type if isinstance(current, ir.Typedef) else None
+            following = target.definition if isinstance(target, ir.NamedType) else None
+            same_file = following is not None and following.module is first.module
+            current = following if same_file else None
+        for definition in reversed(way):
+            here = (definition.loc.line, definition.loc.col) if definition.loc else (0, 0)
+            latest = self.latest_on_the_way[definition] = max(latest, here)
+        return self.latest_on_the_way[first] >= (site.loc.line, site.loc.col)
 
     def check_declared_before(self, definition: ir.Definition) -> None:
         """Warn when the value being evaluated uses a definition of its own file
@@ -841,7 +875,7 @@ class _Lowering:
         if node.name in ("true", "false"):
             # Apache reads true and false as the integers 1 and 0.
             literal = ast.IntLiteral(int(node.name == "true"), node.name, node.loc)
-            t = ir.unalias(declared)
+            t = self.unalias(declared)
             if isinstance(t, ir.BaseType) and t.kind is ir.BaseKind.BOOL:
                 return node.name == "true"
             return self.value(scope, literal, declared, where)
@@ -867,7 +901,7 @@ class _Lowering:
             return self.convert(value, found, declared, node, where)
         head, dot, member_name = node.name.rpartition(".")
         enum = self.lookup(scope, head) if dot else None
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if (
             dot
             and found is None
@@ -926,7 +960,7 @@ class _Lowering:
     def enum_member_value(
         self, member: ir.EnumMember, declared: ir.Type, node: ast.Identifier, where: str
     ) -> ir.Value | None:
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if isinstance(t, ir.NamedType) and isinstance(t.definition, ir.Enum):
             if member.enum is t.definition:
                 return ir.EnumValue(member)
@@ -946,9 +980,9 @@ class _Lowering:
         self, value: ir.Value, const: ir.Const, declared: ir.Type, node: ast.Identifier, where: str
     ) -> ir.Value | None:
         """A constant's value used where `declared` is expected."""
-        if same_type(const.type, declared):
+        if same_type(const.type, declared, self.unalias):
             return value
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if isinstance(value, ir.EnumValue):
             return self.enum_member_value(value.member, declared, node, where)
         if isinstance(t, ir.BaseType):
