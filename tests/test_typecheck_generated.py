@@ -4,7 +4,9 @@ rules, and the pycodestyle warnings such as trailing whitespace).
 
 Checked: every golden case, a package generated from the test IDLs (and
 Apache's ThriftTest.thrift when ../shared is there; in CI it must be), and one
-from tests/idl/torture/, names chosen to collide with what generated code uses.
+from tests/idl/torture/, names chosen to collide with what generated code uses;
+and constants nested as deep as `check` lets them, which pyright once took
+minutes to check (a class call per level, each inferred twice over).
 """
 
 from __future__ import annotations
@@ -40,13 +42,32 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
     names.append("rich_and_thrift_test")
     pilota.generate([IDL / "torture" / "torture.thrift"], root / "torture")
     names.append("torture")
+    (root / "deep.thrift").write_text(DEEP_CONSTANTS)
+    pilota.generate([root / "deep.thrift"], root / "deep")
+    names.append("deep")
     return root, names
+
+
+def nested(n: int, open_: str, inner: str, close: str) -> str:
+    return open_ * n + inner + close * n
+
+
+# 64 containers in one another: the deepest `check` accepts.
+DEEP_CONSTANTS = (
+    f"const {nested(64, 'map<i32, ', 'i32', '>')} MAPS = {nested(64, '{1: ', '2', '}')}\n"
+    f"const {nested(64, 'list<', 'i32', '>')} LISTS = {nested(64, '[', '1', ']')}\n"
+    f"const {nested(32, 'set<map<i32, ', 'i32', '>>')} SETS = {nested(32, '[{1: ', '2', '}]')}\n"
+)
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     # mypy cannot see through setuptools' editable-install hook: show it the source tree.
     env = {**os.environ, "MYPYPATH": str(REPO)}
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    # The timeout ends a check that would never finish (not a measure of speed:
+    # each run here takes well under a minute).
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=900
+    )
 
 
 def test_mypy_strict(packages: tuple[Path, list[str]]) -> None:

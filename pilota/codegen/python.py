@@ -341,7 +341,7 @@ class _ModuleBuilder:
                 f"{self.value(k, target.key, True)}: {self.value(item, target.value, frozen)}"
                 for k, item in v.items
             )
-            return f"_p.FrozenDict({{{pairs}}})" if frozen else f"{{{pairs}}}"
+            return f"_p.frozen_dict({{{pairs}}})" if frozen else f"{{{pairs}}}"
         if isinstance(v, uuid.UUID):
             self.view.uses_uuid = True
         if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Enum):
