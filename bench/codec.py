@@ -12,6 +12,11 @@ reading every field, for each codec on the same value:
 Each cell is the best of several interleaved series of timed loops (this
 machine is shared and noisy); ratios compare against the best Thrift anchor.
 
+A second table times issue 12's hostile inputs (tests/fuzz/limits.thrift),
+large, in µs per MiB (decoding and freeing what was built), good and with a
+bad tail, in both of our codecs, with the peak memory each builds per input
+byte (tracemalloc, a separate run).
+
     python bench/codec.py [--quick]
 """
 
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +45,11 @@ from thriftpy2.utils import deserialize as tp_deserialize
 from thriftpy2.utils import serialize as tp_serialize
 
 import pilota
+from pilota import DecodeError
 from pilota.runtime import _pure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for `tests`
+from tests.fuzz.codec_fuzz import bools, deep_changed, empty_nodes, key_links, varint
 
 IDL = """
 struct Leaf {
@@ -212,7 +222,76 @@ def main() -> int:
         f"\nbest Thrift anchor: encode {best_encode:,.0f} ns, decode {best_decode:,.0f} ns "
         "(ratios above 1 are faster than it)"
     )
+    limits_table(work, quick)
     return 0
+
+
+def limits_table(work: Path, quick: bool) -> None:
+    pilota.generate([Path(__file__).resolve().parent.parent / "tests/fuzz/limits.thrift"],
+                    work / "limits_bench")  # fmt: skip
+    limits = importlib.import_module("limits_bench.limits")
+    from pilota.runtime import _speedups  # type: ignore[attr-defined]
+
+    mib = 1 << 20
+    big, small = (mib, mib // 4) if quick else (4 * mib, mib)
+
+    def nodes(size: int, tail: bytes = b"\x00") -> bytes:
+        return empty_nodes(size, "binary", tail)
+
+    def empty_defaults(size: int) -> bytes:  # list<Defaults> of empty structs, one byte each
+        return b"\x19\xfc" + varint(size) + b"\x00" * size + b"\x00"
+
+    rows: list[tuple[str, Any, str, Callable[[int], bytes], float]] = [
+        ("binary list<Node>, empty structs", limits.Nodes, "binary", nodes, 1.0),
+        ("  the same, bad tail", limits.Nodes, "binary", lambda n: nodes(n, b"\xff"), 1.0),
+        ("  the same, objects_per_byte=0.25", limits.Nodes, "binary", nodes, 0.25),
+        ("compact map<Key, list<Key>>", limits.KeyMap, "compact",
+         lambda n: key_links(n // 2), 1.0),
+        ("  the same, bad tail", limits.KeyMap, "compact",
+         lambda n: key_links(n // 2)[:-1] + b"\xff", 1.0),
+        ("compact list<bool>", limits.Flags, "compact", bools, 1.0),
+        ("  the same, bad tail", limits.Flags, "compact", lambda n: bools(n, b"\xff"), 1.0),
+        ("binary type changed 20 levels deep", limits.Deep, "binary",
+         lambda n: deep_changed(20, n), 1.0),
+        ("compact list<Defaults>, empty structs", limits.ManyDefaults, "compact",
+         empty_defaults, 1.0),
+    ]  # fmt: skip
+    print(
+        "\nIssue 12's inputs: µs per MiB of input to decode and free (best of 3; "
+        f"Cython at {big // mib} MiB, pure-Python at {small / mib:g} MiB), and what decoding "
+        "builds: peak bytes of memory per input byte (tracemalloc, Cython)\n"
+    )
+    print("| input | outcome | Cython µs/MiB | pure-Python µs/MiB | peak memory per byte |")
+    print("|---|---|---:|---:|---:|")
+    for name, cls, protocol, make, ratio in rows:
+        cells = []
+        outcome = ""
+        for module, size in ((_speedups, big), (_pure, small)):
+            data = make(size)
+            decode = getattr(module, f"decode_{protocol}")
+            best = float("inf")
+            for _ in range(3):
+                # decoding and freeing what was built: a failed decode frees it as it fails
+                start = time.perf_counter()
+                try:
+                    decode(cls, data, 64, ratio)
+                    outcome = "decodes"
+                except DecodeError as exc:
+                    outcome = "fails: " + str(exc).split(": ", 1)[1][:40]
+                best = min(best, time.perf_counter() - start)
+            cells.append(best / len(data) * mib * 1e6)
+        data = make(big)
+        tracemalloc.start()
+        try:
+            with contextlib.suppress(DecodeError):
+                value = getattr(_speedups, f"decode_{protocol}")(cls, data, 64, ratio)
+                del value
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        print(f"| {name} | {outcome} | {cells[0]:,.0f} | {cells[1]:,.0f} | "
+              f"{peak / len(data):.1f} |")  # fmt: skip
+
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from codec import LEAF, VALUES
 from thriftpy2.rpc import make_aio_client
 
 import pilota
-import volo
+import volo.thrift
 
 IDL = (
     STRUCTS
@@ -81,7 +81,7 @@ def start_server(work: Path, kind: str, port: int, workers: int = 1) -> subproce
         code = f"""
             import sys
             sys.path.insert(0, {str(work)!r})
-            import volo
+            import volo.thrift
             from ours_rpc_bench.bench import BenchHandler
 
             class Handler(BenchHandler):
@@ -91,7 +91,7 @@ def start_server(work: Path, kind: str, port: int, workers: int = 1) -> subproce
                 async def echo_medium(self, m):
                     return m
 
-            volo.run(Handler(), "127.0.0.1", {port}, workers={workers})
+            volo.thrift.run(Handler(), "127.0.0.1", {port}, workers={workers})
         """
     else:
         code = f"""
@@ -161,7 +161,7 @@ async def bench_ours(
     port = free_port()
     server = start_server(work, "ours", port, workers)
     try:
-        transport = volo.connect(f"127.0.0.1:{port}", pool_size=1 if workers == 1 else 4)
+        transport = volo.thrift.connect(f"127.0.0.1:{port}", pool_size=1 if workers == 1 else 4)
         client = module.BenchClient(transport)
         value = module.Medium(**VALUES, leaf=module.Leaf(**LEAF))
         call = (

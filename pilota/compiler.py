@@ -12,7 +12,8 @@ from pilota.diagnostics import CompileError, Diagnostics
 from pilota.thrift.loader import load_thrift
 
 if TYPE_CHECKING:  # the generator (and Jinja) loads only when something is generated
-    from pilota.codegen.python import Options
+    from pilota.codegen.protobuf import ProtoOptions
+    from pilota.codegen.python import GeneratedFile, Options
 
 PathLike = str | os.PathLike[str]
 
@@ -20,15 +21,15 @@ SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
 def proto_refusal(paths: Sequence[PathLike]) -> str | None:
-    """The sentence with which every way of generating code (`pilota.generate`,
-    `volo idl gen`, `volo init`, `volo gen`, `volo idl add`) refuses .proto input,
-    before anything is read or written; None for Thrift input."""
+    """The sentence with which every project command (`volo init`, `volo gen`,
+    `volo idl add`) refuses .proto input, before anything is read or written;
+    None for Thrift input. (`pilota.generate` and `volo idl gen` take .proto.)"""
     proto = next((Path(p) for p in paths if Path(p).suffix == ".proto"), None)
     if proto is None:
         return None
     return (
-        f"cannot generate Python from {proto}: generating code from .proto files is not "
-        "supported yet (`volo idl check` checks them)"
+        f"cannot make a project from {proto}: volo projects from .proto files (gRPC) are "
+        "not supported yet; `volo idl gen` generates its classes"
     )
 
 
@@ -93,23 +94,35 @@ def generate(
     paths: Sequence[PathLike],
     out_dir: PathLike,
     include_dirs: Sequence[PathLike] = (),
-    options: Options | None = None,
+    options: Options | ProtoOptions | None = None,
 ) -> list[Path]:
     """Compile IDL files to a typed Python package tree under `out_dir`.
 
-    One module per IDL file (included files too), placed by `namespace py`,
-    else `namespace *`, else the file's stem; `out_dir` itself becomes the root
-    package. Raises `CompileError` on IDL errors, before anything is written.
-    Returns the files that were (re)written.
+    Thrift: one module per IDL file (included files too), placed by
+    `namespace py`, else `namespace *`, else the file's stem. Protobuf: one
+    Python package per proto package, a module per file; the well-known types
+    come from the runtime. `out_dir` itself becomes the root package. Raises
+    `CompileError` on IDL errors, before anything is written. Returns the
+    files that were (re)written.
     """
-    from pilota.codegen.python import generate_python
     from pilota.codegen.writer import write_tree
 
-    refusal = proto_refusal(paths)
-    if refusal is not None:
-        diagnostics = Diagnostics()
-        diagnostics.error(refusal, None)
-        raise CompileError(diagnostics)
     schema = load(paths, include_dirs)
-    files = generate_python(schema, options)
-    return write_tree(files, Path(out_dir))
+    return write_tree(generate_sources(schema, options), Path(out_dir))
+
+
+def generate_sources(
+    schema: ir.Schema, options: Options | ProtoOptions | None = None
+) -> list[GeneratedFile]:
+    """The generated files of a checked schema, by its protocol: Thrift or protobuf.
+    `options` are the generator's of that protocol (`Options`, `ProtoOptions`)."""
+    from pilota.codegen.protobuf import ProtoOptions, generate_protobuf
+    from pilota.codegen.python import Options, generate_python
+
+    if any(module.syntax is not ir.Syntax.THRIFT for module in schema.roots):
+        if options is not None and not isinstance(options, ProtoOptions):
+            raise TypeError("options for .proto files are ProtoOptions, not Thrift's Options")
+        return generate_protobuf(schema, options)
+    if options is not None and not isinstance(options, Options):
+        raise TypeError("options for .thrift files are Options, not ProtoOptions")
+    return generate_python(schema, options)

@@ -188,7 +188,7 @@ async def test_a_oneway_method_has_no_result_struct_and_still_reaches_the_handle
 ) -> None:
     import asyncio
 
-    import volo
+    import volo.thrift
     from volo.middleware import AccessLog
 
     rich = generated.rich
@@ -207,8 +207,8 @@ async def test_a_oneway_method_has_no_result_struct_and_still_reaches_the_handle
             return value
 
     layers = [AccessLog()] if layered else []
-    async with volo.Server(Handler(), "127.0.0.1", 0, layers=layers) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}", layers=layers)
+    async with volo.thrift.Server(Handler(), "127.0.0.1", 0, layers=layers) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}", layers=layers)
         client = rich.RichClient(transport)
         assert await client.fire("once") is None
         await asyncio.wait_for(fired.wait(), 10)

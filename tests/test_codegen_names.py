@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import pilota
-import volo
+import volo.thrift
 from pilota.codegen import names
 from tests.conftest import IDL, Codec
 
@@ -96,8 +96,8 @@ async def test_a_service_of_colliding_names_serves(torture: Any) -> None:
                                    NotImplementedError_: int) -> Any:  # fmt: skip
             return t.Either(_p_=object_call_args + object_call_result + NotImplementedError_)
 
-    async with volo.Server(Handler(), "127.0.0.1", 0) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(Handler(), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         client = t.superClient(transport)
         assert await client.call_(1, "ab", uuid.UUID(int=3), 4) == 10
         with pytest.raises(t.raise_, match="raised in"):

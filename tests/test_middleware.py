@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import volo
+import volo.thrift
 from pilota.runtime.base import Struct
 from pilota.runtime.service import ApplicationError
 from tests.thrift_test_service import slow_handler
@@ -37,9 +37,9 @@ class Record:
 
 async def test_layers_wrap_in_order_on_both_sides(tt: Any) -> None:
     log: list[str] = []
-    server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=[Record("a", log), Record("b", log)])
+    server = volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=[Record("a", log), Record("b", log)])
     async with server:
-        transport = volo.connect(f"127.0.0.1:{server.port}", layers=[Record("x", log), Record("y", log)])
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}", layers=[Record("x", log), Record("y", log)])
         assert await tt.ThriftTestClient(transport).testString("hi") == "hi"
         await transport.close()
     assert log == [
@@ -64,8 +64,8 @@ async def test_concurrency_limit(tt: Any) -> None:
             running -= 1
             return thing
 
-    async with volo.Server(Counting(), "127.0.0.1", 0, layers=[ConcurrencyLimit(3)]) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(Counting(), "127.0.0.1", 0, layers=[ConcurrencyLimit(3)]) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         client = tt.ThriftTestClient(transport)
         assert await asyncio.gather(*(client.testI32(i) for i in range(30))) == list(range(30))
         await transport.close()
@@ -73,14 +73,14 @@ async def test_concurrency_limit(tt: Any) -> None:
 
 
 async def test_timeouts_as_layers(tt: Any) -> None:
-    async with volo.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0, layers=[Timeout(0.1)]) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0, layers=[Timeout(0.1)]) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         client = tt.ThriftTestClient(transport)
         with pytest.raises(ApplicationError) as raised:
             await client.testString("slow")  # the server gave up: an internal error
         assert raised.value.kind.name == "INTERNAL_ERROR"
         await transport.close()
-        impatient = volo.connect(f"127.0.0.1:{server.port}", layers=[Timeout(0.05)])
+        impatient = volo.thrift.connect(f"127.0.0.1:{server.port}", layers=[Timeout(0.05)])
         with pytest.raises(TimeoutError):
             await tt.ThriftTestClient(impatient).testI32(500)
         await impatient.close()
@@ -88,8 +88,8 @@ async def test_timeouts_as_layers(tt: Any) -> None:
 
 async def test_access_log(tt: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="volo.access")
-    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=[AccessLog()]) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=[AccessLog()]) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         await tt.ThriftTestClient(transport).testString("x")
         with pytest.raises(tt.Xception):
             await tt.ThriftTestClient(transport).testException("Xception")
@@ -111,17 +111,17 @@ async def test_metainfo_travels_in_ttheader(tt: Any) -> None:
             async def testString(self, thing: str) -> str:
                 record.append({k: metainfo.get(k) for k in ("tenant", "hop")})
                 if forward_to is not None:
-                    onward = volo.connect(f"127.0.0.1:{forward_to}", framing="header")
+                    onward = volo.thrift.connect(f"127.0.0.1:{forward_to}", framing="header")
                     await tt.ThriftTestClient(onward).testString(thing)
                     await onward.close()
                 return thing
 
         return Meta()
 
-    downstream = volo.Server(handler(downstream_seen), "127.0.0.1", 0)
+    downstream = volo.thrift.Server(handler(downstream_seen), "127.0.0.1", 0)
     await downstream.start()
-    async with volo.Server(handler(seen, downstream.port), "127.0.0.1", 0) as middle:
-        transport = volo.connect(f"127.0.0.1:{middle.port}", framing="header", protocol="compact")
+    async with volo.thrift.Server(handler(seen, downstream.port), "127.0.0.1", 0) as middle:
+        transport = volo.thrift.connect(f"127.0.0.1:{middle.port}", framing="header", protocol="compact")
         metainfo.set_persistent("tenant", "acme")
         metainfo.set_transient("hop", "first")
         await tt.ThriftTestClient(transport).testString("go")

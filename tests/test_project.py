@@ -187,13 +187,13 @@ def test_workers_share_one_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     script = f"""
 import asyncio, sys
 sys.path.insert(0, ".")
-import volo
+import volo.thrift
 from pidsvc.gen.pid import PidClient
 
 async def main():
     for _ in range(100):  # until the workers listen
         try:
-            transport = volo.connect("127.0.0.1:{port}", connect_timeout=1)
+            transport = volo.thrift.connect("127.0.0.1:{port}", connect_timeout=1)
             await PidClient(transport).pid()
             await transport.close()
             break
@@ -201,7 +201,7 @@ async def main():
             await asyncio.sleep(0.1)
     pids = set()
     for _ in range(40):  # a new connection each time: the kernel spreads them
-        transport = volo.connect("127.0.0.1:{port}", connect_timeout=1, retries=20)
+        transport = volo.thrift.connect("127.0.0.1:{port}", connect_timeout=1, retries=20)
         pids.add(await PidClient(transport).pid())
         await transport.close()
     print(len(pids))
@@ -326,22 +326,18 @@ def test_a_failed_idl_add_leaves_volo_yml_as_it_was(tmp_path: Path, monkeypatch:
 # ---- .proto input ----------------------------------------------------------------------
 
 PROTO_REFUSAL = (
-    "volo: cannot generate Python from {path}: generating code from .proto files is not "
-    "supported yet (`volo idl check` checks them)\n"
+    "volo: cannot make a project from {path}: volo projects from .proto files (gRPC) are "
+    "not supported yet; `volo idl gen` generates its classes\n"
 )
+STREAMING_PROTO = 'syntax = "proto3";\nmessage A { int32 a = 1; }\nservice S { rpc Watch(A) returns (stream A); }\n'
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["init", "stream", "svc.proto"], ["idl", "gen", "svc.proto", "-o", "out"], ["gen"], ["idl", "add", "svc.proto"]],
-)
-def test_every_command_refuses_proto_input_the_same_way(
+@pytest.mark.parametrize("args", [["init", "stream", "svc.proto"], ["gen"], ["idl", "add", "svc.proto"]])
+def test_every_project_command_refuses_proto_input_the_same_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    Path("svc.proto").write_text(
-        'syntax = "proto3";\nmessage A { int32 a = 1; }\nservice S { rpc Watch(A) returns (stream A); }\n'
-    )
+    Path("svc.proto").write_text(STREAMING_PROTO)
     if args[0] == "gen":
         Path("volo.yml").write_text("package: stream\ngenerated: stream/gen\nidls:\n  - path: svc.proto\n")
     elif args[:2] == ["idl", "add"]:
@@ -352,15 +348,25 @@ def test_every_command_refuses_proto_input_the_same_way(
     assert snapshot(tmp_path) == before
 
 
-def test_pilota_generate_refuses_proto_with_the_same_sentence(tmp_path: Path) -> None:
+def test_idl_gen_and_pilota_generate_make_protobuf_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pilota
 
-    proto = tmp_path / "svc.proto"
-    proto.write_text('syntax = "proto3";\nmessage A { int32 a = 1; }\n')
-    with pytest.raises(pilota.CompileError) as raised:
-        pilota.generate([proto], tmp_path / "out")
-    assert f"volo: {raised.value.diagnostics.errors[0].message}\n" == PROTO_REFUSAL.format(path=proto)
-    assert sorted(os.listdir(tmp_path)) == ["svc.proto"]
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(STREAMING_PROTO.replace("message A", "package acme.v1;\nmessage A"))
+    code, out, err = run("idl", "gen", "svc.proto", "-o", "out")
+    assert (code, err) == (0, "") and out.startswith("generated ")
+    pilota.generate([tmp_path / "svc.proto"], tmp_path / "again")
+    assert (tmp_path / "out/acme/v1/svc.py").read_bytes() == (tmp_path / "again/acme/v1/svc.py").read_bytes()
+    code, out, err = subprocess_python(tmp_path, "from out.acme.v1.svc import A, S\n"
+                                     "assert A.from_bytes(A(a=150).to_bytes()) == A(a=150)\n"
+                                     "assert A(a=150).to_bytes() == bytes([8, 150, 1])\n"
+                                     "print(S.Watch.path, S.Watch.server_streaming)")
+    assert (code, out, err) == (0, "/acme.v1.S/Watch True\n", "")
+
+
+def subprocess_python(root: Path, code: str) -> tuple[int, str, str]:
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout, result.stderr
 
 
 # ---- volo gen: handler methods the IDL has and the handler lacks -------------------------
@@ -522,7 +528,7 @@ def test_server_says_in_one_line_that_it_cannot_listen(echo_project: Path) -> No
         port = taken.getsockname()[1]
         result = run_module(echo_project, "echo.server", "--address", f"127.0.0.1:{port}")
     assert result.returncode == 1
-    (line,) = result.stderr.splitlines()  # logged by volo.run, which then exits
+    (line,) = result.stderr.splitlines()  # logged by volo.thrift.run, which then exits
     assert line.endswith(f" volo.server cannot serve on 127.0.0.1:{port}: the address is already in use")
 
 

@@ -232,6 +232,15 @@ def test_packed_and_unpacked_are_both_read(pb: SimpleNamespace, codec: Codec) ->
     assert codec.encode(msg) == b"\x8a\x02\x02\x01\x02\x80\x03\x07\x80\x03\x08"
 
 
+def test_merging_extends_the_lists_and_dicts_a_program_holds(pb: SimpleNamespace, codec: Codec) -> None:
+    E = pb.v3.Everything
+    msg = E()
+    numbers, counts = msg.int32s, msg.counts
+    codec.module.merge(msg, codec.encode(E(int32s=[1, 2], counts={"k": 3})), 100)
+    assert msg.int32s is numbers and numbers == [1, 2]
+    assert msg.counts is counts and counts == {"k": 3}
+
+
 def test_a_packed_run_of_fixed_values_must_hold_whole_values(
     pb: SimpleNamespace, codec: Codec
 ) -> None:
@@ -362,6 +371,53 @@ def test_required_fields_on_decode(pb: SimpleNamespace, codec: Codec) -> None:
     # a required field may arrive in a later piece of a message that arrives twice
     data = b"\x08\x01\x62\x02\x10\x05\x62\x03\x0a\x01s"
     assert codec.decode(v2.Order, data).first_line == v2.Line(sku="s", quantity=5)
+
+
+def test_required_fields_behind_a_cycle(
+    pb: SimpleNamespace, codec: Codec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a class can hold a required field does not depend on which class of a
+    cycle was asked about first (Ring, then Link, which only reaches Line through Ring)."""
+    from pilota.runtime.protobuf import _pure
+
+    monkeypatch.setattr(_pure, "_requires", {})
+    v2 = pb.v2
+    assert codec.decode(v2.Ring, b"") == v2.Ring()
+    with pytest.raises(pilota.DecodeError, match=r"^Link\.ring\.line\.sku: a required field is not set$"):
+        codec.decode(v2.Link, b"\x0a\x02\x12\x00")  # ring { line {} }
+
+
+def test_unknown_fields_of_a_message_merged_again_and_again(pb: SimpleNamespace, codec: Codec) -> None:
+    """A singular message field arriving many times merges into one message, whose
+    unknown fields keep their order. Of the fields a message reads, closed enums'
+    unknown numbers come first, then the fields it does not know."""
+    v2 = pb.v2
+    occurrence = b"\x62\x07" + b"\x18\x07" + b"\x0a\x01s" + b"\x18\x08"  # first_line: sku, field 3 twice
+    order = codec.decode(v2.Order, b"\x08\x01" + occurrence * 5000 + b"\xa8\x01\x01\x18\x09")
+    assert order.first_line is not None and order.first_line.sku == "s"
+    assert unknown_fields(order.first_line) == b"\x18\x07\x18\x08" * 5000
+    assert unknown_fields(order) == b"\x18\x09\xa8\x01\x01"  # size = 9 (closed enum), field 21
+    assert codec.encode(order) == b"\x08\x01\x62" + varint(3 + 20000) + b"\x0a\x01s" + (
+        b"\x18\x07\x18\x08" * 5000) + b"\x18\x09\xa8\x01\x01"
+
+
+def test_the_pure_codec_joins_unknown_fields_once_per_message(pb: SimpleNamespace) -> None:
+    """Gathering them piece by piece into bytes would take quadratic time on input that
+    repeats one (hostile input, say)."""
+    from pilota.runtime.protobuf import _pure
+
+    class Counting(pb.v2.Order):  # type: ignore[name-defined,misc]
+        __slots__ = ("writes",)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "_unknown":
+                object.__setattr__(self, "writes", getattr(self, "writes", 0) + 1)
+            object.__setattr__(self, name, value)
+
+    order = Counting(id=1)
+    unknown_sizes = b"\x40\x09" * 1000  # sizes = 9, a number the closed enum Size lacks
+    _pure.merge(order, unknown_sizes + b"\xa8\x01\x01" * 1000)  # and field 21
+    assert order.writes == 1 and unknown_fields(order) == unknown_sizes + b"\xa8\x01\x01" * 1000
 
 
 def test_editions_legacy_required(pb: SimpleNamespace, codec: Codec) -> None:

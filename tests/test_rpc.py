@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import volo
+import volo.thrift
 from pilota.runtime.message import MessageType, write_message_header
 from pilota.runtime.service import ApplicationError
 from tests.conftest import IDL
@@ -23,8 +23,8 @@ CROSS_TEST_IDL = IDL / "cross_test.thrift"
 @pytest.mark.parametrize("wire", [("binary", "framed"), ("compact", "buffered")])
 async def test_200_concurrent_calls_over_one_connection(tt: Any, wire: tuple[str, str]) -> None:
     protocol, framing = wire
-    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}", protocol=protocol, framing=framing)
+    async with volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}", protocol=protocol, framing=framing)
         client = tt.ThriftTestClient(transport)
         # Later calls finish first: replies come back out of order.
         answers = await asyncio.gather(*(client.testI32(200 - i) for i in range(200)))
@@ -34,8 +34,8 @@ async def test_200_concurrent_calls_over_one_connection(tt: Any, wire: tuple[str
 
 
 async def test_a_timed_out_call_never_gets_another_calls_reply(tt: Any) -> None:
-    async with volo.Server(slow_handler(tt, {"slow": 0.5}), "127.0.0.1", 0) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+    async with volo.thrift.Server(slow_handler(tt, {"slow": 0.5}), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
         client = tt.ThriftTestClient(transport)
         with volo.timeout(0.1), pytest.raises(volo.CallTimeout, match=r"testString: no reply within 0\.1 s"):
             await client.testString("slow")
@@ -49,8 +49,8 @@ async def test_a_timed_out_call_never_gets_another_calls_reply(tt: Any) -> None:
 
 async def test_a_short_timeout_fires_on_time_behind_a_long_one(tt: Any) -> None:
     """One connection, one deadline timer: a later call with a nearer deadline moves it."""
-    async with volo.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+    async with volo.thrift.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
         client = tt.ThriftTestClient(transport)
         long_call = asyncio.create_task(client.testString("slow"))
         await asyncio.sleep(0.05)
@@ -64,8 +64,8 @@ async def test_a_short_timeout_fires_on_time_behind_a_long_one(tt: Any) -> None:
 
 
 async def test_errors_travel_as_they_should(tt: Any) -> None:
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         client = tt.ThriftTestClient(transport)
         with pytest.raises(tt.Xception) as raised:
             await client.testException("Xception")
@@ -81,7 +81,7 @@ async def test_errors_travel_as_they_should(tt: Any) -> None:
 
 
 async def test_connection_refused_is_a_transport_error() -> None:
-    transport = volo.connect("127.0.0.1:1", connect_timeout=1, retries=1)
+    transport = volo.thrift.connect("127.0.0.1:1", connect_timeout=1, retries=1)
     from pilota.runtime.base import Struct
 
     with pytest.raises(volo.TransportError, match=r"cannot connect to 127\.0\.0\.1:1"):
@@ -114,8 +114,8 @@ async def read_frames(reader: asyncio.StreamReader, count: int) -> bytes:
 
 
 async def test_the_server_survives_bad_peers(tt: Any) -> None:
-    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
-        transport = volo.connect(f"127.0.0.1:{server.port}")
+    async with volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
+        transport = volo.thrift.connect(f"127.0.0.1:{server.port}")
         client = tt.ThriftTestClient(transport)
         busy = asyncio.gather(*(client.testI32(300) for _ in range(20)))  # in flight throughout
         assert await raw(server.port, b"GET / HTTP/1.1\r\n\r\n") == b""  # garbage: closed
@@ -157,7 +157,7 @@ async def test_framed_binary_requests_arriving_in_any_pieces(tt: Any) -> None:
             found.append((header.seqid, header.type, value))
         return found
 
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         batch = b"".join(call(i) for i in range(1, 6))
         assert replies(await raw(server.port, batch, close_after=5)) == [
             (i, MessageType.REPLY, i * 10) for i in range(1, 6)
@@ -188,7 +188,7 @@ async def test_framed_binary_requests_arriving_in_any_pieces(tt: Any) -> None:
 async def test_a_peer_that_does_not_read_its_replies_is_not_read_from(tt: Any) -> None:
     """Replies waiting for a peer that does not read them stop the server
     reading that peer's requests, so they cannot pile up in memory."""
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         count, size = 300, 64 * 1024  # about 19 MiB of replies
         for seqid in range(count):
@@ -202,14 +202,14 @@ async def test_a_peer_that_does_not_read_its_replies_is_not_read_from(tt: Any) -
         replies = await read_frames(reader, count)  # then every reply comes
         assert replies.count(b"x" * size) == count
         writer.close()
-        client = tt.ThriftTestClient(volo.connect(f"127.0.0.1:{server.port}"))
+        client = tt.ThriftTestClient(volo.thrift.connect(f"127.0.0.1:{server.port}"))
         assert await client.testString("others still served") == "others still served"
 
 
 async def test_graceful_shutdown_finishes_calls_in_flight(tt: Any) -> None:
-    server = volo.Server(slow_handler(tt, {}), "127.0.0.1", 0)
+    server = volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0)
     await server.start()
-    transport = volo.connect(f"127.0.0.1:{server.port}", timeout=10)
+    transport = volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10)
     client = tt.ThriftTestClient(transport)
     calls = asyncio.gather(*(client.testI32(1500) for _ in range(100)))  # 1.5 s each
 
@@ -234,7 +234,7 @@ def test_thriftpy2_client_calls_our_server(tt: Any) -> None:
     with contextlib.redirect_stderr(io.StringIO()):
         peer = thriftpy2.load(str(CROSS_TEST_IDL), module_name="tt_peer_thrift")
     loop = asyncio.new_event_loop()
-    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
     loop.run_until_complete(server.start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -269,23 +269,23 @@ class Tagged:
 
 
 async def test_load_balancing(tt: Any) -> None:
-    servers = [volo.Server(Tagged.make(tt, name), "127.0.0.1", 0) for name in "abc"]
+    servers = [volo.thrift.Server(Tagged.make(tt, name), "127.0.0.1", 0) for name in "abc"]
     for server in servers:
         await server.start()
     addresses = [f"127.0.0.1:{s.port}" for s in servers]
     try:
-        round_robin = volo.connect(addresses)
+        round_robin = volo.thrift.connect(addresses)
         client = tt.ThriftTestClient(round_robin)
         assert [await client.testString("x") for _ in range(6)] == list("abcabc")
         await round_robin.close()
 
-        weighted = volo.connect(addresses, weights=[1, 1, 8], balance="weighted_random")
+        weighted = volo.thrift.connect(addresses, weights=[1, 1, 8], balance="weighted_random")
         client = tt.ThriftTestClient(weighted)
         picks = await asyncio.gather(*(client.testString("x") for _ in range(400)))
         assert picks.count("c") > 240 and picks.count("a") > 10  # about 320, 40, 40
         await weighted.close()
 
-        hashed = volo.connect(addresses, balance="consistent_hash")
+        hashed = volo.thrift.connect(addresses, balance="consistent_hash")
         client = tt.ThriftTestClient(hashed)
         owners = {}
         for key in (f"user-{i}" for i in range(30)):
@@ -300,8 +300,8 @@ async def test_load_balancing(tt: Any) -> None:
 
 
 async def test_a_dead_address_is_skipped_and_pools_grow(tt: Any) -> None:
-    async with volo.Server(Tagged.make(tt, "alive"), "127.0.0.1", 0) as server:
-        transport = volo.connect(["127.0.0.1:1", f"127.0.0.1:{server.port}"], retries=1, pool_size=3)
+    async with volo.thrift.Server(Tagged.make(tt, "alive"), "127.0.0.1", 0) as server:
+        transport = volo.thrift.connect(["127.0.0.1:1", f"127.0.0.1:{server.port}"], retries=1, pool_size=3)
         client = tt.ThriftTestClient(transport)
         assert await asyncio.gather(*(client.testString("x") for _ in range(10))) == ["alive"] * 10
         assert 1 <= len(transport.endpoints[1].connections) <= 3
@@ -322,7 +322,7 @@ class RecordingTransport:
 
 
 async def test_the_outbox_sends_the_first_message_at_once_then_batches() -> None:
-    from volo.framing import Outbox
+    from volo.thrift.framing import Outbox
 
     transport = RecordingTransport()
     outbox = Outbox(transport)  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ from thrift.transport.THeaderTransport import (
 )
 
 import pilota
-import volo
+import volo.thrift
 from pilota.runtime.service import ApplicationError
 from tests.conftest import IDL, need_apache_compiler, need_shared
 from tests.thrift_test_service import (
@@ -80,11 +80,11 @@ HEADER_SUBPROTOCOL = {"binary": THeaderSubprotocolID.BINARY, "compact": THeaderS
 HEADER_TRANSPORTS = ("header", "header-in-framed", "zlib")
 # How our server sees each transport of the matrix.
 SERVER_SEES = {
-    "buffered": volo.Framing.BUFFERED,
-    "framed": volo.Framing.FRAMED,
-    "header": volo.Framing.HEADER,
-    "header-in-framed": volo.Framing.HEADER_IN_FRAMED,
-    "zlib": volo.Framing.HEADER,
+    "buffered": volo.thrift.Framing.BUFFERED,
+    "framed": volo.thrift.Framing.FRAMED,
+    "header": volo.thrift.Framing.HEADER,
+    "header-in-framed": volo.thrift.Framing.HEADER_IN_FRAMED,
+    "zlib": volo.thrift.Framing.HEADER,
 }
 
 
@@ -314,7 +314,7 @@ def test_our_client_calls_an_apache_server(
     port = apache_servers.port(protocol, transport, multiplexed)
     loop = asyncio.new_event_loop()
     try:
-        connection = volo.connect(f"127.0.0.1:{port}", **connect_options(protocol, transport, multiplexed))
+        connection = volo.thrift.connect(f"127.0.0.1:{port}", **connect_options(protocol, transport, multiplexed))
         client = SyncClient(code.ours.ThriftTestClient(connection), loop)
         second = SyncClient(code.ours.SecondServiceClient(connection), loop) if multiplexed else None
         check_thrift_test(client, code.ours, ApplicationError, second)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import volo
+import volo.thrift
 from pilota.runtime.codec import IMPLEMENTATION
 from tests.thrift_test_service import make_handler, slow_handler
 from volo.middleware import Timeout
@@ -75,10 +75,10 @@ def test_bad_addresses_are_one_sentence(text: str, message: str) -> None:
 
 
 def test_connect_reads_addresses_as_parse_address_does() -> None:
-    transport = volo.connect(["[::1]:80", ":81"])
+    transport = volo.thrift.connect(["[::1]:80", ":81"])
     assert [(e.host, e.port, str(e)) for e in transport.endpoints] == [("::1", 80, "[::1]:80"), ("127.0.0.1", 81, "127.0.0.1:81")]
     with pytest.raises(ValueError, match=r"^address 'localhost' has no port"):
-        volo.connect("localhost")
+        volo.thrift.connect("localhost")
 
 
 # ---- no server, port in use ------------------------------------------------------------------
@@ -89,14 +89,14 @@ async def test_no_server_listening(tt: Any, host: str) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    async with tt.ThriftTestClient(volo.connect(f"{host}:{port}", retries=0)) as client:
+    async with tt.ThriftTestClient(volo.thrift.connect(f"{host}:{port}", retries=0)) as client:
         with pytest.raises(volo.TransportError) as raised:
             await client.testString("anyone?")
     assert str(raised.value) == f"cannot connect to {host}:{port}: no server is listening"
 
 
 async def test_the_server_says_its_port_is_in_use(tt: Any, occupied: int) -> None:
-    server = volo.Server(make_handler(tt), "127.0.0.1", occupied)
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", occupied)
     with pytest.raises(volo.ServerStartError) as raised:
         await server.start()
     assert str(raised.value) == f"cannot serve on 127.0.0.1:{occupied}: the address is already in use"
@@ -104,18 +104,18 @@ async def test_the_server_says_its_port_is_in_use(tt: Any, occupied: int) -> Non
 
 
 def serve_script(tt: Any, tmp_path: Path, *, log: bool) -> Path:
-    """A program serving ThriftTest and SecondService with `volo.run`, as a
+    """A program serving ThriftTest and SecondService with `volo.thrift.run`, as a
     project's server.py does: `script ADDRESS WORKERS`."""
     root = Path(tt.__file__).parent.parent
     script = tmp_path / "serve.py"
     script.write_text(textwrap.dedent(f"""
         import logging, sys
         sys.path.insert(0, {str(root)!r})
-        import volo
+        import volo.thrift
         from {tt.__name__} import SecondServiceHandler, ThriftTestHandler
         if {log!r}:
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-        volo.run([ThriftTestHandler(), SecondServiceHandler()], address=sys.argv[1], workers=int(sys.argv[2]))
+        volo.thrift.run([ThriftTestHandler(), SecondServiceHandler()], address=sys.argv[1], workers=int(sys.argv[2]))
     """))
     return script
 
@@ -151,20 +151,20 @@ def test_the_start_up_line_names_the_services_and_the_codec(tt: Any, tmp_path: P
 
 def test_run_takes_an_address_or_a_host_and_port(tt: Any) -> None:
     with pytest.raises(TypeError, match="either address or host and port"):
-        volo.run(make_handler(tt), "127.0.0.1", address="127.0.0.1:1")
+        volo.thrift.run(make_handler(tt), "127.0.0.1", address="127.0.0.1:1")
 
 
 # ---- timeouts ---------------------------------------------------------------------------------
 
 
 async def test_every_timeout_names_the_call_and_the_seconds(tt: Any) -> None:
-    async with volo.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(slow_handler(tt, {"slow": 1.0}), "127.0.0.1", 0) as server:
         address = f"127.0.0.1:{server.port}"
-        async with volo.connect(address, timeout=0.05) as transport:
+        async with volo.thrift.connect(address, timeout=0.05) as transport:
             with pytest.raises(volo.CallTimeout) as raised:
                 await tt.ThriftTestClient(transport).testString("slow")
             assert str(raised.value) == "testString: no reply within 0.05 s"
-        async with volo.connect(address, layers=[Timeout(0.05)]) as transport:
+        async with volo.thrift.connect(address, layers=[Timeout(0.05)]) as transport:
             with pytest.raises(volo.CallTimeout) as raised:
                 await tt.ThriftTestClient(transport).testI32(500)
             assert str(raised.value) == "ThriftTest.testI32: no reply within 0.05 s"

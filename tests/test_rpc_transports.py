@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import pilota
-import volo
+import volo.thrift
 from pilota.runtime.message import MessageType, read_message_header, write_message_header
 from pilota.runtime.service import ApplicationError, ApplicationErrorType
 from tests.thrift_test_service import (
@@ -25,12 +25,14 @@ from tests.thrift_test_service import (
     SyncClient,
     check_thrift_test,
     connect_options,
+    header_frame,
     make_handler,
     make_second_handler,
     slow_handler,
+    zlib_bomb,
 )
-from volo.framing import message_end
-from volo.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_header_frame
+from volo.thrift.framing import message_end
+from volo.thrift.header import TRANSFORM_ZLIB, HeaderFrame, build_header_frame, parse_header_frame
 
 MATRIX = [
     pytest.param(p, t, m, id=f"{p}-{t}" + ("-multiplexed" if m else ""))
@@ -53,7 +55,7 @@ def test_our_client_and_server_over_every_transport(
     loop = asyncio.new_event_loop()
     try:
         address = f"127.0.0.1:{both_services.server.port}"
-        connection = volo.connect(address, **connect_options(protocol, transport, multiplexed))
+        connection = volo.thrift.connect(address, **connect_options(protocol, transport, multiplexed))
         client = SyncClient(tt.ThriftTestClient(connection), loop)
         second = SyncClient(tt.SecondServiceClient(connection), loop) if multiplexed else None
         check_thrift_test(client, tt, ApplicationError, second)
@@ -66,19 +68,19 @@ def test_our_client_and_server_over_every_transport(
 
 
 async def test_calls_find_their_service(tt: Any) -> None:
-    async with volo.Server([make_handler(tt), make_second_handler(tt)], "127.0.0.1", 0) as server:
+    async with volo.thrift.Server([make_handler(tt), make_second_handler(tt)], "127.0.0.1", 0) as server:
         address = f"127.0.0.1:{server.port}"
-        async with volo.connect(address, multiplexed=True) as multiplexed:
+        async with volo.thrift.connect(address, multiplexed=True) as multiplexed:
             assert await tt.SecondServiceClient(multiplexed).secondtestString("a") == 'testString("a")'
             assert await tt.ThriftTestClient(multiplexed).testString("b") == "b"
-        async with volo.connect(address) as plain:  # plain names: the first handler's
+        async with volo.thrift.connect(address) as plain:  # plain names: the first handler's
             assert await tt.ThriftTestClient(plain).testString("c") == "c"
             with pytest.raises(ApplicationError) as raised:
                 await tt.SecondServiceClient(plain).secondtestString("d")
             assert raised.value.kind is ApplicationErrorType.UNKNOWN_METHOD
             assert raised.value.message == "unknown method 'secondtestString'"
-    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
-    async with server, volo.connect(f"127.0.0.1:{server.port}", multiplexed=True) as transport:
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
+    async with server, volo.thrift.connect(f"127.0.0.1:{server.port}", multiplexed=True) as transport:
             assert await tt.ThriftTestClient(transport).testString("e") == "e"
             with pytest.raises(ApplicationError) as raised:
                 await tt.SecondServiceClient(transport).secondtestString("f")
@@ -98,8 +100,8 @@ async def test_multiplexed_calls_go_through_layers_with_their_service(tt: Any) -
             return _Record()
 
     handlers = [make_handler(tt), make_second_handler(tt)]
-    server = volo.Server(handlers, "127.0.0.1", 0, layers=[Record()])
-    async with server, volo.connect(f"127.0.0.1:{server.port}", multiplexed=True) as transport:
+    server = volo.thrift.Server(handlers, "127.0.0.1", 0, layers=[Record()])
+    async with server, volo.thrift.connect(f"127.0.0.1:{server.port}", multiplexed=True) as transport:
             assert await tt.SecondServiceClient(transport).secondtestString("x") == 'testString("x")'
             assert await tt.ThriftTestClient(transport).testI32(7) == 7
     assert seen == [("SecondService", "secondtestString"), ("ThriftTest", "testI32")]
@@ -107,9 +109,9 @@ async def test_multiplexed_calls_go_through_layers_with_their_service(tt: Any) -
 
 def test_a_service_is_served_once(tt: Any) -> None:
     with pytest.raises(ValueError, match="two handlers for service 'ThriftTest'"):
-        volo.Server([make_handler(tt), make_handler(tt)])
+        volo.thrift.Server([make_handler(tt), make_handler(tt)])
     with pytest.raises(ValueError, match="at least one handler"):
-        volo.Server([])
+        volo.thrift.Server([])
 
 
 # ---- THeader on the wire -----------------------------------------------------------------
@@ -132,7 +134,7 @@ def string_call(tt: Any, protocol: str, seqid: int, thing: str = "zzz") -> bytes
 
 
 async def test_a_zlib_request_gets_a_zlib_reply(tt: Any) -> None:
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         for protocol in ("binary", "compact"):
             message = string_call(tt, protocol, 5, thing="z" * 500)
             request = build_header_frame(HeaderFrame(protocol, 9, message, transforms=(TRANSFORM_ZLIB,)))
@@ -160,7 +162,7 @@ async def test_our_client_sends_zlib_when_asked(tt: Any) -> None:
     listener = await asyncio.start_server(record, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     for framing in ("header", "header-in-framed"):
-        async with volo.connect(f"127.0.0.1:{port}", framing=framing, transforms=["zlib"], timeout=5) as transport:
+        async with volo.thrift.connect(f"127.0.0.1:{port}", framing=framing, transforms=["zlib"], timeout=5) as transport:
             with contextlib.suppress(volo.TransportError):  # the recorder closes without replying
                 await tt.ThriftTestClient(transport).testString("y" * 400)
         frame = await frames.get()
@@ -180,7 +182,7 @@ async def test_header_key_values_and_int_headers_arrive_intact(tt: Any) -> None:
     )
     parsed = parse_header_frame(build_header_frame(frame)[4:])
     assert (parsed.headers, parsed.int_headers) == (frame.headers, frame.int_headers)
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         frame.payload = string_call(tt, "compact", 4)
         reply = parse_header_frame((await exchange(server.port, build_header_frame(frame)))[4:])
         header, offset = read_message_header(reply.payload, "compact")
@@ -191,10 +193,76 @@ async def test_header_key_values_and_int_headers_arrive_intact(tt: Any) -> None:
 def test_inflating_is_bounded() -> None:
     bomb = build_header_frame(HeaderFrame("binary", 1, b"\x00" * 100_000, transforms=(TRANSFORM_ZLIB,)))
     assert len(bomb) < 1000
-    with pytest.raises(volo.FrameError, match="over the 4096-byte limit"):
+    with pytest.raises(volo.thrift.FrameError, match="over the 4096-byte limit"):
         parse_header_frame(bomb[4:], max_size=4096)
-    with pytest.raises(volo.FrameError, match="zlib payload: the stream is cut short"):
+    with pytest.raises(volo.thrift.FrameError, match="zlib payload: the stream is cut short"):
         parse_header_frame(bomb[4:-5])
+
+
+def text(value: bytes) -> bytes:
+    return bytes([len(value)]) + value
+
+
+def test_header_counts_are_checked_against_the_header_block() -> None:
+    """Counts are read against the header block before any loop: none reaches
+    into the payload, and a huge one is refused at once."""
+    entries = text(b"key") + text(b"value")
+    assert parse_header_frame(header_frame(b"\x00\x00\x01\x01" + entries)).headers == {"key": "value"}
+    # The block ends after the count; the entry is in the payload.
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header declares 1 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x01\x01", entries))
+    # 2**27 headers declared, in front of 1 MiB of zero bytes (each an empty key or value)
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header declares 134217728 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x01\x80\x80\x80\x40", bytes(1 << 20)))
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header declares 3 transforms, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x03\x01", b"\x01\x01"))  # the block has room for 2
+    int_entry = b"\x00\x07" + text(b"v")
+    assert parse_header_frame(header_frame(b"\x00\x00\x10\x01" + int_entry)).int_headers == {7: "v"}
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header declares 2 headers, more than its block holds$"):
+        parse_header_frame(header_frame(b"\x00\x00\x10\x02" + int_entry))
+
+
+def test_header_transforms_and_headers_are_capped() -> None:
+    from volo.thrift.header import MAX_HEADERS, MAX_TRANSFORMS
+
+    assert (MAX_TRANSFORMS, MAX_HEADERS) == (4, 1000)
+    payload = b"message"
+    for _ in range(MAX_TRANSFORMS + 1):
+        payload = zlib.compress(payload)
+    block = bytes([0, MAX_TRANSFORMS + 1]) + b"\x01" * (MAX_TRANSFORMS + 1)
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header has 5 transforms: at most 4 are allowed$"):
+        parse_header_frame(header_frame(block, payload))
+    for _ in range(MAX_TRANSFORMS + 1):
+        payload = zlib.decompress(payload)
+    assert payload == b"message"
+    many = {f"k{i}": "" for i in range(MAX_HEADERS)}  # the blocks count too: one over
+    frame = build_header_frame(HeaderFrame("binary", 1, b"", many))[4:]
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header has more than 1000 headers$"):
+        parse_header_frame(frame)
+    fits = dict(list(many.items())[:-1])
+    assert parse_header_frame(build_header_frame(HeaderFrame("binary", 1, b"", fits))[4:]).headers == fits
+
+
+def test_a_zlib_bomb_inflates_once_and_no_further_than_the_limit() -> None:
+    """zlib twice makes 1 GiB of 1,800 bytes: refused before inflating. Once,
+    inflating stops at the frame limit, having made little more than that;
+    the work is then at most about 1,000 bytes made per byte received."""
+    import tracemalloc
+
+    twice = zlib_bomb()
+    assert len(twice) < 2000
+    with pytest.raises(volo.thrift.FrameError, match=r"^the header applies transform 1 \(zlib\) twice$"):
+        parse_header_frame(header_frame(b"\x00\x02\x01\x01", twice))
+    once = header_frame(b"\x00\x01\x01", zlib.compress(bytes(64 << 20), 9))
+    assert len(once) < 70_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(volo.thrift.FrameError, match="over the 1048576-byte limit"):
+            parse_header_frame(once, max_size=1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 << 20  # its output (at most the limit) and what is left of its input
 
 
 # ---- size limits ---------------------------------------------------------------------------
@@ -206,8 +274,8 @@ async def test_a_request_over_the_servers_limit_is_answered(tt: Any, protocol: s
     """The client learns why, with the limit; on a framed transport the
     connection goes on; unframed, the server hangs up after answering."""
     options = connect_options(protocol, transport)  # zlib: small on the wire, over the limit inflated
-    server = volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024)
-    async with server, volo.connect(f"127.0.0.1:{server.port}", **options) as connection:
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024)
+    async with server, volo.thrift.connect(f"127.0.0.1:{server.port}", **options) as connection:
             client = tt.ThriftTestClient(connection)
             assert await client.testString("small") == "small"
             with pytest.raises(ApplicationError) as raised:
@@ -224,7 +292,7 @@ async def test_a_request_over_the_servers_limit_is_answered(tt: Any, protocol: s
 
 async def test_a_oneway_request_over_the_limit_is_dropped_silently(tt: Any) -> None:
     handler = make_handler(tt)
-    async with volo.Server(handler, "127.0.0.1", 0, max_frame=100) as server:
+    async with volo.thrift.Server(handler, "127.0.0.1", 0, max_frame=100) as server:
         oneway = write_message_header("testOneway", MessageType.ONEWAY, 1)
         oneway += tt.ThriftTest_testOneway_args(secondsToSleep=1).to_bytes()[:-1]  # all but its stop
         oneway += b"\x0b\x00\x63" + (200).to_bytes(4, "big") + b"u" * 200 + b"\x00"  # an unknown field
@@ -237,8 +305,8 @@ async def test_a_oneway_request_over_the_limit_is_dropped_silently(tt: Any) -> N
 
 async def test_the_client_refuses_to_send_over_its_own_limit(tt: Any) -> None:
     handler = make_handler(tt)
-    server = volo.Server(handler, "127.0.0.1", 0)
-    async with server, volo.connect(f"127.0.0.1:{server.port}", max_frame=1024) as connection:
+    server = volo.thrift.Server(handler, "127.0.0.1", 0)
+    async with server, volo.thrift.connect(f"127.0.0.1:{server.port}", max_frame=1024) as connection:
             client = tt.ThriftTestClient(connection)
             with pytest.raises(volo.RequestTooLarge, match=r"^testString: the request of \d+ bytes is over this client's 1024-byte limit \(max_frame\)$"):
                 await client.testString("x" * 2000)
@@ -246,8 +314,8 @@ async def test_the_client_refuses_to_send_over_its_own_limit(tt: Any) -> None:
 
 
 async def test_a_reply_over_the_clients_limit_is_a_clear_transport_error(tt: Any) -> None:
-    server = volo.Server(make_handler(tt), "127.0.0.1", 0)
-    async with server, volo.connect(f"127.0.0.1:{server.port}", max_frame=1024) as connection:
+    server = volo.thrift.Server(make_handler(tt), "127.0.0.1", 0)
+    async with server, volo.thrift.connect(f"127.0.0.1:{server.port}", max_frame=1024) as connection:
             client = tt.ThriftTestClient(connection)
             with pytest.raises(volo.TransportError, match=r"a reply of \d+ bytes is over this client's 1024-byte limit \(max_frame\)"):
                 # the request fits; the reply, holding the argument twice, does not
@@ -258,16 +326,16 @@ async def test_a_reply_over_the_clients_limit_is_a_clear_transport_error(tt: Any
 
 
 async def test_clients_close_with_async_with(tt: Any) -> None:
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0) as server:
         address = f"127.0.0.1:{server.port}"
-        async with volo.connect(address) as transport:
+        async with volo.thrift.connect(address) as transport:
             assert await tt.ThriftTestClient(transport).testString("a") == "a"
             assert len(transport.endpoints[0].connections) == 1
         assert transport.endpoints[0].connections == []
-        async with tt.ThriftTestClient(volo.connect(address)) as client:
+        async with tt.ThriftTestClient(volo.thrift.connect(address)) as client:
             assert await client.testString("b") == "b"
         assert client._caller.endpoints[0].connections == []
-        client = tt.ThriftTestClient(volo.connect(address))
+        client = tt.ThriftTestClient(volo.thrift.connect(address))
         assert await client.testString("c") == "c"
         await client.close()
         assert client._caller.endpoints[0].connections == []
@@ -286,14 +354,14 @@ async def test_a_method_named_close_does_not_hide_closing(tmp_path: Path) -> Non
         async def close_(self, name: str) -> str:
             return f"closed {name}"
 
-    async with volo.Server(Handler(), "127.0.0.1", 0) as server:
-        async with files.FilesClient(volo.connect(f"127.0.0.1:{server.port}")) as client:
+    async with volo.thrift.Server(Handler(), "127.0.0.1", 0) as server:
+        async with files.FilesClient(volo.thrift.connect(f"127.0.0.1:{server.port}")) as client:
             assert await client.close_("a") == "closed a"
         assert client._caller.endpoints[0].connections == []
 
 
 async def test_a_refused_frame_arriving_in_pieces_is_skipped_to_its_end(tt: Any) -> None:
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
         big = string_call(tt, "binary", 1, thing="b" * 3000)
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         pieces = [len(big).to_bytes(4, "big") + big[:3], big[3:40], big[40:2000], big[2000:]]
@@ -312,7 +380,7 @@ async def test_a_refused_frame_arriving_in_pieces_is_skipped_to_its_end(tt: Any)
 
 
 async def test_an_inflated_request_over_the_limit_without_a_header_closes_the_connection(tt: Any) -> None:
-    async with volo.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
+    async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, max_frame=1024) as server:
         garbage = build_header_frame(HeaderFrame("binary", 1, b"\xff" * 5000, transforms=(TRANSFORM_ZLIB,)))
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(garbage)
@@ -321,7 +389,7 @@ async def test_an_inflated_request_over_the_limit_without_a_header_closes_the_co
 
 
 async def test_unframed_calls_before_a_refused_one_are_answered_before_the_server_hangs_up(tt: Any) -> None:
-    async with volo.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
+    async with volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, max_frame=1024) as server:
         slow = write_message_header("testI32", MessageType.CALL, 1)
         slow += tt.ThriftTest_testI32_args(thing=200).to_bytes()  # answers in 200 ms
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

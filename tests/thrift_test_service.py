@@ -8,13 +8,15 @@ them), as handlers for our server; and the expected answers, for clients.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
+import zlib
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-import volo
+import volo.thrift
 from pilota.runtime.service import ApplicationErrorType
 
 # The transports of the cross-test matrix, as volo names them; "zlib" is
@@ -23,7 +25,7 @@ TRANSPORTS = ("buffered", "framed", "header", "header-in-framed", "zlib")
 
 
 def connect_options(protocol: str, transport: str, multiplexed: bool = False) -> dict[str, Any]:
-    """`volo.connect` options for one cell of the matrix."""
+    """`volo.thrift.connect` options for one cell of the matrix."""
     if transport == "zlib":
         return {"protocol": protocol, "framing": "header", "transforms": ["zlib"], "multiplexed": multiplexed}
     return {"protocol": protocol, "framing": transport, "multiplexed": multiplexed}
@@ -212,7 +214,7 @@ class ServerThread:
 
     def __init__(self, handlers: list[Any], **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = volo.Server(handlers, "127.0.0.1", 0, **options)
+        self.server = volo.thrift.Server(handlers, "127.0.0.1", 0, **options)
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -252,3 +254,19 @@ class SyncClient:
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
         return lambda *args: self.loop.run_until_complete(method(*args))
+
+
+def header_frame(block: bytes, payload: bytes = b"") -> bytes:
+    """A THeader frame (its length not included) with the header block `block`
+    (protocol id, transforms, info), padded, as any peer may send it."""
+    block += b"\x00" * (-len(block) % 4)
+    words = (len(block) // 4).to_bytes(2, "big")
+    return (0x0FFF).to_bytes(2, "big") + bytes(2) + (1).to_bytes(4, "big") + words + block + payload
+
+
+@functools.cache
+def zlib_bomb() -> bytes:
+    """1 GiB of zero bytes, compressed twice: about 1,800 bytes."""
+    layer = zlib.compressobj(9)
+    once = b"".join(layer.compress(bytes(1 << 24)) for _ in range(64)) + layer.flush()
+    return zlib.compress(once, 9)

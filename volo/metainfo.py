@@ -1,9 +1,12 @@
-"""Metainfo: string key-values that travel with calls in TTHeader headers.
+"""Metainfo: string key-values that travel with calls, whatever their protocol.
 
 As in Kitex and Volo: a *persistent* value passes on with every downstream
 call made while handling the request that brought it; a *transient* value
-goes one hop only. On the wire they are TTHeader string headers prefixed
-`RPC_PERSIST_` and `RPC_TRANSIT_`.
+goes one hop only. On the wire they are headers with a prefix per kind:
+TTHeader string headers prefixed `RPC_PERSIST_` and `RPC_TRANSIT_` (Thrift),
+gRPC metadata prefixed `rpc-persist-` and `rpc-transit-` (as Volo's HTTP/2
+metainfo). gRPC metadata keys are lower case: use lower-case keys for values
+that cross both protocols.
 
     volo.metainfo.set_persistent("tenant", "acme")   # before calling
     volo.metainfo.get("tenant")                      # in a handler: "acme"
@@ -17,9 +20,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-PERSISTENT_PREFIX = "RPC_PERSIST_"
-TRANSIENT_PREFIX = "RPC_TRANSIT_"
+
+class Prefixes(NamedTuple):
+    """How a protocol marks metainfo among its headers."""
+
+    persistent: str
+    transient: str
+
+
+TTHEADER = Prefixes("RPC_PERSIST_", "RPC_TRANSIT_")
+GRPC = Prefixes("rpc-persist-", "rpc-transit-")
 
 
 @dataclass
@@ -62,22 +74,24 @@ def set_transient(key: str, value: str) -> None:
     _mine().transient[key] = value
 
 
-def outgoing_headers() -> dict[str, str]:
+def outgoing_headers(prefixes: Prefixes = TTHEADER) -> dict[str, str]:
     """The headers a call made now should carry."""
     info = _current.get()
     if info is None:
         return {}
-    headers = {PERSISTENT_PREFIX + k: v for k, v in info.persistent.items()}
-    headers.update({TRANSIENT_PREFIX + k: v for k, v in info.transient.items()})
+    persistent, transient = prefixes
+    headers = {persistent + k: v for k, v in info.persistent.items()}
+    headers.update({transient + k: v for k, v in info.transient.items()})
     return headers
 
 
-def receive(headers: Mapping[str, str]) -> None:
+def receive(headers: Mapping[str, str], prefixes: Prefixes = TTHEADER) -> None:
     """Install the metainfo that came with a request (server side)."""
     info = MetaInfo()
+    persistent, transient = prefixes
     for key, value in headers.items():
-        if key.startswith(PERSISTENT_PREFIX):
-            info.persistent[key[len(PERSISTENT_PREFIX) :]] = value
-        elif key.startswith(TRANSIENT_PREFIX):
-            info.received[key[len(TRANSIENT_PREFIX) :]] = value
+        if key.startswith(persistent):
+            info.persistent[key[len(persistent) :]] = value
+        elif key.startswith(transient):
+            info.received[key[len(transient) :]] = value
     _current.set(info)

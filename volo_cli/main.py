@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 import pilota
+from pilota import ir
 from pilota.diagnostics import Diagnostics
+from volo_cli.diff import idl_diff
 
 if TYPE_CHECKING:
     from volo_cli.project import Report
@@ -82,6 +84,10 @@ def _include_option(f: F) -> F:
     )(f)
 
 
+# `volo idl diff` lives in its own module; it takes -I like the commands here.
+idl.add_command(_include_option(idl_diff))
+
+
 @idl.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_include_option
@@ -120,7 +126,8 @@ def idl_check(files: tuple[Path, ...], include_dirs: tuple[Path, ...]) -> None:
 @click.option(
     "--keep-unknown-fields",
     is_flag=True,
-    help="Decoded structs keep fields they do not know and write them back when encoded.",
+    help="Thrift: decoded structs keep fields they do not know and write them back when "
+    "encoded (protobuf messages always do).",
 )
 def idl_gen(
     files: tuple[Path, ...],
@@ -130,23 +137,22 @@ def idl_gen(
 ) -> None:
     """Generate a typed Python package from IDL FILES (and the files they include).
 
-    One module per IDL file, placed by `namespace py`, else `namespace *`, else
-    the file's name. Nothing is written unless the whole run succeeds.
+    Thrift: one module per IDL file, placed by `namespace py`, else `namespace *`,
+    else the file's name. Protobuf: a package per proto package, a module per
+    file. Nothing is written unless the whole run succeeds.
     """
-    from pilota.codegen.python import Options, generate_python
+    from pilota.codegen.python import Options
     from pilota.codegen.writer import WriteRefused, write_tree
-    from pilota.compiler import proto_refusal
+    from pilota.compiler import generate_sources
 
-    refusal = proto_refusal(files)
-    if refusal is not None:
-        click.echo(f"volo: {refusal}", err=True)
-        sys.exit(1)
     schema, diagnostics = pilota.check(files, include_dirs)
     _report(diagnostics)
     if schema is None:
         click.echo(f"{_count(len(diagnostics.errors), 'error')}; nothing was written", err=True)
         sys.exit(1)
-    generated = generate_python(schema, Options(keep_unknown_fields=keep_unknown_fields))
+    thrift = all(module.syntax is ir.Syntax.THRIFT for module in schema.roots)
+    options = Options(keep_unknown_fields=keep_unknown_fields) if thrift else None
+    generated = generate_sources(schema, options)
     try:
         written = write_tree(generated, out_dir)
     except WriteRefused as exc:

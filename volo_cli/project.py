@@ -426,14 +426,14 @@ def _project_files(
             "server.py.jinja",
             [],
             standard=["import argparse", "import logging", "import os", "import sys"],
-            runtime=["import volo"],
+            runtime=["import volo.thrift"],
             project=[f"from {package}.handler import Handler"],
         ),
         f"{package}/client.py": render(
             "client.py.jinja",
             client_texts,
             standard=["import argparse", "import asyncio", "import os", "import sys"],
-            runtime=["import volo"],
+            runtime=["import volo.thrift"],
         ),
         f"{TESTS}/test_{package}.py": render(
             "test_service.py.jinja",
@@ -444,7 +444,7 @@ def _project_files(
                 "from typing import TypeVar",
             ]
             + (["import contextlib"] if any(m.py.void and m.throws for m in own) else []),
-            runtime=["import volo"],
+            runtime=["import volo.thrift"],
             project=[f"from {package}.handler import Handler"],
         ),
     }

@@ -62,6 +62,28 @@ WELL_KNOWN_FILES = frozenset(
 )  # fmt: skip
 
 
+# The well-known types whose classes derive from a base with helpers (and, for some, a
+# ProtoJSON form that is not an object): pilota.runtime.protobuf.well_known.
+WELL_KNOWN_BASES = {
+    "google.protobuf.Any": "AnyBase",
+    "google.protobuf.Timestamp": "TimestampBase",
+    "google.protobuf.Duration": "DurationBase",
+    "google.protobuf.FieldMask": "FieldMaskBase",
+    "google.protobuf.Struct": "StructBase",
+    "google.protobuf.Value": "ValueBase",
+    "google.protobuf.ListValue": "ListValueBase",
+    "google.protobuf.DoubleValue": "WrapperBase[float]",
+    "google.protobuf.FloatValue": "WrapperBase[float]",
+    "google.protobuf.Int64Value": "WrapperBase[int]",
+    "google.protobuf.UInt64Value": "WrapperBase[int]",
+    "google.protobuf.Int32Value": "WrapperBase[int]",
+    "google.protobuf.UInt32Value": "WrapperBase[int]",
+    "google.protobuf.BoolValue": "WrapperBase[bool]",
+    "google.protobuf.StringValue": "WrapperBase[str]",
+    "google.protobuf.BytesValue": "WrapperBase[bytes]",
+}
+
+
 @dataclass(frozen=True)
 class ProtoOptions:
     """Generation options. `bundled_well_known_types`: import the well-known types
@@ -115,9 +137,11 @@ class PyEnumMember:
 class PyEnum:
     name: str
     qualname: str
+    full_name: str
     doc: str | None
     members: list[PyEnumMember]
     closed: bool
+    renamed: str | None  # {Python name: .proto name} of members named otherwise, if any
     is_enum = True
 
 
@@ -144,6 +168,7 @@ class PyMessage:
     defaults: list[PyDefault]
     message_set: bool
     specs: list[str]  # in field-number order
+    base: str = "_pb.Message"
     is_enum = False
 
     @property
@@ -168,6 +193,42 @@ class PyMethod:
     annotation: str
     value: str
     doc: str | None
+    path: str  # its path as a literal, `"/pkg.Service/Method"`
+    request: str  # the request class, as this module names it
+    response: str
+    client_streaming: bool
+    server_streaming: bool
+    method_doc: str | None  # `doc`, indented for a method body
+
+    @property
+    def handler_def(self) -> str:
+        """The handler's `def` line (see pilota.runtime.protobuf.service)."""
+        param = (
+            f"requests: _t.AsyncIterator[{self.request}]" if self.client_streaming
+            else f"request: {self.request}"
+        )  # fmt: skip
+        if self.server_streaming:  # implemented as an async generator
+            return f"def {self.name}(self, {param}) -> _t.AsyncIterator[{self.response}]:"
+        return f"async def {self.name}(self, {param}) -> {self.response}:"
+
+    @property
+    def client_param(self) -> tuple[str, str]:
+        """The client method's first parameter: its name and type."""
+        if self.client_streaming:
+            return "requests", f"_pb.Requests[{self.request}]"
+        return "request", self.request
+
+    @property
+    def call_type(self) -> str:
+        kind = "StreamCall" if self.server_streaming else "UnaryCall"
+        return f"_pb.{kind}[{self.response}]"
+
+    @property
+    def caller_method(self) -> str:
+        """The `Caller` method that makes the call."""
+        return ("stream" if self.client_streaming else "unary") + "_" + (
+            "stream" if self.server_streaming else "unary"
+        )
 
 
 @dataclass
@@ -176,6 +237,8 @@ class PyService:
     full_name: str
     doc: str | None
     methods: list[PyMethod]
+    handler: str  # the handler base's class name
+    client: str  # the client's class name
 
 
 @dataclass
@@ -214,6 +277,9 @@ MESSAGE_MEMBERS = frozenset({
     "to_bytes", "from_bytes", "merge_from_bytes", "to_json", "from_json", "to_dict",
     "from_dict", "_unknown", "_extensions", "mro",
 })  # fmt: skip
+# Members of every generated client (from pilota.runtime.protobuf.Client): an rpc of
+# one of these names gets a trailing `_`.
+CLIENT_MEMBERS = frozenset({"close", "_caller"})
 # Names generated modules bind for themselves.
 MODULE_PRIVATE = frozenset({"_pb", "_t", "_enum", "annotations", "FILE_DESCRIPTOR"})
 # A class named like a builtin would hide it from the annotations around it (`bytes`).
@@ -325,6 +391,7 @@ class _ModuleBuilder:
         self.nested_names: dict[ir.Struct, frozenset[str]] = {}
         self.scope: ir.Struct | None = None  # the class whose body annotations are for
         self.hidden: dict[str, str] = {}  # module-level name -> its alias
+        self.service_classes: dict[ir.Service, tuple[str, str]] = {}  # handler, client
 
     # ---- names ----------------------------------------------------------------------
 
@@ -340,6 +407,16 @@ class _ModuleBuilder:
             self.extension_names[id(extension)] = names.unique(
                 names.python_name(extension.name, (), BUILTINS), self.taken
             )
+        # Each service's handler base and client, named after every definition has
+        # its name: they take the next free names, and the others never change.
+        for definition in self.module.definitions.values():
+            if isinstance(definition, ir.Service):
+                self.service_classes[definition] = (
+                    names.unique(names.python_name(f"{definition.name}Handler", (), BUILTINS),
+                                 self.taken),
+                    names.unique(names.python_name(f"{definition.name}Client", (), BUILTINS),
+                                 self.taken),
+                )  # fmt: skip
 
     def declare_nested(self, struct: ir.Struct, path: tuple[str, ...]) -> None:
         taken: set[str] = set()
@@ -552,15 +629,21 @@ class _ModuleBuilder:
     def enum(self, enum: ir.Enum) -> PyEnum:
         member_names = _member_names(enum)
         inner = "    "  # nested classes are indented as a whole by the template
+        # ProtoJSON writes and reads the .proto names
+        renamed = {member_names[m.name]: m.name for m in enum.members
+                   if member_names[m.name] != m.name}  # fmt: skip
         return PyEnum(
             self.paths[enum][-1],
             ".".join(self.paths[enum]),
+            python_literal(enum.full_name),
             _doc(enum.doc, enum.options, inner),
             [
                 PyEnumMember(member_names[m.name], m.value, _doc(m.doc, m.options, inner))
                 for m in enum.members
             ],
             enum.closed,
+            "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in renamed.items())
+            + "}" if renamed else None,
         )
 
     def message(self, struct: ir.Struct) -> PyMessage:
@@ -612,11 +695,15 @@ class _ModuleBuilder:
         slots.sort(key=_natural)  # in the order linters expect
         qualname = ".".join(self.paths[struct])
         extensions = [self.extension(e, qualname, inner) for e in struct.extensions]
+        base = WELL_KNOWN_BASES.get(struct.full_name) if (
+            self.module.name in WELL_KNOWN_FILES
+        ) else None  # fmt: skip
         return PyMessage(
             self.paths[struct][-1], qualname, struct.full_name,
             _doc(struct.doc, struct.options, inner), slots, fields, list(oneofs.values()),
             nested, extensions, defaults,
             struct.options.get("message_set_wire_format") is True, specs,
+            f"_pb.well_known.{base}" if base else "_pb.Message",
         )  # fmt: skip
 
     def field(
@@ -713,21 +800,24 @@ class _ModuleBuilder:
             types.append((self.ref(request.definition), self.ref(method.result.definition)))
         # a method must not hide a name the class's annotations use
         used = _identifiers(name for pair in types for name in pair) | {"_pb", "_t"}
+        used |= CLIENT_MEMBERS  # the client's methods take the same names
         for method, (request_ref, response_ref) in zip(service.methods, types, strict=True):
-            path = f"/{service.full_name}/{method.name}"
-            methods.append(
-                PyMethod(
-                    names.unique(names.python_name(method.name, (), used), taken),
-                    f"_pb.Method[{request_ref}, {response_ref}]",
-                    f"_pb.Method({python_literal(method.name)}, {python_literal(path)}, "
-                    f"{request_ref}, {response_ref}, {method.client_streaming}, "
-                    f"{method.server_streaming})",
-                    _doc(method.doc, method.options, "    "),
-                )
-            )
+            path = python_literal(f"/{service.full_name}/{method.name}")
+            py_method = PyMethod(
+                names.unique(names.python_name(method.name, (), used), taken),
+                f"_pb.Method[{request_ref}, {response_ref}]",
+                f"_pb.Method({python_literal(method.name)}, {path}, "
+                f"{request_ref}, {response_ref}, {method.client_streaming}, "
+                f"{method.server_streaming})",
+                _doc(method.doc, method.options, "    "),
+                path, request_ref, response_ref, method.client_streaming,
+                method.server_streaming, _doc(method.doc, method.options, "        "),
+            )  # fmt: skip
+            methods.append(py_method)
+        handler, client = self.service_classes[service]
         return PyService(
             self.paths[service][0], service.full_name, _doc(service.doc, service.options, "    "),
-            methods,
+            methods, handler, client,
         )  # fmt: skip
 
     def build(self) -> PyModule:

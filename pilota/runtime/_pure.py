@@ -6,16 +6,28 @@ missing or `PILOTA_PURE_PYTHON=1` is set.
 
 Encoding writes fields in ascending id order, as Apache does; decoding checks
 every length against the bytes that remain before allocating anything, checks
-every field's wire type against the IDL, and limits nesting depth.
+every field's wire type against the IDL, limits nesting depth, and counts the
+structs and containers it builds against the message's budget
+(`objects_per_byte`, see `_helpers.object_budget`). It reads each byte once: a
+field whose type changed deep inside its containers is skipped from there on
+(`_Consumed`), never read again from its start.
 """
 
 from __future__ import annotations
 
 import struct as _struct
+import sys
 import uuid as _uuid
 from typing import Any
 
-from pilota.runtime._helpers import enum_value, freeze
+from pilota.runtime._helpers import (
+    DEFAULT_OBJECTS_PER_BYTE,
+    collector_paused,
+    enum_value,
+    freeze,
+    object_budget,
+    too_many_objects,
+)
 from pilota.runtime._pure_fast import (
     BINARY_DECODERS,
     BINARY_ENCODERS,
@@ -266,7 +278,7 @@ class _BinaryWriter:
                 raise exc.within(f".{f.name}") from None
         for fid, wire, protocol, raw in kept:
             out += _HEADER.pack(wire, fid)
-            out += raw if protocol == "binary" else transcode(raw, wire, "compact", "binary")
+            out += raw if protocol == "binary" else transcode(fid, raw, wire, "compact", "binary")
         out.append(B_STOP)
         self.depth -= 1
 
@@ -370,7 +382,7 @@ class _CompactWriter:
             last = f.id
         for fid, wire, protocol, raw in kept:
             if protocol != "compact":
-                raw = transcode(raw, wire, "binary", "compact")
+                raw = transcode(fid, raw, wire, "binary", "compact")
             if wire == B_BOOL:  # a compact bool lives in its field header
                 self.field_header(C_TRUE if raw[0] == C_TRUE else C_FALSE, fid, last)
             else:
@@ -488,17 +500,47 @@ def fields_by_id(cls: type) -> dict[int, FieldSpec]:
     return found
 
 
+_HEAVY = (STRUCT, LIST, SET, MAP)
+
+
+def builds_object(t: TypeSpec) -> int:
+    """1 if a value of type `t` counts against the object budget (a struct or a
+    container), else 0."""
+    return 1 if code_of(t) in _HEAVY else 0
+
+
+class _Consumed(Exception):  # a signal, not an error
+    """The field being read came as another type than declared, found at a
+    container's element, key or value type: it has been skipped whole, and is
+    left out (not a DecodeError, so the wrappers that add a path pass it on)."""
+
+
+class _SkipFailed(Exception):
+    """Skipping the rest of such a field failed: `error`, located at the field
+    (as a skip's errors are), not at the element where the type changed."""
+
+    def __init__(self, error: DecodeError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class _Reader:
-    """State shared by both protocol readers: the input and where we are in it."""
+    """State shared by the protocol readers: the input and where we are in it,
+    the nesting depth, and the objects built against the message's budget."""
 
-    __slots__ = ("data", "depth", "end", "max_depth", "pos")
+    __slots__ = ("budget", "data", "depth", "end", "max_depth", "objects", "pos", "tolerant")
 
-    def __init__(self, data: bytes, max_depth: int) -> None:
+    def __init__(self, data: bytes, max_depth: int, budget: int = sys.maxsize) -> None:
         self.data = data
         self.pos = 0
         self.end = len(data)
         self.depth = 0
         self.max_depth = max_depth
+        self.objects = 0
+        self.budget = budget
+        # Whether the field being read may be left out when it came as another
+        # type (any but a required one).
+        self.tolerant = False
 
     def take(self, n: int) -> int:
         """Reserve `n` bytes; returns where they start."""
@@ -526,6 +568,20 @@ class _Reader:
                 f"size {count} needs at least {count * min_size} bytes, {self.end - self.pos} left"
             )
 
+    def spend(self) -> None:
+        """Count one struct (or a default made by a factory) against the budget."""
+        self.objects += 1
+        if self.objects > self.budget:
+            raise too_many_objects(self.budget)
+
+    def spend_container(self, count: int, per_item: int) -> None:
+        """Count a container against the budget, and check now that its `count`
+        items (`per_item` structs or containers each) can fit, so that a claimed
+        count fails before anything is built."""
+        if self.objects + 1 + count * per_item > self.budget:
+            raise too_many_objects(self.budget)
+        self.objects += 1
+
     def text(self, n: int) -> str:
         start = self.take(n)
         try:
@@ -540,21 +596,72 @@ class _Reader:
     def value(self, t: TypeSpec, frozen: bool = False) -> Any:
         raise NotImplementedError  # each protocol's reader
 
-    def map_items(self, count: int, key_t: TypeSpec, value_t: TypeSpec, frozen: bool) -> Any:
+    def element_types(
+        self, count: int, wires: tuple[int, ...], types: tuple[TypeSpec, ...]
+    ) -> None:
+        """Check a container's element (or key and value) types as sent, `wires`,
+        against the declared `types`, then count it against the budget. Another
+        type changes the field's type: unless the field is required (an error),
+        the container's items are skipped and `_Consumed` raised."""
+        per_item = 0
+        for wire, t in zip(wires, types, strict=True):
+            if count:
+                try:
+                    self.expect_wire(wire, t)
+                except _TypeMismatch:
+                    if not self.tolerant:
+                        raise
+                    self.skip_items(count, wires)
+                    raise _Consumed from None
+            if not isinstance(t, int) and t[0] in _HEAVY:
+                per_item += 1
+        if self.objects + 1 + count * per_item > self.budget:
+            raise too_many_objects(self.budget)
+        self.objects += 1
+
+    def skip_items(self, count: int, wires: tuple[int, ...]) -> None:
+        """Skip `count` items of a container whose element (or key and value)
+        wire types are `wires`: the rest of a field that is being left out."""
+        try:
+            for _ in range(count):
+                for wire in wires:
+                    self.skip_element(wire)
+        except DecodeError as exc:
+            raise _SkipFailed(exc) from None
+
+    def skip_element(self, wire: int) -> None:
+        raise NotImplementedError  # each protocol's reader
+
+    def map_items(
+        self, count: int, key_t: TypeSpec, value_t: TypeSpec, wires: tuple[int, int], frozen: bool
+    ) -> Any:
         result: dict[Any, Any] = {}
-        for _ in range(count):
-            key = self.value(key_t, True)
+        for i in range(count):
+            try:
+                key = self.value(key_t, True)
+            except _Consumed:
+                self.skip_items(1, wires[1:])
+                self.skip_items(count - i - 1, wires)
+                raise
             try:
                 result[key] = self.value(value_t, frozen)
+            except _Consumed:
+                self.skip_items(count - i - 1, wires)
+                raise
             except DecodeError as exc:
                 raise exc.within(f"[{key!r}]") from None
         return result
 
-    def sequence_items(self, count: int, element: TypeSpec, is_set: bool, frozen: bool) -> Any:
+    def sequence_items(
+        self, count: int, element: TypeSpec, wire: int, is_set: bool, frozen: bool
+    ) -> Any:
         items = []
         for i in range(count):
             try:
                 items.append(self.value(element, frozen or is_set))
+            except _Consumed:
+                self.skip_items(count - i - 1, (wire,))
+                raise
             except DecodeError as exc:
                 raise exc.within(f"[{i}]") from None
         return set(items) if is_set else items
@@ -571,6 +678,7 @@ class _Reader:
             if f.required == REQUIRED:
                 raise DecodeError("required field is missing", f".{f.name}")
             if f.default_factory is not None and f.required == DEFAULT:
+                self.spend()
                 object.__setattr__(obj, f.name, f.default_factory())
             else:
                 object.__setattr__(obj, f.name, f.default if f.required == DEFAULT else None)
@@ -585,26 +693,40 @@ class _Reader:
         """The value of a field declared `t` that came with wire type `wire`."""
         raise NotImplementedError  # each protocol's reader
 
+    def expect_wire(self, wire: int, t: TypeSpec) -> None:
+        raise NotImplementedError  # each protocol's reader
+
     def known_field(self, obj: Any, f: FieldSpec, wire: int) -> bool:
-        """Read field `f` into `obj`. False, with nothing read, when it came as
-        another type than declared: the caller skips it as it skips unknown ids."""
-        start, depth = self.pos, self.depth
+        """Read field `f` into `obj`. False when it came as another type than
+        declared: it is then skipped, as unknown ids are (unless it is required,
+        which is an error). The type may differ at the field's own wire type or
+        at any container's element type inside it."""
+        tolerant = self.tolerant
+        self.tolerant = f.required != REQUIRED
+        depth = self.depth
         try:
-            object.__setattr__(obj, f.name, self.field_value(f.type, wire))
+            value = self.field_value(f.type, wire)
         except _TypeMismatch as exc:
             if f.required == REQUIRED:  # it cannot be absent, so this is the error
                 raise DecodeError(exc.message, exc.path).within(f".{f.name}") from None
-            self.pos, self.depth = start, depth
+            # The field's own wire type: nothing of it is read yet.
+        except _Consumed:
+            self.depth = depth
             return False
+        except _SkipFailed as exc:
+            raise exc.error.within(f".{f.name}") from None
         except DecodeError as exc:
             raise exc.within(f".{f.name}") from None
-        return True
+        else:
+            object.__setattr__(obj, f.name, value)
+            return True
+        finally:
+            self.tolerant = tolerant
+        self.skip_field(wire, f)
+        return False
 
-    def skip_field(self, wire: int, f: FieldSpec | None) -> None:
-        """Skip a field's value: one of an unknown id, or `f` sent as another type."""
-        if f is None:
-            self.skip(wire)
-            return
+    def skip_field(self, wire: int, f: FieldSpec) -> None:
+        """Skip the value of `f`, which came as another type than declared."""
         try:
             self.skip(wire)
         except DecodeError as exc:
@@ -633,6 +755,9 @@ class _BinaryReader(_Reader):
 
     def struct(self, cls: type) -> Any:
         self.enter()
+        self.objects += 1
+        if self.objects > self.budget:
+            raise too_many_objects(self.budget)
         obj = cls.__new__(cls)  # type: ignore[call-overload]
         by_id = fields_by_id(cls)
         keep = cls.__thrift_keep_unknown__  # type: ignore[attr-defined]
@@ -645,11 +770,12 @@ class _BinaryReader(_Reader):
                 break
             (fid,) = _I16.unpack_from(data, self.take(2))
             f = by_id.get(fid)
-            if f is not None and self.known_field(obj, f, wire):
+            start = self.pos
+            if f is None:
+                self.skip(wire)
+            elif self.known_field(obj, f, wire):
                 seen.add(fid)
                 continue
-            start = self.pos
-            self.skip_field(wire, f)
             if keep:
                 unknown.append((fid, wire, "binary", data[start : self.pos]))
         return self.finish_struct(obj, cls, seen, unknown if keep else None)
@@ -685,21 +811,22 @@ class _BinaryReader(_Reader):
         if code == STRUCT:
             return self.struct(t[1])  # type: ignore[index]
         self.enter()
-        if code == MAP:
-            key_t, value_t = t[1], t[2]  # type: ignore[index]
-            key_wire, value_wire = data[self.take(1)], data[self.take(1)]
-            count = self.count(key_wire, value_wire)
-            if count:
-                self.expect_wire(key_wire, key_t)
-                self.expect_wire(value_wire, value_t)
-            result = self.map_items(count, key_t, value_t, frozen)
-        else:
-            element = t[1]  # type: ignore[index]
-            wire = data[self.take(1)]
-            count = self.count(wire)
-            if count:
-                self.expect_wire(wire, element)
-            result = self.sequence_items(count, element, code == SET, frozen)
+        try:
+            if code == MAP:
+                key_t, value_t = t[1], t[2]  # type: ignore[index]
+                key_wire, value_wire = data[self.take(1)], data[self.take(1)]
+                count = self.count(key_wire, value_wire)
+                self.element_types(count, (key_wire, value_wire), (key_t, value_t))
+                result = self.map_items(count, key_t, value_t, (key_wire, value_wire), frozen)
+            else:
+                element = t[1]  # type: ignore[index]
+                wire = data[self.take(1)]
+                count = self.count(wire)
+                self.element_types(count, (wire,), (element,))
+                result = self.sequence_items(count, element, wire, code == SET, frozen)
+        except _Consumed:
+            self.depth -= 1
+            raise
         self.depth -= 1
         return freeze(result) if frozen else result
 
@@ -716,11 +843,13 @@ class _BinaryReader(_Reader):
         self.check_count(n, sum(_min_size(_MIN_BINARY_SIZE, w) for w in wires))
         return int(n)
 
-    @staticmethod
-    def expect_wire(wire: int, t: TypeSpec) -> None:
+    def expect_wire(self, wire: int, t: TypeSpec) -> None:
         expected = BINARY_WIRE[code_of(t)]
         if wire != expected:
             raise _wire_mismatch(wire, expected, "binary")
+
+    def skip_element(self, wire: int) -> None:
+        self.skip(wire)
 
     def skip(self, wire: int) -> None:
         data = self.data
@@ -794,6 +923,9 @@ class _CompactReader(_Reader):
 
     def struct(self, cls: type) -> Any:
         self.enter()
+        self.objects += 1
+        if self.objects > self.budget:
+            raise too_many_objects(self.budget)
         obj = cls.__new__(cls)  # type: ignore[call-overload]
         by_id = fields_by_id(cls)
         keep = cls.__thrift_keep_unknown__  # type: ignore[attr-defined]
@@ -807,14 +939,20 @@ class _CompactReader(_Reader):
                 break
             wire = header & 0x0F
             delta = header >> 4
-            fid = last + delta if delta else self.zigzag(I16)
+            if delta:
+                fid = last + delta
+                if fid > 0x7FFF:  # climbed past i16 by deltas
+                    raise DecodeError(f"field id {fid} is out of range for i16")
+            else:
+                fid = self.zigzag(I16)
             last = fid
             f = by_id.get(fid)
-            if f is not None and self.known_field(obj, f, wire):
+            start = self.pos
+            if f is None:
+                self.skip(wire)
+            elif self.known_field(obj, f, wire):
                 seen.add(fid)
                 continue
-            start = self.pos
-            self.skip_field(wire, f)
             if keep:
                 raw = data[start : self.pos] if wire not in (C_TRUE, C_FALSE) else bytes([wire])
                 unknown.append((fid, _compact_to_binary(wire), "compact", raw))
@@ -849,26 +987,29 @@ class _CompactReader(_Reader):
         if code == STRUCT:
             return self.struct(t[1])  # type: ignore[index]
         self.enter()
-        if code == MAP:
-            key_t, value_t = t[1], t[2]  # type: ignore[index]
-            count = self.varint()
-            if count:
-                types = data[self.take(1)]
-                key_wire, value_wire = types >> 4, types & 0x0F
-                self.check_count(
-                    count,
-                    _min_size(_MIN_COMPACT_SIZE, key_wire)
-                    + _min_size(_MIN_COMPACT_SIZE, value_wire),
-                )
-                self.expect_wire(key_wire, key_t)
-                self.expect_wire(value_wire, value_t)
-            result = self.map_items(count, key_t, value_t, frozen)
-        else:
-            element = t[1]  # type: ignore[index]
-            wire, count = self.list_header()
-            if count:
-                self.expect_wire(wire, element)
-            result = self.sequence_items(count, element, code == SET, frozen)
+        try:
+            if code == MAP:
+                key_t, value_t = t[1], t[2]  # type: ignore[index]
+                wires = (0, 0)
+                count = self.varint()
+                if count:
+                    types = data[self.take(1)]
+                    wires = (types >> 4, types & 0x0F)
+                    self.check_count(
+                        count,
+                        _min_size(_MIN_COMPACT_SIZE, wires[0])
+                        + _min_size(_MIN_COMPACT_SIZE, wires[1]),
+                    )
+                self.element_types(count, wires, (key_t, value_t))
+                result = self.map_items(count, key_t, value_t, wires, frozen)
+            else:
+                element = t[1]  # type: ignore[index]
+                wire, count = self.list_header()
+                self.element_types(count, (wire,), (element,))
+                result = self.sequence_items(count, element, wire, code == SET, frozen)
+        except _Consumed:
+            self.depth -= 1
+            raise
         self.depth -= 1
         return freeze(result) if frozen else result
 
@@ -889,8 +1030,7 @@ class _CompactReader(_Reader):
             raise DecodeError(f"length {n} exceeds the {self.end - self.pos} bytes left")
         return n
 
-    @staticmethod
-    def expect_wire(wire: int, t: TypeSpec) -> None:
+    def expect_wire(self, wire: int, t: TypeSpec) -> None:
         code = code_of(t)
         if code == BOOL:
             if wire not in (C_TRUE, C_FALSE):
@@ -903,6 +1043,9 @@ class _CompactReader(_Reader):
     def skip(self, wire: int) -> None:
         if wire in (C_TRUE, C_FALSE):
             return  # a bool field's value is in its header
+        self.skip_value(wire)
+
+    def skip_element(self, wire: int) -> None:
         self.skip_value(wire)
 
     def skip_value(self, wire: int) -> None:
@@ -982,33 +1125,62 @@ def _decode(reader: _Reader, cls: type) -> Any:
     return obj
 
 
-def decode_binary(cls: type, data: Any, max_depth: int = 64) -> Any:
+def decode_binary(
+    cls: type,
+    data: Any,
+    max_depth: int = 64,
+    objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
+) -> Any:
     raw = _as_bytes(data)
+    budget = object_budget(len(raw), objects_per_byte)
+    return collector_paused(_decode_binary, len(raw), cls, raw, max_depth, budget)
+
+
+def _decode_binary(cls: type, raw: bytes, max_depth: int, budget: int) -> Any:
     try:
-        obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth)
+        obj, end = BINARY_DECODERS[cls](raw, 0, len(raw), 0, max_depth, [budget])
         if end == len(raw):
             return obj
     except Exception:  # the interpreter below decides, and raises the canonical error
         pass
-    return _decode(_BinaryReader(raw, max_depth), cls)
+    return _decode(_BinaryReader(raw, max_depth, budget), cls)
 
 
-def decode_compact(cls: type, data: Any, max_depth: int = 64) -> Any:
-    return _decode(_CompactReader(_as_bytes(data), max_depth), cls)
+def decode_compact(
+    cls: type,
+    data: Any,
+    max_depth: int = 64,
+    objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
+) -> Any:
+    raw = _as_bytes(data)
+    reader = _CompactReader(raw, max_depth, object_budget(len(raw), objects_per_byte))
+    return collector_paused(_decode, len(raw), reader, cls)
 
 
 # ---- unknown fields across protocols ----------------------------------------------------
 
 
-def transcode(raw: bytes, wire: int, source: str, target: str) -> bytes:
-    """Re-encode one value (of binary wire type `wire`) from one protocol to the other."""
-    reader: _Reader = _BinaryReader(raw, 64) if source == "binary" else _CompactReader(raw, 64)
-    value = _read_any(reader, wire)
+def transcode(fid: int, raw: bytes, wire: int, source: str, target: str) -> bytes:
+    """Re-encode kept field `fid`'s value (of binary wire type `wire`) from one
+    protocol to the other."""
+    value = read_kept(fid, raw, wire, source)
     writer: _BinaryWriter | _CompactWriter = (
         _BinaryWriter() if target == "binary" else _CompactWriter()
     )
     _write_any(writer, wire, value)
     return bytes(writer.out)
+
+
+def read_kept(fid: int, raw: bytes, wire: int, protocol: str) -> Any:
+    """Kept field `fid`'s value, as `protocol` bytes `raw`, read as the tree
+    `_write_any` writes in any protocol. Skipping a compact field reads any
+    varint of up to 10 bytes, as Apache does; written in another protocol, one
+    that does not fit its integer type is an error of the encoding."""
+    reader: _Reader = _BinaryReader(raw, 64) if protocol == "binary" else _CompactReader(raw, 64)
+    try:
+        return _read_any(reader, wire)
+    except DecodeError as exc:
+        raise EncodeError(f"kept unknown field {fid} cannot be written: {exc}") from None
 
 
 def _read_any(reader: _Reader, wire: int) -> Any:
@@ -1029,6 +1201,8 @@ def _read_any(reader: _Reader, wire: int) -> Any:
                     return fields
                 field_wire = _compact_to_binary(header & 0x0F)
                 fid = last + (header >> 4) if header >> 4 else reader.zigzag(I16)
+                if fid > 0x7FFF:
+                    raise DecodeError(f"field id {fid} is out of range for i16")
                 last = fid
                 if field_wire == B_BOOL:
                     value: Any = (header & 0x0F) == C_TRUE

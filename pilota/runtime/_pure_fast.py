@@ -269,7 +269,9 @@ COMPACT_ENCODERS = EncoderTable(compact=True)
 
 # ---- binary decoders --------------------------------------------------------------------
 
-Decoder = Callable[[bytes, int, int, int, int], tuple[Any, int]]
+# (data, pos, end, depth, max_depth, left) -> (value, pos); `left` holds how many
+# more structs and containers the message may build (the interpreter's budget).
+Decoder = Callable[[bytes, int, int, int, int, list[int]], tuple[Any, int]]
 
 _MIN_SIZE = {2: 1, 3: 1, 6: 2, 8: 4, 10: 8, 4: 8, 11: 4, 12: 1, 13: 6, 14: 5, 15: 5, 16: 16}
 _UNPACK = {I32: ("i", 4), ENUM: ("i", 4), I64: ("q", 8), I16: ("h", 2), DOUBLE: ("d", 8)}
@@ -285,7 +287,8 @@ _RUNTIME.update(
 class _DecoderCompiler(_Compiler):
     """Writes the source of one class's binary decoder. It walks the input with a
     local `pos`, checks every length and count against what is left, and counts
-    nesting exactly as the interpreter does; anything else, it gives up on."""
+    nesting and objects built exactly as the interpreter does; anything else, it
+    gives up on."""
 
     def struct_function(self, cls: type) -> str:
         from pilota.runtime.base import Union
@@ -294,9 +297,11 @@ class _DecoderCompiler(_Compiler):
         new = self.constant(cls.__new__)
         klass = self.constant(cls)
         emit = self.emit
-        emit(0, "def decode(data, pos, end, depth, max_depth):")
+        emit(0, "def decode(data, pos, end, depth, max_depth, left):")
         emit(1, "depth += 1")
         emit(1, "if depth > max_depth: raise GiveUp")
+        emit(1, "left[0] -= 1")
+        emit(1, "if left[0] < 0: raise GiveUp")
         emit(1, f"obj = {new}({klass})")
         for f in spec:
             emit(1, f"s{f.id & 0xFFFF} = False")
@@ -325,6 +330,8 @@ class _DecoderCompiler(_Compiler):
             if f.required == REQUIRED:
                 emit(2, "raise GiveUp")
             elif f.required == 2 and f.default_factory is not None:  # DEFAULT with a factory
+                emit(2, "left[0] -= 1")
+                emit(2, "if left[0] < 0: raise GiveUp")
                 emit(2, f"obj.{f.name} = {self.constant(f.default_factory)}()")
             elif f.required == 2:
                 emit(2, f"obj.{f.name} = {self.constant(f.default)}")
@@ -370,7 +377,10 @@ class _DecoderCompiler(_Compiler):
         elif code == STRUCT:
             decoders = self.constant(self.encoders)
             cls = self.constant(t[1])  # type: ignore[index]
-            emit(indent, f"{target}, pos = {decoders}[{cls}](data, pos, end, depth, max_depth)")
+            emit(
+                indent,
+                f"{target}, pos = {decoders}[{cls}](data, pos, end, depth, max_depth, left)",
+            )
         else:
             self.read_container(indent, target, t, frozen)
 
@@ -394,6 +404,7 @@ class _DecoderCompiler(_Compiler):
                 f"if {n} < 0 or {n} * (_MIN_SIZE[data[pos]] + _MIN_SIZE[data[pos + 1]]) > end - pos - 6: raise GiveUp",
             )
             emit(indent, f"if {n} and (data[pos] != {kw} or data[pos + 1] != {vw}): raise GiveUp")
+            self.spend_container(indent, n, _heavy(key_t) + _heavy(value_t))
             emit(indent, "pos += 6")
             result, key, item = self.fresh("m"), self.fresh("k"), self.fresh("v")
             emit(indent, f"{result} = {{}}")
@@ -409,6 +420,7 @@ class _DecoderCompiler(_Compiler):
             emit(indent, f"{n} = unpack_from('>i', data, pos + 1)[0]")
             emit(indent, f"if {n} < 0 or {n} * _MIN_SIZE[data[pos]] > end - pos - 5: raise GiveUp")
             emit(indent, f"if {n} and data[pos] != {ew}: raise GiveUp")
+            self.spend_container(indent, n, _heavy(element))
             emit(indent, "pos += 5")
             result = self.fresh("l")
             element_code = _code(element)
@@ -426,6 +438,17 @@ class _DecoderCompiler(_Compiler):
                     emit(indent, f"{result} = set({result})")
         emit(indent, "depth -= 1")
         emit(indent, f"{target} = frozen({result})" if frozen else f"{target} = {result}")
+
+
+    def spend_container(self, indent: int, n: str, per_item: int) -> None:
+        """The container, and room for its items (as the interpreter's spend_container)."""
+        items = f" + {n} * {per_item}" if per_item else ""
+        self.emit(indent, f"if 1{items} > left[0]: raise GiveUp")
+        self.emit(indent, "left[0] -= 1")
+
+
+def _heavy(t: TypeSpec) -> int:
+    return 1 if _code(t) in (STRUCT, LIST, SET, MAP) else 0
 
 
 _RUNTIME["_MIN_SIZE"] = _MIN_SIZE

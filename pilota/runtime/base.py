@@ -8,12 +8,17 @@ hooks, so reading and writing fields costs what it costs on any slotted class.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, ClassVar, Self, TypeVar
+from operator import attrgetter
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
 from pilota.runtime import json_protocol
+from pilota.runtime._helpers import DEFAULT_OBJECTS_PER_BYTE
+from pilota.runtime._pure import code_of
 from pilota.runtime.codec import implementation
-from pilota.runtime.types import FieldSpec, Protocol
+from pilota.runtime.types import LIST, MAP, SET, FieldSpec, Protocol
 
 # Bound once: the per-call cost of to_bytes/from_bytes is one comparison and a call.
 _encode_binary = implementation.encode_binary
@@ -46,19 +51,30 @@ class Struct:
 
     @classmethod
     def from_bytes(
-        cls, data: Buffer, protocol: Protocol | str = Protocol.BINARY, *, max_depth: int = 64
+        cls,
+        data: Buffer,
+        protocol: Protocol | str = Protocol.BINARY,
+        *,
+        max_depth: int = 64,
+        objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
     ) -> Self:
-        """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`."""
+        """Decode `data`, which must hold exactly one encoded value; raises `pilota.DecodeError`.
+
+        `max_depth` limits nesting; `objects_per_byte` how many structs and
+        containers the message may build: that many per byte of `data`, plus 1024."""
         if protocol == "binary":
-            return _decode_binary(cls, data, max_depth)  # type: ignore[no-any-return]
+            return _decode_binary(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         if protocol == "compact":
-            return _decode_compact(cls, data, max_depth)  # type: ignore[no-any-return]
+            return _decode_compact(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         if protocol == "json":
-            return json_protocol.decode_json(cls, data, max_depth)  # type: ignore[no-any-return]
+            return json_protocol.decode_json(cls, data, max_depth, objects_per_byte)  # type: ignore[no-any-return]
         raise ValueError(f"unknown protocol {protocol!r}: expected 'binary', 'compact' or 'json'")
 
     def _field_values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
+        try:
+            return _shape(type(self)).values(self)
+        except AttributeError:  # a slot never set (an instance made without __init__)
+            return tuple(getattr(self, f.name, None) for f in self.__thrift_spec__)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -69,8 +85,18 @@ class Struct:
     def __hash__(self) -> int:
         # Structs can be set members and map keys in IDL, so they hash by value
         # (list and dict fields included); like any value-hashed object, do not
-        # change one while it is in a set.
-        return hash((type(self), _hashable(self._field_values())))
+        # change one while it is in a set. The field values' hashes are combined
+        # by hashing their bytes, which Python keys with a secret per process:
+        # a tuple's hash is not keyed, and a peer could send a map with
+        # thousands of distinct struct keys of one tuple hash, each insertion
+        # then comparing against all before it (quadratic time).
+        values = self._field_values()
+        if _shape(type(self)).plain:
+            try:
+                return _hash_of_hashes([hash(type(self)), *map(hash, values)])
+            except TypeError:  # a container where the IDL has none: hashed as below
+                pass
+        return _hash_of_hashes([hash(type(self)), *map(_value_hash, values)])
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -89,10 +115,16 @@ class Struct:
         )
 
 
+# What the compiled codec's versions below hand back to, for a class it does not compile.
+python_eq = Struct.__eq__
+python_hash = Struct.__hash__
+
 if hasattr(implementation, "struct_to_bytes"):
-    # The compiled codec's own versions of the two methods above, same behaviour.
+    # The compiled codec's own versions of the methods above, same behaviour.
     Struct.to_bytes = implementation.struct_to_bytes  # type: ignore[method-assign]
     Struct.from_bytes = classmethod(implementation.struct_from_bytes)  # type: ignore[method-assign, assignment]
+    Struct.__eq__ = implementation.struct_eq  # type: ignore[method-assign]
+    Struct.__hash__ = implementation.struct_hash  # type: ignore[method-assign]
 
 
 class Union(Struct):
@@ -130,14 +162,56 @@ class ThriftException(Struct, Exception):
     __hash__ = Struct.__hash__
 
 
-def _hashable(value: Any) -> Any:
+class _Shape(NamedTuple):
+    values: Callable[[Any], tuple[Any, ...]]  # the field values, in spec order
+    plain: bool  # no field is a list, set or map: the values hash as they are
+
+
+_shapes: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    found = _shapes.get(cls)
+    if found is None:
+        spec: tuple[FieldSpec, ...] = cls.__thrift_spec__  # type: ignore[attr-defined]
+        names = [f.name for f in spec]
+        getter: Callable[[Any], tuple[Any, ...]]
+        if len(names) > 1:
+            getter = attrgetter(*names)
+        elif names:
+            one = attrgetter(names[0])
+            getter = lambda obj: (one(obj),)  # noqa: E731
+        else:
+            getter = lambda obj: ()  # noqa: E731
+        plain = not any(code_of(f.type) in (LIST, SET, MAP) for f in spec)
+        found = _shapes[cls] = _Shape(getter, plain)
+    return found
+
+
+_packers: dict[int, Callable[..., bytes]] = {}
+
+
+def _hash_of_hashes(hashes: list[int]) -> int:
+    """A keyed hash of hash values: Python's hash of their bytes (machine words,
+    as the compiled codec's struct_hash lays them out, so both agree)."""
+    pack = _packers.get(len(hashes))
+    if pack is None:
+        pack = _packers[len(hashes)] = struct.Struct(f"@{len(hashes)}n").pack
+    return hash(pack(*hashes))
+
+
+def _value_hash(value: Any) -> int:
+    """The hash of a field's value, lists, sets and dicts included (equal
+    values hash alike; containers are keyed as structs are)."""
     if isinstance(value, list | tuple):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, set):
-        return frozenset(_hashable(v) for v in value)
+        return _hash_of_hashes([1, *map(_value_hash, value)])
+    if isinstance(value, set | frozenset):
+        return hash(sum(_hash_of_hashes([2, _value_hash(v)]) for v in value))
     if isinstance(value, dict):
-        return frozenset((_hashable(k), _hashable(v)) for k, v in value.items())
-    return value
+        return hash(
+            sum(_hash_of_hashes([3, _value_hash(k), _value_hash(v)]) for k, v in value.items())
+        )
+    return hash(value)
 
 
 def _all_slots(cls: type) -> list[str]:

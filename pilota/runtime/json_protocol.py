@@ -36,7 +36,9 @@ with `keep_unknown_fields`); absent fields get their defaults; a missing
 required field, a union without exactly one member, a value out of range,
 nesting deeper than `max_depth` and any malformed input raise `DecodeError`
 with the field path; a container's declared count is checked against the
-input left before anything is read. Encoding raises the same `EncodeError`s.
+input left before anything is read, and the structs and containers built
+against the message's budget (`objects_per_byte`; skipped values count too,
+as they are built here). Encoding raises the same `EncodeError`s.
 
 Kept unknown fields are stored as the binary and compact codecs store them
 (`(id, binary wire type, "binary", binary-encoded value)`), so any protocol
@@ -48,9 +50,10 @@ The other way, a kept string value from binary or compact is written in
 JSON as text when it is valid UTF-8 and as base64 otherwise.
 
 `json_message_end` finds where an unframed JSON message ends in a buffer,
-for the buffered transport. A JSON message starts with `[1,` (Apache writes
-no whitespace), so its first byte, `[` (0x5B), tells it from binary (0x80)
-and compact (0x82); framed, that byte follows the 4-byte length.
+for the buffered transport (`JsonMessageEnd` as the buffer grows). A JSON
+message starts with `[1,` (Apache writes no whitespace), so its first byte,
+`[` (0x5B), tells it from binary (0x80) and compact (0x82); framed, that
+byte follows the 4-byte length.
 """
 
 from __future__ import annotations
@@ -59,12 +62,19 @@ import base64
 import binascii
 import math
 import re
+import sys
 import uuid as _uuid
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in typeshed
 from json.encoder import encode_basestring
 from typing import Any
 
-from pilota.runtime._helpers import enum_value, freeze
+from pilota.runtime._helpers import (
+    DEFAULT_OBJECTS_PER_BYTE,
+    collector_paused,
+    enum_value,
+    freeze,
+    object_budget,
+)
 from pilota.runtime._pure import (
     B_BOOL,
     B_BYTE,
@@ -80,14 +90,12 @@ from pilota.runtime._pure import (
     B_UUID,
     BINARY_WIRE,
     _as_bytes,
-    _BinaryReader,
     _BinaryWriter,
     _check_union_for_encode,
-    _CompactReader,
-    _read_any,
     _Reader,
     _too_deep,
     _write_any,
+    builds_object,
     check_container,
     check_double,
     check_int,
@@ -95,6 +103,7 @@ from pilota.runtime._pure import (
     code_of,
     fields_by_id,
     raw_bytes,
+    read_kept,
     struct_fields,
     utf8,
     uuid_bytes,
@@ -138,6 +147,13 @@ _MIN_SIZE = {
     B_BOOL: 1, B_BYTE: 1, B_I16: 1, B_I32: 1, B_I64: 1, B_DOUBLE: 1, B_STRING: 2,
     B_STRUCT: 2, B_LIST: 8, B_SET: 8, B_MAP: 16, B_UUID: 38,
 }  # fmt: skip
+
+
+def _builds_object(wire: int) -> int:
+    """1 if a skipped value of `wire` type is built as an object that counts
+    against the budget (a struct or a container), else 0."""
+    return 1 if wire in (B_STRUCT, B_MAP, B_LIST, B_SET) else 0
+
 
 _INT = re.compile(r"-?[0-9]+")
 _QUOTED_INT = re.compile(r'"(-?[0-9]+)"')
@@ -224,12 +240,10 @@ class _JsonWriter:
             out.append("}")
         if obj.__thrift_keep_unknown__:
             for fid, wire, protocol, raw in getattr(obj, "_unknown_fields", None) or ():
-                reader: _Reader = (
-                    _BinaryReader(raw, 64) if protocol == "binary" else _CompactReader(raw, 64)
-                )
+                kept = read_kept(fid, raw, wire, protocol)
                 out.append(f'{separator}"{fid}":{{"{_NAME_OF_WIRE[wire]}":')
                 separator = ","
-                self.any(wire, _read_any(reader, wire), False)
+                self.any(wire, kept, False)
                 out.append("}")
         out.append("}")
         self.depth -= 1
@@ -361,8 +375,8 @@ class _JsonReader(_Reader):
 
     __slots__ = ("source",)
 
-    def __init__(self, source: str, max_depth: int) -> None:
-        super().__init__(b"", max_depth)  # `data` is unused: the input is `source`
+    def __init__(self, source: str, max_depth: int, budget: int = sys.maxsize) -> None:
+        super().__init__(b"", max_depth, budget)  # `data` is unused: the input is `source`
         self.source = source
         self.end = len(source)
 
@@ -499,6 +513,7 @@ class _JsonReader(_Reader):
 
     def struct(self, cls: type) -> Any:
         self.enter()
+        self.spend()
         obj = cls.__new__(cls)  # type: ignore[call-overload]
         by_id = fields_by_id(cls)
         keep = cls.__thrift_keep_unknown__  # type: ignore[attr-defined]
@@ -562,6 +577,7 @@ class _JsonReader(_Reader):
             if count:
                 self.expect_type(key_wire, key_t)
                 self.expect_type(value_wire, value_t)
+            self.spend_container(count, builds_object(key_t) + builds_object(value_t))
             result: Any = {}
             for i in range(count):
                 if i:
@@ -584,6 +600,7 @@ class _JsonReader(_Reader):
             self.check_size(count, _MIN_SIZE[wire] + 1)
             if count:
                 self.expect_type(wire, element)
+            self.spend_container(count, builds_object(element))
             items = []
             for i in range(count):
                 self.expect(",")
@@ -621,6 +638,7 @@ class _JsonReader(_Reader):
         self.enter()
         text = self.source
         if wire == B_STRUCT:
+            self.spend()
             fields: list[tuple[int, int, Any]] = []
             self.expect("{")
             if text.startswith("}", self.pos):
@@ -642,6 +660,7 @@ class _JsonReader(_Reader):
             count = self.count(match[3])
             self.pos = match.end()
             self.check_size(count, _MIN_SIZE[key_wire] + _MIN_SIZE[value_wire] + 2)
+            self.spend_container(count, _builds_object(key_wire) + _builds_object(value_wire))
             pairs = []
             for i in range(count):
                 if i:
@@ -660,6 +679,7 @@ class _JsonReader(_Reader):
         count = self.count(match[2])
         self.pos = match.end()
         self.check_size(count, _MIN_SIZE[element_wire] + 1)
+        self.spend_container(count, _builds_object(element_wire))
         items = []
         for _ in range(count):
             self.expect(",")
@@ -669,12 +689,19 @@ class _JsonReader(_Reader):
         return (element_wire, items)
 
 
-def decode_json(cls: type, data: Any, max_depth: int = 64) -> Any:
+def decode_json(
+    cls: type,
+    data: Any,
+    max_depth: int = 64,
+    objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE,
+) -> Any:
     """A `cls` from `data`, which must hold exactly one TJSONProtocol struct."""
-    text = _text_of(data)
-    reader = _JsonReader(text, max_depth)
+    raw = _as_bytes(data)
+    budget = object_budget(len(raw), objects_per_byte)
+    text = _text_of(raw)
+    reader = _JsonReader(text, max_depth, budget)
     try:
-        obj = reader.struct(cls)
+        obj = collector_paused(reader.struct, len(raw), cls)
     except DecodeError as exc:
         raise exc.within(cls.__name__) from None
     except RecursionError:
@@ -718,11 +745,6 @@ def read_message_prefix(data: Any) -> tuple[str, int, int, int]:
 
 # ---- finding a message's end on a byte stream ---------------------------------------
 
-# A whole string (escapes included), a lone quote (a string not finished yet),
-# or a bracket. Possessive quantifiers: linear, whatever the input.
-_STRUCTURE = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|"|[\[\]{}]', re.DOTALL)
-
-
 def json_message_end(data: bytes | bytearray | memoryview, max_size: int) -> int | None:
     """Where the unframed JSON message at the start of `data` ends (the offset
     after its closing `]`), or None until all of it has come.
@@ -731,23 +753,77 @@ def json_message_end(data: bytes | bytearray | memoryview, max_size: int) -> int
     checks the rest. Raises DecodeError when `data` cannot start a JSON
     message or the message would be longer than `max_size` bytes.
     """
-    if not data:
+    return JsonMessageEnd(max_size).find(data)
+
+
+# A bracket or a quote, outside strings; inside one, the run up to its closing
+# quote (or up to a backslash that is the last byte come so far). Possessive:
+# linear, whatever the input.
+_STRUCTURAL = re.compile(rb'["\[\]{}]')
+_STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
+
+
+class JsonMessageEnd:
+    """`json_message_end` for a buffer that grows at its end: each `find` goes
+    on from where the last one stopped (inside a string too), so a message
+    that arrives in many pieces is scanned once, not from its start each time.
+    `reset` before the next message (once the found one is cut off the front).
+
+    A `find` takes `steps` steps (strings, brackets) at most: when it stops
+    for that, `paused` is set, and the caller calls again."""
+
+    __slots__ = ("depth", "in_string", "max_size", "paused", "pos", "steps")
+
+    def __init__(self, max_size: int, steps: int = 1 << 62) -> None:
+        self.max_size = max_size
+        self.steps = steps
+        self.paused = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.pos = 0
+        self.depth = 0
+        self.in_string = False
+
+    def find(self, data: bytes | bytearray | memoryview) -> int | None:
+        self.paused = False
+        if self.pos == 0:
+            if not data:
+                return None
+            if data[0] != 0x5B:  # '['
+                raise DecodeError("a JSON message starts with '['")
+        end = min(len(data), self.max_size)
+        pos, depth, in_string = self.pos, self.depth, self.in_string
+        steps = self.steps
+        while pos < end:
+            steps -= 1
+            if not steps:
+                break
+            if in_string:
+                body = _STRING_BODY.match(data, pos, end)  # always matches, if only ''
+                pos = body.end() if body else pos
+                if pos == end or data[pos] == 0x5C:  # the string, or an escape, goes on
+                    break
+                pos += 1  # past the closing quote
+                in_string = False
+                continue
+            found = _STRUCTURAL.search(data, pos, end)
+            if found is None:
+                pos = end
+                break
+            pos = found.end()
+            token = data[pos - 1]
+            if token == 0x22:  # '"'
+                in_string = True
+            elif token in b"[{":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    self.pos, self.depth, self.in_string = pos, depth, in_string
+                    return pos
+        self.pos, self.depth, self.in_string = pos, depth, in_string
+        self.paused = not steps
+        if len(data) >= self.max_size and not self.paused:
+            raise DecodeError(f"message is over the {self.max_size}-byte limit")
         return None
-    if data[0] != ord("["):
-        raise DecodeError("a JSON message starts with '['")
-    depth = 0
-    for match in _STRUCTURE.finditer(data, 0, max_size):
-        token = match.group()
-        first = token[0]
-        if first == 0x22:  # '"'
-            if len(token) == 1:
-                break  # the string goes on past what has come
-        elif first in b"[{":
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 0:
-                return match.end()
-    if len(data) >= max_size:
-        raise DecodeError(f"message is over the {max_size}-byte limit")
-    return None

@@ -47,8 +47,12 @@ class MessageType(enum.IntEnum):
 
 
 # Strict binary headers of the names in use, up to the seqid: they never change.
+# Names may come from peers (a server answers in the name it was called by), so
+# the cache is bounded in entries and in the length of a name: at most 4096
+# names of at most 128 characters, a few MiB at worst.
 _BINARY_PREFIXES: dict[tuple[str, int], bytes] = {}
 _MAX_PREFIXES = 4096
+_MAX_CACHED_NAME = 128
 
 
 class MessageHeader(NamedTuple):
@@ -73,7 +77,7 @@ def write_message_header(
         if prefix is None:
             raw_name = name.encode("utf-8")
             prefix = _I32.pack(_VERSION_1 | message_type) + _I32.pack(len(raw_name)) + raw_name
-            if len(_BINARY_PREFIXES) < _MAX_PREFIXES:  # names may come from peers: bounded
+            if len(_BINARY_PREFIXES) < _MAX_PREFIXES and len(name) <= _MAX_CACHED_NAME:
                 _BINARY_PREFIXES[(name, message_type)] = prefix
         return prefix + _I32.pack(seqid)
     raw_name = name.encode("utf-8")

@@ -96,7 +96,7 @@ class Handler:
 
 class Client:
     """Base of generated clients: every call goes through the `caller` given,
-    usually a volo client transport (`volo.connect(...)`). Closing the client
+    usually a volo client transport (`volo.thrift.connect(...)`). Closing the client
     (`close()`, or the end of `async with`) closes that transport."""
 
     __thrift_methods__: ClassVar[dict[str, Method]] = {}

@@ -15,7 +15,7 @@ class VarintTooLong(ValueError):
     """More bytes than the value may take."""
 
 
-def decode_varint(data: bytes, pos: int, max_bytes: int = 10) -> tuple[int, int] | None:
+def decode_varint(data: bytes | bytearray, pos: int, max_bytes: int = 10) -> tuple[int, int] | None:
     """The varint at `pos` and the position after it; None if `data` ends first."""
     result = shift = 0
     for i in range(max_bytes):

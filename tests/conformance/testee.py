@@ -10,9 +10,11 @@ On start it generates Python from the kit's `include/` protos (conformance.proto
 and the test messages) with pilota into a temporary folder and imports it; the
 well-known types come from the runtime. Then it answers requests on stdin:
 a 4-byte little-endian length and a serialized ConformanceRequest, answered
-the same way with a ConformanceResponse. Binary payloads are decoded and
-re-encoded with our codec; JSON and the other formats answer `skipped` (for
-now). `PILOTA_PURE_PYTHON=1` runs the pure-Python codec.
+the same way with a ConformanceResponse. Binary and JSON payloads are read
+and written with our classes (JSON through a `TypeRegistry` of the test
+messages, which `Any` fields name; JSON_IGNORE_UNKNOWN_PARSING_TEST reads with
+`ignore_unknown`); text format and JSPB answer `skipped`.
+`PILOTA_PURE_PYTHON=1` runs the pure-Python codec.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ PROTOS = (
 )
 PACKAGE = "pilota_conformance_gen"
 PROTOBUF, JSON = 1, 2
+JSON_IGNORE_UNKNOWN_PARSING_TEST = 3
 
 
 def include_dir() -> Path:
@@ -56,50 +59,47 @@ def generate(out: Path) -> None:
     write_tree(generate_protobuf(schema), out / PACKAGE)
 
 
-def message_classes(root: Path) -> tuple[ModuleType, dict[str, Any]]:
+def message_classes(root: Path) -> tuple[ModuleType, Any]:
+    """The conformance module, and a TypeRegistry of the test messages (and extensions)."""
+    from pilota.runtime.protobuf import TypeRegistry
+
     sys.path.insert(0, str(root))
     conformance = importlib.import_module(f"{PACKAGE}.conformance.conformance")
-    classes: dict[str, Any] = {}
-    for module_name in (
-        "protobuf_test_messages.proto2.test_messages_proto2",
-        "protobuf_test_messages.proto3.test_messages_proto3",
-        "protobuf_test_messages.editions.proto2.test_messages_proto2_editions",
-        "protobuf_test_messages.editions.proto3.test_messages_proto3_editions",
-        "protobuf_test_messages.editions.test_messages_edition2023",
-    ):
-        module = importlib.import_module(f"{PACKAGE}.{module_name}")
-        for value in vars(module).values():
-            name = getattr(value, "__pb_name__", None)
-            if isinstance(value, type) and name:
-                classes[name] = value
-    return conformance, classes
+    return conformance, TypeRegistry.from_package(f"{PACKAGE}.protobuf_test_messages")
 
 
-def answer(conformance: ModuleType, classes: dict[str, Any], request: Any) -> Any:
+def answer(conformance: ModuleType, registry: Any, request: Any) -> Any:
     import pilota
 
     response = conformance.ConformanceResponse
     if request.message_type == "conformance.FailureSet":
         return response(protobuf_payload=b"")
-    cls = classes.get(request.message_type)
+    cls = registry.message(request.message_type)
     if cls is None:
         return response(skipped=f"unknown message type {request.message_type}")
     payload = request.payload
-    if payload is None or payload[0] != "protobuf_payload":
-        return response(skipped="only binary input is supported so far")
-    if request.requested_output_format != PROTOBUF:
-        return response(skipped="only binary output is supported so far")
+    output = request.requested_output_format
+    if payload is None or payload[0] not in ("protobuf_payload", "json_payload"):
+        return response(skipped="only binary and JSON input are supported")
+    if output not in (PROTOBUF, JSON):
+        return response(skipped="only binary and JSON output are supported")
     try:
-        message = cls.from_bytes(payload[1])
+        if payload[0] == "protobuf_payload":
+            message = cls.from_bytes(payload[1])
+        else:
+            ignore = request.test_category == JSON_IGNORE_UNKNOWN_PARSING_TEST
+            message = cls.from_json(payload[1], registry=registry, ignore_unknown=ignore)
     except pilota.DecodeError as e:
         return response(parse_error=str(e))
     try:
-        return response(protobuf_payload=message.to_bytes())
+        if output == PROTOBUF:
+            return response(protobuf_payload=message.to_bytes())
+        return response(json_payload=message.to_json(registry=registry))
     except pilota.EncodeError as e:
         return response(serialize_error=str(e))
 
 
-def serve(conformance: ModuleType, classes: dict[str, Any]) -> None:
+def serve(conformance: ModuleType, registry: Any) -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = stdin.read(4)
@@ -109,7 +109,7 @@ def serve(conformance: ModuleType, classes: dict[str, Any]) -> None:
         data = stdin.read(size)
         try:
             request = conformance.ConformanceRequest.from_bytes(data)
-            response = answer(conformance, classes, request)
+            response = answer(conformance, registry, request)
         except Exception:
             response = conformance.ConformanceResponse(runtime_error=traceback.format_exc())
         out = response.to_bytes()
@@ -120,8 +120,8 @@ def serve(conformance: ModuleType, classes: dict[str, Any]) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pilota-conformance-") as root:
         generate(Path(root))
-        conformance, classes = message_classes(Path(root))
-        serve(conformance, classes)
+        conformance, registry = message_classes(Path(root))
+        serve(conformance, registry)
 
 
 if __name__ == "__main__":

@@ -209,11 +209,34 @@ def decode(cls: type[Message], data: Buffer, max_depth: int = MAX_DEPTH) -> Any:
 def merge(obj: Message, data: Buffer, max_depth: int = MAX_DEPTH) -> None:
     raw = data if isinstance(data, bytes) else bytes(data)
     plan = plan_of(type(obj))
+    pending: Pending = {}
     try:
-        _merge(obj, plan, raw, 0, len(raw), max_depth, 0)
+        try:
+            _merge(obj, plan, raw, 0, len(raw), max_depth, 0, pending)
+        finally:
+            _flush_unknown(pending)
         check_initialized(obj, plan)
     except DecodeError as e:
         raise e.within(plan.name) from None
+
+
+# The unknown fields a decode adds to each message, by id(message): the message and its
+# unknown fields (what it had first) in pieces, joined once at the end (`_flush_unknown`),
+# so that a message merged many times (a field arriving again and again) costs linear time.
+Pending = dict[int, tuple[Any, list[bytes]]]
+
+
+def _add_unknown(pending: Pending, obj: Any, record: bytes) -> None:
+    """Appends to the unknown fields of `obj`."""
+    entry = pending.get(id(obj))
+    if entry is None:
+        entry = pending[id(obj)] = (obj, [getattr(obj, "_unknown", b"")])
+    entry[1].append(record)
+
+
+def _flush_unknown(pending: Pending) -> None:
+    for obj, pieces in pending.values():
+        obj._unknown = b"".join(pieces)
 
 
 def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -259,10 +282,13 @@ def _tag(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 
 def _merge(
-    obj: Any, plan: _Plan, data: bytes, pos: int, end: int, depth: int, group: int
-) -> int:
+    obj: Any, plan: _Plan, data: bytes, pos: int, end: int, depth: int, group: int,
+    pending: Pending,
+) -> int:  # fmt: skip
     """Merges the fields in data[pos:end] into `obj`; a group (number `group`) ends at
-    its end-group tag. Returns the position after the last byte read."""
+    its end-group tag. Returns the position after the last byte read. Unknown fields go
+    to `pending`: a closed enum's unknown number at once, the others when the message
+    (or group) ends."""
     if depth <= 0:
         raise DecodeError("nesting is too deep")
     by_number = plan.by_number
@@ -279,13 +305,14 @@ def _merge(
             number, wire, pos = _tag(data, pos, end)
         if wire == EGROUP:
             if number == group:
-                _keep_unknown(obj, unknown)
+                if unknown:
+                    _add_unknown(pending, obj, b"".join(unknown))
                 return pos
             raise DecodeError(f"an end-group tag for field {number} that is not open")
         f = by_number.get(number)
         if f is not None:
             try:
-                new_pos = _read_field(obj, f, wire, data, pos, end, depth)
+                new_pos = _read_field(obj, f, wire, data, pos, end, depth, pending)
             except DecodeError as e:
                 raise e.within("." + f.name) from None
             if new_pos >= 0:
@@ -297,21 +324,12 @@ def _merge(
         unknown.append(data[start:pos])
     if group:
         raise DecodeError(f"group {group} has no end-group tag")
-    _keep_unknown(obj, unknown)
+    if unknown:
+        _add_unknown(pending, obj, b"".join(unknown))
     return pos
 
 
 _WRONG_WIRE = -1  # _read_field: the field arrived with another wire type: it is unknown
-
-
-def _keep_unknown(obj: Any, unknown: list[bytes] | None) -> None:
-    if unknown:
-        old = getattr(obj, "_unknown", b"")
-        obj._unknown = old + b"".join(unknown)
-
-
-def _add_unknown(obj: Any, record: bytes) -> None:
-    obj._unknown = getattr(obj, "_unknown", b"") + record
 
 
 def skip_field(data: bytes, pos: int, end: int, number: int, wire: int, depth: int) -> int:
@@ -408,8 +426,9 @@ def _enum_member(f: _Field, n: int) -> Any:
 
 
 def _read_field(
-    obj: Any, f: _Field, wire: int, data: bytes, pos: int, end: int, depth: int
-) -> int:
+    obj: Any, f: _Field, wire: int, data: bytes, pos: int, end: int, depth: int,
+    pending: Pending,
+) -> int:  # fmt: skip
     """Reads one occurrence of field `f` into `obj`; returns the position after it, or
     _WRONG_WIRE when it came with a wire type the field cannot have (then it is an
     unknown field, and nothing was read)."""
@@ -417,16 +436,16 @@ def _read_field(
     if label == MAP:
         if wire != LEN:
             return _WRONG_WIRE
-        return _read_map_entry(obj, f, data, pos, end, depth)
+        return _read_map_entry(obj, f, data, pos, end, depth, pending)
     kind = f.kind
     if kind in (MESSAGE, GROUP):
         if wire != f.wire:
             return _WRONG_WIRE
-        return _read_message_field(obj, f, data, pos, end, depth)
+        return _read_message_field(obj, f, data, pos, end, depth, pending)
     repeated = label in (REPEATED, PACKED)
     if wire != f.wire:
         if wire == LEN and f.packable:
-            return _read_packed(obj, f, data, pos, end)
+            return _read_packed(obj, f, data, pos, end, pending)
         return _WRONG_WIRE
     if wire == VARINT and pos < end and data[pos] < 0x80 and kind != SINT32 and kind != SINT64:
         value, new_pos = data[pos], pos + 1  # a one-byte varint: the number itself
@@ -439,7 +458,7 @@ def _read_field(
         if member is None:  # a closed enum's unknown number: kept as an unknown field
             record = bytearray(_tag_bytes(f.spec.number, VARINT))
             encode_varint(value & _MASK64, record)
-            _add_unknown(obj, bytes(record))
+            _add_unknown(pending, obj, bytes(record))
             return new_pos
         value = member
     if repeated:
@@ -451,7 +470,7 @@ def _read_field(
     return new_pos
 
 
-def _read_packed(obj: Any, f: _Field, data: bytes, pos: int, end: int) -> int:
+def _read_packed(obj: Any, f: _Field, data: bytes, pos: int, end: int, pending: Pending) -> int:
     chunk_end, pos = _length(data, pos, end)
     items = getattr(obj, f.name)
     kind = f.kind
@@ -475,12 +494,12 @@ def _read_packed(obj: Any, f: _Field, data: bytes, pos: int, end: int) -> int:
             value = member
         items.append(value)
     if unknown:
-        _add_unknown(obj, bytes(unknown))
+        _add_unknown(pending, obj, bytes(unknown))
     return chunk_end
 
 
 def _read_message_field(
-    obj: Any, f: _Field, data: bytes, pos: int, end: int, depth: int
+    obj: Any, f: _Field, data: bytes, pos: int, end: int, depth: int, pending: Pending
 ) -> int:
     cls = f.spec.type
     plan = plan_of(cls)
@@ -489,7 +508,7 @@ def _read_message_field(
         items = getattr(obj, f.name)
         target = new_message(cls)
         try:
-            pos = _read_message(target, plan, f, data, pos, end, depth)
+            pos = _read_message(target, plan, f, data, pos, end, depth, pending)
         except DecodeError as e:
             raise e.within(f"[{len(items)}]") from None
         items.append(target)
@@ -506,20 +525,23 @@ def _read_message_field(
         if target is None:
             target = new_message(cls)
             setattr(obj, f.name, target)
-    return _read_message(target, plan, f, data, pos, end, depth)
+    return _read_message(target, plan, f, data, pos, end, depth, pending)
 
 
 def _read_message(
-    target: Any, plan: _Plan, f: _Field, data: bytes, pos: int, end: int, depth: int
-) -> int:
+    target: Any, plan: _Plan, f: _Field, data: bytes, pos: int, end: int, depth: int,
+    pending: Pending,
+) -> int:  # fmt: skip
     if f.kind == GROUP:
-        return _merge(target, plan, data, pos, end, depth - 1, f.spec.number)
+        return _merge(target, plan, data, pos, end, depth - 1, f.spec.number, pending)
     chunk_end, pos = _length(data, pos, end)
-    _merge(target, plan, data, pos, chunk_end, depth - 1, 0)
+    _merge(target, plan, data, pos, chunk_end, depth - 1, 0, pending)
     return chunk_end
 
 
-def _read_map_entry(obj: Any, f: _Field, data: bytes, pos: int, end: int, depth: int) -> int:
+def _read_map_entry(
+    obj: Any, f: _Field, data: bytes, pos: int, end: int, depth: int, pending: Pending
+) -> int:
     record_start = pos
     chunk_end, pos = _length(data, pos, end)
     key_spec, value_spec = f.spec.type
@@ -538,7 +560,8 @@ def _read_map_entry(obj: Any, f: _Field, data: bytes, pos: int, end: int, depth:
                     value = new_message(value_spec.type)
                 sub_end, pos = _length(data, pos, chunk_end)
                 try:
-                    _merge(value, plan_of(value_spec.type), data, pos, sub_end, depth - 1, 0)
+                    _merge(value, plan_of(value_spec.type), data, pos, sub_end, depth - 1, 0,
+                           pending)
                 except DecodeError as e:
                     raise e.within(f"[{key!r}]") from None
                 pos = sub_end
@@ -552,7 +575,7 @@ def _read_map_entry(obj: Any, f: _Field, data: bytes, pos: int, end: int, depth:
         member = _enum_member(value_field, value)
         if member is None:  # a closed enum's unknown number: the whole entry is unknown
             tag = _tag_bytes(f.spec.number, LEN)
-            _add_unknown(obj, tag + data[record_start:chunk_end])
+            _add_unknown(pending, obj, tag + data[record_start:chunk_end])
             return chunk_end
         value = member
     getattr(obj, f.name)[key] = value
@@ -625,15 +648,20 @@ def _class_may_require(cls: type[Message]) -> bool:
     found = _requires.get(cls)
     if found is not None:
         return found
-    _requires[cls] = False  # while looking: a cycle adds nothing
-    plan = plan_of(cls)
-    result = bool(plan.required)
-    for f in plan.fields:
-        if result:
-            break
-        inner = _message_class(f)
-        if inner is not None:
-            result = _class_may_require(inner)
+    # Every class reachable from `cls`, searched anew for each class asked about: a
+    # result memoized while a cycle is still open would depend on which class is
+    # asked about first.
+    seen = {cls}
+    todo = [cls]
+    result = False
+    while todo and not result:
+        plan = plan_of(todo.pop())
+        result = bool(plan.required)
+        for f in plan.fields:
+            inner = _message_class(f)
+            if inner is not None and inner not in seen:
+                seen.add(inner)
+                todo.append(inner)
     _requires[cls] = result
     return result
 
@@ -906,11 +934,28 @@ def take_extension(msg: Any, extension: Extension[Any, Any], message_set: bool) 
     unknown: bytes = getattr(msg, "_unknown", b"")
     if not unknown:
         return holder.value
-    number = f.spec.number
     kept: list[bytes] = []
-    pos, end = 0, len(unknown)
+    fake = _Field(f.spec._replace(name="value", oneof=None))
+    pending: Pending = {}
+    try:
+        _take_records(holder, fake, unknown, message_set, kept, pending)
+    finally:
+        _flush_unknown(pending)
+    # a closed enum's unknown numbers went to the holder's unknown fields: they stay
+    kept.append(getattr(holder, "_unknown", b""))
+    msg._unknown = b"".join(kept)
+    return holder.value
+
+
+def _take_records(
+    holder: _Holder, f: _Field, unknown: bytes, message_set: bool, kept: list[bytes],
+    pending: Pending,
+) -> None:  # fmt: skip
+    """Reads the records of extension `f` in `unknown` into `holder.value`; appends the
+    other records to `kept`."""
     spec = f.spec
-    fake = _Field(spec._replace(name="value", oneof=None))
+    number = spec.number
+    pos, end = 0, len(unknown)
     while pos < end:
         start = pos
         field_number, wire, pos = _tag(unknown, pos, end)
@@ -920,22 +965,19 @@ def take_extension(msg: Any, extension: Extension[Any, Any], message_set: bool) 
             if type_id == number and message is not None:
                 if holder.value is None:
                     holder.value = new_message(spec.type)
-                _merge(holder.value, plan_of(spec.type), message, 0, len(message), MAX_DEPTH, 0)
+                _merge(holder.value, plan_of(spec.type), message, 0, len(message), MAX_DEPTH, 0,
+                       pending)
             else:
                 kept.append(unknown[start:item_end])
             pos = item_end
             continue
         if field_number == number:
-            new_pos = _read_field(holder, fake, wire, unknown, pos, end, MAX_DEPTH)
+            new_pos = _read_field(holder, f, wire, unknown, pos, end, MAX_DEPTH, pending)
             if new_pos >= 0:
                 pos = new_pos
                 continue
         pos = skip_field(unknown, pos, end, field_number, wire, MAX_DEPTH)
         kept.append(unknown[start:pos])
-    # a closed enum's unknown numbers went to the holder's unknown fields: they stay
-    kept.append(getattr(holder, "_unknown", b""))
-    msg._unknown = b"".join(kept)
-    return holder.value
 
 
 def has_extension_record(msg: Any, number: int, message_set: bool) -> bool:

@@ -1,8 +1,9 @@
-"""Chooses the protobuf codec: a compiled one when it is there, else the pure-Python one.
+"""Chooses the protobuf codec: the compiled one when it is there, else the pure-Python one.
 
 `PILOTA_PURE_PYTHON=1` forces the pure-Python codec, as it does for Thrift.
-A compiled codec is a module `pilota.runtime.protobuf._speedups` with the
-same `encode`, `decode` and `merge` as `_pure`.
+The compiled codec is `pilota.runtime.protobuf._speedups` (Cython, built by
+setup.py): the same `encode`, `decode` and `merge` as `_pure`, with the same
+results and errors on every input.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Generated message classes are plain `__slots__` classes with a keyword-only
 typed `__init__` (see `spec` for their layout). `Message` adds what they all
-share: `to_bytes`/`from_bytes`, equality, `repr`, pickling and copying.
+share: `to_bytes`/`from_bytes`, ProtoJSON (`to_json`/`from_json`,
+`to_dict`/`from_dict`, see `json_format`), equality, `repr`, pickling and
+copying.
 Fields are ordinary attributes, containers included; only oneof members are
 descriptors (`OneofMember`), since setting one must clear the others: a oneof
 is one slot holding `(member name, value)` or None, which reads well in a
@@ -17,7 +19,8 @@ is one slot holding `(member name, value)` or None, which reads well in a
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Generic, Self, TypeVar, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
 
 from pilota.runtime.protobuf import _pure
 from pilota.runtime.protobuf.codec import implementation
@@ -30,6 +33,9 @@ from pilota.runtime.protobuf.spec import (
     REPEATED,
     FieldSpec,
 )
+
+if TYPE_CHECKING:
+    from pilota.runtime.protobuf.registry import TypeRegistry
 
 _encode = implementation.encode
 _decode = implementation.decode
@@ -64,6 +70,77 @@ class Message:
         """Merges encoded fields into this message, as protobuf merges: repeated
         fields append, scalars are replaced, messages merge."""
         _merge(self, data, max_depth)
+
+    def to_json(
+        self,
+        *,
+        registry: TypeRegistry | None = None,
+        proto_names: bool = False,
+        emit_defaults: bool = False,
+        enums_as_ints: bool = False,
+        indent: int | None = None,
+    ) -> str:
+        """The ProtoJSON text: fields under their JSON names (`proto_names`: their
+        .proto names), those without presence only when not zero (`emit_defaults`:
+        always), enums by name (`enums_as_ints`: by number). `registry` finds the
+        types of `Any`s and the extensions not read yet. Raises `pilota.EncodeError`
+        naming the field that cannot be written."""
+        from pilota.runtime.protobuf import json_format
+
+        return json_format.to_json(
+            self, registry=registry, proto_names=proto_names, emit_defaults=emit_defaults,
+            enums_as_ints=enums_as_ints, indent=indent,
+        )  # fmt: skip
+
+    def to_dict(
+        self,
+        *,
+        registry: TypeRegistry | None = None,
+        proto_names: bool = False,
+        emit_defaults: bool = False,
+        enums_as_ints: bool = False,
+    ) -> dict[str, Any]:
+        """The ProtoJSON form as Python values, what `json.loads(self.to_json())` gives."""
+        from pilota.runtime.protobuf import json_format
+
+        return json_format.to_dict(  # type: ignore[no-any-return]
+            self, registry=registry, proto_names=proto_names, emit_defaults=emit_defaults,
+            enums_as_ints=enums_as_ints,
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(
+        cls,
+        text: str | bytes | bytearray,
+        *,
+        registry: TypeRegistry | None = None,
+        ignore_unknown: bool = False,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> Self:
+        """Reads ProtoJSON text (fields under either name). `ignore_unknown` skips
+        fields and enum names this class does not know; `registry` finds the types
+        of `Any`s and `[extension]` keys. Raises `pilota.DecodeError` with the path."""
+        from pilota.runtime.protobuf import json_format
+
+        return json_format.from_json(  # type: ignore[no-any-return]
+            cls, text, registry=registry, ignore_unknown=ignore_unknown, max_depth=max_depth
+        )
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        registry: TypeRegistry | None = None,
+        ignore_unknown: bool = False,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> Self:
+        """Reads the ProtoJSON form given as Python values (as `json.loads` makes them)."""
+        from pilota.runtime.protobuf import json_format
+
+        return json_format.from_dict(  # type: ignore[no-any-return]
+            cls, data, registry=registry, ignore_unknown=ignore_unknown, max_depth=max_depth
+        )
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -15,12 +15,16 @@ class CppFeatures(_pb.Message):
     __pb_name__ = "pb.CppFeatures"
 
     class StringType(_enum.IntEnum):
+        __pb_name__ = "pb.CppFeatures.StringType"
+
         STRING_TYPE_UNKNOWN = 0
         VIEW = 1
         CORD = 2
         STRING = 3
 
     class RepeatedType(_enum.IntEnum):
+        __pb_name__ = "pb.CppFeatures.RepeatedType"
+
         REPEATED_TYPE_UNKNOWN = 0
         LEGACY = 1
         """The repeated field will be backed by proto2::Repeated(Ptr)Field, and

@@ -15,6 +15,8 @@ class GoFeatures(_pb.Message):
     __pb_name__ = "pb.GoFeatures"
 
     class APILevel(_enum.IntEnum):
+        __pb_name__ = "pb.GoFeatures.APILevel"
+
         API_LEVEL_UNSPECIFIED = 0
         """API_LEVEL_UNSPECIFIED results in selecting the OPEN API,
         but needs to be a separate value to distinguish between
@@ -25,6 +27,8 @@ class GoFeatures(_pb.Message):
         API_OPAQUE = 3
 
     class StripEnumPrefix(_enum.IntEnum):
+        __pb_name__ = "pb.GoFeatures.StripEnumPrefix"
+
         STRIP_ENUM_PREFIX_UNSPECIFIED = 0
         STRIP_ENUM_PREFIX_KEEP = 1
         STRIP_ENUM_PREFIX_GENERATE_BOTH = 2
@@ -40,6 +44,8 @@ class GoFeatures(_pb.Message):
 
         class OptimizeMode(_enum.IntEnum):
             """The name of this enum matches OptimizeMode in descriptor.proto."""
+
+            __pb_name__ = "pb.GoFeatures.OptimizeModeFeature.OptimizeMode"
 
             OPTIMIZE_MODE_UNSPECIFIED = 0
             """OPTIMIZE_MODE_UNSPECIFIED results in falling back to the default

@@ -17,6 +17,8 @@ class JavaFeatures(_pb.Message):
     class Utf8Validation(_enum.IntEnum):
         """The UTF8 validation strategy to use."""
 
+        __pb_name__ = "pb.JavaFeatures.Utf8Validation"
+
         UTF8_VALIDATION_UNKNOWN = 0
         """Invalid default, which should never be used."""
         DEFAULT = 1
@@ -33,6 +35,8 @@ class JavaFeatures(_pb.Message):
         __pb_name__ = "pb.JavaFeatures.NestInFileClassFeature"
 
         class NestInFileClass(_enum.IntEnum):
+            __pb_name__ = "pb.JavaFeatures.NestInFileClassFeature.NestInFileClass"
+
             NEST_IN_FILE_CLASS_UNKNOWN = 0
             """Invalid default, which should never be used."""
             NO = 1

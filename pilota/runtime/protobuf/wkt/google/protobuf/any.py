@@ -7,7 +7,7 @@ import typing as _t
 import pilota.runtime.protobuf as _pb
 
 
-class Any(_pb.Message):
+class Any(_pb.well_known.AnyBase):
     """`Any` contains an arbitrary serialized protocol buffer message along with a
     URL that describes the type of the serialized message.
 

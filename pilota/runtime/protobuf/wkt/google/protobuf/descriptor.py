@@ -11,6 +11,8 @@ import pilota.runtime.protobuf as _pb
 class Edition(_enum.IntEnum):
     """The full set of known editions."""
 
+    __pb_name__ = "google.protobuf.Edition"
+
     EDITION_UNKNOWN = 0
     """A placeholder for an unknown edition value."""
     EDITION_LEGACY = 900
@@ -55,6 +57,8 @@ class SymbolVisibility(_enum.IntEnum):
     on `message` and `enum` as they are the only types available to be referenced
     from other files.
     """
+
+    __pb_name__ = "google.protobuf.SymbolVisibility"
 
     VISIBILITY_UNSET = 0
     VISIBILITY_LOCAL = 1
@@ -264,6 +268,8 @@ class ExtensionRangeOptions(_pb.Message):
     class VerificationState(_enum.IntEnum):
         """The verification state of the extension range."""
 
+        __pb_name__ = "google.protobuf.ExtensionRangeOptions.VerificationState"
+
         DECLARATION = 0
         """All the extensions of the range must be declared."""
         UNVERIFIED = 1
@@ -349,6 +355,8 @@ class FieldDescriptorProto(_pb.Message):
     __pb_name__ = "google.protobuf.FieldDescriptorProto"
 
     class Type(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FieldDescriptorProto.Type"
+
         TYPE_DOUBLE = 1
         """0 is reserved for errors.
         Order is weird for historical reasons.
@@ -388,6 +396,8 @@ class FieldDescriptorProto(_pb.Message):
         """Uses ZigZag encoding."""
 
     class Label(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FieldDescriptorProto.Label"
+
         LABEL_OPTIONAL = 1
         """0 is reserved for errors"""
         LABEL_REPEATED = 3
@@ -664,6 +674,8 @@ class FileOptions(_pb.Message):
 
     class OptimizeMode(_enum.IntEnum):
         """Generated classes can be optimized for speed or code size."""
+
+        __pb_name__ = "google.protobuf.FileOptions.OptimizeMode"
 
         SPEED = 1
         """Generate complete code for parsing, serialization,"""
@@ -995,6 +1007,8 @@ class FieldOptions(_pb.Message):
     __pb_name__ = "google.protobuf.FieldOptions"
 
     class CType(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FieldOptions.CType"
+
         STRING = 0
         """Default mode."""
         CORD = 1
@@ -1008,6 +1022,8 @@ class FieldOptions(_pb.Message):
         STRING_PIECE = 2
 
     class JSType(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FieldOptions.JSType"
+
         JS_NORMAL = 0
         """Use the default type."""
         JS_STRING = 1
@@ -1018,6 +1034,8 @@ class FieldOptions(_pb.Message):
     class OptionRetention(_enum.IntEnum):
         """If set to RETENTION_SOURCE, the option will be omitted from the binary."""
 
+        __pb_name__ = "google.protobuf.FieldOptions.OptionRetention"
+
         RETENTION_UNKNOWN = 0
         RETENTION_RUNTIME = 1
         RETENTION_SOURCE = 2
@@ -1027,6 +1045,8 @@ class FieldOptions(_pb.Message):
         as an option. If it is unset, then the field may be freely used as an
         option on any kind of entity.
         """
+
+        __pb_name__ = "google.protobuf.FieldOptions.OptionTargetType"
 
         TARGET_TYPE_UNKNOWN = 0
         TARGET_TYPE_FILE = 1
@@ -1433,6 +1453,8 @@ class MethodOptions(_pb.Message):
         methods, and PUT verb for idempotent methods instead of the default POST.
         """
 
+        __pb_name__ = "google.protobuf.MethodOptions.IdempotencyLevel"
+
         IDEMPOTENCY_UNKNOWN = 0
         NO_SIDE_EFFECTS = 1
         """implies idempotent"""
@@ -1558,37 +1580,51 @@ class FeatureSet(_pb.Message):
     __pb_name__ = "google.protobuf.FeatureSet"
 
     class FieldPresence(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.FieldPresence"
+
         FIELD_PRESENCE_UNKNOWN = 0
         EXPLICIT = 1
         IMPLICIT = 2
         LEGACY_REQUIRED = 3
 
     class EnumType(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.EnumType"
+
         ENUM_TYPE_UNKNOWN = 0
         OPEN = 1
         CLOSED = 2
 
     class RepeatedFieldEncoding(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.RepeatedFieldEncoding"
+
         REPEATED_FIELD_ENCODING_UNKNOWN = 0
         PACKED = 1
         EXPANDED = 2
 
     class Utf8Validation(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.Utf8Validation"
+
         UTF8_VALIDATION_UNKNOWN = 0
         VERIFY = 2
         NONE = 3
 
     class MessageEncoding(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.MessageEncoding"
+
         MESSAGE_ENCODING_UNKNOWN = 0
         LENGTH_PREFIXED = 1
         DELIMITED = 2
 
     class JsonFormat(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.JsonFormat"
+
         JSON_FORMAT_UNKNOWN = 0
         ALLOW = 1
         LEGACY_BEST_EFFORT = 2
 
     class EnforceNamingStyle(_enum.IntEnum):
+        __pb_name__ = "google.protobuf.FeatureSet.EnforceNamingStyle"
+
         ENFORCE_NAMING_STYLE_UNKNOWN = 0
         STYLE2024 = 1
         STYLE_LEGACY = 2
@@ -1599,6 +1635,8 @@ class FeatureSet(_pb.Message):
         __pb_name__ = "google.protobuf.FeatureSet.VisibilityFeature"
 
         class DefaultSymbolVisibility(_enum.IntEnum):
+            __pb_name__ = "google.protobuf.FeatureSet.VisibilityFeature.DefaultSymbolVisibility"
+
             DEFAULT_SYMBOL_VISIBILITY_UNKNOWN = 0
             EXPORT_ALL = 1
             """Default pre-EDITION_2024, all UNSET visibility are export."""
@@ -1887,6 +1925,8 @@ class GeneratedCodeInfo(_pb.Message):
             """Represents the identified object's effect on the element in the original
             .proto file.
             """
+
+            __pb_name__ = "google.protobuf.GeneratedCodeInfo.Annotation.Semantic"
 
             NONE = 0
             """There is no effect or the effect is indescribable."""

@@ -7,7 +7,7 @@ import typing as _t
 import pilota.runtime.protobuf as _pb
 
 
-class Duration(_pb.Message):
+class Duration(_pb.well_known.DurationBase):
     """A Duration represents a signed, fixed-length span of time represented
     as a count of seconds and fractions of seconds at nanosecond
     resolution. It is independent of any calendar and concepts like "day"

@@ -7,7 +7,7 @@ import typing as _t
 import pilota.runtime.protobuf as _pb
 
 
-class FieldMask(_pb.Message):
+class FieldMask(_pb.well_known.FieldMaskBase):
     """`FieldMask` represents a set of symbolic field paths, for example:
 
         paths: "f.a"

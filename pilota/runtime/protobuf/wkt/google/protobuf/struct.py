@@ -20,6 +20,8 @@ class NullValue(_enum.IntEnum):
     a `0` value.
     """
 
+    __pb_name__ = "google.protobuf.NullValue"
+
     NULL_VALUE = 0
     """Null value."""
 
@@ -29,7 +31,7 @@ class NullValue(_enum.IntEnum):
         return _pb.unknown_enum_member(cls, value)
 
 
-class Struct(_pb.Message):
+class Struct(_pb.well_known.StructBase):
     """Represents a JSON object.
 
     An unordered key-value map, intending to perfectly capture the semantics of a
@@ -59,7 +61,7 @@ class Struct(_pb.Message):
         self.fields = {} if fields is None else fields
 
 
-class Value(_pb.Message):
+class Value(_pb.well_known.ValueBase):
     """Represents a JSON value.
 
     `Value` represents a dynamically typed value which can be either
@@ -129,7 +131,7 @@ class Value(_pb.Message):
             self.kind = ("list_value", list_value)
 
 
-class ListValue(_pb.Message):
+class ListValue(_pb.well_known.ListValueBase):
     """Represents a JSON array."""
 
     __slots__ = ("values",)

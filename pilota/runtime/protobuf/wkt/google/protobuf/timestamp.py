@@ -7,7 +7,7 @@ import typing as _t
 import pilota.runtime.protobuf as _pb
 
 
-class Timestamp(_pb.Message):
+class Timestamp(_pb.well_known.TimestampBase):
     """A Timestamp represents a point in time independent of any time zone or local
     calendar, encoded as a count of seconds and fractions of seconds at
     nanosecond resolution. The count is relative to an epoch at UTC midnight on

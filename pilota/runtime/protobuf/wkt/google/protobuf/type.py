@@ -14,6 +14,8 @@ from . import source_context as _source_context
 class Syntax(_enum.IntEnum):
     """The syntax in which a protocol buffer element is defined."""
 
+    __pb_name__ = "google.protobuf.Syntax"
+
     SYNTAX_PROTO2 = 0
     """Syntax `proto2`."""
     SYNTAX_PROTO3 = 1
@@ -89,6 +91,8 @@ class Field(_pb.Message):
     class Kind(_enum.IntEnum):
         """Basic field types."""
 
+        __pb_name__ = "google.protobuf.Field.Kind"
+
         TYPE_UNKNOWN = 0
         """Field type unknown."""
         TYPE_DOUBLE = 1
@@ -135,6 +139,8 @@ class Field(_pb.Message):
 
     class Cardinality(_enum.IntEnum):
         """Whether a field is optional, required, or repeated."""
+
+        __pb_name__ = "google.protobuf.Field.Cardinality"
 
         CARDINALITY_UNKNOWN = 0
         """For fields with unknown cardinality."""

@@ -7,7 +7,7 @@ import typing as _t
 import pilota.runtime.protobuf as _pb
 
 
-class DoubleValue(_pb.Message):
+class DoubleValue(_pb.well_known.WrapperBase[float]):
     """Wrapper message for `double`.
 
     The JSON representation for `DoubleValue` is JSON number.
@@ -30,7 +30,7 @@ class DoubleValue(_pb.Message):
         self.value = value
 
 
-class FloatValue(_pb.Message):
+class FloatValue(_pb.well_known.WrapperBase[float]):
     """Wrapper message for `float`.
 
     The JSON representation for `FloatValue` is JSON number.
@@ -53,7 +53,7 @@ class FloatValue(_pb.Message):
         self.value = value
 
 
-class Int64Value(_pb.Message):
+class Int64Value(_pb.well_known.WrapperBase[int]):
     """Wrapper message for `int64`.
 
     The JSON representation for `Int64Value` is JSON string.
@@ -76,7 +76,7 @@ class Int64Value(_pb.Message):
         self.value = value
 
 
-class UInt64Value(_pb.Message):
+class UInt64Value(_pb.well_known.WrapperBase[int]):
     """Wrapper message for `uint64`.
 
     The JSON representation for `UInt64Value` is JSON string.
@@ -99,7 +99,7 @@ class UInt64Value(_pb.Message):
         self.value = value
 
 
-class Int32Value(_pb.Message):
+class Int32Value(_pb.well_known.WrapperBase[int]):
     """Wrapper message for `int32`.
 
     The JSON representation for `Int32Value` is JSON number.
@@ -122,7 +122,7 @@ class Int32Value(_pb.Message):
         self.value = value
 
 
-class UInt32Value(_pb.Message):
+class UInt32Value(_pb.well_known.WrapperBase[int]):
     """Wrapper message for `uint32`.
 
     The JSON representation for `UInt32Value` is JSON number.
@@ -145,7 +145,7 @@ class UInt32Value(_pb.Message):
         self.value = value
 
 
-class BoolValue(_pb.Message):
+class BoolValue(_pb.well_known.WrapperBase[bool]):
     """Wrapper message for `bool`.
 
     The JSON representation for `BoolValue` is JSON `true` and `false`.
@@ -168,7 +168,7 @@ class BoolValue(_pb.Message):
         self.value = value
 
 
-class StringValue(_pb.Message):
+class StringValue(_pb.well_known.WrapperBase[str]):
     """Wrapper message for `string`.
 
     The JSON representation for `StringValue` is JSON string.
@@ -191,7 +191,7 @@ class StringValue(_pb.Message):
         self.value = value
 
 
-class BytesValue(_pb.Message):
+class BytesValue(_pb.well_known.WrapperBase[bytes]):
     """Wrapper message for `bytes`.
 
     The JSON representation for `BytesValue` is JSON string.

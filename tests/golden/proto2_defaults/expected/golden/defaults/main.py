@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Unit(_enum.IntEnum):
+    __pb_name__ = "golden.defaults.Unit"
+
     UNIT_METER = 1
     UNIT_FOOT = 2
 

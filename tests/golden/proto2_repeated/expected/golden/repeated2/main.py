@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Flavor(_enum.IntEnum):
+    __pb_name__ = "golden.repeated2.Flavor"
+
     VANILLA = 1
     CHOCOLATE = 2
 

@@ -11,6 +11,8 @@ import pilota.runtime.protobuf as _pb
 class Mood(_enum.IntEnum):
     """An enum."""
 
+    __pb_name__ = "golden.comments.Mood"
+
     HAPPY = 1
     """Happy."""
     SAD = 2
@@ -75,6 +77,31 @@ class Docs:
     Thing: _t.Final[_pb.Method[Documented, Legacy]] = _pb.Method("Thing", "/golden.comments.Docs/Thing", Documented, Legacy, False, False)
     """Does a thing."""
     __pb_methods__: _t.Final = (Thing,)
+
+
+class DocsHandler(_pb.Handler):
+    """Serves `golden.comments.Docs`: subclass it and implement its methods."""
+
+    async def Thing(self, request: Documented) -> Legacy:
+        """Does a thing."""
+        raise _pb.Unimplemented("/golden.comments.Docs/Thing")
+
+
+class DocsClient(_pb.Client):
+    """Calls `golden.comments.Docs`: `DocsClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def Thing(
+        self,
+        request: Documented,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[Legacy]:
+        """Does a thing."""
+        return self._caller.unary_unary(Docs.Thing, request, timeout, metadata)
+
+
+DocsHandler.__pb_service__ = DocsClient.__pb_service__ = Docs
 
 
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,

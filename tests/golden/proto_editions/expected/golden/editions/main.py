@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Open(_enum.IntEnum):
+    __pb_name__ = "golden.editions.Open"
+
     OPEN_UNKNOWN = 0
     OPEN_YES = 1
 
@@ -19,6 +21,8 @@ class Open(_enum.IntEnum):
 
 
 class Closed(_enum.IntEnum):
+    __pb_name__ = "golden.editions.Closed"
+
     CLOSED_FIRST = 1
 
 

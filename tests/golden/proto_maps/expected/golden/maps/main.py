@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Grade(_enum.IntEnum):
+    __pb_name__ = "golden.maps.Grade"
+
     GRADE_NONE = 0
     GRADE_A = 1
 

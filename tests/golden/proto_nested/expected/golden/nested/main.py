@@ -13,6 +13,8 @@ class Outer(_pb.Message):
     __pb_name__ = "golden.nested.Outer"
 
     class State(_enum.IntEnum):
+        __pb_name__ = "golden.nested.Outer.State"
+
         STATE_UNKNOWN = 0
         STATE_READY = 1
 
@@ -26,6 +28,8 @@ class Outer(_pb.Message):
         __pb_name__ = "golden.nested.Outer.Middle"
 
         class Depth(_enum.IntEnum):
+            __pb_name__ = "golden.nested.Outer.Middle.Depth"
+
             DEPTH_ZERO = 0
             DEPTH_ONE = 1
 

@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Unit(_enum.IntEnum):
+    __pb_name__ = "golden.oneof.Unit"
+
     UNIT_NONE = 0
     UNIT_CM = 1
 

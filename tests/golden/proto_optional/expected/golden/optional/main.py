@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Kind(_enum.IntEnum):
+    __pb_name__ = "golden.optional.Kind"
+
     KIND_UNSPECIFIED = 0
     KIND_A = 1
 

@@ -9,6 +9,8 @@ import pilota.runtime.protobuf as _pb
 
 
 class Level(_enum.IntEnum):
+    __pb_name__ = "golden.repeated.Level"
+
     LEVEL_NONE = 0
     LEVEL_LOW = 1
 

@@ -50,9 +50,77 @@ class Echo:
     __pb_methods__: _t.Final = (Echo, EchoStream, Collect, Fanout)
 
 
+class EchoHandler(_pb.Handler):
+    """Serves `golden.service.Echo`: subclass it and implement its methods."""
+
+    async def Echo(self, request: EchoRequest) -> EchoResponse:
+        """One in, one out."""
+        raise _pb.Unimplemented("/golden.service.Echo/Echo")
+
+    def EchoStream(self, requests: _t.AsyncIterator[EchoRequest]) -> _t.AsyncIterator[EchoResponse]:
+        raise _pb.Unimplemented("/golden.service.Echo/EchoStream")
+
+    async def Collect(self, requests: _t.AsyncIterator[EchoRequest]) -> EchoResponse:
+        raise _pb.Unimplemented("/golden.service.Echo/Collect")
+
+    def Fanout(self, request: EchoRequest) -> _t.AsyncIterator[EchoResponse]:
+        """Deprecated: marked `deprecated` in the .proto file."""
+        raise _pb.Unimplemented("/golden.service.Echo/Fanout")
+
+
+class EchoClient(_pb.Client):
+    """Calls `golden.service.Echo`: `EchoClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def Echo(
+        self,
+        request: EchoRequest,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[EchoResponse]:
+        """One in, one out."""
+        return self._caller.unary_unary(Echo.Echo, request, timeout, metadata)
+
+    def EchoStream(
+        self,
+        requests: _pb.Requests[EchoRequest],
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.StreamCall[EchoResponse]:
+        return self._caller.stream_stream(Echo.EchoStream, requests, timeout, metadata)
+
+    def Collect(
+        self,
+        requests: _pb.Requests[EchoRequest],
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[EchoResponse]:
+        return self._caller.stream_unary(Echo.Collect, requests, timeout, metadata)
+
+    def Fanout(
+        self,
+        request: EchoRequest,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.StreamCall[EchoResponse]:
+        """Deprecated: marked `deprecated` in the .proto file."""
+        return self._caller.unary_stream(Echo.Fanout, request, timeout, metadata)
+
+
 class Empty:
     __pb_name__: _t.Final = "golden.service.Empty"
     __pb_methods__: _t.Final = ()
+
+
+class EmptyHandler(_pb.Handler):
+    """Serves `golden.service.Empty`: subclass it and implement its methods."""
+
+
+class EmptyClient(_pb.Client):
+    """Calls `golden.service.Empty`: `EmptyClient(volo.grpc.connect("HOST:PORT"))`."""
 
 
 class Shadows:
@@ -63,6 +131,31 @@ class Shadows:
     __pb_name__: _t.Final = "golden.service.Shadows"
     EchoRequest_: _t.Final[_pb.Method[EchoRequest, EchoResponse]] = _pb.Method("EchoRequest", "/golden.service.Shadows/EchoRequest", EchoRequest, EchoResponse, False, False)
     __pb_methods__: _t.Final = (EchoRequest_,)
+
+
+class ShadowsHandler(_pb.Handler):
+    """Serves `golden.service.Shadows`: subclass it and implement its methods."""
+
+    async def EchoRequest_(self, request: EchoRequest) -> EchoResponse:
+        raise _pb.Unimplemented("/golden.service.Shadows/EchoRequest")
+
+
+class ShadowsClient(_pb.Client):
+    """Calls `golden.service.Shadows`: `ShadowsClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def EchoRequest_(
+        self,
+        request: EchoRequest,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[EchoResponse]:
+        return self._caller.unary_unary(Shadows.EchoRequest_, request, timeout, metadata)
+
+
+EchoHandler.__pb_service__ = EchoClient.__pb_service__ = Echo
+EmptyHandler.__pb_service__ = EmptyClient.__pb_service__ = Empty
+ShadowsHandler.__pb_service__ = ShadowsClient.__pb_service__ = Shadows
 
 
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,

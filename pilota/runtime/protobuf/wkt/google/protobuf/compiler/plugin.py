@@ -105,6 +105,8 @@ class CodeGeneratorResponse(_pb.Message):
     class Feature(_enum.IntEnum):
         """Sync with code_generator.h."""
 
+        __pb_name__ = "google.protobuf.compiler.CodeGeneratorResponse.Feature"
+
         FEATURE_NONE = 0
         FEATURE_PROTO3_OPTIONAL = 1
         FEATURE_SUPPORTS_EDITIONS = 2

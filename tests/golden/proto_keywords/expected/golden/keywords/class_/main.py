@@ -9,6 +9,10 @@ import pilota.runtime.protobuf as _pb
 
 
 class global_(_enum.IntEnum):
+    __pb_name__ = "golden.keywords.class.global"
+    # The .proto names of members named otherwise here (ProtoJSON uses them).
+    __pb_names__: _t.ClassVar[dict[str, str]] = {"None_": "None", "True_": "True", "name_": "name", "value_": "value", "x_sunder_": "_sunder_"}
+
     None_ = 0
     True_ = 1
     name_ = 2
@@ -102,6 +106,29 @@ class with_:
     __pb_name__: _t.Final = "golden.keywords.class.with"
     raise_: _t.Final[_pb.Method[import_, bytes_]] = _pb.Method("raise", "/golden.keywords.class.with/raise", import_, bytes_, False, False)
     __pb_methods__: _t.Final = (raise_,)
+
+
+class withHandler(_pb.Handler):
+    """Serves `golden.keywords.class.with`: subclass it and implement its methods."""
+
+    async def raise_(self, request: import_) -> bytes_:
+        raise _pb.Unimplemented("/golden.keywords.class.with/raise")
+
+
+class withClient(_pb.Client):
+    """Calls `golden.keywords.class.with`: `withClient(volo.grpc.connect("HOST:PORT"))`."""
+
+    def raise_(
+        self,
+        request: import_,
+        *,
+        timeout: float | None = None,
+        metadata: _t.Mapping[str, str] | None = None,
+    ) -> _pb.UnaryCall[bytes_]:
+        return self._caller.unary_unary(with_.raise_, request, timeout, metadata)
+
+
+withHandler.__pb_service__ = withClient.__pb_service__ = with_
 
 
 # Field specs (see pilota.runtime.protobuf.spec): number, attribute, kind, label, type,

@@ -9,18 +9,13 @@ never handed to another call.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import errno
-import hashlib
 import itertools
 import math
-import random
 import re
 import socket
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, cast
 
 from pilota.runtime.base import Struct
 from pilota.runtime.message import MessageType, message_parts, read_message
@@ -28,8 +23,11 @@ from pilota.runtime.service import ApplicationError
 from pilota.runtime.types import DecodeError
 from volo import metainfo
 from volo.address import format_address, parse_address
+from volo.balance import current_hash_key, make_balancer
+from volo.calls import call_timeout
 from volo.errors import CallTimeout, RequestTooLarge, TransportError
-from volo.framing import (
+from volo.middleware import Context, Layer, stack
+from volo.thrift.framing import (
     DEFAULT_MAX_FRAME,
     PROTOCOLS,
     SEPARATOR,
@@ -37,38 +35,14 @@ from volo.framing import (
     FrameTooLarge,
     Framing,
     Outbox,
+    Unframer,
     WireFormat,
     framed,
     split_framed_binary,
-    take_message,
 )
-from volo.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
-from volo.middleware import Context, Layer, stack
+from volo.thrift.header import TRANSFORMS, HeaderFrame, build_header_frame, parse_header_frame
 
 _REPLY_KINDS = (MessageType.REPLY, MessageType.EXCEPTION)
-
-
-_T = TypeVar("_T")
-_call_timeout: ContextVar[float | None] = ContextVar("volo_call_timeout", default=None)
-
-
-@contextmanager
-def _set_within(var: ContextVar[_T], value: _T) -> Iterator[None]:
-    """`var` is `value` inside the block, and what it was before after it."""
-    token = var.set(value)
-    try:
-        yield
-    finally:
-        var.reset(token)
-
-
-def timeout(seconds: float) -> AbstractContextManager[None]:
-    """Calls made inside this block wait at most `seconds` for their reply.
-
-    with volo.timeout(0.2):
-        reply = await client.get(key)
-    """
-    return _set_within(_call_timeout, seconds)
 
 
 class _Connection(asyncio.Protocol):
@@ -77,9 +51,13 @@ class _Connection(asyncio.Protocol):
         self.max_frame = max_frame
         self.transforms = transforms  # THeader transforms to apply to requests
         self.buffer = bytearray()
+        self.unframer = Unframer(wire, max_frame)
+        self.deferred = False  # measuring an unframed reply goes on next turn
         self.transport: asyncio.Transport | None = None
-        # seqid -> the call's future, deadline, method and timeout
-        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], float, str, float]] = {}
+        # seqid -> the call's future, deadline (inf: none), method and timeout
+        self.pending: dict[
+            int, tuple[asyncio.Future[tuple[int, bytes]], float, str, float | None]
+        ] = {}
         self.framed_binary = wire == WireFormat(Framing.FRAMED, "binary")
         self.seqids = itertools.count(1)
         self.loop = asyncio.get_running_loop()
@@ -115,6 +93,11 @@ class _Connection(asyncio.Protocol):
             while (message := self.next_message()) is not None:
                 header, body = read_message(message, self.wire.protocol)
                 self.deliver(header.seqid, header.type, body)
+            if self.unframer.paused and not self.deferred and self.transport is not None:
+                # a long unframed reply: measured on next turn, reading nothing more meanwhile
+                self.deferred = True
+                self.transport.pause_reading()
+                self.loop.call_soon(self.go_on)
         except FrameTooLarge as exc:
             of = f" of {exc.size} bytes" if exc.size is not None else ""
             self.fail(TransportError(
@@ -122,6 +105,12 @@ class _Connection(asyncio.Protocol):
             ))  # fmt: skip
         except (FrameError, DecodeError) as exc:
             self.fail(TransportError(f"bad reply stream: {exc}"))
+
+    def go_on(self) -> None:
+        self.deferred = False
+        if self.transport is not None:
+            self.transport.resume_reading()
+            self.data_received(b"")
 
     def deliver(self, seqid: int, kind: int, body: bytes) -> None:
         call = self.pending.pop(seqid, None)
@@ -137,7 +126,7 @@ class _Connection(asyncio.Protocol):
 
     def next_message(self) -> bytes | None:
         wire = self.wire
-        message = take_message(self.buffer, wire.framing, wire.protocol, self.max_frame)
+        message = self.unframer.take(self.buffer)
         if message is None or not wire.framing.has_header:
             return message
         frame = parse_header_frame(message, self.max_frame)
@@ -168,9 +157,11 @@ class _Connection(asyncio.Protocol):
         for seqid in expired:
             future, _, method, timeout = self.pending.pop(seqid)
             if not future.done():
+                assert timeout is not None  # else its deadline is never
                 future.set_exception(CallTimeout.after(method, timeout))
-        if self.pending:
-            self.wake_at(min(call[1] for call in self.pending.values()))
+        deadline = min((call[1] for call in self.pending.values()), default=math.inf)
+        if deadline < math.inf:
+            self.wake_at(deadline)
 
     def wake_at(self, deadline: float) -> None:
         if self.sweep is not None:
@@ -184,11 +175,13 @@ class _Connection(asyncio.Protocol):
         args: Struct,
         result_class: type[Struct] | None,
         oneway: bool,
-        timeout: float,
+        timeout: float | None,
         headers: dict[str, str],
     ) -> Struct | None:
         if self.transport is None:
             raise TransportError("not connected")
+        if timeout is not None and timeout <= 0 and not oneway:
+            raise CallTimeout.after(method, timeout)  # its time is up before it starts
         protocol = self.wire.protocol
         seqid = next(self.seqids) & 0x7FFFFFFF
         kind = MessageType.ONEWAY if oneway else MessageType.CALL
@@ -215,7 +208,7 @@ class _Connection(asyncio.Protocol):
             return None
         loop = self.loop
         future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
-        deadline = loop.time() + timeout
+        deadline = math.inf if timeout is None else loop.time() + timeout
         self.pending[seqid] = (future, deadline, method, timeout)
         if deadline < self.sweep_at:
             self.wake_at(deadline)
@@ -265,8 +258,8 @@ class ClientTransport:
         framing: str = "framed",
         multiplexed: bool = False,
         transforms: Sequence[str] = (),
-        timeout: float = 5.0,
-        connect_timeout: float = 3.0,
+        timeout: float | None = 5.0,
+        connect_timeout: float | None = 3.0,
         retries: int = 1,
         pool_size: int = 1,
         balance: str = "round_robin",
@@ -333,9 +326,9 @@ class ClientTransport:
                     self.connect_timeout,
                 )
             except TimeoutError as exc:
-                raise TransportError(
-                    f"cannot connect to {endpoint}: no answer within {self.connect_timeout:g} s"
-                ) from exc
+                seconds = self.connect_timeout
+                why = _why(exc) if seconds is None else f"no answer within {seconds:g} s"
+                raise TransportError(f"cannot connect to {endpoint}: {why}") from exc
             except OSError as exc:
                 raise TransportError(f"cannot connect to {endpoint}: {_why(exc)}") from exc
             endpoint.connections.append(connection)
@@ -350,9 +343,11 @@ class ClientTransport:
         oneway: bool,
         timeout: float | None = None,
     ) -> Awaitable[Struct | None]:
-        """Send one call through the layers; what generated clients call."""
-        endpoint = self.balancer.pick(_hash_key.get())
-        seconds = timeout or _call_timeout.get() or self.timeout
+        """Send one call through the layers; what generated clients call.
+        `timeout`: this call's, over any `volo.timeout` block's and the
+        transport's (None: not given here)."""
+        endpoint = self.balancer.pick(current_hash_key())
+        seconds = call_timeout(timeout, self.timeout)
         if not self.layers:
             # No layer needs a Context: straight to a connection when one is open.
             connection = self._ready(endpoint)
@@ -390,7 +385,7 @@ class ClientTransport:
                 ctx.peer, ctx.endpoint = str(endpoint), endpoint
         name = ctx.service + SEPARATOR + ctx.method if self.multiplexed else ctx.method
         return await connection.call(
-            name, args, ctx.result_class, ctx.oneway, ctx.timeout or self.timeout, ctx.headers
+            name, args, ctx.result_class, ctx.oneway, ctx.timeout, ctx.headers
         )
 
     async def close(self) -> None:
@@ -423,81 +418,6 @@ def _why(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
-# ---- balancing --------------------------------------------------------------------
-
-
-_hash_key: ContextVar[str | None] = ContextVar("volo_hash_key", default=None)
-
-
-def hash_key(key: str) -> AbstractContextManager[None]:
-    """With `balance="consistent_hash"`, calls in this block go to the address `key` maps to."""
-    return _set_within(_hash_key, key)
-
-
-class Balancer(Protocol):
-    def pick(self, key: str | None) -> Endpoint: ...
-
-
-class RoundRobin:
-    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints = endpoints
-        self.turn = itertools.cycle(range(len(endpoints)))
-
-    def pick(self, key: str | None) -> Endpoint:
-        return self.endpoints[next(self.turn)]
-
-
-class WeightedRandom:
-    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
-        self.endpoints = endpoints
-        self.weights = [e.weight for e in endpoints]
-        self.random = random.Random()
-
-    def pick(self, key: str | None) -> Endpoint:
-        return self.random.choices(self.endpoints, self.weights)[0]
-
-
-class ConsistentHash:
-    """A hash ring with `replicas` points per unit of weight: a key keeps its
-    address as long as that address is in the list."""
-
-    def __init__(self, endpoints: Sequence[Endpoint], replicas: int = 64) -> None:
-        points = sorted(
-            (_hash(f"{endpoint}#{i}"), n)
-            for n, endpoint in enumerate(endpoints)
-            for i in range(replicas * endpoint.weight)
-        )
-        self.hashes = [h for h, _ in points]
-        self.owners = [endpoints[n] for _, n in points]
-        self.fallback = RoundRobin(endpoints)
-
-    def pick(self, key: str | None) -> Endpoint:
-        if key is None:
-            return self.fallback.pick(None)
-        i = bisect.bisect(self.hashes, _hash(key)) % len(self.hashes)
-        return self.owners[i]
-
-
-def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
-
-
-BALANCERS: dict[str, type[RoundRobin] | type[WeightedRandom] | type[ConsistentHash]] = {
-    "round_robin": RoundRobin,
-    "weighted_random": WeightedRandom,
-    "consistent_hash": ConsistentHash,
-}
-
-
-def make_balancer(name: str, endpoints: Sequence[Endpoint]) -> Balancer:
-    try:
-        return BALANCERS[name](endpoints)
-    except KeyError:
-        raise ValueError(
-            f"unknown balance {name!r}: expected one of {', '.join(BALANCERS)}"
-        ) from None
-
-
 class _SendService:
     """The innermost service on the client: sends the call."""
 
@@ -515,11 +435,12 @@ def connect(
     client. Use it as `async with volo.connect(...) as transport:` to close it
     at the end, or call `close()`.
 
-    Options: protocol ("binary", "compact", "json"), framing ("framed", "buffered",
-    "header", "header-in-framed"), multiplexed (name the service in every
-    call, for a server of several services), transforms (THeader: ["zlib"]),
-    timeout, connect_timeout, retries, pool_size, balance ("round_robin",
-    "weighted_random", "consistent_hash"), max_frame, layers.
+    Options: protocol ("binary", "compact", "json"), framing ("framed",
+    "buffered", "header", "header-in-framed"), multiplexed (name the service
+    in every call, for a server of several services), transforms (THeader:
+    ["zlib"]), timeout and connect_timeout (seconds; None for none), retries,
+    pool_size, balance ("round_robin", "weighted_random", "consistent_hash"),
+    max_frame (the largest request sent and reply read, inflated), layers.
     """
     addresses = [address] if isinstance(address, str) else list(address)
     weights = list(weights) if weights is not None else [1] * len(addresses)

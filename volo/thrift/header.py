@@ -11,6 +11,12 @@ Info blocks: 0x01 string key-values (Apache THeader; Kitex/Volo TTHeader use
 them for metainfo) and 0x10 integer-keyed values (TTHeader's transport info).
 Transforms: zlib (id 1), applied in the order listed on write and undone in
 reverse on read; a server answers with the transforms its request used.
+
+Reading is bounded whatever the peer sends: every count is checked against
+the bytes of the header block before any loop, a frame carries at most
+`MAX_TRANSFORMS` transforms, each once, and `MAX_HEADERS` headers, and
+undoing a transform makes at most the frame limit. Once: zlib inflates a
+byte to 1,032 at most, but zlib of zlib to a million (1,800 bytes to 1 GiB).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pilota.runtime.varint import VarintTooLong, decode_varint, encode_varint
-from volo.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
+from volo.thrift.framing import DEFAULT_MAX_FRAME, HEADER_MAGIC, FrameError, FrameTooLarge
 
 # THeader's protocol ids.
 PROTOCOL_IDS = {0: "binary", 1: "json", 2: "compact"}
@@ -30,6 +36,11 @@ INFO_INT_KEY_VALUE = 0x10
 TRANSFORM_ZLIB = 0x01
 TRANSFORMS = {"zlib": TRANSFORM_ZLIB}
 _HEAD = struct.Struct(">HHiH")
+# Enough for any real use (one zlib), few enough that undoing them stays cheap.
+MAX_TRANSFORMS = 4
+# Headers (string and integer keyed) and info blocks in one frame: metainfo
+# uses a few dozen; the header block (at most 256 KiB) could hold 131,000.
+MAX_HEADERS = 1000
 
 
 @dataclass
@@ -53,39 +64,54 @@ def parse_header_frame(
     """`frame`: everything after the 4-byte frame length. Undoing the
     transforms makes at most `max_size` bytes (else FrameTooLarge). With
     `partial`, `frame` may be the start of a frame: the header block must all
-    be there (else HeaderTruncated); the payload is what its start decodes to."""
-    reader = _Reader(frame)
-    magic, flags, seqid, words = _HEAD.unpack(reader.take(_HEAD.size))
+    be there (else HeaderTruncated); the payload is what its start decodes
+    to, at most `max_size` bytes of it."""
+    if len(frame) < _HEAD.size:
+        raise FrameError("header frame is truncated")
+    magic, flags, seqid, words = _HEAD.unpack_from(frame)
     if magic != HEADER_MAGIC:
         raise FrameError("not a header frame")
-    end = reader.pos + words * 4
+    end = _HEAD.size + words * 4
     if end > len(frame):
         if partial:
             raise HeaderTruncated("the header block is cut short")
         raise FrameError("header block is larger than the frame")
+    reader = _Reader(frame, _HEAD.size, end)  # reads nothing past the header block
     protocol_id = reader.varint()
     if protocol_id not in PROTOCOL_IDS:
         raise FrameError(f"unknown header protocol id {protocol_id}")
-    transforms = [reader.varint() for _ in range(reader.varint())]
-    for transform in transforms:
-        if transform != TRANSFORM_ZLIB:
+    count = reader.count(1, "transforms")
+    if count > MAX_TRANSFORMS:
+        raise FrameError(f"the header has {count} transforms: at most {MAX_TRANSFORMS} are allowed")
+    transforms = [reader.varint() for _ in range(count)]
+    for i, transform in enumerate(transforms):
+        if transform not in TRANSFORMS.values():
             raise FrameError(f"unknown header transform {transform}")
+        if transform in transforms[:i]:
+            name = next(k for k, v in TRANSFORMS.items() if v == transform)
+            raise FrameError(f"the header applies transform {transform} ({name}) twice")
     headers: dict[str, str] = {}
     int_headers: dict[int, str] = {}
+    room = MAX_HEADERS  # headers and info blocks still allowed
     while reader.pos < end:
         kind = reader.varint()
+        if kind not in (INFO_KEY_VALUE, INFO_INT_KEY_VALUE):
+            break  # padding, or a block we do not know: skip to the payload
+        # each header takes two lengths at least; an integer-keyed one, a key and a length
+        count = reader.count(2 if kind == INFO_KEY_VALUE else 3, "headers")
+        room -= 1 + count
+        if room < 0:
+            raise FrameError(f"the header has more than {MAX_HEADERS} headers")
         if kind == INFO_KEY_VALUE:
-            for _ in range(reader.varint()):
+            for _ in range(count):
                 key = reader.text()
                 headers[key] = reader.text()
-        elif kind == INFO_INT_KEY_VALUE:
-            for _ in range(reader.varint()):
-                (key,) = struct.unpack(">H", reader.take(2))
-                int_headers[key] = reader.text()
         else:
-            break  # padding, or a block we do not know: skip to the payload
+            for _ in range(count):
+                (int_key,) = struct.unpack(">H", reader.take(2))
+                int_headers[int_key] = reader.text()
     payload = frame[end:]
-    for _ in transforms:  # all zlib: undone in reverse order, alike
+    for _ in transforms:  # all zlib (once): undone in reverse order
         payload = _inflate(payload, max_size, partial)
     return HeaderFrame(
         PROTOCOL_IDS[protocol_id], seqid, payload, headers, int_headers, flags, transforms
@@ -99,13 +125,11 @@ def _inflate(data: bytes, max_size: int, partial: bool) -> bytes:
         out = inflater.decompress(data, max_size)
     except zlib.error as exc:
         raise FrameError(f"bad zlib payload: {exc}") from None
-    if partial:
+    if partial or inflater.eof:
         return out
-    if inflater.unconsumed_tail:
+    if inflater.unconsumed_tail or len(out) == max_size:  # it would go on
         raise FrameTooLarge(None, max_size)
-    if not inflater.eof:
-        raise FrameError("bad zlib payload: the stream is cut short")
-    return out
+    raise FrameError("bad zlib payload: the stream is cut short")
 
 
 def build_header_frame(frame: HeaderFrame) -> bytes:
@@ -142,12 +166,15 @@ def _text(value: str, out: bytearray) -> None:
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    """Reads `data[pos:end]`; anything past `end` is truncation."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
         self.data = data
-        self.pos = 0
+        self.pos = pos
+        self.end = end
 
     def take(self, n: int) -> bytes:
-        if n > len(self.data) - self.pos:
+        if n > self.end - self.pos:
             raise FrameError("header frame is truncated")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
@@ -158,10 +185,18 @@ class _Reader:
             found = decode_varint(self.data, self.pos, 5)
         except VarintTooLong:
             raise FrameError("bad varint in the header") from None
-        if found is None:
+        if found is None or found[1] > self.end:
             raise FrameError("header frame is truncated")
         value, self.pos = found
         return value
+
+    def count(self, size: int, what: str) -> int:
+        """A count of items of at least `size` bytes each, checked before any
+        loop: no more than the rest of the header block can hold."""
+        n = self.varint()
+        if n * size > self.end - self.pos:
+            raise FrameError(f"the header declares {n} {what}, more than its block holds")
+        return n
 
     def text(self) -> str:
         try:

@@ -1,0 +1,76 @@
+"""What the gRPC server and client share: grpcio's names for our codes,
+compression and options, and metadata as volo's headers and metainfo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import grpc
+
+from pilota.runtime.protobuf import Message
+from volo import metainfo
+from volo.grpc.status import Code
+
+# The largest message received or sent by default, as grpcio's default receive limit.
+DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
+
+GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
+COMPRESSIONS = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate, None: None}
+# Metadata that grpcio or HTTP/2 set: not for handlers to read as headers.
+_TRANSPORT_KEYS = frozenset({"user-agent", "grpc-accept-encoding", "grpc-encoding",
+                             "grpc-timeout", "content-type", "te"})  # fmt: skip
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+
+def grpc_code(code: Code) -> grpc.StatusCode:
+    return GRPC_CODES[int(code)]
+
+
+def compression_of(name: str | None) -> grpc.Compression | None:
+    try:
+        return COMPRESSIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown compression {name!r}: expected 'gzip', 'deflate' or None"
+        ) from None
+
+
+def message_options(max_message: int) -> list[tuple[str, Any]]:
+    if max_message < 1:
+        raise ValueError("max_message must be at least 1 byte")
+    return [("grpc.max_receive_message_length", max_message),
+            ("grpc.max_send_message_length", max_message)]  # fmt: skip
+
+
+def serialize(message: Message) -> bytes:
+    return message.to_bytes()
+
+
+def headers_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    """Metadata as Context headers: its text entries, save those of the transport."""
+    return {
+        key: value for key, value in metadata or ()
+        if isinstance(value, str) and key not in _TRANSPORT_KEYS
+    }  # fmt: skip
+
+
+def outgoing(given: Mapping[str, str] | None) -> dict[str, str]:
+    """A call's metadata: the metainfo to send, then what the call gives."""
+    headers = metainfo.outgoing_headers(metainfo.GRPC)
+    if headers:  # gRPC metadata keys are lower case
+        headers = {key.lower(): value for key, value in headers.items()}
+    if given:
+        headers.update(given)
+    return headers
+
+
+def as_metadata(headers: Mapping[str, str]) -> Metadata:
+    return tuple(headers.items())
+
+
+def receive_metainfo(headers: Mapping[str, str]) -> None:
+    """Install the metainfo that came with a request, if any did."""
+    prefixes = metainfo.GRPC
+    if any(key.startswith(prefixes) for key in headers):
+        metainfo.receive(headers, prefixes)
