@@ -337,6 +337,13 @@ class _Loader:
         return None
 
     def _lookup(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
+        found = self._resolve(name, scope, types_only)
+        if types_only and isinstance(found, _Symbol) and found.kind not in ("message", "enum"):
+            # a dotted or absolute name reaches whatever it names: a field, a method...
+            return f"\"{name}\" is not a type"
+        return found
+
+    def _resolve(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
         if name.startswith("."):
             return self.symbols.get(name[1:])
         first, _, rest = name.partition(".")
