@@ -1,6 +1,7 @@
 """Generated protobuf code as users meet it: it type-checks under `mypy --strict` and
-pyright's strict mode with no rule turned off, passes ruff's default checks, and the
-well-known types shipped in the runtime are exactly what the generator makes."""
+pyright's strict mode with no rule turned off, passes ruff's default checks (the golden
+cases, our test .proto files and tests/idl/torture/torture.proto), and the well-known
+types shipped in the runtime are exactly what the generator makes."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def own_packages(root: Path) -> list[str]:
         shutil.copytree(case / "expected", root / name)
         names.append(name)
     generate_package([PROTO_IDL / f for f in RICH_FILES], [PROTO_IDL], root, "proto_rich")
-    return [*names, "proto_rich"]
+    torture = PROTO_IDL.parent / "torture"  # names that collide with what the code uses
+    generate_package([torture / "torture.proto"], [torture], root, "proto_torture")
+    return [*names, "proto_rich", "proto_torture"]
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ The rules, applied in order (the wire always keeps the IDL name):
    is bound (its own aliases `_p`, `_t`...; the builtins it uses, such as
    `list` or `object`; a generated member; an enum's or an int's members) get
    a trailing `_` until they are none of those (`from` → `from_`, `list` →
-   `list_`); an enum value or a method, used from outside its class, that
-   would start with `_` is prefixed with `x` (see `public_name`);
+   `list_`); a definition, an enum value or a method, used from outside its
+   module or class, that would start with `_` is prefixed with `x` (see
+   `public_name`);
 4. whatever still collides within its scope gets further `_` until unique.
 """
 
@@ -71,10 +72,11 @@ def python_name(
 def public_name(
     name: str, annotations: ir.Annotations = (), reserved: frozenset[str] = frozenset()
 ) -> str:
-    """`python_name`, for a member used from outside its class (an enum value, a
-    service method): one that would start with `_` is prefixed with `x`, as rule 2
-    does, since the type checkers take it for private (or, in an enum, for no
-    member) and Python's enum reserves `_sunder_` names (`_x_`, `_missing_`)."""
+    """`python_name`, for a name used from outside its module or class (a
+    definition, an enum value, a service method): one that would start with `_` is
+    prefixed with `x`, as rule 2 does, since the type checkers take it for private
+    (an unused private class is an error, and so is importing one; in an enum, it
+    is no member) and Python's enum reserves `_sunder_` names (`_x_`, `_missing_`)."""
     name = python_name(name, annotations, reserved)
     while name.startswith("_"):
         name = python_name("x" + name, (), reserved)
@@ -86,9 +88,10 @@ def enum_member_name(name: str, annotations: ir.Annotations = ()) -> str:
     return public_name(name, annotations, ENUM_MEMBERS | INT_MEMBERS)
 
 
-def unique(name: str, taken: set[str]) -> str:
-    """`name`, with `_` appended until it is not in `taken`; records the result."""
-    while name in taken:
+def unique(name: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
+    """`name`, with `_` appended until it is in neither `taken` nor `reserved` (the
+    `_` that clears one must not land on the other); records the result."""
+    while name in taken or name in reserved:
         name += "_"
     taken.add(name)
     return name

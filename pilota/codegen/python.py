@@ -244,7 +244,7 @@ class _ModuleBuilder:
             self.view.imports.append(self.import_line(include.module, alias))
         for definition in self.module.definitions.values():
             self.py_names[definition] = names.unique(
-                names.python_name(definition.name, definition.annotations), self.taken
+                names.public_name(definition.name, definition.annotations), self.taken
             )
         all_names.update(self.py_names)
         self.all_names = all_names
@@ -388,7 +388,9 @@ class _ModuleBuilder:
         )  # fmt: skip
         taken: set[str] = set()
         return {
-            f.name: names.unique(names.python_name(f.name, f.annotations, reserved), taken)
+            f.name: names.unique(
+                names.python_name(f.name, f.annotations, reserved), taken, reserved
+            )
             for f in struct.fields
         }
 
@@ -569,7 +571,8 @@ class _ModuleBuilder:
             methods.append(
                 PyMethod(
                     names.unique(
-                        names.public_name(method.name, method.annotations, used), method_names
+                        names.public_name(method.name, method.annotations, used),
+                        method_names, used,
                     ),
                     method.name,
                     self.parameters(method.args, self.field_names(args_struct).values()),

@@ -77,6 +77,15 @@ struct Aliases {
     17: i32 annotations,
 }
 
+struct first_ {}
+
+/** `second` is renamed `first`, taken: the `_` that clears it must not make it `first_`. */
+struct Renamed {
+    1: i32 first,
+    2: i32 second (pilota.name = "first"),
+    3: first_ other,
+}
+
 const Reserved FIRST = Reserved._missing_
 const list<Reserved> ALL = [Reserved._x_, Reserved.mro, Reserved.__init__]
 const int.Number NUMBER = {"value": int.ANSWER}
@@ -89,4 +98,15 @@ service super {
     Either object_call_args(1: i32 object_call_args, 2: i32 object_call_result, 3: i32 NotImplementedError),
     list<i32> float(1: float float, 2: double value),
     oneway void close(1: Numbers _enum),
+}
+
+/** Definitions named as if private: used from outside the module, each is renamed (an unused private class fails pyright). */
+struct _hidden {}
+exception _Failure {}
+union _Choice {}
+enum _Level { LOW = 1 }
+typedef i32 _Count
+const _Count _LIMIT = 3
+service _Internal {
+    _Level level(1: _hidden h, 2: _Choice c, 3: _Count n) throws (1: _Failure f),
 }
