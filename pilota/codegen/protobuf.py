@@ -264,6 +264,14 @@ class PyModule:
             isinstance(n, PyEnum) for m in self.all_messages() for n in m.nested
         )
 
+    @property
+    def uses_runtime(self) -> bool:
+        """Whether anything generated refers to the runtime (as `_pb`): a top-level
+        closed enum alone does not."""
+        return bool(self.messages or self.services or self.extensions) or any(
+            not e.closed for e in self.enums
+        )
+
     def all_messages(self) -> list[PyMessage]:
         return [m for top in self.messages for m in top.all_messages()]
 

@@ -140,6 +140,16 @@ class PyModule:
         returns_value = any(not m.void and not m.oneway for s in self.services for m in s.methods)
         return bool(self.typedefs or self.consts or returns_value)
 
+    @property
+    def uses_runtime(self) -> bool:
+        """Whether anything generated refers to the runtime (as `_p`): every class
+        does; typedefs and constants only through a `FrozenDict`."""
+        texts = [t.target for t in self.typedefs]
+        texts += [text for c in self.consts for text in (c.annotation, c.value)]
+        return bool(self.enums or self.structs or self.services) or any(
+            "_p." in text for text in texts
+        )
+
 
 # ---- quoting ------------------------------------------------------------------------
 
