@@ -35,16 +35,20 @@ NOT_OURS = (
 )
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("svc.thrift", "struct S { 1: i32 a }\n"), ("svc.proto", 'syntax = "proto3";\nmessage S {}\n')],
+)
 def test_gen_into_a_package_of_yours_refuses_naming_your_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
 ) -> None:
     """`volo idl gen -o pkg` into an existing package once overwrote its __init__.py."""
     monkeypatch.chdir(tmp_path)
     Path("pkg").mkdir()
     Path("pkg/__init__.py").write_text('"""My package."""\nVERSION = 1\n')
-    Path("svc.thrift").write_text("struct S { 1: i32 a }\n")
+    Path(name).write_text(text)
     before = snapshot(tmp_path)
-    code, out, err = run("idl", "gen", "svc.thrift", "-o", "pkg")
+    code, out, err = run("idl", "gen", name, "-o", "pkg")
     assert (code, out) == (1, "")
     assert err == f"volo: cannot write 'pkg/__init__.py': {NOT_OURS}; nothing was written\n"
     assert snapshot(tmp_path) == before
