@@ -15,6 +15,8 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+_QUOTED_WIDTH = 160  # characters of a source line shown at most
+
 
 class Severity(enum.Enum):
     ERROR = "error"
@@ -50,24 +52,40 @@ class Diagnostic:
         text = f"{where}{self.severity.value}: {self.message}"
         if self.location is None or self.source_line is None:
             return text
-        line = self.source_line.rstrip("\r\n")
-        gutter = str(self.location.line)
+        line = self.source_line.rstrip("\r")
+        col = self.location.col
+        before = after = ""
+        if len(line) > _QUOTED_WIDTH:
+            # A long line (minified, or a huge literal) is quoted around the caret.
+            start = max(0, min(col - 1 - _QUOTED_WIDTH // 2, len(line) - _QUOTED_WIDTH))
+            end = start + _QUOTED_WIDTH
+            before, after = ("..." if start else ""), ("..." if end < len(line) else "")
+            line = line[start:end]
+            col -= start
+        # A control character or line separator would move the cursor or break
+        # the line on a terminal: each shows as a space, so the caret lines up.
+        line = "".join(ch if ch == "\t" or ch.isprintable() else " " for ch in line)
         # Keep tabs so the caret lines up with the source as the terminal shows it.
-        lead = "".join(ch if ch == "\t" else " " for ch in line[: self.location.col - 1])
-        span = max(1, min(self.location.length, len(line) - self.location.col + 1))
+        lead = "".join(ch if ch == "\t" else " " for ch in line[: col - 1])
+        span = max(1, min(self.location.length, len(line) - col + 1))
         marker = "^" + "~" * (span - 1)
+        gutter = str(self.location.line)
         pad = " " * len(gutter)
+        line, lead = before + line + after, " " * len(before) + lead
         return f"{text}\n {gutter} | {line}\n {pad} | {lead}{marker}"
 
 
 class SourceCache:
-    """The text of every file read in a run, for quoting source lines."""
+    """The text of every file read in a run, for quoting source lines.
+
+    A line ends at `\n` only, as the parsers (and Apache's compiler and protoc)
+    count lines: a lone `\r`, `\v` or U+2028 is inside a line, not between two."""
 
     def __init__(self) -> None:
         self._lines: dict[str, list[str]] = {}
 
     def add(self, path: str, text: str) -> None:
-        self._lines[path] = text.splitlines()
+        self._lines[path] = text.split("\n")
 
     def line(self, path: str, line: int) -> str | None:
         lines = self._lines.get(path)

@@ -146,6 +146,28 @@ def unalias(t: Type) -> Type:
     return t
 
 
+class Unaliaser:
+    """`unalias` that remembers where each typedef leads, so that a chain of
+    thousands of typedefs is followed once, not once per use. For IR whose
+    typedefs no longer change (past the checks of lowering)."""
+
+    def __init__(self) -> None:
+        self._final: dict[Typedef, Type] = {}
+
+    def __call__(self, t: Type) -> Type:
+        followed: list[Typedef] = []
+        while isinstance(t, NamedType) and isinstance(typedef := t.definition, Typedef):
+            known = self._final.get(typedef)
+            if known is not None:
+                t = known
+                break
+            followed.append(typedef)
+            t = typedef.type
+        for typedef in followed:
+            self._final[typedef] = t
+        return t
+
+
 # ---- values -----------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import lark
 from lark.exceptions import UnexpectedInput, UnexpectedToken
@@ -24,6 +24,16 @@ from pilota.resources import grammar_text
 
 MAX_SYNTAX_ERRORS = 20
 _T = TypeVar("_T")
+
+
+class FirstError(Protocol):
+    """Where a text's first syntax error is and what it says; None if it parses.
+
+    Explaining an error parses variants of the text, and only the offset of
+    their error matters, unless `precise`: then the message must say exactly
+    what was expected, which costs a second, slower parse."""
+
+    def __call__(self, text: str, *, precise: bool = False) -> tuple[int, str] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +51,10 @@ class SyntaxProblem:
 
 
 _STRINGS_AND_COMMENTS = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|//[^\n]*|#[^\n]*|/\*[\s\S]*?(?:\*/|\Z)'
-)  # a string or block comment left open runs to the end of its line or of the text
+    r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"?|\'[^\'\\\n]*+(?:\\.[^\'\\\n]*+)*+\'?|//[^\n]*|#[^\n]*'
+    r"|/\*[\s\S]*?(?:\*/|\Z)"
+)  # a string or block comment left open runs to the end of its line or of the text;
+# possessive repeats (`*+`) keep no backtracking state per character of a long string
 _BRACKETS = re.compile(r"[{}()\[\]<>;,\n]")
 _OPENER_OF = {"}": "{", ")": "(", "]": "[", ">": "<"}
 
@@ -65,7 +77,7 @@ def _missing_closer(
     path: str,
     offset: int,
     keywords: list[re.Match[str]],
-    first_error: Callable[[str], tuple[int, str] | None] | None,
+    first_error: FirstError | None,
 ) -> SyntaxProblem | None:
     """The error at `offset` explained as a bracket left open before a later
     declaration, if it is one.
@@ -113,7 +125,7 @@ def _unclosed_parenthesis(
     code: str,
     path: str,
     offset: int,
-    first_error: Callable[[str], tuple[int, str] | None],
+    first_error: FirstError,
 ) -> SyntaxProblem | None:
     """The error at `offset` explained as a `(` left open on an earlier line, if it is one.
 
@@ -161,7 +173,7 @@ def _unfinished_declaration(
     path: str,
     offset: int,
     keywords: list[re.Match[str]],
-    first_error: Callable[[str], tuple[int, str] | None],
+    first_error: FirstError,
 ) -> SyntaxProblem | None:
     """The error at `offset` explained as a declaration left unfinished, if it is one.
 
@@ -174,7 +186,7 @@ def _unfinished_declaration(
         return None
     start, keyword = keywords[-2], keywords[-1]
     head = text[: keyword.start("kw")]
-    unfinished = first_error(head)
+    unfinished = first_error(head, precise=True)  # its message is shown
     if unfinished is None:
         return None
     later = first_error(blank_out(text, start.start("kw"), keyword.start("kw")))
@@ -201,7 +213,7 @@ def explain_syntax_error(
     path: str,
     error: tuple[int, str, Location],
     top_level: re.Pattern[str],
-    first_error: Callable[[str], tuple[int, str] | None],
+    first_error: FirstError,
     *,
     separators: str = ";",
     nested: bool,

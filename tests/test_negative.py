@@ -768,6 +768,24 @@ LENIENCIES = [
         (1, 19, "the default of field 'size' in struct 'S' uses 'DEFAULT_SIZE', which is declared after it (line 2); Apache's compiler rejects this: declare 'DEFAULT_SIZE' first"),
         id="default_naming_a_later_const",
     ),
+    pytest.param(
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\nconst list<P> L = [ORIGIN]\n',
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\nconst list<P> L = [{"x": 0}]\n',
+        (3, 20, "constant 'L' uses struct constant 'ORIGIN' as a value; Apache's compiler rejects this: write the value out"),
+        id="struct_constant_in_a_list",
+    ),
+    pytest.param(
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\nconst map<string, P> M = {"o": ORIGIN}\n',
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\ntypedef P Point\nconst map<string, Point> M = {"o": ORIGIN}\n',
+        (3, 32, "constant 'M' uses struct constant 'ORIGIN' as a value; Apache's compiler rejects this: write the value out"),
+        id="struct_constant_in_a_map",
+    ),
+    pytest.param(
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\nstruct Q { 1: P p = ORIGIN }\n',
+        'struct P { 1: i32 x }\nconst P ORIGIN = {"x": 0}\ntypedef P Point\nstruct Q { 1: Point p = ORIGIN }\n',
+        (3, 21, "the default of field 'p' in struct 'Q' uses struct constant 'ORIGIN' as a value; Apache's compiler rejects this: write the value out"),
+        id="struct_constant_as_a_default",
+    ),
 ]
 
 

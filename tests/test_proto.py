@@ -139,6 +139,18 @@ NEGATIVE: list[tuple[str, str, str]] = [
      '2:6: enum "E" sets allow_alias but has no aliases'),
     ("enum value clash", P3 + "enum E { A = 0; }\nenum F { A = 0; }\n",
      '3:10: "A" is already defined at the top level'),
+    # both once ended in an internal error (the service's name led to the message)
+    ("service named like a message", P3 + "message S {}\nservice S {}\n",
+     '3:9: "S" is already defined at the top level'),
+    ("message named like a service", P3 + "service S {}\nmessage S {}\n",
+     '2:9: "S" is already defined at the top level'),
+    # each once ended in an internal error (a dotted name reached a non-type)
+    ("a field as a type", P3 + "message M { int32 a = 1; M.a b = 2; }\n",
+     '2:26: "M.a" is not a type'),
+    ("a method as a type", P3 + "service S { rpc F(M) returns (M); }\nmessage M { .S.F g = 1; }\n",
+     '3:13: ".S.F" is not a type'),
+    ("an enum value as a type", P3 + "package p;\nenum E { A = 0; }\nmessage M { p.A a = 1; }\n",
+     '4:13: "p.A" is not a type'),
     ("json name clash", P3 + "message A {\n  int32 foo_bar = 1;\n  int32 fooBar = 2;\n}\n",
      '4:9: the default JSON name of field "fooBar" ("fooBar") conflicts with the default JSON name of field "foo_bar"'),
     ("custom json name clash", P3 + 'message A { int32 a = 1 [json_name = "b"]; int32 b = 2; }\n',

@@ -1,6 +1,8 @@
 """Generated protobuf code as users meet it: it type-checks under `mypy --strict` and
-pyright's strict mode with no rule turned off, passes ruff's default checks, and the
-well-known types shipped in the runtime are exactly what the generator makes."""
+pyright's strict mode with no rule turned off, passes ruff's default checks and isort's
+order (the golden cases, our test .proto files, tests/idl/torture/torture.proto, and
+files with little in them), and the well-known types shipped in the runtime are
+exactly what the generator makes."""
 
 from __future__ import annotations
 
@@ -38,7 +40,24 @@ def own_packages(root: Path) -> list[str]:
         shutil.copytree(case / "expected", root / name)
         names.append(name)
     generate_package([PROTO_IDL / f for f in RICH_FILES], [PROTO_IDL], root, "proto_rich")
-    return [*names, "proto_rich"]
+    torture = PROTO_IDL.parent / "torture"  # names that collide with what the code uses
+    generate_package([torture / "torture.proto"], [torture], root, "proto_torture")
+    sparse = root / "sparse_idl"  # files with little in them: no import left unused
+    sparse.mkdir()
+    for name, text in SPARSE.items():
+        (sparse / name).write_text(text)
+    generate_package([sparse / name for name in SPARSE], [sparse], root, "proto_sparse")
+    return [*names, "proto_rich", "proto_torture", "proto_sparse"]
+
+
+SPARSE = {
+    "nothing.proto": 'syntax = "proto3";\n',
+    "open.proto": 'syntax = "proto3";\npackage open;\nenum Open { ZERO = 0; }\n',
+    "closed.proto": 'syntax = "proto2";\npackage closed;\nenum Closed { ONE = 1; }\n',
+    "imports.proto": 'syntax = "proto3";\nimport "open.proto";\n',
+    "wkt_only.proto": 'syntax = "proto3";\nimport "google/protobuf/empty.proto";\n'
+    "service Pinger { rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty); }\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +103,7 @@ def pyright(root: Path, names: list[str]) -> None:
 
 def ruff(root: Path, names: list[str]) -> None:
     executable = Path(sys.executable).with_name("ruff")
-    result = run([str(executable), "check", "--isolated", *names], root)
+    result = run([str(executable), "check", "--isolated", "--extend-select", "I", *names], root)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

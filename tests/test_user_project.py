@@ -330,3 +330,14 @@ def test_names_a_grpc_project_binds_are_not_taken_by_imports(tmp_path: Path) -> 
     assert "async def Run(self, requests: AsyncIterator[asyncio_.Job]) -> svc.Handler:" in handler
     assert "async def Plan(self, request: svc.requests) -> AsyncIterator[asyncio_.Job]:" in handler
     check_project(project, "svc", Path(sys.executable), tests=2)
+
+
+def test_a_project_of_colliding_names(tmp_path: Path) -> None:
+    """tests/idl/torture/: its service's methods and parameters take names the
+    generated code uses (`_p`, `_t`, `result`, `_call`, `raise`, `float`)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    run([TOOLS / "volo", "init", "torture", REPO / "tests" / "idl" / "torture" / "torture.thrift"], project)
+    tests = (project / "tests" / "test_torture.py").read_text()
+    assert "client.x_call(self_=0, cls=0)" in tests  # `_call` is private-looking: x_call
+    check_project(project, "torture", Path(sys.executable), tests=6)

@@ -143,7 +143,7 @@ def idl_gen(
     file. Nothing is written unless the whole run succeeds.
     """
     from pilota.codegen.python import Options
-    from pilota.codegen.writer import write_tree
+    from pilota.codegen.writer import WriteRefused, write_tree
     from pilota.compiler import generate_sources
 
     schema, diagnostics = pilota.check(files, include_dirs)
@@ -156,6 +156,10 @@ def idl_gen(
     generated = generate_sources(schema, options)
     try:
         written = write_tree(generated, out_dir)
+    except WriteRefused as exc:
+        reason = f"{exc.strerror}; nothing was written"
+        click.echo(f"volo: cannot write '{exc.filename}': {reason}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"volo: cannot write to '{out_dir}': {exc.strerror or exc}", err=True)
         sys.exit(1)

@@ -27,6 +27,7 @@ import re
 import sys
 import sysconfig
 import tomllib
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from pilota.codegen.writer import write_tree
 from pilota.compiler import generate_sources
 from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
+from pilota.sources import read_regular_file
 from volo.settings import CONFIG as CONFIG  # volo.yml: the project's settings too
 from volo.settings import KEYS
 from volo.settings import find as find_settings
@@ -149,7 +151,7 @@ def load_config(root: Path) -> Config:
     if not path.is_file():
         raise ProjectError(f"no {CONFIG} in {root}: run `volo init` first")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(_read(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -157,9 +159,17 @@ def load_config(root: Path) -> Config:
     if not isinstance(data, dict):
         raise ProjectError(f"{path} must be a mapping with keys package, generated and idls")
     package = _string(data, "package", path)
-    if not package.isidentifier() or keyword.iskeyword(package):
+    if not _ascii_identifier(package):
         raise ProjectError(f"{path}: 'package' must be a Python identifier, not {package!r}")
     generated = _string(data, "generated", path)
+    generated_path = PurePosixPath(generated)
+    parts = generated_path.parts
+    if generated_path.is_absolute() or not parts or not all(map(_ascii_identifier, parts)):
+        # Generated code goes inside the project, where its modules are imported from.
+        raise ProjectError(
+            f"{path}: 'generated' must be a folder inside the project, named as its "
+            f"package is imported (like {package}/gen), not {generated!r}"
+        )
     idls = data.get("idls")
     if not isinstance(idls, list) or not idls:
         raise ProjectError(f"{path}: 'idls' must be a non-empty list of entries with a 'path'")
@@ -181,6 +191,27 @@ def load_config(root: Path) -> Config:
         raise ProjectError(f"{path}: 'options.keep_unknown_fields' must be true or false")
     runtime = {key: data[key] for key in KEYS if key in data}
     return Config(package, generated, entries, keep, runtime)
+
+
+def _read(path: Path) -> str:
+    """A project file's text; `ProjectError` if it is no regular file (a FIFO would
+    hang the command), is too large, or is not UTF-8."""
+    try:
+        return read_regular_file(path, limit=MAX_PROJECT_FILE_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProjectError(f"{path} is not valid UTF-8") from None
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+MAX_PROJECT_FILE_BYTES = 1024 * 1024  # volo.yml, pyproject.toml, the handler
+
+
+def _ascii_identifier(name: str) -> bool:
+    """Whether `name` can name a package here: a Python identifier, and in ASCII,
+    since Python reads identifiers in their NFKC form (fullwidth letters as the
+    ASCII ones, which do not name the folder) and a project's name on PyPI is ASCII."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _string(data: dict[str, Any], key: str, path: Path) -> str:
@@ -257,7 +288,7 @@ def add_idl(idl: Path, includes: list[Path], root: Path) -> Report:
     schema = compile_config(config, root)  # the new IDL must compile before volo.yml changes
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
     files += generated_files(config, schema)
-    written = write_tree(files, root)
+    written = write_tree(files, root, replaceable={PurePosixPath(CONFIG)})
     changed_config = 1  # volo.yml
     report = Report(
         generated=config.generated,
@@ -282,9 +313,17 @@ def _relative(path: Path, root: Path) -> str:
 
 def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
     """`volo init`: a project serving the first service of `idl`, written in one go."""
-    if not name.isidentifier() or keyword.iskeyword(name):
+    if not _ascii_identifier(name):
+        normal = unicodedata.normalize("NFKC", name)
+        reads = (
+            f": Python would read it as {normal!r}, which is not the folder's name"
+            if normal != name and normal.isidentifier()
+            else ""
+        )
+        letters = " of ASCII letters, digits and _" if not name.isascii() else ""
         raise ProjectError(
-            f"project name {name!r} must be a Python identifier (like echo or my_service)"
+            f"project name {name!r} must be a Python identifier{letters} "
+            f"(like echo or my_service){reads}"
         )
     hidden = _hidden_by(name, root)
     if hidden is not None:
@@ -308,18 +347,20 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
     report = Report()
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
     files += generated_files(config, schema)
+    merged_into: set[PurePosixPath] = set()  # what is rewritten, though not generated
     for relative, text in _project_files(config, schema, services[0], idl.name).items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
             merged = _merged_pyproject(path, name, _requirement_of(schema), report)
             if merged is not None:
                 files.append(GeneratedFile(PurePosixPath(relative), merged))
+                merged_into.add(PurePosixPath(relative))
         elif path.exists():
             report.kept.append(relative)
         else:
             files.append(GeneratedFile(PurePosixPath(relative), text))
             report.created.append(relative)
-    write_tree(files, root)
+    write_tree(files, root, replaceable=merged_into)
     report.created.insert(0, CONFIG)
     return report
 
@@ -740,7 +781,7 @@ def _environment() -> jinja2.Environment:
 def _merged_pyproject(path: Path, package: str, requirement: str, report: Report) -> str | None:
     """An existing pyproject.toml with what the project needs added, or None when
     it has it all or it cannot be added safely (then `report.todo` says what to add)."""
-    text = path.read_text(encoding="utf-8")
+    text = _read(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -831,8 +872,8 @@ def missing_methods(config: Config, root: Path, schema: ir.Schema) -> list[str]:
     if not path.is_file():
         return []
     try:
-        tree = ast.parse(path.read_bytes(), filename=relative)
-    except (SyntaxError, ValueError) as exc:
+        tree = ast.parse(_read(path), filename=relative)
+    except (SyntaxError, ValueError, ProjectError) as exc:
         return [f"{relative} cannot be parsed ({exc}), so its methods were not compared"]
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     project = _project_view(schema, config, schema.roots[0])

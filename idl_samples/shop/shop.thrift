@@ -5,12 +5,12 @@ namespace py shop
 
 const i32 MAX_ITEMS = 100
 const list<base.Status> VISIBLE = [base.Status.ACTIVE]
-const map<string, base.Money> PRICES = {"apple": {"units": 120}, "pear": base.ZERO}
+const map<string, base.Money> PRICES = {"apple": {"units": 120}, "pear": {"units": 0}}
 
 struct Item {
     1: required base.Sku sku,
     2: required string name,
-    3: base.Money price = base.ZERO,
+    3: base.Money price = {"units": 0},
     4: set<string> tags,
     5: base.Status status = base.Status.ACTIVE,
     /** `from` and `type` are Python keywords, and fine as field names. */

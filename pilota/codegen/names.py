@@ -3,10 +3,15 @@
 The rules, applied in order (the wire always keeps the IDL name):
 
 1. a `pilota.name` annotation, if present, replaces the IDL name;
-2. Python keywords, `self`, names that would shadow a generated member, and
-   names private to generated code get a trailing `_` (`from` → `from_`);
-3. names that start with `__` would be name-mangled by Python inside a class,
+2. names that start with `__` would be name-mangled by Python inside a class,
    so they are prefixed with `x` (`__id` → `x__id`);
+3. Python keywords, `self`, and names the generated code needs where the name
+   is bound (its own aliases `_p`, `_t`...; the builtins it uses, such as
+   `list` or `object`; a generated member; an enum's or an int's members) get
+   a trailing `_` until they are none of those (`from` → `from_`, `list` →
+   `list_`); a definition, an enum value or a method, used from outside its
+   module or class, that would start with `_` is prefixed with `x` (see
+   `public_name`);
 4. whatever still collides within its scope gets further `_` until unique.
 """
 
@@ -29,6 +34,23 @@ EXCEPTION_MEMBERS = STRUCT_MEMBERS | {"args", "with_traceback", "add_note"}
 SERVICE_MEMBERS = frozenset({"self", "call", "_call", "close", "_caller"})
 # Members of every IntEnum, which an enum value name must not replace.
 ENUM_MEMBERS = frozenset({"name", "value", "mro"})
+# An IntEnum's value is also an int: its members must not replace int's either
+# (the type checkers refuse it), nor take the names `enum` reserves.
+INT_MEMBERS = frozenset(
+    {
+        "as_integer_ratio", "bit_count", "bit_length", "conjugate", "denominator",
+        "from_bytes", "imag", "is_integer", "numerator", "real", "to_bytes",
+    }
+)  # fmt: skip
+# The builtins generated Thrift modules use: in annotations, values, and the
+# bodies of generated methods. No name the module or a method binds may take
+# one (tests/test_codegen_names.py checks the list against the generated code).
+GENERATED_BUILTINS = frozenset(
+    {
+        "bool", "bytes", "classmethod", "dict", "float", "frozenset", "int", "list",
+        "NotImplementedError", "object", "set", "str", "tuple",
+    }
+)  # fmt: skip
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -42,14 +64,34 @@ def python_name(
         name = renamed
     if name.startswith("__"):
         name = "x" + name
-    if keyword.iskeyword(name) or name == "self" or name in reserved:
+    while keyword.iskeyword(name) or name == "self" or name in reserved:
         name += "_"
     return name
 
 
-def unique(name: str, taken: set[str]) -> str:
-    """`name`, with `_` appended until it is not in `taken`; records the result."""
-    while name in taken:
+def public_name(
+    name: str, annotations: ir.Annotations = (), reserved: frozenset[str] = frozenset()
+) -> str:
+    """`python_name`, for a name used from outside its module or class (a
+    definition, an enum value, a service method): one that would start with `_` is
+    prefixed with `x`, as rule 2 does, since the type checkers take it for private
+    (an unused private class is an error, and so is importing one; in an enum, it
+    is no member) and Python's enum reserves `_sunder_` names (`_x_`, `_missing_`)."""
+    name = python_name(name, annotations, reserved)
+    while name.startswith("_"):
+        name = python_name("x" + name, (), reserved)
+    return name
+
+
+def enum_member_name(name: str, annotations: ir.Annotations = ()) -> str:
+    """The Python spelling of an enum value's name (see `public_name`)."""
+    return public_name(name, annotations, ENUM_MEMBERS | INT_MEMBERS)
+
+
+def unique(name: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
+    """`name`, with `_` appended until it is in neither `taken` nor `reserved` (the
+    `_` that clears one must not land on the other); records the result."""
+    while name in taken or name in reserved:
         name += "_"
     taken.add(name)
     return name

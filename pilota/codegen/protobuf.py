@@ -25,7 +25,9 @@ becomes `x__x`, collisions get more `_`), and also:
   `id`): type checkers read such a name as a constant;
 - members never take the name of something their class's annotations use,
   nor of a `Message` member (`to_bytes_`);
-- enum members never take `_sunder_` names, which enum reserves (`x_a_`).
+- enum members never take an int's members' names (`real_`); they, rpcs and
+  nested types, used from outside their class, never start with `_` (`x_a_`):
+  type checkers take such names for private, and enum reserves `_sunder_` ones.
 The wire and ProtoJSON keep the .proto names (`FieldSpec.proto_name`).
 """
 
@@ -46,6 +48,7 @@ from pilota.codegen.python import (
     _environment,
     _identifiers,
     _isort_from_imports,
+    _member_names,
     _names_in,
     _package_of,
     docstring,
@@ -264,6 +267,14 @@ class PyModule:
             isinstance(n, PyEnum) for m in self.all_messages() for n in m.nested
         )
 
+    @property
+    def uses_runtime(self) -> bool:
+        """Whether anything generated refers to the runtime (as `_pb`): a top-level
+        closed enum alone does not."""
+        return bool(self.messages or self.services or self.extensions) or any(
+            not e.closed for e in self.enums
+        )
+
     def all_messages(self) -> list[PyMessage]:
         return [m for top in self.messages for m in top.all_messages()]
 
@@ -401,30 +412,31 @@ class _ModuleBuilder:
     def declare(self) -> None:
         """Chooses the module-level names and every class's path and member names."""
         for i, definition in enumerate(self.module.definitions.values()):
-            name = names.unique(names.python_name(definition.name, (), BUILTINS), self.taken)
+            name = names.unique(names.public_name(definition.name, (), BUILTINS), self.taken)
             self.paths[definition] = (name,)
             self.top_order[definition] = i
             if isinstance(definition, ir.Struct):
                 self.declare_nested(definition, (name,))
         for extension in self.module.extensions:
             self.extension_names[id(extension)] = names.unique(
-                names.python_name(extension.name, (), BUILTINS), self.taken
+                names.public_name(extension.name, (), BUILTINS), self.taken
             )
         # Each service's handler base and client, named after every definition has
         # its name: they take the next free names, and the others never change.
         for definition in self.module.definitions.values():
             if isinstance(definition, ir.Service):
                 self.service_classes[definition] = (
-                    names.unique(names.python_name(f"{definition.name}Handler", (), BUILTINS),
+                    names.unique(names.public_name(f"{definition.name}Handler", (), BUILTINS),
                                  self.taken),
-                    names.unique(names.python_name(f"{definition.name}Client", (), BUILTINS),
+                    names.unique(names.public_name(f"{definition.name}Client", (), BUILTINS),
                                  self.taken),
                 )  # fmt: skip
 
     def declare_nested(self, struct: ir.Struct, path: tuple[str, ...]) -> None:
         taken: set[str] = set()
         for n in struct.nested:
-            name = names.unique(names.python_name(n.name, (), BUILTINS), taken)
+            # used from outside the class: a name starting with `_` would be private
+            name = names.unique(names.public_name(n.name, (), BUILTINS), taken)
             self.paths[n] = (*path, name)
             if isinstance(n, ir.Struct):
                 self.declare_nested(n, (*path, name))
@@ -438,15 +450,15 @@ class _ModuleBuilder:
         chosen: dict[str, str] = {}
         for f in struct.fields:
             name = f.name if f.oneof is not None and not f.oneof.synthetic else _slot_name(f.name)
-            chosen[f.name] = names.unique(names.python_name(name, (), reserved), taken)
+            chosen[f.name] = names.unique(names.python_name(name, (), reserved), taken, reserved)
         for oneof in struct.oneofs:
             if not oneof.synthetic:
                 chosen["/" + oneof.name] = names.unique(
-                    names.python_name(_slot_name(oneof.name), (), reserved), taken
+                    names.python_name(_slot_name(oneof.name), (), reserved), taken, reserved
                 )
         for extension in struct.extensions:
             self.extension_names[id(extension)] = names.unique(
-                names.python_name(extension.name, (), reserved), taken
+                names.public_name(extension.name, (), reserved), taken, reserved
             )
         self.field_names[struct] = chosen
 
@@ -807,7 +819,7 @@ class _ModuleBuilder:
         for method, (request_ref, response_ref) in zip(service.methods, types, strict=True):
             path = python_literal(f"/{service.full_name}/{method.name}")
             py_method = PyMethod(
-                names.unique(names.python_name(method.name, (), used), taken),
+                names.unique(names.public_name(method.name, (), used), taken, used),
                 f"_pb.Method[{request_ref}, {response_ref}]",
                 f"_pb.Method({python_literal(method.name)}, {path}, "
                 f"{request_ref}, {response_ref}, {method.client_streaming}, "
@@ -859,16 +871,6 @@ def _label(f: ir.Field) -> str:
     return "IMPLICIT"
 
 
-def _member_names(enum: ir.Enum) -> dict[str, str]:
-    taken: set[str] = set()
-    return {
-        m.name: names.unique(
-            _not_sunder(names.python_name(m.name, m.annotations, names.ENUM_MEMBERS)), taken
-        )
-        for m in enum.members
-    }
-
-
 def _natural(name: str) -> list[tuple[int, str]]:
     """Natural order: runs of digits compare as numbers."""
     return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)]
@@ -878,11 +880,6 @@ def _slot_name(name: str) -> str:
     """An attribute that __init__ assigns: type checkers take a name in capitals for a
     constant that must not be assigned, so such a name is written in lower case."""
     return name.lower() if name.isupper() else name
-
-
-def _not_sunder(name: str) -> str:
-    """`_x_` names are reserved by enum: such a member is prefixed so it stays a member."""
-    return "x" + name if re.fullmatch(r"_[^_].*[^_]_|_._", name) else name
 
 
 def _bytes_lines(data: bytes, width: int = 64) -> list[str]:

@@ -140,6 +140,16 @@ class PyModule:
         returns_value = any(not m.void and not m.oneway for s in self.services for m in s.methods)
         return bool(self.typedefs or self.consts or returns_value)
 
+    @property
+    def uses_runtime(self) -> bool:
+        """Whether anything generated refers to the runtime (as `_p`): every class
+        does; typedefs and constants only through a `FrozenDict`."""
+        texts = [t.target for t in self.typedefs]
+        texts += [text for c in self.consts for text in (c.annotation, c.value)]
+        return bool(self.enums or self.structs or self.services) or any(
+            "_p." in text for text in texts
+        )
+
 
 # ---- quoting ------------------------------------------------------------------------
 
@@ -165,6 +175,11 @@ def docstring(text: str | None, indent: str) -> str | None:
         return f'"""{body}"""'
     indented = [lines[0], *(indent + line if line else "" for line in lines[1:])]
     return '"""' + "\n".join(indented) + "\n" + indent + '"""'
+
+
+def _one_line(text: str) -> str:
+    """`text` for a comment: what is not printable (a newline in a file's name) escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def python_literal(value: Any) -> str:
@@ -198,17 +213,26 @@ def _double_quoted(value: str | bytes) -> str:
 
 class _ModuleBuilder:
     def __init__(
-        self, module: ir.Module, placement: dict[ir.Module, PurePosixPath], options: Options
+        self,
+        module: ir.Module,
+        placement: dict[ir.Module, PurePosixPath],
+        options: Options,
+        unalias: ir.Unaliaser,
     ):
         self.module = module
+        self.unalias = unalias  # shared by the builders of a schema
         self.placement = placement
         self.options = options
         self.path = placement[module]
-        self.view = PyModule(self.path, PurePosixPath(module.path).name, module.doc)
-        self.taken: set[str] = set(names.MODULE_PRIVATE)
+        self.view = PyModule(self.path, _one_line(PurePosixPath(module.path).name), module.doc)
+        # Module-level names: none may take an alias or a builtin the module uses.
+        self.taken: set[str] = set(names.MODULE_PRIVATE | names.GENERATED_BUILTINS)
         self.aliases: dict[ir.Module, str] = {}
         self.py_names: dict[ir.Definition, str] = {}
         self.own_field_names: dict[ir.Struct, dict[str, str]] = {}
+        # names a struct's fields must not take, past the usual (an args struct's
+        # fields are its method's parameters: the method's body looks names up)
+        self.extra_reserved: dict[ir.Struct, frozenset[str]] = {}
         self.builders: dict[ir.Module, _ModuleBuilder] = {}
 
     # ---- names --------------------------------------------------------------------
@@ -230,7 +254,7 @@ class _ModuleBuilder:
             self.view.imports.append(self.import_line(include.module, alias))
         for definition in self.module.definitions.values():
             self.py_names[definition] = names.unique(
-                names.python_name(definition.name, definition.annotations), self.taken
+                names.public_name(definition.name, definition.annotations), self.taken
             )
         all_names.update(self.py_names)
         self.all_names = all_names
@@ -258,8 +282,8 @@ class _ModuleBuilder:
     def annotation(self, t: ir.Type, hashed: bool = False) -> str:
         """The Python type of `t`; `hashed` for set members and map keys, which
         decode to hashable containers."""
-        if hashed and isinstance(ir.unalias(t), ir.ListType | ir.SetType | ir.MapType):
-            t = ir.unalias(t)
+        if hashed and isinstance(self.unalias(t), ir.ListType | ir.SetType | ir.MapType):
+            t = self.unalias(t)
         if isinstance(t, ir.BaseType):
             if t.kind is ir.BaseKind.UUID:
                 self.view.uses_uuid = True
@@ -276,7 +300,7 @@ class _ModuleBuilder:
         return self.ref(t.definition)
 
     def spec_type(self, t: ir.Type) -> str:
-        t = ir.unalias(t)
+        t = self.unalias(t)
         if isinstance(t, ir.BaseType):
             return _SPEC_CODES[t.kind]
         if isinstance(t, ir.ListType):
@@ -294,7 +318,7 @@ class _ModuleBuilder:
     def value(self, v: ir.Value, t: ir.Type, frozen: bool = False) -> str:
         """`v` as a Python expression of type `t`; `frozen` builds immutable
         containers (for constants and hashed positions)."""
-        target = ir.unalias(t)
+        target = self.unalias(t)
         if isinstance(v, ir.EnumValue):
             enum = self.ref(v.member.enum)
             member = self.member_names(v.member.enum)[v.member.name]
@@ -327,7 +351,7 @@ class _ModuleBuilder:
                 f"{self.value(k, target.key, True)}: {self.value(item, target.value, frozen)}"
                 for k, item in v.items
             )
-            return f"_p.FrozenDict({{{pairs}}})" if frozen else f"{{{pairs}}}"
+            return f"_p.frozen_dict({{{pairs}}})" if frozen else f"{{{pairs}}}"
         if isinstance(v, uuid.UUID):
             self.view.uses_uuid = True
         if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Enum):
@@ -355,16 +379,54 @@ class _ModuleBuilder:
         # A class attribute shadows, inside the class body, any module-level name
         # an annotation there uses (a type, an include alias, `int`, `_p`...), so
         # field names steer clear of every identifier in the class's annotations.
-        reserved = {
+        # As parameters of `__init__`, they steer clear of what its body looks up:
+        # the module's aliases, builtins, and the names in mutable defaults.
+        members = {
             ir.StructKind.UNION: names.UNION_MEMBERS,
             ir.StructKind.EXCEPTION: names.EXCEPTION_MEMBERS,
         }.get(struct.kind, names.STRUCT_MEMBERS)
         used = _identifiers(self.annotation(f.type) for f in struct.fields)
+        defaults = {
+            name
+            for f in struct.fields
+            if isinstance(f.default, _MUTABLE_VALUES)
+            for name in self.lookups(f.default, f.type)
+        }
+        reserved = (
+            members | names.MODULE_PRIVATE | names.GENERATED_BUILTINS | used | defaults
+            | self.extra_reserved.get(struct, frozenset())
+        )  # fmt: skip
         taken: set[str] = set()
         return {
-            f.name: names.unique(names.python_name(f.name, f.annotations, reserved | used), taken)
+            f.name: names.unique(
+                names.python_name(f.name, f.annotations, reserved), taken, reserved
+            )
             for f in struct.fields
         }
+
+    def lookups(self, value: ir.Value, t: ir.Type) -> set[str]:
+        """The module-level names `self.value(value, t)` looks up (the first part of
+        each dotted one), found without spelling it (which names struct fields)."""
+        found: set[str] = set()
+        pending = [(value, t)]
+        while pending:
+            v, t = pending.pop()
+            target = self.unalias(t)
+            if isinstance(v, ir.EnumValue):
+                found.add(self.ref(v.member.enum).partition(".")[0])
+            elif isinstance(v, ir.StructValue):
+                found.add(self.ref(v.struct).partition(".")[0])
+                by_name = {f.name: f for f in v.struct.fields}
+                pending += [(item, by_name[name].type) for name, item in v.fields]
+            elif isinstance(v, ir.ListValue | ir.SetValue):
+                element = target.element if isinstance(target, ir.ListType | ir.SetType) else t
+                pending += [(item, element) for item in v.items]
+            elif isinstance(v, ir.MapValue) and isinstance(target, ir.MapType):
+                pending += [(k, target.key) for k, _ in v.items]
+                pending += [(item, target.value) for _, item in v.items]
+            elif isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Enum):
+                found.add(self.ref(target.definition).partition(".")[0])  # `Enum(5)`
+        return found
 
     # ---- definitions ------------------------------------------------------------------
 
@@ -457,7 +519,7 @@ class _ModuleBuilder:
         """A function that makes a fresh `value` each call, for a mutable default."""
         if isinstance(value, ir.ListValue | ir.SetValue | ir.MapValue) and not value.items:
             # the type itself: a lambda returning `[]` has an element type pyright cannot know
-            target = ir.unalias(t)
+            target = self.unalias(t)
             return {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}[type(target)]
         return f"lambda: {self.value(value, t)}"
 
@@ -491,11 +553,18 @@ class _ModuleBuilder:
         for method in service.methods:
             # An argument that does not arrive decodes to its type's zero value, as in
             # Kitex: what the handler gets is always of the type it is annotated with.
-            args = [_with_zero_default(f) for f in method.args]
+            args = [_with_zero_default(f, self.unalias) for f in method.args]
             args_struct = ir.Struct(f"{method.name}_args", self.module, fields=args)
             args_name = names.unique(f"{name}_{method.name}_args", self.taken)
-            structs.append(self.struct(args_struct, args_name))
             result_name = "None"  # a oneway method gets no reply, so has no result struct
+            if not method.oneway:
+                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
+            returns = self.annotation(method.result) if method.result is not None else "None"
+            # The arguments are the client's parameters: its body looks these up.
+            self.extra_reserved[args_struct] = frozenset(
+                {"result", args_name, result_name, *_identifiers([returns])}
+            )
+            structs.append(self.struct(args_struct, args_name))
             if not method.oneway:
                 # Apache's result struct: `success` (id 0) unless void, then each exception.
                 result_fields = [
@@ -508,17 +577,17 @@ class _ModuleBuilder:
                 result_struct = ir.Struct(
                     f"{method.name}_result", self.module, fields=result_fields
                 )
-                result_name = names.unique(f"{name}_{method.name}_result", self.taken)
                 structs.append(self.struct(result_struct, result_name))
             methods.append(
                 PyMethod(
                     names.unique(
-                        names.python_name(method.name, method.annotations, used), method_names
+                        names.public_name(method.name, method.annotations, used),
+                        method_names, used,
                     ),
                     method.name,
                     self.parameters(method.args, self.field_names(args_struct).values()),
                     list(self.field_names(args_struct).values()),
-                    self.annotation(method.result) if method.result is not None else "None",
+                    returns,
                     args_name,
                     result_name,
                     method.oneway,
@@ -545,7 +614,7 @@ class _ModuleBuilder:
         defaulted = False
         for f, py_name in zip(args, py_names, strict=True):
             annotation = self.annotation(f.type)
-            zero = None if f.required else _zero_value(f.type)
+            zero = None if f.required else _zero_value(f.type, self.unalias)
             if f.default is None and not defaulted:
                 nullable = not f.required and zero is None
                 params.append(f"{py_name}: {annotation}" + (" | None" if nullable else ""))
@@ -559,17 +628,17 @@ class _ModuleBuilder:
         return params
 
 
-def _with_zero_default(f: ir.Field) -> ir.Field:
+def _with_zero_default(f: ir.Field, unalias: ir.Unaliaser) -> ir.Field:
     """An argument, with its type's zero value as default if it has none and may be absent."""
-    zero = None if f.default is not None or f.required else _zero_value(f.type)
+    zero = None if f.default is not None or f.required else _zero_value(f.type, unalias)
     return f if zero is None else replace(f, default=zero)
 
 
-def _zero_value(t: ir.Type) -> ir.Value | None:
+def _zero_value(t: ir.Type, unalias: ir.Unaliaser) -> ir.Value | None:
     """The zero value of a type (0, "", an empty list, enum value 0, ...); None for a
     struct, union or exception, which have none, nor has an enum without members
     (Python's enum cannot make one of those)."""
-    t = ir.unalias(t)
+    t = unalias(t)
     if isinstance(t, ir.BaseType):
         return _ZERO_VALUES.get(t.kind, 0)
     if isinstance(t, ir.ListType):
@@ -600,7 +669,7 @@ _MUTABLE_VALUES = (ir.ListValue, ir.SetValue, ir.MapValue, ir.StructValue)
 def _member_names(enum: ir.Enum) -> dict[str, str]:
     taken: set[str] = set()
     return {
-        m.name: names.unique(names.python_name(m.name, m.annotations, names.ENUM_MEMBERS), taken)
+        m.name: names.unique(names.enum_member_name(m.name, m.annotations), taken)
         for m in enum.members
     }
 
@@ -693,7 +762,8 @@ def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilde
     """A builder per module of `schema`, each with its view model filled in."""
     modules = list(schema.modules.values())
     placement = _placement(modules)
-    builders = {m: _ModuleBuilder(m, placement, options) for m in modules}
+    unalias = ir.Unaliaser()
+    builders = {m: _ModuleBuilder(m, placement, options, unalias) for m in modules}
     all_names: dict[ir.Definition, str] = {}
     for builder in builders.values():
         builder.build(all_names)
@@ -747,24 +817,30 @@ _PACKAGE_INIT = f"# Generated by pilota {__version__}. Do not edit.\n"
 def _typedefs_in_dependency_order(
     module: ir.Module, aliases: list[PyAlias], builder: _ModuleBuilder
 ) -> list[PyAlias]:
-    """Typedefs after the typedefs of this module they name (they are runtime values)."""
+    """Typedefs after the typedefs of this module they name (they are runtime values).
+
+    Depth first without recursion: a chain of thousands of typedefs costs no stack."""
     by_name = {a.name: a for a in aliases}
     typedefs = {builder.py_names[t]: t for t in module.typedefs}
     ordered: list[PyAlias] = []
     done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        typedef = typedefs[name]
-        for other in _named_in(typedef.type):
-            if isinstance(other, ir.Typedef) and other.module is module:
-                visit(builder.py_names[other])
-        ordered.append(by_name[name])
-
     for alias in aliases:
-        visit(alias.name)
+        stack = [(alias.name, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if expanded:
+                ordered.append(by_name[name])
+                continue
+            if name in done:
+                continue
+            done.add(name)
+            stack.append((name, True))
+            named = [
+                builder.py_names[other]
+                for other in _named_in(typedefs[name].type)
+                if isinstance(other, ir.Typedef) and other.module is module
+            ]
+            stack += [(other, False) for other in reversed(named) if other not in done]
     return ordered
 
 
@@ -812,7 +888,7 @@ class ImportingModule:
         home_names = set(owner.py_names.values()) | {
             name for s in owner.view.services for name in (s.handler, s.client)
         }
-        self._spelling = _ModuleBuilder(home, owner.placement, owner.options)
+        self._spelling = _ModuleBuilder(home, owner.placement, owner.options, owner.unalias)
         # A module of no definitions stands for `home` when its names must be qualified.
         bare = home if not home_names & reserved else ir.Module(home.path, home.name)
         self._spelling.module = bare

@@ -26,7 +26,7 @@ from pilota import ir
 from pilota.diagnostics import Diagnostics, Location
 from pilota.proto import ast
 from pilota.proto.parser import parse_proto
-from pilota.sources import read_source
+from pilota.sources import MAX_INCLUDE_DEPTH, is_file_like, read_source
 
 OPTIONS_FILE = "google/protobuf/descriptor.proto"
 WKT_INSTALL = "pip install 'volo-py[proto]'"
@@ -128,15 +128,18 @@ class _Loader:
     def find(self, name: str) -> Path | None:
         for root in [*self.roots, *self.fallback]:
             candidate = root / name
-            if candidate.is_file():
+            if is_file_like(candidate):
                 return candidate
         return None
 
-    def load(self, path: Path, import_name: str, shown: str, root: bool = False) -> _File | None:
+    def load(
+        self, path: Path, import_name: str, shown: str, root: bool = False,
+        named_at: Location | None = None,
+    ) -> _File | None:  # fmt: skip
         if import_name in self.files:
             return self.files[import_name]
         self.files[import_name] = None
-        tree = self.parse(path, shown, cache=not root)
+        tree = self.parse(path, shown, cache=not root, named_at=named_at)
         if tree is None:
             return None
         module = ir.Module(shown, import_name, package=tree.package)
@@ -158,7 +161,16 @@ class _Loader:
                     self.diagnostics.error(f"import '{imp.path}' was not found{hint}", imp.loc)
                 continue
             shown = os.path.normpath(found) if found.is_absolute() else imp.path
-            target = self.load(found, imp.path, shown)
+            if imp.path not in self.files and len(self.loading) >= MAX_INCLUDE_DEPTH:
+                self.diagnostics.error(
+                    f"imports nest too deeply: \"{imp.path}\" would be file "
+                    f"{len(self.loading) + 1} of a chain of imports from \"{self.loading[0]}\"; "
+                    f"at most {MAX_INCLUDE_DEPTH} files can import one another in a row "
+                    "(Python could not import the generated modules)",
+                    imp.loc,
+                )
+                continue
+            target = self.load(found, imp.path, shown, named_at=imp.loc)
             if target is not None:
                 loaded.imports.append((imp, target))
                 if imp.kind == "option":  # for options only: not a dependency of the code
@@ -169,7 +181,9 @@ class _Loader:
         self.loading.pop()
         return loaded
 
-    def parse(self, path: Path, shown: str, cache: bool) -> ast.File | None:
+    def parse(
+        self, path: Path, shown: str, cache: bool, named_at: Location | None = None
+    ) -> ast.File | None:
         """The file's syntax tree; with `cache` (for imports), parsed once per process
         while the file stays the same: many files import the same few."""
         file_key = _file_key(path) if cache else None
@@ -179,7 +193,7 @@ class _Loader:
             if cached is not None:
                 self.diagnostics.sources.add(shown, cached[0])
                 return cached[1]
-        text = read_source(path, shown, self.diagnostics)
+        text = read_source(path, shown, self.diagnostics, named_at)
         tree = parse_proto(text, shown, self.diagnostics) if text is not None else None
         if key is not None and text is not None and tree is not None:
             if len(_PARSED) >= _PARSED_MAX:
@@ -323,6 +337,13 @@ class _Loader:
         return None
 
     def _lookup(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
+        found = self._resolve(name, scope, types_only)
+        if types_only and isinstance(found, _Symbol) and found.kind not in ("message", "enum"):
+            # a dotted or absolute name reaches whatever it names: a field, a method...
+            return f"\"{name}\" is not a type"
+        return found
+
+    def _resolve(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
         if name.startswith("."):
             return self.symbols.get(name[1:])
         first, _, rest = name.partition(".")

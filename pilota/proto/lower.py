@@ -699,7 +699,8 @@ class Lowering:
             f"{f.tree.package}.{tree.name}" if f.tree.package else tree.name
         ]
         service = symbol.definition
-        assert isinstance(service, ir.Service)
+        if symbol.loc is not tree.loc or not isinstance(service, ir.Service):
+            return  # its name is another definition's too: reported when declared
         self.defer_options(f, tree.options, "ServiceOptions", service.full_name, service)
         names: set[str] = set()
         for method in tree.methods:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from functools import cache, partial
 from typing import Any, cast
 
@@ -46,6 +47,14 @@ _NUMBER = re.compile(
     r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fF]?|[0-9]+[eE][+-]?[0-9]+[fF]?"
     r"|0[xX][0-9A-Fa-f]+|[0-9]+[fF]?"
 )
+
+
+# Limits on what one file may ask of the compiler. Past them the file gets one
+# located error and is not checked further, as with a syntax error.
+MAX_MESSAGE_NESTING = 31  # messages in messages: protoc stops at 32 levels
+MAX_AGGREGATE_NESTING = 64  # text-format values in values (protoc's parser stops near 100)
+MAX_INTEGER_CHARS = 40  # a 64-bit integer has at most 20 decimal digits (22 octal)
+_INTEGER = re.compile(r"0[xX][0-9A-Fa-f]+|[0-9]+")
 
 
 def _at(loc: Location, offset: int) -> Location:
@@ -160,11 +169,39 @@ class _Builder(lark.Transformer[Any, ast.File]):
         super().__init__()
         self.reset("", "")
 
-    def reset(self, path: str, text: str) -> None:
+    def reset(self, path: str, text: str, docs: bool = True) -> None:
         self.path = path
         self.text = text
+        self.docs = docs  # off where only whether the text parses matters
         self.line_starts: list[int] | None = None  # offsets, made when first needed
         self.code: str | None = None  # code_only(text), made when first needed
+        # Errors that stop the file from being checked further (the tree holds
+        # something else where they are); the parse goes on, so each is one error.
+        self.fatal: list[tuple[str, Location]] = []
+        self.heights: dict[int, int] = {}  # id(message or aggregate) -> levels it nests
+
+    def nest(
+        self, node: object, inner: Iterable[object], limit: int, what: str, loc: Location
+    ) -> None:
+        """Record how many levels `node` nests (one more than the deepest of `inner`);
+        the one that goes past `limit` is a fatal error."""
+        height = 1 + max((self.heights.get(id(i), 0) for i in inner), default=0)
+        self.heights[id(node)] = height
+        if height == limit + 1:
+            self.fatal.append((f"{what} nested too deeply: more than {limit} levels", loc))
+
+    def number_value(self, token: Any) -> int | float:
+        """A NUMBER token's value; an integer too long to be one of protobuf's is
+        a fatal error (and reads as 0)."""
+        text = token.value
+        if len(text) > MAX_INTEGER_CHARS and _INTEGER.fullmatch(text):
+            self.fatal.append((
+                f"integer of {len(text):,} digits is too long: protobuf's integers "
+                "are at most 64 bits",
+                self.loc(token),
+            ))  # fmt: skip
+            return 0
+        return parse_number(text, self.loc(token))
 
     # ---- helpers -------------------------------------------------------------
 
@@ -174,6 +211,8 @@ class _Builder(lark.Transformer[Any, ast.File]):
     def doc(self, first_line: int, name: Any) -> str | None:
         """The leading comment of the element starting on `first_line`, then the
         trailing one of the declaration named by `name`, as one text."""
+        if not self.docs:
+            return None
         leading, trailing = self.leading_comment(first_line), self.trailing_comment(name)
         if leading and trailing:
             return f"{leading}\n{trailing}"
@@ -299,8 +338,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         return b"".join(unescape(t.value, loc) for t in ch), loc
 
     def number(self, ch: list[Any]) -> Located:
-        loc = self.loc(ch[-1])
-        return parse_number(ch[-1].value, loc), loc
+        return self.number_value(ch[-1]), self.loc(ch[-1])
 
     def negative_number(self, ch: list[Any]) -> Located:
         value, loc = self.number(ch)
@@ -323,7 +361,14 @@ class _Builder(lark.Transformer[Any, ast.File]):
     def aggregate(self, ch: list[Any]) -> Located:
         entries = cast(list[ast.AggregateEntry], ch)
         loc = entries[0].loc if entries else Location(self.path, 0, 0)
-        return ast.Aggregate(entries, loc), loc
+        aggregate = ast.Aggregate(entries, loc)
+        inner = [
+            value
+            for entry in entries
+            for value in (entry.value if isinstance(entry.value, list) else [entry.value])
+        ]
+        self.nest(aggregate, inner, MAX_AGGREGATE_NESTING, "option value", loc)
+        return aggregate, loc
 
     def agg_field(self, ch: list[Any]) -> ast.AggregateEntry:
         (key, extension, loc), (value, _) = ch[0], ch[-1]
@@ -389,6 +434,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         message = ast.Message(name.value, self.loc(name), doc=self.doc(keyword.line, name))
         message.visibility = visibility
         self._fill(message, ch[3:])
+        self.nest(message, message.messages, MAX_MESSAGE_NESTING, "messages", self.loc(name))
         return message
 
     def visibility(self, ch: list[Any]) -> str:
@@ -447,6 +493,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         body = ast.Message(name.value, self.loc(name), doc=self.doc(first_line, name),
                            is_group=True)  # fmt: skip
         self._fill(body, items)
+        self.nest(body, body.messages, MAX_MESSAGE_NESTING, "messages", self.loc(name))
         f = ast.Field(
             _label(label), name.value, name.value.lower(), self._int(number), options or [],
             self.loc(name), self.loc(number), self.loc(name), group=body,
@@ -506,8 +553,8 @@ class _Builder(lark.Transformer[Any, ast.File]):
 
     def extend(self, ch: list[Any]) -> ast.Extend:
         keyword, (extendee, loc), *fields = ch
-        return ast.Extend(extendee, [f for f in fields if isinstance(f, ast.Field)], loc,
-                          doc=self.leading_comment(keyword.line))  # fmt: skip
+        doc = self.leading_comment(keyword.line) if self.docs else None
+        return ast.Extend(extendee, [f for f in fields if isinstance(f, ast.Field)], loc, doc=doc)
 
     # ---- enums -----------------------------------------------------------------
 
@@ -561,7 +608,7 @@ class _Builder(lark.Transformer[Any, ast.File]):
         return [c for c in ch if isinstance(c, ast.Option)]
 
     def _int(self, token: Any) -> int:
-        value = parse_number(token.value, self.loc(token))
+        value = self.number_value(token)
         if not isinstance(value, int):
             raise ProtoSyntaxError(f"expected an integer, found {token.value}", self.loc(token))
         return value
@@ -597,30 +644,44 @@ class ProtoParser:
     def parse(self, text: str, path: str, diagnostics: Diagnostics) -> ast.File | None:
         """Parse one file. Returns None when it has syntax errors (all reported)."""
         with self._lock:
-            # Each syntax error blanks out the statement or top-level declaration it occurs in.
-            return parse_recovering(text, lambda current: self._attempt(current, path),
-                                    diagnostics)  # fmt: skip
+            # Each syntax error blanks out the statement or top-level declaration it
+            # occurs in; a fatal error found on the way is reported once.
+            fatal: dict[tuple[str, Location], None] = {}
+            tree = parse_recovering(
+                text, lambda current: self._attempt(current, path, fatal), diagnostics
+            )
+            for message, location in fatal:
+                diagnostics.error(message, location)
+            return None if fatal else tree
 
-    def _attempt(self, text: str, path: str) -> ast.File | SyntaxProblem:
+    def _attempt(
+        self, text: str, path: str, fatal: dict[tuple[str, Location], None]
+    ) -> ast.File | SyntaxProblem:
         outcome = self._parse_once(text, path)
+        fatal.update(dict.fromkeys(self._builder.fatal))
         if isinstance(outcome, ast.File):
             return outcome
         first_error = partial(self._first_error, path=path)
         return explain_syntax_error(text, path, outcome, _TOP_LEVEL, first_error, nested=True)
 
-    def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
-        """Where `text`'s first syntax error is and what it says; None if it parses."""
-        outcome = self._parse_once(text, path)
+    def _first_error(self, text: str, path: str, precise: bool = False) -> tuple[int, str] | None:
+        """Where `text`'s first syntax error is and what it says (see `FirstError`)."""
+        outcome = self._parse_once(text, path, precise, docs=False)
         return None if isinstance(outcome, ast.File) else outcome[:2]
 
-    def _parse_once(self, text: str, path: str) -> ast.File | tuple[int, str, Location]:
+    def _parse_once(
+        self, text: str, path: str, precise: bool = True, docs: bool = True
+    ) -> ast.File | tuple[int, str, Location]:
         """The file's tree, or its first syntax error: offset, message, location."""
-        self._builder.reset(path, text)
+        self._builder.reset(path, text, docs)
         try:
             return cast(ast.File, self._lark.parse(text))
-        except UnexpectedInput as exc:
-            precise = precise_error(exc, text, "proto.lark", self.backend)
-            message, location = self._message(precise, text), _error_location(precise, path, text)
+        except UnexpectedInput as fast:
+            if not precise:  # only where it fails matters (see `FirstError`)
+                location = _error_location(fast, path, text)
+                return _offset(text, location), "", location
+            error = precise_error(fast, text, "proto.lark", self.backend)
+            message, location = self._message(error, text), _error_location(error, path, text)
         except (ProtoSyntaxError, lark.exceptions.VisitError) as exc:
             inner = exc.orig_exc if isinstance(exc, lark.exceptions.VisitError) else exc
             if not isinstance(inner, ProtoSyntaxError):

@@ -2,7 +2,7 @@
 
 from pilota.runtime import service
 from pilota.runtime.base import Struct, ThriftException, Union, check_union, unknown_enum_member
-from pilota.runtime.frozen import FrozenDict
+from pilota.runtime.frozen import FrozenDict, frozen_dict
 from pilota.runtime.types import (
     BINARY,
     BOOL,
@@ -31,5 +31,6 @@ __all__ = [
     "BINARY", "BOOL", "BYTE", "DEFAULT", "DOUBLE", "ENUM", "I16", "I32", "I64", "LIST",
     "MAP", "OPTIONAL", "REQUIRED", "SET", "STRING", "STRUCT", "UUID",
     "DecodeError", "EncodeError", "FieldSpec", "FrozenDict", "Protocol",
-    "Struct", "ThriftException", "Union", "check_union", "service", "unknown_enum_member",
+    "Struct", "ThriftException", "Union", "check_union", "frozen_dict", "service",
+    "unknown_enum_member",
 ]  # fmt: skip

@@ -37,3 +37,10 @@ class FrozenDict(dict[K, V]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenDict, (dict(self),))
+
+
+def frozen_dict(items: dict[K, V], /) -> FrozenDict[K, V]:
+    """`FrozenDict(items)`, as generated constants build one: a function, since type
+    checkers infer a call of it once, where pyright checks a class's `__new__` and
+    `__init__` each, twice per level of nesting (a 16-deep constant: minutes)."""
+    return FrozenDict(items)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pilota.thrift.loader import ParsedFile
 
 _INT64 = (-(2**63), 2**63 - 1)
+MAX_HINT_SEARCHES = 32  # "did you mean" searches per run (see `_Lowering.suggestion`)
 _I32 = ir.INTEGER_RANGES[ir.BaseKind.I32]
 _FIELD_ID_MAX = 2**15 - 1
 
@@ -111,19 +113,29 @@ def type_name(t: ir.Type) -> str:
     return f"{kind} '{definition.name}'"
 
 
-def same_type(a: ir.Type, b: ir.Type) -> bool:
-    a, b = ir.unalias(a), ir.unalias(b)
+def same_type(
+    a: ir.Type, b: ir.Type, unalias: Callable[[ir.Type], ir.Type] = ir.unalias
+) -> bool:
+    a, b = unalias(a), unalias(b)
     if isinstance(a, ir.BaseType) and isinstance(b, ir.BaseType):
         return a.kind is b.kind
     if isinstance(a, ir.ListType) and isinstance(b, ir.ListType):
-        return same_type(a.element, b.element)
+        return same_type(a.element, b.element, unalias)
     if isinstance(a, ir.SetType) and isinstance(b, ir.SetType):
-        return same_type(a.element, b.element)
+        return same_type(a.element, b.element, unalias)
     if isinstance(a, ir.MapType) and isinstance(b, ir.MapType):
-        return same_type(a.key, b.key) and same_type(a.value, b.value)
+        return same_type(a.key, b.key, unalias) and same_type(a.value, b.value, unalias)
     if isinstance(a, ir.NamedType) and isinstance(b, ir.NamedType):
         return a.definition is b.definition
     return False
+
+
+def cycle_text(names: list[str], shown: int = 8) -> str:
+    """`A -> B -> A`; a long cycle with the middle left out, so the sentence stays short."""
+    if len(names) > shown:
+        left_out = len(names) - shown
+        names = [*names[: shown // 2], f"... ({left_out:,} more)", *names[-shown // 2 :]]
+    return " -> ".join(names)
 
 
 def _describe(node: ast.ConstValue) -> str:
@@ -153,6 +165,13 @@ class _Lowering:
         self.const_failed: set[ir.Const] = set()
         self.use_site: _UseSite | None = None
         self.declared_later: set[tuple[_UseSite, ir.Definition]] = set()  # each reported once
+        self.cut: set[int] = set()  # id() of each name of a constant that closes a cycle
+        self.hint_searches = 0
+        # Once typedef cycles are broken: where each typedef leads, and the latest
+        # declaration on its way within its module (see `value`), each found once.
+        self.unalias = ir.Unaliaser()
+        self.latest_on_the_way: dict[ir.Definition, tuple[int, int]] = {}
+        self.member_tables: dict[ir.Enum, dict[str, ir.EnumMember]] = {}
 
     def run(self, files: Sequence[ParsedFile]) -> dict[Path, ir.Module]:
         scopes = {f.real_path: self.declare(f) for f in files}
@@ -169,7 +188,7 @@ class _Lowering:
             struct.fields = self.fields(scope, struct_node.fields, owner, struct_node.kind)
         for scope, service, service_node in pending.services:
             self.service(scope, service, service_node)
-        for const in pending.consts:
+        for const in self.const_order():
             self.const_value(const)
         for scope, fld, value_node, owner in pending.defaults:
             where = f"the default of field '{fld.name}' in {owner}"
@@ -179,8 +198,7 @@ class _Lowering:
             if default is not None:
                 fld.default = default
         self.use_site = None
-        for _, service, _ in pending.services:
-            self.check_inheritance(service)
+        self.check_inheritance([service for _, service, _ in pending.services])
         return {path: scope.module for path, scope in scopes.items()}
 
     # ---- pass 1: declarations ---------------------------------------------------------
@@ -328,8 +346,21 @@ class _Lowering:
             names += [f"{alias}.{n}" for n, d in module.definitions.items() if isinstance(d, kinds)]
         return names
 
-    def suggestion(self, name: str, candidates: list[str]) -> str:
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
+    def suggestion(self, name: str, candidates: Callable[[], Iterable[str]]) -> str:
+        """"; did you mean 'X'?" for the name among `candidates()` closest to `name`, if
+        one is close. Each search costs time in the number of names in scope, so a
+        run makes at most MAX_HINT_SEARCHES: thousands of misspelt names against
+        thousands of definitions would otherwise cost their product."""
+        return self.closest(name, candidates()) if self.may_search() else ""
+
+    def may_search(self) -> bool:
+        """Whether a hint may still be searched for in this run (counting this one)."""
+        self.hint_searches += 1
+        return self.hint_searches <= MAX_HINT_SEARCHES
+
+    @staticmethod
+    def closest(name: str, candidates: Iterable[str]) -> str:
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
         return f"; did you mean '{close[0]}'?" if close else ""
 
     # ---- pass 3: types --------------------------------------------------------------
@@ -360,26 +391,36 @@ class _Lowering:
             what = "a constant" if isinstance(found, ir.Const) else "a service"
             self.diag.error(f"'{node.name}' is {what}, not a type", node.loc)
         else:
-            candidates = self.visible_names(scope, (ir.Struct, ir.Enum, ir.Typedef))
+            candidates = partial(self.visible_names, scope, (ir.Struct, ir.Enum, ir.Typedef))
             # a misspelt base type (`strin`) reads as the name of a type
-            hint = self.suggestion(node.name, [*candidates, *_BASE_TYPE_NAMES])
+            hint = self.suggestion(node.name, lambda: [*candidates(), *_BASE_TYPE_NAMES])
             self.diag.error(f"unknown type '{node.name}'{hint}", node.loc)
         return _UNRESOLVED
 
     def check_typedef_cycles(self) -> None:
+        """Report each cycle of typedefs once, at its first typedef (which is then
+        unresolved, so that later passes end). Each typedef is walked once."""
+        order = {typedef: i for i, (_, typedef, _) in enumerate(self.pending.typedefs)}
+        done: set[ir.Typedef] = set()
         for _, typedef, _ in self.pending.typedefs:
-            chain = [typedef]
-            target = typedef.type
-            while isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Typedef):
-                nxt = target.definition
-                if nxt in chain:
-                    if nxt is typedef:
-                        names = " -> ".join(t.name for t in [*chain, nxt])
-                        self.diag.error(f"typedef cycle: {names}", typedef.loc)
-                    typedef.type = _UNRESOLVED  # break it so later passes terminate
+            path: list[ir.Typedef] = []
+            on_path: set[ir.Typedef] = set()
+            current: ir.Typedef | None = typedef
+            while current is not None and current not in done:
+                if current in on_path:
+                    cycle = path[path.index(current) :]
+                    first = min(cycle, key=order.__getitem__)
+                    at = cycle.index(first)
+                    names = cycle_text([t.name for t in [*cycle[at:], *cycle[:at], first]])
+                    self.diag.error(f"typedef cycle: {names}", first.loc)
+                    first.type = _UNRESOLVED
                     break
-                chain.append(nxt)
-                target = nxt.type
+                path.append(current)
+                on_path.add(current)
+                target = current.type
+                named = target.definition if isinstance(target, ir.NamedType) else None
+                current = named if isinstance(named, ir.Typedef) else None
+            done.update(path)
 
     def fields(
         self, scope: _Scope, nodes: list[ast.Field], owner: str, kind: str
@@ -462,7 +503,8 @@ class _Lowering:
             if isinstance(base, ir.Service):
                 service.extends = base
             elif base is None:
-                hint = self.suggestion(node.extends.name, self.visible_names(scope, (ir.Service,)))
+                services = partial(self.visible_names, scope, (ir.Service,))
+                hint = self.suggestion(node.extends.name, services)
                 self.diag.error(f"unknown service '{node.extends.name}'{hint}", node.extends.loc)
             else:
                 kind = (
@@ -502,7 +544,7 @@ class _Lowering:
 
     def check_throws(self, method: ir.Method, node: ast.Function) -> None:
         for fld, fld_node in zip(method.throws, node.throws, strict=False):
-            target = ir.unalias(fld.type)
+            target = self.unalias(fld.type)
             if target is _UNRESOLVED:
                 continue
             if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Struct):
@@ -523,6 +565,58 @@ class _Lowering:
             )
 
     # ---- pass 4: values -------------------------------------------------------------
+
+    def const_order(self) -> list[ir.Const]:
+        """The constants in an order that evaluates each after the constants it
+        names, so that evaluating one never nests into another (a chain of
+        thousands costs no stack). References are followed as evaluation meets
+        them; one that closes a cycle is reported, as evaluation would report it
+        (at the constant it comes back to), and cut."""
+        order: list[ir.Const] = []
+        placed: set[ir.Const] = set()
+        for start in self.pending.consts:
+            if start in placed:
+                continue
+            at = {start: 0}  # the constants being followed, by depth
+            stack = [(start, iter(self.const_references(start)))]
+            while stack:
+                const, references = stack[-1]
+                reference = next(references, None)
+                if reference is None:
+                    stack.pop()
+                    del at[const]
+                    placed.add(const)
+                    order.append(const)
+                    continue
+                name, target = reference
+                if target in at:
+                    path = [c.name for c, _ in stack[at[target] :]]
+                    names = cycle_text([*path, target.name])
+                    node = self.pending.consts[target][1]
+                    self.diag.error(f"constant '{target.name}' refers to itself: {names}", node.loc)
+                    self.cut.add(id(name))
+                elif target not in placed:
+                    at[target] = len(stack)
+                    stack.append((target, iter(self.const_references(target))))
+        return order
+
+    def const_references(self, const: ir.Const) -> list[tuple[ast.Identifier, ir.Const]]:
+        """The names in a constant's value that name constants, in evaluation order."""
+        scope, node = self.pending.consts[const]
+        found: list[tuple[ast.Identifier, ir.Const]] = []
+        pending: list[ast.ConstValue] = [node.value]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, ast.Identifier):
+                target = self.lookup(scope, value.name)
+                if isinstance(target, ir.Const) and value.name not in ("true", "false"):
+                    found.append((value, target))
+            elif isinstance(value, ast.ListLiteral):
+                pending += reversed(value.items)
+            elif isinstance(value, ast.MapLiteral):
+                for key, item in reversed(value.items):
+                    pending += [item, key]
+        return found
 
     def const_value(self, const: ir.Const) -> ir.Value | None:
         state = self.const_state.get(const)
@@ -553,10 +647,10 @@ class _Lowering:
         self, scope: _Scope, node: ast.ConstValue, declared: ir.Type, where: str
     ) -> ir.Value | None:
         """Evaluate `node` as a value of type `declared`; None (reported) if it is not one."""
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if t is _UNRESOLVED:
             return None
-        named: ir.Type | None = declared
+        named: ir.Type | None = declared if self.declared_later_on_the_way(declared) else None
         while isinstance(named, ir.NamedType):  # the type, and each typedef it goes through
             self.check_declared_before(named.definition)
             named = named.definition.type if isinstance(named.definition, ir.Typedef) else None
@@ -621,6 +715,34 @@ class _Lowering:
                 return self.struct_value(scope, node, definition, where)
         self.mismatch(node, declared, where)
         return None
+
+    def declared_later_on_the_way(self, declared: ir.Type) -> bool:
+        """Whether the type a value is evaluated as, or a typedef it goes through,
+        is declared after the value in the same file: only then is the way walked
+        (each value would otherwise walk a chain of typedefs anew)."""
+        site = self.use_site
+        if site is None or not isinstance(declared, ir.NamedType):
+            return False
+        first = declared.definition
+        if first.module is not site.module:
+            return False  # and neither are those it leads to: includes form no cycle
+        way: list[ir.Definition] = []
+        latest = (0, 0)
+        current: ir.Definition | None = first
+        while current is not None:
+            known = self.latest_on_the_way.get(current)
+            if known is not None:
+                latest = known
+                break
+            way.append(current)
+            target = current.type if isinstance(current, ir.Typedef) else None
+            following = target.definition if isinstance(target, ir.NamedType) else None
+            same_file = following is not None and following.module is first.module
+            current = following if same_file else None
+        for definition in reversed(way):
+            here = (definition.loc.line, definition.loc.col) if definition.loc else (0, 0)
+            latest = self.latest_on_the_way[definition] = max(latest, here)
+        return self.latest_on_the_way[first] >= (site.loc.line, site.loc.col)
 
     def check_declared_before(self, definition: ir.Definition) -> None:
         """Warn when the value being evaluated uses a definition of its own file
@@ -706,7 +828,7 @@ class _Lowering:
                 continue
             fld = struct.field_named(key.value)
             if fld is None:
-                hint = self.suggestion(key.value, [f.name for f in struct.fields])
+                hint = self.suggestion(key.value, lambda: [f.name for f in struct.fields])
                 self.diag.error(
                     f"{struct.kind.value} '{struct.name}' in {where} has no field "
                     f"'{key.value}'{hint}",
@@ -753,20 +875,33 @@ class _Lowering:
         if node.name in ("true", "false"):
             # Apache reads true and false as the integers 1 and 0.
             literal = ast.IntLiteral(int(node.name == "true"), node.name, node.loc)
-            t = ir.unalias(declared)
+            t = self.unalias(declared)
             if isinstance(t, ir.BaseType) and t.kind is ir.BaseKind.BOOL:
                 return node.name == "true"
             return self.value(scope, literal, declared, where)
         found = self.lookup(scope, node.name)
         if isinstance(found, ir.Const):
             self.check_declared_before(found)
+            if id(node) in self.cut:
+                return None  # it closes a cycle, reported already
             value = self.const_value(found)
             if value is None:
                 return None
+            if (
+                isinstance(value, ir.StructValue)
+                and isinstance(declared, ir.NamedType)
+                and isinstance(declared.definition, ir.Struct)
+            ):
+                # Apache takes a constant's name for a struct value only through a typedef.
+                self.diag.warning(
+                    f"{where} uses struct constant '{node.name}' as a value; "
+                    "Apache's compiler rejects this: write the value out",
+                    node.loc,
+                )
             return self.convert(value, found, declared, node, where)
         head, dot, member_name = node.name.rpartition(".")
         enum = self.lookup(scope, head) if dot else None
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if (
             dot
             and found is None
@@ -774,7 +909,7 @@ class _Lowering:
             and isinstance(t.definition, ir.Enum)
             and enum is not t.definition
         ):
-            member = t.definition.member(member_name)
+            member = self.member(t.definition, member_name)
             if member is not None:
                 # Apache matches only the part after the last dot against the
                 # expected enum; accept as it does, and point out the mismatch.
@@ -786,9 +921,9 @@ class _Lowering:
                 return ir.EnumValue(member)
         if isinstance(enum, ir.Enum):
             self.check_declared_before(enum)
-            member = enum.member(member_name)
+            member = self.member(enum, member_name)
             if member is None:
-                hint = self.suggestion(member_name, [m.name for m in enum.members])
+                hint = self.suggestion(member_name, lambda: [m.name for m in enum.members])
                 self.diag.error(f"enum '{enum.name}' has no value '{member_name}'{hint}", node.loc)
                 return None
             return self.enum_member_value(member, declared, node, where)
@@ -802,18 +937,30 @@ class _Lowering:
         return None
 
     def constant_hint(self, scope: _Scope, name: str) -> str:
+        if not self.may_search():
+            return ""
         # A bare enum value name is a common slip: point to the qualified name.
-        for enum in scope.module.enums:
-            if enum.member(name) is not None:
-                return f"; did you mean '{enum.name}.{name}'?"
+        bare = next((e for e in scope.module.enums if self.member(e, name) is not None), None)
+        if bare is not None:
+            return f"; did you mean '{bare.name}.{name}'?"
         candidates = self.visible_names(scope, (ir.Const,))
         candidates += [f"{e.name}.{m.name}" for e in scope.module.enums for m in e.members]
-        return self.suggestion(name, candidates)
+        return self.closest(name, candidates)
+
+    def member(self, enum: ir.Enum, name: str) -> ir.EnumMember | None:
+        """`enum.member(name)`, by a table made once per enum: a constant may name
+        thousands of the members of an enum of thousands."""
+        table = self.member_tables.get(enum)
+        if table is None:
+            table = self.member_tables[enum] = {}
+            for m in enum.members:
+                table.setdefault(m.name, m)
+        return table.get(name)
 
     def enum_member_value(
         self, member: ir.EnumMember, declared: ir.Type, node: ast.Identifier, where: str
     ) -> ir.Value | None:
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if isinstance(t, ir.NamedType) and isinstance(t.definition, ir.Enum):
             if member.enum is t.definition:
                 return ir.EnumValue(member)
@@ -833,9 +980,9 @@ class _Lowering:
         self, value: ir.Value, const: ir.Const, declared: ir.Type, node: ast.Identifier, where: str
     ) -> ir.Value | None:
         """A constant's value used where `declared` is expected."""
-        if same_type(const.type, declared):
+        if same_type(const.type, declared, self.unalias):
             return value
-        t = ir.unalias(declared)
+        t = self.unalias(declared)
         if isinstance(value, ir.EnumValue):
             return self.enum_member_value(value.member, declared, node, where)
         if isinstance(t, ir.BaseType):
@@ -871,25 +1018,56 @@ class _Lowering:
 
     # ---- pass 5: whole-program checks -----------------------------------------------
 
-    def check_inheritance(self, service: ir.Service) -> None:
-        seen: list[ir.Service] = [service]
-        base = service.extends
-        while base is not None:
-            if base is service:
-                names = " -> ".join(s.name for s in [*seen, service])
-                self.diag.error(f"service inheritance cycle: {names}", service.loc)
-                service.extends = None
-                return
-            if base in seen:
-                return  # a cycle further up; reported on its own services
-            seen.append(base)
-            base = base.extends
-        inherited = {m.name: m for base in service.extends_chain() for m in base.methods}
-        for method in service.methods:
-            clash = inherited.get(method.name)
-            if clash is not None:
-                self.diag.error(
-                    f"method '{method.name}' of service '{service.name}' is already defined "
-                    f"in base service '{clash.service.name}' ({clash.loc})",
-                    method.loc,
-                )
+    def check_inheritance(self, services: list[ir.Service]) -> None:
+        """Report each cycle of `extends` once, at its first service (which then
+        extends nothing), then each method that a base service already defines.
+
+        Linear in services and methods: each service is walked up once, and the
+        methods are checked in one walk down the inheritance tree, keeping the
+        methods of the services above the one being visited."""
+        order = {service: i for i, service in enumerate(services)}
+        done: set[ir.Service] = set()
+        for service in services:
+            path: list[ir.Service] = []
+            on_path: set[ir.Service] = set()
+            current: ir.Service | None = service
+            while current is not None and current not in done:
+                if current in on_path:
+                    cycle = path[path.index(current) :]
+                    first = min(cycle, key=order.__getitem__)
+                    at = cycle.index(first)
+                    names = cycle_text([s.name for s in [*cycle[at:], *cycle[:at], first]])
+                    self.diag.error(f"service inheritance cycle: {names}", first.loc)
+                    first.extends = None
+                    break
+                path.append(current)
+                on_path.add(current)
+                current = current.extends
+            done.update(path)
+        children: dict[ir.Service, list[ir.Service]] = {}
+        for service in services:
+            if service.extends is not None:
+                children.setdefault(service.extends, []).append(service)
+        above: dict[str, list[ir.Method]] = {}  # by name: the methods of the services above
+        for root in services:
+            if root.extends is not None:
+                continue
+            stack: list[tuple[ir.Service, bool]] = [(root, True)]
+            while stack:
+                service, entering = stack.pop()
+                if not entering:
+                    for method in service.methods:
+                        above[method.name].pop()
+                    continue
+                for method in service.methods:
+                    defined = above.setdefault(method.name, [])
+                    if defined:
+                        clash = defined[0]  # the base-most service that defines it
+                        self.diag.error(
+                            f"method '{method.name}' of service '{service.name}' is already "
+                            f"defined in base service '{clash.service.name}' ({clash.loc})",
+                            method.loc,
+                        )
+                    defined.append(method)
+                stack.append((service, False))
+                stack += [(child, True) for child in reversed(children.get(service, []))]

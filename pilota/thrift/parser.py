@@ -13,7 +13,7 @@ import re
 import threading
 from bisect import bisect_right
 from functools import cache, partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -33,10 +33,15 @@ from pilota.lark_support import (
 from pilota.thrift import ast
 
 # Anything a doc comment may be separated from its construct by: blanks and other comments.
-_GAP = re.compile(r"(?:\s+|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/)*")
+_GAP = re.compile(r"(?:\s+|//[^\n]*|#[^\n]*|/\*[\s\S]*?\*/)*+")
 _DOC_LINE_PREFIX = re.compile(r"^\s*\*? ?")
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Limits on what one file may ask of the compiler. Past them the file gets one
+# located error and is not checked further (as with a syntax error): far past
+# any real IDL, well before Python's own limits (the int-string conversion
+# limit of 4,300 digits, the recursion limit, the 200 brackets its parser nests).
+MAX_INT_DIGITS = 40  # an i64 has at most 19 decimal or 16 hex digits
+MAX_NESTING = 64  # containers in containers, in a type or a constant's value
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
 
@@ -60,6 +65,11 @@ def clean_doc(raw: str) -> str:
     return "\n".join(lines)
 
 
+_Container = TypeVar(
+    "_Container", ast.ListTypeRef, ast.SetTypeRef, ast.MapTypeRef, ast.ListLiteral, ast.MapLiteral
+)
+
+
 class _Builder(lark.Transformer[Any, ast.Document]):
     """Rule callbacks for the inline transformer; one instance per parser, reset per file."""
 
@@ -74,6 +84,26 @@ class _Builder(lark.Transformer[Any, ast.Document]):
         self.docs: list[Any] = []  # DOC_COMMENT tokens, in source order
         self.doc_ends: list[int] = []
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        # Set by an error that stops the file from being checked further: what the
+        # tree holds there (a number, a nesting) is not what the file says.
+        self.fatal = False
+        self.nesting: dict[int, int] = {}  # id(container node) -> how deep it nests
+
+    def fatal_error(self, message: str, loc: Location) -> None:
+        self.diagnostics.error(message, loc)
+        self.fatal = True
+
+    def nested(self, node: _Container, children: list[Any], what: str) -> _Container:
+        """`node`, recorded with its depth (one more than its deepest child's);
+        reports the one container that goes past MAX_NESTING."""
+        depth = 1 + max((self.nesting.get(id(child), 0) for child in children), default=0)
+        self.nesting[id(node)] = depth
+        if depth == MAX_NESTING + 1:
+            self.fatal_error(
+                f"{what} nested too deeply: more than {MAX_NESTING} containers in one another",
+                node.loc,
+            )
+        return node
 
     # ---- helpers ----------------------------------------------------------------
 
@@ -120,6 +150,13 @@ class _Builder(lark.Transformer[Any, ast.Document]):
     def int_literal(self, token: Any) -> ast.IntLiteral:
         text = token.value
         digits = text.lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:
+            self.fatal_error(
+                f"integer literal of {len(digits):,} digits is too long: "
+                "Thrift's integers are at most 64 bits",
+                self.loc(token),
+            )
+            return ast.IntLiteral(0, text[:MAX_INT_DIGITS], self.loc(token))
         value = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
         if text.startswith("-"):
             value = -value
@@ -355,14 +392,17 @@ class _Builder(lark.Transformer[Any, ast.Document]):
         return ast.BaseTypeRef(ch[0].value, self.ann(ch[1]), self.loc(ch[0]))
 
     def map_type(self, ch: list[Any]) -> ast.MapTypeRef:
-        return ast.MapTypeRef(ch[2], ch[3], self.ann(ch[4]), self.loc(ch[0]), ch[1])
+        node = ast.MapTypeRef(ch[2], ch[3], self.ann(ch[4]), self.loc(ch[0]), ch[1])
+        return self.nested(node, [ch[2], ch[3]], "type")
 
     def set_type(self, ch: list[Any]) -> ast.SetTypeRef:
-        return ast.SetTypeRef(ch[2], self.ann(ch[3]), self.loc(ch[0]), ch[1])
+        node = ast.SetTypeRef(ch[2], self.ann(ch[3]), self.loc(ch[0]), ch[1])
+        return self.nested(node, [ch[2]], "type")
 
     def list_type(self, ch: list[Any]) -> ast.ListTypeRef:
         cpp_type = ch[3] if ch[3] is not None else ch[1]
-        return ast.ListTypeRef(ch[2], self.ann(ch[4]), self.loc(ch[0]), cpp_type)
+        node = ast.ListTypeRef(ch[2], self.ann(ch[4]), self.loc(ch[0]), cpp_type)
+        return self.nested(node, [ch[2]], "type")
 
     def cpp_type(self, ch: list[Any]) -> str:
         return self.string(ch[0])
@@ -383,11 +423,12 @@ class _Builder(lark.Transformer[Any, ast.Document]):
         return ast.Identifier(ch[0].value, self.loc(ch[0]))
 
     def const_list(self, ch: list[Any]) -> ast.ListLiteral:
-        return ast.ListLiteral(ch[1:], self.loc(ch[0]))
+        return self.nested(ast.ListLiteral(ch[1:], self.loc(ch[0])), ch[1:], "value")
 
     def const_map(self, ch: list[Any]) -> ast.MapLiteral:
         items = ch[1:]
-        return ast.MapLiteral(list(zip(items[::2], items[1::2], strict=True)), self.loc(ch[0]))
+        node = ast.MapLiteral(list(zip(items[::2], items[1::2], strict=True)), self.loc(ch[0]))
+        return self.nested(node, items, "value")
 
     def annotation(self, ch: list[Any]) -> ast.Annotation:
         value = self.string(ch[1]) if ch[1] is not None else None
@@ -424,7 +465,8 @@ class ThriftParser:
                         diagnostics.items.append(found)
                 return outcome
 
-            return parse_recovering(text, attempt, diagnostics)
+            document = parse_recovering(text, attempt, diagnostics)
+            return None if self._builder.fatal else document
 
     def _attempt(
         self, text: str, path: str, diagnostics: Diagnostics
@@ -438,20 +480,22 @@ class ThriftParser:
             text, path, outcome, _TOP_LEVEL, first_error, separators=",;\n", nested=False
         )
 
-    def _first_error(self, text: str, path: str) -> tuple[int, str] | None:
-        """Where `text`'s first syntax error is and what it says; None if it parses."""
-        outcome = self._parse_once(text, path, Diagnostics())
+    def _first_error(self, text: str, path: str, precise: bool = False) -> tuple[int, str] | None:
+        """Where `text`'s first syntax error is and what it says (see `FirstError`)."""
+        outcome = self._parse_once(text, path, Diagnostics(), precise)
         return None if isinstance(outcome, ast.Document) else outcome[:2]
 
     def _parse_once(
-        self, text: str, path: str, diagnostics: Diagnostics
+        self, text: str, path: str, diagnostics: Diagnostics, precise: bool = True
     ) -> ast.Document | tuple[int, str, Location]:
         """The file's tree, or its first syntax error: offset, message, location."""
         self._builder.reset(path, text, diagnostics)
         try:
             return cast(ast.Document, self._lark.parse(text))
-        except UnexpectedInput as fast_exc:
-            exc = precise_error(fast_exc, text, "thrift.lark", self.backend)
+        except UnexpectedInput as fast:
+            if not precise:  # only where it fails matters (see `FirstError`)
+                return _error_offset(fast, text), "", _error_location(fast, path, text)
+            exc = precise_error(fast, text, "thrift.lark", self.backend)
             location = _error_location(exc, path, text)
             return _error_offset(exc, text), self._message(exc, text), location
 

@@ -59,11 +59,11 @@ ONE: _t.Final[tuple[int, ...]] = (1,)
 
 PRIMES: _t.Final[frozenset[int]] = frozenset({2, 3, 5})
 
-LIMITS: _t.Final[_p.FrozenDict[str, Limit]] = _p.FrozenDict({"cpu": Limit(value=4, unit="cores"), "mem": Limit(value=8)})
+LIMITS: _t.Final[_p.FrozenDict[str, Limit]] = _p.frozen_dict({"cpu": Limit(value=4, unit="cores"), "mem": Limit(value=8)})
 
 DEFAULT_LIMIT: _t.Final[Limit] = Limit(value=1)
 
-BY_LEVEL: _t.Final[_p.FrozenDict[Level, tuple[int, ...]]] = _p.FrozenDict({Level.LOW: (1,), Level.HIGH: ()})
+BY_LEVEL: _t.Final[_p.FrozenDict[Level, tuple[int, ...]]] = _p.frozen_dict({Level.LOW: (1,), Level.HIGH: ()})
 
 COPIED: _t.Final[int] = 42
 

@@ -167,7 +167,7 @@ class def_Client(_p.service.Client):
         return _t.cast("class_", _p.service.unwrap(result, "global"))
 
 
-_p_: _t.Final[int] = 1
+x_p: _t.Final[int] = 1
 
 annotations_: _t.Final[str] = "x"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pilota.runtime as _p
 
 from .inner import deep as inner_
