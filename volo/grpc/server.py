@@ -102,6 +102,7 @@ class Server:
             if self.services.count(name) > 1:
                 raise ValueError(f"two handlers for service {name!r}: give each service one")
         self.host, self.port = host, port
+        self._reuse_port = reuse_port
         self.layers = list(layers)
         self.compression = compression
         self._compression = compression_of(compression)
@@ -202,6 +203,10 @@ class Server:
 
     async def start(self) -> None:
         """Listen; raises ServerStartError (one sentence) if the address cannot be had."""
+        # Tried first ourselves: grpcio would log its own lines about it, on stderr.
+        error = _bind_error(self.host, self.port, self._reuse_port)
+        if error is not None:
+            raise error
         server = grpc.aio.server(options=self.options, compression=self._compression)
         server.add_generic_rpc_handlers(self._generic_handlers())
         address = format_address(self.host, self.port)
@@ -210,7 +215,9 @@ class Server:
         except RuntimeError:
             port = 0
         if not port:
-            raise _why_not(self.host, self.port) from None
+            raise _bind_error(self.host, self.port, self._reuse_port) or start_error(
+                self.host, self.port, OSError(f"grpcio cannot listen on {address}")
+            )
         self.port = port
         await server.start()
         self._server = server
@@ -298,15 +305,20 @@ def _peer(peer: str) -> str:
     return address if colon and kind in ("ipv4", "ipv6") else peer
 
 
-def _why_not(host: str, port: int) -> Exception:
-    """Why grpcio could not listen on host:port: found by trying it ourselves."""
+def _bind_error(host: str, port: int, reuse_port: bool) -> Exception | None:
+    """Why host:port cannot be listened on, found by binding it ourselves; None
+    if it can (or if port 0 asks for any port)."""
     try:
         family, kind, proto, _, where = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
+        if port == 0:
+            return None
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:  # beside the other workers' sockets
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             probe.bind(where)
     except OSError as exc:
         return start_error(host, port, exc)
-    return start_error(host, port, OSError(f"grpcio cannot listen on {host}:{port}"))
+    return None
