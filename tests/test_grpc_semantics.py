@@ -365,3 +365,87 @@ async def test_graceful_shutdown_drains_unary_calls_and_gives_streams_a_grace() 
     assert cut.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
     assert stream_ended.is_set()
     assert server.calls == 0
+
+
+async def test_metadata_grpc_cannot_carry_is_a_clear_error_before_sending() -> None:
+    """Keys go in lower case; what gRPC cannot carry as text metadata is a
+    ValueError naming the entry (grpcio itself would fail the call, or hang it)."""
+    async with (
+        volo.grpc.Server(make_handler(), "127.0.0.1", 0) as server,
+        volo.grpc.connect(f"127.0.0.1:{server.port}") as channel,
+    ):
+        client = ours().EchoClient(channel)
+        ping = ours().Ping(echo_keys=["x-user"])
+        reply = await client.Unary(ping, metadata={"X-User": "ann"})
+        errors = []
+        for bad in ({"x-user": "é"}, {"x-user": "a\nb"}, {"grpc-timeout": "1S"},
+                    {"bad key": "x"}, {"x-token-bin": "x"}):  # fmt: skip
+            with pytest.raises(ValueError) as failed:
+                await client.Unary(ping, metadata=bad)
+            errors.append(str(failed.value).split(":")[0])
+        metainfo.set_persistent("tenant", "ünicode")
+        with pytest.raises(ValueError, match="'rpc-persist-tenant'"):
+            await client.Unary(ping)
+        metainfo.set_persistent("tenant", "ascii")
+        assert (await client.Unary(ping)).text == ""
+    assert reply.seen["header-x-user"] == "ann"
+    assert errors == ["metadata value of 'x-user'"] * 2 + [
+        "metadata key 'grpc-timeout'", "metadata key 'bad key'", "metadata key 'x-token-bin'"
+    ]  # fmt: skip
+
+
+async def test_handler_answering_the_wrong_type_is_internal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Wrong(ours().EchoHandler):  # type: ignore[misc, name-defined]
+        async def Unary(self, request: Any) -> Any:
+            return None
+
+        async def ServerStream(self, request: Any) -> AsyncIterator[Any]:
+            yield ours().Pong(text="right")
+            yield ours().Ping(text="wrong")
+
+        async def ClientStream(self, requests: AsyncIterator[Any]) -> Any:
+            volo.call_context().reply_headers["Bad Key"] = "x"  # dropped, and logged
+            volo.call_context().reply_headers["good"] = "y"
+            return ours().Pong(text="fine")
+
+    async with volo.grpc.Server(Wrong(), "127.0.0.1", 0) as server:
+        channel, client = stub(server.port)
+        async with channel:
+            with pytest.raises(grpc.aio.AioRpcError) as none:
+                await client.Unary(modules().pb2.Ping())
+            stream = client.ServerStream(modules().pb2.Ping())
+            assert (await stream.read()).text == "right"
+            with pytest.raises(grpc.aio.AioRpcError) as wrong:
+                await stream.read()
+            call = client.ClientStream(iter([modules().pb2.Ping()]))
+            assert (await call).text == "fine"
+            trailing = await call.trailing_metadata()
+    for error in (none.value, wrong.value):
+        assert (error.code(), error.details()) == (grpc.StatusCode.INTERNAL, "internal error")
+    assert "/echotest.v1.Echo/Unary answered NoneType, not Pong" in caplog.text
+    assert "/echotest.v1.Echo/ServerStream answered Ping, not Pong" in caplog.text
+    assert "reply headers not sent: metadata key 'Bad Key'" in caplog.text
+    assert "good" not in dict(trailing)
+
+
+async def test_a_request_stream_that_raises_fails_the_call_with_its_error() -> None:
+    """grpcio cancels a call whose requests raise; our client raises that error."""
+
+    async def requests() -> AsyncIterator[Any]:
+        yield ours().Ping(text="a")
+        raise ArithmeticError("the caller's own")
+
+    async with (
+        volo.grpc.Server(make_handler(), "127.0.0.1", 0) as server,
+        volo.grpc.connect(f"127.0.0.1:{server.port}") as channel,
+    ):
+        client = ours().EchoClient(channel)
+        with pytest.raises(ArithmeticError, match="the caller's own"):
+            await client.ClientStream(requests())
+        with pytest.raises(ArithmeticError, match="the caller's own"):
+            async for _ in client.Bidi(requests()):
+                pass
+        assert (await client.Unary(ours().Ping(text="on"))).text == "on"
+    assert server.calls == 0

@@ -32,6 +32,7 @@ from volo.errors import CallTimeout
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
     as_metadata,
+    checked,
     compression_of,
     grpc_code,
     headers_of,
@@ -189,16 +190,15 @@ class Server:
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise  # the call is over already; an abort is the handler's own answer
         except Exception as exc:
-            code, message, trailers = _status(exc, method)
-            trailers.update(ctx.reply_headers)
-            metadata_out: list[tuple[str, str | bytes]] = list(trailers.items())
+            code, message = _status(exc, method)
+            metadata_out: list[tuple[str, str | bytes]] = list(_trailers(ctx).items())
             if isinstance(exc, StatusError) and (details := exc.details_bin()) is not None:
                 metadata_out.append(("grpc-status-details-bin", details))
             await context.abort(grpc_code(code), message, tuple(metadata_out))
         finally:
             self.calls -= 1
         if ctx.reply_headers:
-            context.set_trailing_metadata(as_metadata(ctx.reply_headers))
+            context.set_trailing_metadata(as_metadata(_trailers(ctx)))
         return response
 
     async def start(self) -> None:
@@ -260,19 +260,33 @@ class _HandlerService:
 
     async def call(self, ctx: Context, request: Request) -> Response:
         route = self.routes[ctx.service, ctx.method]
+        expected = route.method.response
         if not ctx.response_stream:
-            return await route.function(request)
+            response = await route.function(request)
+            if not isinstance(response, expected):
+                raise _wrong_response(route, response)
+            return response
         stream: AsyncIterator[Any] = route.function(request)
         call: Any = ctx.call
         write: Callable[[Any], Awaitable[None]] = call.write
         try:
             async for response in stream:
+                if not isinstance(response, expected):
+                    raise _wrong_response(route, response)
                 await write(response)
         finally:
             close = getattr(stream, "aclose", None)
             if close is not None:  # its `finally` blocks run now, not when collected
                 await close()
         return None
+
+
+def _wrong_response(route: _Route, response: object) -> TypeError:
+    """A handler's answer of the wrong type: the server's bug, logged, INTERNAL to the peer."""
+    return TypeError(
+        f"{route.method.path} answered {type(response).__name__}, "
+        f"not {route.method.response.__name__}"
+    )
 
 
 def _attribute(service: Any, method: Method[Any, Any]) -> str:
@@ -285,18 +299,28 @@ def _attribute(service: Any, method: Method[Any, Any]) -> str:
     raise AssertionError(f"{method.path} is not an attribute of {service.__pb_name__}")
 
 
-def _status(exc: Exception, method: Method[Any, Any]) -> tuple[Code, str, dict[str, str]]:
-    """The status a call that raised `exc` ends with: code, message, trailers."""
+def _status(exc: Exception, method: Method[Any, Any]) -> tuple[Code, str]:
+    """The status a call that raised `exc` ends with: code and message."""
     if isinstance(exc, StatusError):
         code = exc.code if exc.code != Code.OK else Code.UNKNOWN
-        return code, shown(exc.message), {}
+        return code, shown(exc.message)
     if isinstance(exc, Unimplemented):
-        return Code.UNIMPLEMENTED, f"method {method.path} is not implemented", {}
+        return Code.UNIMPLEMENTED, f"method {method.path} is not implemented"
     if isinstance(exc, CallTimeout):
-        return Code.DEADLINE_EXCEEDED, shown(str(exc)), {}
+        return Code.DEADLINE_EXCEEDED, shown(str(exc))
     log.exception("call %s failed", method.path)
     # The peer learns only that it failed: no traceback, no message of ours.
-    return Code.INTERNAL, "internal error", {}
+    return Code.INTERNAL, "internal error"
+
+
+def _trailers(ctx: Context) -> dict[str, str]:
+    """The handler's reply headers, to send as trailing metadata: none if gRPC
+    cannot carry them (the server's log says why)."""
+    try:
+        return checked(ctx.reply_headers)
+    except ValueError as exc:
+        log.error("call %s/%s: reply headers not sent: %s", ctx.service, ctx.method, exc)
+        return {}
 
 
 def _peer(peer: str) -> str:
