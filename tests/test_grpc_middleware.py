@@ -255,3 +255,62 @@ async def test_one_stack_on_the_client_behaves_the_same(kind: str, tt: Any) -> N
 def _method(kind: str) -> str:
     return {"unary": "Unary", "server_stream": "ServerStream",
             "client_stream": "ClientStream", "bidi": "Bidi"}[kind]  # fmt: skip
+
+
+def described() -> dict[str, Any]:
+    """What a handler of either protocol learns of its call, through one API."""
+    ctx = volo.call_context()
+    left = ctx.time_remaining()
+    return {
+        "side": ctx.side,
+        "peer_host": ctx.peer.rpartition(":")[0],
+        "header": ctx.headers.get("x-asked"),
+        "tenant": volo.metainfo.get("tenant"),
+        "deadline": left is not None and 0 < left <= 30,
+        "cancelled": ctx.cancelled(),
+    }
+
+
+@pytest.mark.parametrize("with_layers", [False, True])
+async def test_handlers_read_the_same_context(tt: Any, with_layers: bool) -> None:
+    """Thrift and gRPC handlers read their call through volo.call_context()
+    and volo.metainfo alike (a Thrift server without layers makes the Context
+    only when asked)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    class ThriftHandler(type(slow_handler(tt, {}))):  # type: ignore[misc]
+        async def testString(self, thing: str) -> str:
+            found["thrift"] = described()
+            return thing
+
+    class GrpcHandler(modules().ours.EchoHandler):  # type: ignore[misc, name-defined]
+        async def Unary(self, request: Any) -> Any:
+            found["grpc"] = described()
+            return modules().ours.Pong()
+
+    layers = [Timeout(30)] if with_layers else []
+    volo.metainfo.set_persistent("tenant", "acme")
+    async with (
+        volo.thrift.Server(ThriftHandler(), "127.0.0.1", 0, layers=layers) as server,
+        volo.thrift.connect(f"127.0.0.1:{server.port}", framing="header") as transport,
+    ):
+        await tt.ThriftTestClient(transport).testString("x")
+    async with (
+        volo.grpc.Server(GrpcHandler(), "127.0.0.1", 0, layers=layers) as server,
+        volo.grpc.connect(f"127.0.0.1:{server.port}") as channel,
+    ):
+        await (
+            modules()
+            .ours.EchoClient(channel)
+            .Unary(
+                modules().ours.Ping(), metadata={"x-asked": "yes"}, timeout=None if layers else 30
+            )
+        )
+    thrift, grpc_seen = found["thrift"], found["grpc"]
+    assert grpc_seen == {"side": "server", "peer_host": "127.0.0.1", "header": "yes",
+                         "tenant": "acme", "deadline": True, "cancelled": False}  # fmt: skip
+    assert thrift.pop("header") is None  # a Thrift client sends no headers but metainfo
+    # Thrift has no deadline on the wire: a Timeout layer gives its calls one
+    assert thrift.pop("deadline") is with_layers
+    grpc_seen.pop("header"), grpc_seen.pop("deadline")
+    assert thrift == grpc_seen
