@@ -114,7 +114,7 @@ async def test_deadline_propagates_to_downstream_calls() -> None:
                 await asyncio.wait_for(backend.cancelled.wait(), 30)
             await front_handler.channel.close()
     left = float(timed.seen["left"])
-    assert 0 < left <= 30  # the caller's deadline, less what has passed
+    assert 0 < left < 31  # 30 s less what has passed (grpcio rounds the wire timeout up)
     assert untimed.seen["left"] == "none"
     assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
