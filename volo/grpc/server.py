@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -28,7 +27,7 @@ from pilota.runtime.protobuf import Handler, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
 from volo.address import format_address
 from volo.calls import enter_call
-from volo.errors import CallTimeout
+from volo.errors import CallTimeout, ServerStartError
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
     as_metadata,
@@ -41,7 +40,7 @@ from volo.grpc._common import (
     serialize,
 )
 from volo.grpc.status import Code, StatusError, shown
-from volo.lifecycle import start_error
+from volo.lifecycle import reserve, start_error
 from volo.middleware import Context, Layer, Request, Response, Service, stack
 
 log = logging.getLogger("volo.server")
@@ -103,7 +102,6 @@ class Server:
             if self.services.count(name) > 1:
                 raise ValueError(f"two handlers for service {name!r}: give each service one")
         self.host, self.port = host, port
-        self._reuse_port = reuse_port
         self.layers = list(layers)
         self.compression = compression
         self._compression = compression_of(compression)
@@ -204,7 +202,7 @@ class Server:
     async def start(self) -> None:
         """Listen; raises ServerStartError (one sentence) if the address cannot be had."""
         # Tried first ourselves: grpcio would log its own lines about it, on stderr.
-        error = _bind_error(self.host, self.port, self._reuse_port)
+        error = _bind_error(self.host, self.port)
         if error is not None:
             raise error
         server = grpc.aio.server(options=self.options, compression=self._compression)
@@ -215,7 +213,7 @@ class Server:
         except RuntimeError:
             port = 0
         if not port:
-            raise _bind_error(self.host, self.port, self._reuse_port) or start_error(
+            raise _bind_error(self.host, self.port) or start_error(
                 self.host, self.port, OSError(f"grpcio cannot listen on {address}")
             )
         self.port = port
@@ -329,20 +327,11 @@ def _peer(peer: str) -> str:
     return address if colon and kind in ("ipv4", "ipv6") else peer
 
 
-def _bind_error(host: str, port: int, reuse_port: bool) -> Exception | None:
-    """Why host:port cannot be listened on, found by binding it ourselves; None
-    if it can (or if port 0 asks for any port)."""
+def _bind_error(host: str, port: int) -> ServerStartError | None:
+    """Why host:port cannot be listened on, found by binding it ourselves
+    (beside other workers' sockets); None if it can."""
     try:
-        family, kind, proto, _, where = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        if port == 0:
-            return None
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port:  # beside the other workers' sockets
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            probe.bind(where)
-    except OSError as exc:
-        return start_error(host, port, exc)
+        reserve(host, port).close()
+    except ServerStartError as exc:
+        return exc
     return None
