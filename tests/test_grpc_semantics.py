@@ -188,6 +188,36 @@ async def test_metainfo_from_thrift_goes_on_over_grpc(tt: Any) -> None:
     assert (seen["tenant"], seen["hop"], seen["protocol"]) == ("initech", "-", "grpc")
 
 
+async def test_metainfo_from_grpc_goes_on_over_thrift(tt: Any) -> None:
+    """And the other way: a gRPC handler's call to a Thrift backend carries on
+    in TTHeader what came to it persistently as gRPC metadata."""
+    seen: dict[str, str | None] = {}
+
+    class Backend(type(slow_handler(tt, {}))):  # type: ignore[misc]
+        async def testString(self, thing: str) -> str:
+            seen.update({key: metainfo.get(key) for key in ("tenant", "hop", "front")})
+            return thing
+
+    async with volo.thrift.Server(Backend(), "127.0.0.1", 0) as thrift_server:
+        transport = volo.thrift.connect(f"127.0.0.1:{thrift_server.port}", framing="header")
+
+        class Bridge(ours().EchoHandler):  # type: ignore[misc, name-defined]
+            async def Unary(self, request: Any) -> Any:
+                metainfo.set_transient("front", "grpc")
+                text = await tt.ThriftTestClient(transport).testString(request.text)
+                return ours().Pong(text=text)
+
+        async with (
+            volo.grpc.Server(Bridge(), "127.0.0.1", 0) as server,
+            volo.grpc.connect(f"127.0.0.1:{server.port}") as channel,
+        ):
+            metainfo.set_persistent("tenant", "umbrella")
+            metainfo.set_transient("hop", "grpc-only")
+            assert (await ours().EchoClient(channel).Unary(ours().Ping(text="via"))).text == "via"
+        await transport.close()
+    assert seen == {"tenant": "umbrella", "hop": None, "front": "grpc"}
+
+
 async def test_cancellation_reaches_the_handler() -> None:
     for kind in ("unary", "stream"):
         backend = reporter()
