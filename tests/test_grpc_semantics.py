@@ -44,6 +44,7 @@ def reporter() -> Any:
         def __init__(self) -> None:
             self.cancelled = asyncio.Event()
             self.started = asyncio.Event()
+            self.context_says: list[bool] = []  # ctx.cancelled(), once cancelled
 
         async def Unary(self, request: Any) -> Any:
             ctx = volo.call_context()
@@ -62,6 +63,7 @@ def reporter() -> Any:
                 try:
                     await asyncio.sleep(request.sleep_ms / 1000)
                 except asyncio.CancelledError:
+                    self.context_says.append(ctx.cancelled())
                     self.cancelled.set()
                     raise
             return Pong(text=request.text, seen=seen)
@@ -75,6 +77,7 @@ def reporter() -> Any:
                     self.started.set()
                     await asyncio.sleep(0.01)
             finally:
+                self.context_says.append(volo.call_context().cancelled())
                 self.cancelled.set()
 
     return Reporter()
@@ -235,6 +238,7 @@ async def test_cancellation_reaches_the_handler() -> None:
                 ok = await client.Unary(modules().pb2.Ping(text="after"), timeout=30)
             assert ok.text == "after"
             assert server.calls == 0
+            assert backend.context_says == [True]  # the handler's Context says so too
 
 
 async def test_our_client_cancelling_reaches_the_handler() -> None:

@@ -179,7 +179,8 @@ class Server:
             route.service, method.name, False, "server", _peer(context.peer()), headers,
             protocol="grpc", request_stream=method.client_streaming,
             response_stream=method.server_streaming,
-            deadline=None if remaining is None else loop.time() + remaining, call=context,
+            deadline=None if remaining is None else loop.time() + remaining,
+            call=_ServerCall(context, asyncio.current_task()),
         )  # fmt: skip
         enter_call(ctx)
         self.calls += 1
@@ -247,6 +248,25 @@ class Server:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class _ServerCall:
+    """A call's grpc.aio.ServicerContext (whose attributes it passes on), with
+    a `cancelled()` that is true as soon as grpcio cancels the call's task:
+    when the client cancels or its deadline passes (or a shutdown's grace
+    runs out), before the ServicerContext says so."""
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[Any, Any], task: asyncio.Task[Any] | None
+    ) -> None:
+        self.context, self.task = context, task
+
+    def cancelled(self) -> bool:
+        task = self.task
+        return self.context.cancelled() or (task is not None and task.cancelling() > 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.context, name)
 
 
 class _HandlerService:
