@@ -66,8 +66,9 @@ class Context:
     # as trailing metadata; a gRPC client finds the server's initial and
     # trailing metadata here.
     reply_headers: dict[str, str] = field(default_factory=dict)
-    # The protocol's own handle on the call: on a gRPC server its
-    # grpc.aio.ServicerContext; on a Thrift server its connection.
+    # The protocol's own handle on the call: on a gRPC server one that passes
+    # on the attributes of its grpc.aio.ServicerContext (`.context`); on a
+    # Thrift server its connection.
     call: CallHandle | None = None
 
     def time_remaining(self) -> float | None:

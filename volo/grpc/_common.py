@@ -3,6 +3,7 @@ compression and options, and metadata as volo's headers and metainfo."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,13 +57,34 @@ def headers_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, 
 
 
 def outgoing(given: Mapping[str, str] | None) -> dict[str, str]:
-    """A call's metadata: the metainfo to send, then what the call gives."""
+    """A call's metadata: the metainfo to send, then what the call gives;
+    keys in lower case (as HTTP/2 has them). Raises ValueError for metadata
+    gRPC cannot carry."""
     headers = metainfo.outgoing_headers(metainfo.GRPC)
-    if headers:  # gRPC metadata keys are lower case
-        headers = {key.lower(): value for key, value in headers.items()}
     if given:
         headers.update(given)
-    return headers
+    return checked(headers)
+
+
+def checked(headers: Mapping[str, str]) -> dict[str, str]:
+    """`headers` with keys in lower case, if gRPC can carry them as text
+    metadata; else ValueError, which names the entry."""
+    found = {}
+    for key, value in headers.items():
+        name = key.lower()
+        if not _KEY.fullmatch(name) or name.startswith("grpc-") or name.endswith("-bin"):
+            raise ValueError(
+                f"metadata key {key[:64]!r}: expected letters, digits, '-', '_' or '.', "
+                "not starting 'grpc-' (gRPC's own) nor ending '-bin' (binary)"
+            )
+        if not isinstance(value, str) or not _VALUE.fullmatch(value):
+            raise ValueError(f"metadata value of {key[:64]!r}: expected printable ASCII text")
+        found[name] = value
+    return found
+
+
+_KEY = re.compile(r"[0-9a-z_.\-]+")
+_VALUE = re.compile(r"[\x20-\x7e]*")
 
 
 def as_metadata(headers: Mapping[str, str]) -> Metadata:

@@ -14,7 +14,7 @@ the Context's `reply_headers`). A failed call raises `StatusError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -319,6 +319,9 @@ class _SendService:
         timeout = _wire_timeout(ctx)
         made = self.channel._callable(endpoint, method)
         metadata = as_metadata(ctx.headers)
+        requests = _Requests(request) if ctx.request_stream else None
+        if requests is not None:
+            request = requests.messages()
         if not ctx.response_stream:
             await _connected(endpoint, self.channel.connect_timeout)
             call = made(request, timeout=timeout, metadata=metadata)
@@ -326,6 +329,10 @@ class _SendService:
                 return await call
             except grpc.aio.AioRpcError as exc:
                 raise error_of(exc, ctx) from None
+            except asyncio.CancelledError:
+                if requests is not None and requests.error is not None:
+                    raise requests.error from None  # grpcio cancelled the call for it
+                raise
             finally:
                 ctx.reply_headers = await _reply_metadata(call)
         exchange: _Exchange = ctx.call  # type: ignore[assignment]
@@ -339,6 +346,8 @@ class _SendService:
         ctx.reply_headers = await _reply_metadata(call)
         if isinstance(error, grpc.aio.AioRpcError):
             raise error_of(error, ctx) from None
+        if requests is not None and requests.error is not None:
+            raise requests.error from None
         if error is not None:
             raise error
         return None
@@ -391,6 +400,28 @@ def outcome(exc: BaseException) -> Outcome:
     if isinstance(exc, StatusError) and exc.code in _FAILURES:
         return Outcome.FAILED  # no answer in time, or the server (or its handler) failed
     return Outcome.ANSWERED
+
+
+class _Requests:
+    """The messages a client streams, from the caller's iterable: an error it
+    raises is kept, for the call to raise (grpcio would only cancel the call)."""
+
+    def __init__(self, source: Requests[Any]) -> None:
+        self.source = source
+        self.error: Exception | None = None
+
+    async def messages(self) -> AsyncIterator[Any]:
+        source = self.source
+        try:
+            if isinstance(source, AsyncIterable):
+                async for message in source:
+                    yield message
+            else:
+                for message in source:
+                    yield message
+        except Exception as exc:
+            self.error = exc
+            raise
 
 
 def _method_of(ctx: Context) -> Method[Any, Any]:

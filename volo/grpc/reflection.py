@@ -19,6 +19,7 @@ from typing import Any
 from pilota.runtime.protobuf import Handler
 from pilota.runtime.protobuf.wkt.google.protobuf.descriptor import (
     DescriptorProto,
+    EnumDescriptorProto,
     FileDescriptorProto,
 )
 from volo.grpc.pb.grpc.reflection.v1 import reflection as v1
@@ -62,7 +63,7 @@ class DescriptorIndex:
         for message in proto.message_type:
             self._add_message(message, scope, name)
         for enum in proto.enum_type:
-            self.symbols[scope + (enum.name or "")] = name
+            self._add_enum(enum, scope, name)
         for service in proto.service:
             full = scope + (service.name or "")
             self.symbols[full] = name
@@ -76,13 +77,20 @@ class DescriptorIndex:
     def _add_message(self, message: DescriptorProto, scope: str, file: str) -> None:
         full = scope + (message.name or "")
         self.symbols[full] = file
+        for field in message.field:  # symbols too, to grpc's reflection
+            self.symbols[f"{full}.{field.name}"] = file
         for nested in message.nested_type:
             self._add_message(nested, full + ".", file)
         for enum in message.enum_type:
-            self.symbols[f"{full}.{enum.name}"] = file
+            self._add_enum(enum, full + ".", file)
         for extension in message.extension:
             self._add_extension(extension.extendee or "", extension.number, full + ".",
                                 extension.name, file)  # fmt: skip
+
+    def _add_enum(self, enum: EnumDescriptorProto, scope: str, file: str) -> None:
+        self.symbols[scope + (enum.name or "")] = file
+        for value in enum.value:  # scoped beside their enum, as in C++
+            self.symbols[scope + (value.name or "")] = file
 
     def _add_extension(
         self, extendee: str, number: int | None, scope: str, name: str | None, file: str

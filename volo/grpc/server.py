@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -28,10 +27,11 @@ from pilota.runtime.protobuf import Handler, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
 from volo.address import format_address
 from volo.calls import enter_call
-from volo.errors import CallTimeout
+from volo.errors import CallTimeout, ServerStartError
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
     as_metadata,
+    checked,
     compression_of,
     grpc_code,
     headers_of,
@@ -40,7 +40,7 @@ from volo.grpc._common import (
     serialize,
 )
 from volo.grpc.status import Code, StatusError, shown
-from volo.lifecycle import start_error
+from volo.lifecycle import reserve, start_error
 from volo.middleware import Context, Layer, Request, Response, Service, stack
 
 log = logging.getLogger("volo.server")
@@ -179,7 +179,8 @@ class Server:
             route.service, method.name, False, "server", _peer(context.peer()), headers,
             protocol="grpc", request_stream=method.client_streaming,
             response_stream=method.server_streaming,
-            deadline=None if remaining is None else loop.time() + remaining, call=context,
+            deadline=None if remaining is None else loop.time() + remaining,
+            call=_ServerCall(context, asyncio.current_task()),
         )  # fmt: skip
         enter_call(ctx)
         self.calls += 1
@@ -188,20 +189,23 @@ class Server:
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise  # the call is over already; an abort is the handler's own answer
         except Exception as exc:
-            code, message, trailers = _status(exc, method)
-            trailers.update(ctx.reply_headers)
-            metadata_out: list[tuple[str, str | bytes]] = list(trailers.items())
+            code, message = _status(exc, method)
+            metadata_out: list[tuple[str, str | bytes]] = list(_trailers(ctx).items())
             if isinstance(exc, StatusError) and (details := exc.details_bin()) is not None:
                 metadata_out.append(("grpc-status-details-bin", details))
             await context.abort(grpc_code(code), message, tuple(metadata_out))
         finally:
             self.calls -= 1
         if ctx.reply_headers:
-            context.set_trailing_metadata(as_metadata(ctx.reply_headers))
+            context.set_trailing_metadata(as_metadata(_trailers(ctx)))
         return response
 
     async def start(self) -> None:
         """Listen; raises ServerStartError (one sentence) if the address cannot be had."""
+        # Tried first ourselves: grpcio would log its own lines about it, on stderr.
+        error = _bind_error(self.host, self.port)
+        if error is not None:
+            raise error
         server = grpc.aio.server(options=self.options, compression=self._compression)
         server.add_generic_rpc_handlers(self._generic_handlers())
         address = format_address(self.host, self.port)
@@ -210,7 +214,9 @@ class Server:
         except RuntimeError:
             port = 0
         if not port:
-            raise _why_not(self.host, self.port) from None
+            raise _bind_error(self.host, self.port) or start_error(
+                self.host, self.port, OSError(f"grpcio cannot listen on {address}")
+            )
         self.port = port
         await server.start()
         self._server = server
@@ -244,6 +250,25 @@ class Server:
         await self.close()
 
 
+class _ServerCall:
+    """A call's grpc.aio.ServicerContext (whose attributes it passes on), with
+    a `cancelled()` that is true as soon as grpcio cancels the call's task:
+    when the client cancels or its deadline passes (or a shutdown's grace
+    runs out), before the ServicerContext says so."""
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[Any, Any], task: asyncio.Task[Any] | None
+    ) -> None:
+        self.context, self.task = context, task
+
+    def cancelled(self) -> bool:
+        task = self.task
+        return self.context.cancelled() or (task is not None and task.cancelling() > 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.context, name)
+
+
 class _HandlerService:
     """The innermost service: runs the handler's method; a streamed response
     is written as the handler yields it."""
@@ -253,19 +278,33 @@ class _HandlerService:
 
     async def call(self, ctx: Context, request: Request) -> Response:
         route = self.routes[ctx.service, ctx.method]
+        expected = route.method.response
         if not ctx.response_stream:
-            return await route.function(request)
+            response = await route.function(request)
+            if not isinstance(response, expected):
+                raise _wrong_response(route, response)
+            return response
         stream: AsyncIterator[Any] = route.function(request)
         call: Any = ctx.call
         write: Callable[[Any], Awaitable[None]] = call.write
         try:
             async for response in stream:
+                if not isinstance(response, expected):
+                    raise _wrong_response(route, response)
                 await write(response)
         finally:
             close = getattr(stream, "aclose", None)
             if close is not None:  # its `finally` blocks run now, not when collected
                 await close()
         return None
+
+
+def _wrong_response(route: _Route, response: object) -> TypeError:
+    """A handler's answer of the wrong type: the server's bug, logged, INTERNAL to the peer."""
+    return TypeError(
+        f"{route.method.path} answered {type(response).__name__}, "
+        f"not {route.method.response.__name__}"
+    )
 
 
 def _attribute(service: Any, method: Method[Any, Any]) -> str:
@@ -278,18 +317,28 @@ def _attribute(service: Any, method: Method[Any, Any]) -> str:
     raise AssertionError(f"{method.path} is not an attribute of {service.__pb_name__}")
 
 
-def _status(exc: Exception, method: Method[Any, Any]) -> tuple[Code, str, dict[str, str]]:
-    """The status a call that raised `exc` ends with: code, message, trailers."""
+def _status(exc: Exception, method: Method[Any, Any]) -> tuple[Code, str]:
+    """The status a call that raised `exc` ends with: code and message."""
     if isinstance(exc, StatusError):
         code = exc.code if exc.code != Code.OK else Code.UNKNOWN
-        return code, shown(exc.message), {}
+        return code, shown(exc.message)
     if isinstance(exc, Unimplemented):
-        return Code.UNIMPLEMENTED, f"method {method.path} is not implemented", {}
+        return Code.UNIMPLEMENTED, f"method {method.path} is not implemented"
     if isinstance(exc, CallTimeout):
-        return Code.DEADLINE_EXCEEDED, shown(str(exc)), {}
+        return Code.DEADLINE_EXCEEDED, shown(str(exc))
     log.exception("call %s failed", method.path)
     # The peer learns only that it failed: no traceback, no message of ours.
-    return Code.INTERNAL, "internal error", {}
+    return Code.INTERNAL, "internal error"
+
+
+def _trailers(ctx: Context) -> dict[str, str]:
+    """The handler's reply headers, to send as trailing metadata: none if gRPC
+    cannot carry them (the server's log says why)."""
+    try:
+        return checked(ctx.reply_headers)
+    except ValueError as exc:
+        log.error("call %s/%s: reply headers not sent: %s", ctx.service, ctx.method, exc)
+        return {}
 
 
 def _peer(peer: str) -> str:
@@ -298,15 +347,11 @@ def _peer(peer: str) -> str:
     return address if colon and kind in ("ipv4", "ipv6") else peer
 
 
-def _why_not(host: str, port: int) -> Exception:
-    """Why grpcio could not listen on host:port: found by trying it ourselves."""
+def _bind_error(host: str, port: int) -> ServerStartError | None:
+    """Why host:port cannot be listened on, found by binding it ourselves
+    (beside other workers' sockets); None if it can."""
     try:
-        family, kind, proto, _, where = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(where)
-    except OSError as exc:
-        return start_error(host, port, exc)
-    return start_error(host, port, OSError(f"grpcio cannot listen on {host}:{port}"))
+        reserve(host, port).close()
+    except ServerStartError as exc:
+        return exc
+    return None
