@@ -45,7 +45,7 @@ class Color(enum.Enum):
 class Paging:
     limit: int
     offset: int = 0
-    tags: list[str] = dataclasses.field(default_factory=list)
+    tags: list[str] = dataclasses.field(default_factory=list[str])
 
 
 @dataclasses.dataclass
@@ -60,7 +60,7 @@ class NewUser:
     age: int
     email: str | None = None
     address: Address | None = None
-    scores: list[float] = dataclasses.field(default_factory=list)
+    scores: list[float] = dataclasses.field(default_factory=list[float])
 
 
 @dataclasses.dataclass
