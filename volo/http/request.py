@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
 from volo.http.errors import HTTPError
 
-# ASGI's callables, as the server hands them over.
-Scope = dict[str, Any]
-Message = dict[str, Any]
+# ASGI's scope and messages, typed as ASGI servers and clients type them.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
 
 
 class Headers(Mapping[str, str]):
