@@ -19,6 +19,7 @@ ConcurrencyLimit, AccessLog, yours) plus `Cors`.
 from volo.http.cors import Cors
 from volo.http.errors import HTTPError
 from volo.http.extract import Body, Cookie, Form, Header, Json, Meta, Path, Query, Source, State
+from volo.http.idl import handler_router
 from volo.http.request import Headers, QueryParams, Request
 from volo.http.response import Response, StreamingResponse, into_response, json_response
 from volo.http.routing import Router
@@ -42,6 +43,7 @@ __all__ = [
     "Source",
     "State",
     "StreamingResponse",
+    "handler_router",
     "into_response",
     "json_response",
 ]

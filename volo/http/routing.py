@@ -196,10 +196,23 @@ class Router:
         layers: Sequence[Layer] = (),
     ) -> None:
         """Route `methods` on `pattern` to `handler`, wrapped in `layers`."""
+        names = frozenset(path_params(pattern))
+        self.add_service(methods, pattern, Endpoint(handler, plan(handler, names)), layers=layers)
+
+    def add_service(
+        self,
+        methods: str | Iterable[str],
+        pattern: str,
+        endpoint: Service,
+        *,
+        layers: Sequence[Layer] = (),
+    ) -> None:
+        """Route `methods` on `pattern` to a Service of your own (it gets the
+        Context, or None on a route without layers, and the Request, and returns a
+        Response), wrapped in `layers`."""
         if self._root is not None:
             raise RuntimeError("routes are added before the router serves its first request")
-        names = frozenset(path_params(pattern))
-        endpoint = Endpoint(handler, plan(handler, names))
+        path_params(pattern)
         for method in [methods] if isinstance(methods, str) else methods:
             method = method.upper()
             if method not in METHODS:

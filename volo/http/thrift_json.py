@@ -64,6 +64,26 @@ def to_jsonable(obj: Struct) -> dict[str, Any]:
     return _struct_out(obj, 0)
 
 
+def value_to_jsonable(t: TypeSpec, value: Any) -> Any:
+    """A value of Thrift type `t` (a FieldSpec's type) as JSON values."""
+    return _value_out(t, value, 0)
+
+
+def value_from_jsonable(t: TypeSpec, raw: Any) -> Any:
+    """A value of Thrift type `t` from JSON values; raises DecodeError."""
+    return _value_in(t, raw, 0)
+
+
+def integer(code: int, raw: Any) -> int:
+    """`raw` as an integer of Thrift type `code` (I32 ...), checked; raises DecodeError."""
+    return _integer(code, raw)
+
+
+def enum_member(enum_cls: type[IntEnum], raw: Any) -> IntEnum:
+    """A member of `enum_cls` from its name or number; raises DecodeError."""
+    return _enum(enum_cls, raw)
+
+
 def _struct_out(obj: Struct, depth: int) -> dict[str, Any]:
     if depth > MAX_DEPTH:
         raise EncodeError(f"nested deeper than {MAX_DEPTH}")

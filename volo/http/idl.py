@@ -1,0 +1,268 @@
+"""HTTP APIs generated from Thrift IDL: the handler the RPC server serves,
+served over HTTP as its IDL's annotations say (Hertz's convention).
+
+    service Store {
+        Item GetItem(1: GetItemRequest req) (api.get = "/items/:id"),
+    }
+    struct GetItemRequest {
+        1: i64 id (api.path = "id"),
+        2: optional bool verbose (api.query = "verbose"),
+        3: optional string trace (api.header = "X-Trace"),
+    }
+
+    handler = StoreImpl()                        # a subclass of the generated StoreHandler
+    router = volo.http.handler_router(handler)   # an ASGI app: GET /items/:id
+    server = volo.thrift.Server(handler, ...)     # the same handler over RPC
+
+The generator turns the annotations into the handler class's `__http_routes__`:
+each route fills the method's arguments from the request (`api.path`,
+`api.query`, `api.header`, `api.cookie`, `api.form`, `api.body`; a value
+without one comes from the body for POST, PUT and PATCH, else from the query)
+and answers with the method's result as JSON, by field name (`thrift_json`);
+a void method answers 204. Bad input is a 400 naming the value; a declared
+exception is answered with the status `statuses` gives its class (500 when
+not given) and `{"error": "<ExceptionName>", "exception": {its fields}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pilota.runtime.base import Struct
+from pilota.runtime.service import Handler, HttpBinding, HttpRoute, Method
+from pilota.runtime.types import (
+    BINARY,
+    BOOL,
+    DOUBLE,
+    ENUM,
+    INT_RANGES,
+    LIST,
+    REQUIRED,
+    SET,
+    STRUCT,
+    UUID,
+    DecodeError,
+    FieldSpec,
+    TypeSpec,
+)
+from volo.http import thrift_json
+from volo.http.errors import HTTPError, bad_input
+from volo.http.extract import scalar_parser
+from volo.http.request import QueryParams, Request
+from volo.http.response import Response, json_response
+from volo.http.routing import Router
+from volo.middleware import Context, Layer
+
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def handler_router(
+    handler: Handler,
+    *,
+    layers: Sequence[Layer] = (),
+    statuses: Mapping[type[Exception], int] | None = None,
+    max_body: int = 1 << 20,
+) -> Router:
+    """A Router serving the methods of `handler` that its IDL routes over HTTP;
+    `layers` wrap them all (the router's name is the service's)."""
+    cls = type(handler)
+    if not cls.__http_routes__:
+        raise ValueError(
+            f"{cls.__name__}: its IDL routes no method over HTTP (annotate methods with "
+            'api.get = "/path" ...)'
+        )
+    router = Router(layers=layers, name=cls.__thrift_service__, max_body=max_body)
+    for route in cls.__http_routes__:
+        method = cls.__thrift_methods__[route.name]
+        router.add_service(route.method, route.path, _Endpoint(handler, method, route,
+                                                               dict(statuses or {})))  # fmt: skip
+    return router
+
+
+class _Value:
+    """One binding, worked out when the router is made."""
+
+    __slots__ = ("arg", "field", "key", "source", "spec")
+
+    def __init__(self, binding: HttpBinding, spec: FieldSpec) -> None:
+        self.arg = binding.arg
+        self.field = binding.field
+        self.source = binding.source
+        self.key = binding.key
+        self.spec = spec
+
+
+class _Endpoint:
+    """A method of a generated handler as an HTTP Service."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        method: Method,
+        route: HttpRoute,
+        statuses: dict[type[Exception], int],
+    ) -> None:
+        self.call_method = getattr(handler, method.python_name)
+        self.route = route
+        self.statuses = statuses
+        args = {spec.name: spec for spec in method.args.__thrift_spec__}
+        # An argument filled field by field: its struct class.
+        self.structs: dict[str, type[Struct]] = {}
+        self.values: list[_Value] = []
+        for binding in route.bindings:
+            spec = args[binding.arg]
+            if binding.field is not None:
+                struct = _struct_class(spec.type)
+                self.structs[binding.arg] = struct
+                spec = next(f for f in struct.__thrift_spec__ if f.name == binding.field)
+            self.values.append(_Value(binding, spec))
+        self.reads_body = any(v.source in ("body", "form") for v in self.values)
+        self.result: FieldSpec | None = None
+        self.exceptions: tuple[type[Exception], ...] = ()
+        if method.result is not None:
+            specs = method.result.__thrift_spec__
+            self.result = next((f for f in specs if f.id == 0), None)
+            self.exceptions = tuple(_struct_class(f.type) for f in specs if f.id != 0)  # type: ignore[misc]
+
+    async def call(self, ctx: Context | None, request: Request) -> Response:
+        body: Any = None
+        form: QueryParams | None = None
+        if self.reads_body:
+            raw = await request.body()
+            if any(v.source == "body" for v in self.values):
+                body = _json_body(request, raw)
+            if any(v.source == "form" for v in self.values):
+                form = _form_body(request, raw)
+        kwargs: dict[str, Any] = {}
+        fields: dict[str, dict[str, Any]] = {arg: {} for arg in self.structs}
+        for value in self.values:
+            found = _fetch(value, request, body, form)
+            if found is None:
+                if value.spec.required == REQUIRED:
+                    raise bad_input(value.source, value.key, "missing")
+                continue
+            target = kwargs if value.field is None else fields[value.arg]
+            target[value.spec.name] = found
+        for arg, struct in self.structs.items():
+            try:
+                kwargs[arg] = struct(**fields[arg])
+            except TypeError as exc:  # a union given other than one member
+                raise bad_input("body", "", str(exc)) from None
+        try:
+            result = await self.call_method(**kwargs)
+        except self.exceptions as exc:
+            assert isinstance(exc, Struct)
+            status = next((s for cls, s in self.statuses.items() if isinstance(exc, cls)), 500)
+            return json_response(
+                {"error": type(exc).__name__, "exception": thrift_json.to_jsonable(exc)}, status
+            )
+        if self.result is None or result is None:
+            return Response(status=204)
+        return json_response(thrift_json.value_to_jsonable(self.result.type, result))
+
+
+def _struct_class(t: TypeSpec) -> type[Struct]:
+    assert isinstance(t, tuple) and t[0] == STRUCT, t
+    cls: type[Struct] = t[1]
+    return cls
+
+
+def _json_body(request: Request, raw: bytes) -> Any:
+    if not raw:
+        return {}  # no body: as if its values were all left out
+    content_type = request.content_type
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        got = content_type or "none"
+        raise HTTPError(415, f"body: expected Content-Type application/json, got {got}",
+                        where="body")  # fmt: skip
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise bad_input("body", "", "the JSON nests too deeply") from None
+    except ValueError as exc:
+        raise bad_input("body", "", f"invalid JSON ({exc})") from None
+
+
+def _form_body(request: Request, raw: bytes) -> QueryParams:
+    if raw and request.content_type != "application/x-www-form-urlencoded":
+        got = request.content_type or "none"
+        raise HTTPError(415, "body: expected Content-Type application/x-www-form-urlencoded, "
+                        f"got {got}", where="body")  # fmt: skip
+    try:
+        return QueryParams(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise bad_input("form", "", "the body is not UTF-8") from None
+
+
+def _fetch(value: _Value, request: Request, body: Any, form: QueryParams | None) -> Any:
+    """The value the request has for `value`, converted; None when it has none."""
+    source, key, t = value.source, value.key, value.spec.type
+    if source == "body":
+        if key == "":
+            raw = body
+        else:
+            if not isinstance(body, dict):
+                got = thrift_json.json_type(body)
+                raise bad_input("body", "", f"expected an object, got {got}")
+            raw = body.get(key)
+        if raw is None:
+            return None
+        try:
+            return thrift_json.value_from_jsonable(t, raw)
+        except DecodeError as exc:
+            raise bad_input("body", (key + exc.path).lstrip("."), exc.message) from None
+    texts: list[str]
+    if source == "path":
+        text = request.path_params.get(key)
+        texts = [] if text is None else [text]
+    elif source == "query":
+        texts = request.query.get_all(key)
+    elif source == "header":
+        texts = request.headers.get_all(key)
+    elif source == "cookie":
+        text = request.cookies.get(key)
+        texts = [] if text is None else [text]
+    else:
+        assert form is not None
+        texts = form.get_all(key)
+    if not texts:
+        return None
+    try:
+        return _from_texts(t, texts)
+    except (ValueError, DecodeError) as exc:
+        reason = exc.message if isinstance(exc, DecodeError) else str(exc)
+        raise bad_input(source, key, reason) from None
+
+
+def _from_texts(t: TypeSpec, texts: list[str]) -> Any:
+    code = t if isinstance(t, int) else t[0]
+    if code in (LIST, SET):
+        items = [_from_text(t[1], text) for text in texts]  # type: ignore[index]
+        return items if code == LIST else set(items)
+    return _from_text(t, texts[0])
+
+
+def _from_text(t: TypeSpec, text: str) -> Any:
+    code = t if isinstance(t, int) else t[0]
+    if code == BOOL:
+        return scalar_parser(bool)(text)
+    if code == ENUM:
+        return thrift_json.enum_member(t[1], int(text) if _is_int(text) else text)  # type: ignore[index]
+    if code in INT_RANGES:
+        return thrift_json.integer(code, scalar_parser(int)(text))
+    if code == DOUBLE:
+        return scalar_parser(float)(text)
+    if code == BINARY:
+        return text.encode("utf-8")
+    if code == UUID:
+        return scalar_parser(uuid.UUID)(text)
+    if isinstance(t, int):
+        return text  # string
+    raise ValueError(f"a {type(t).__name__} cannot be read from text")
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
