@@ -27,11 +27,18 @@ not given) and `{"error": "<ExceptionName>", "exception": {its fields}}`.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pilota.runtime import protobuf as pb
 from pilota.runtime.base import Struct
+from pilota.runtime.protobuf import FieldSpec as PbField
+from pilota.runtime.protobuf import Handler as PbHandler
+from pilota.runtime.protobuf import HttpRule as PbHttpRule
+from pilota.runtime.protobuf import Message, Unimplemented
+from pilota.runtime.protobuf import Method as PbMethod
 from pilota.runtime.service import Handler, HttpBinding, HttpRoute, Method
 from pilota.runtime.types import (
     BINARY,
@@ -60,14 +67,19 @@ _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def handler_router(
-    handler: Handler,
+    handler: Handler | PbHandler,
     *,
     layers: Sequence[Layer] = (),
     statuses: Mapping[type[Exception], int] | None = None,
     max_body: int = 1 << 20,
 ) -> Router:
     """A Router serving the methods of `handler` that its IDL routes over HTTP;
-    `layers` wrap them all (the router's name is the service's)."""
+    `layers` wrap them all (the router's name is the service's). A Thrift
+    handler's declared exceptions are answered with the status `statuses`
+    gives their class; a protobuf handler's gRPC status errors as gRPC
+    transcoding maps their codes."""
+    if isinstance(handler, PbHandler):
+        return rules_router(handler, layers=layers, max_body=max_body)
     cls = type(handler)
     if not cls.__http_routes__:
         raise ValueError(
@@ -266,3 +278,205 @@ def _from_text(t: TypeSpec, text: str) -> Any:
 
 def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
+
+
+# ---- protobuf: google.api.http (gRPC transcoding) ------------------------------------------
+
+# google.rpc.Code to HTTP, as gRPC transcoding maps them.
+GRPC_TO_HTTP = {
+    1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409,
+    11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
+}  # fmt: skip
+_PB_INTEGERS = frozenset({pb.INT32, pb.INT64, pb.UINT32, pb.UINT64, pb.SINT32, pb.SINT64,
+                          pb.FIXED32, pb.FIXED64, pb.SFIXED32, pb.SFIXED64})  # fmt: skip
+
+
+def rules_router(
+    handler: PbHandler, *, layers: Sequence[Layer] = (), max_body: int = 1 << 20
+) -> Router:
+    """A Router serving the rpcs of a protobuf `handler` that `google.api.http`
+    options route (see `handler_router`)."""
+    cls = type(handler)
+    if not cls.__http_rules__:
+        raise ValueError(
+            f"{cls.__name__}: its .proto routes no rpc over HTTP (add google.api.http options)"
+        )
+    service = cls.__pb_service__
+    router = Router(layers=layers, name=service.__pb_name__, max_body=max_body)
+    for rule in cls.__http_rules__:
+        method = _pb_method(service, rule.rpc)
+        pattern, variables = _route_pattern(rule.path, method.request)
+        router.add_service(rule.method, pattern,
+                           _RuleEndpoint(handler, method, rule, variables))  # fmt: skip
+    return router
+
+
+def _pb_method(service: Any, rpc: str) -> PbMethod[Any, Any]:
+    method: PbMethod[Any, Any] = getattr(service, rpc)
+    return method
+
+
+def _route_pattern(template: str, request: type[Message]) -> tuple[str, dict[str, list[PbField]]]:
+    """A path template (`/v1/items/{id}`, `{item.id}`, `{path=**}`) as a route,
+    and each route parameter's field path in the request."""
+    segments = []
+    variables: dict[str, list[PbField]] = {}
+    if ":" in template.rpartition("/")[2]:
+        raise ValueError(f"path template {template!r}: a custom verb (':verb') is not supported")
+    for segment in _template_segments(template):
+        if not (segment.startswith("{") and segment.endswith("}")):
+            segments.append(segment)
+            continue
+        field_path, _, pattern = segment[1:-1].partition("=")
+        name = f"v{len(variables)}"
+        if pattern in ("", "*"):
+            segments.append(f"{{{name}}}")
+        elif pattern == "**":
+            segments.append(f"{{*{name}}}")
+        else:
+            raise ValueError(
+                f"path template {template!r}: {{{field_path}={pattern}}} is not supported "
+                "(a variable takes {name}, {name=*} or {name=**})"
+            )
+        variables[name] = _field_path(request, field_path, template)
+    return "/".join(segments), variables
+
+
+def _template_segments(template: str) -> list[str]:
+    """`template` split at the slashes outside `{...}`."""
+    segments, depth, start = [], 0, 0
+    for i, char in enumerate(template):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "/" and depth == 0:
+            segments.append(template[start:i])
+            start = i + 1
+    segments.append(template[start:])
+    return segments
+
+
+def _field_path(cls: type[Message], dotted: str, where: str) -> list[PbField]:
+    specs = []
+    for part in dotted.split("."):
+        spec = next((f for f in cls.__pb_fields__ if part in (f.name, f.proto_name, f.json_name)),
+                    None)  # fmt: skip
+        if spec is None:
+            raise ValueError(f"{where}: {cls.__name__} has no field {part!r}")
+        specs.append(spec)
+        if spec.kind == pb.MESSAGE:
+            cls = spec.type
+    return specs
+
+
+class _RuleEndpoint:
+    """An rpc of a generated protobuf handler as an HTTP Service (gRPC transcoding)."""
+
+    def __init__(
+        self, handler: PbHandler, method: PbMethod[Any, Any], rule: PbHttpRule,
+        variables: dict[str, list[PbField]],
+    ) -> None:  # fmt: skip
+        self.call_method = getattr(handler, rule.rpc)
+        self.request_class: type[Message] = method.request
+        self.rule = rule
+        self.variables = variables
+        bound = {specs[0].name for specs in variables.values()}
+        if rule.body not in ("", "*"):
+            body_field = _field_path(method.request, rule.body, rule.path)[0]
+            self.body_key = body_field.proto_name or body_field.name
+            bound.add(body_field.name)
+        self.bound = bound
+
+    async def call(self, ctx: Context | None, request: Request) -> Response:
+        data: dict[str, Any] = {}
+        origins: dict[str, tuple[str, str]] = {}  # top-level key -> (source, parameter)
+        if self.rule.body:
+            raw = await request.body()
+            body = _json_body(request, raw)
+            if self.rule.body == "*":
+                if not isinstance(body, dict):
+                    got = thrift_json.json_type(body)
+                    raise bad_input("body", "", f"expected an object, got {got}")
+                data = body
+            else:
+                data[self.body_key] = body
+        for name, specs in self.variables.items():
+            text = request.path_params[name]
+            dotted = ".".join(s.proto_name or s.name for s in specs)
+            _put(data, specs, _pb_from_texts(specs[-1], [text], "path", dotted))
+            origins[specs[0].proto_name or specs[0].name] = ("path", dotted)
+        if self.rule.body != "*":
+            for key in request.query:
+                try:
+                    specs = _field_path(self.request_class, key, "")
+                except ValueError:
+                    raise bad_input("query", key, f"{self.request_class.__name__} has no such "
+                                    "field") from None  # fmt: skip
+                if specs[0].name in self.bound:
+                    continue
+                _put(data, specs, _pb_from_texts(specs[-1], request.query.get_all(key), "query",
+                                                 key))  # fmt: skip
+                origins[specs[0].proto_name or specs[0].name] = ("query", key)
+        try:
+            message = self.request_class.from_dict(data)
+        except DecodeError as exc:
+            _, dot, rest = exc.path.partition(".")
+            inner = rest if dot else ""
+            top = inner.partition(".")[0].partition("[")[0]
+            source, _ = origins.get(top, ("body", ""))
+            raise bad_input(source, inner, exc.message) from None
+        try:
+            reply = await self.call_method(message)
+        except Exception as exc:
+            status = _grpc_status(exc)
+            if status is None:
+                raise
+            code, text = status
+            return json_response({"code": code, "message": text}, GRPC_TO_HTTP.get(code, 500))
+        answer: Any = reply.to_dict()
+        if self.rule.response_body:
+            spec = _field_path(type(reply), self.rule.response_body, self.rule.path)[0]
+            answer = answer.get(spec.json_name or spec.name)
+        return json_response(answer)
+
+
+def _grpc_status(exc: Exception) -> tuple[int, str] | None:
+    """(gRPC code, message) of an error a protobuf handler raised on purpose."""
+    if isinstance(exc, Unimplemented):
+        return 12, str(exc) or "not implemented"
+    status = sys.modules.get("volo.grpc.status")  # loaded if the handler raised one
+    if status is not None and isinstance(exc, status.StatusError):
+        return int(exc.code), exc.message
+    return None
+
+
+def _put(data: dict[str, Any], specs: list[PbField], value: Any) -> None:
+    for spec in specs[:-1]:
+        inner = data.setdefault(spec.proto_name or spec.name, {})
+        if not isinstance(inner, dict):
+            raise bad_input("body", spec.proto_name or spec.name, "expected an object")
+        data = inner
+    data[specs[-1].proto_name or specs[-1].name] = value
+
+
+def _pb_from_texts(spec: PbField, texts: list[str], where: str, key: str) -> Any:
+    """Texts (of the path or query) as the ProtoJSON value of `spec`."""
+    repeated = spec.label in (pb.REPEATED, pb.PACKED)
+    try:
+        values = [_pb_from_text(spec, text) for text in (texts if repeated else texts[:1])]
+    except ValueError as exc:
+        raise bad_input(where, key, str(exc)) from None
+    return values if repeated else values[0]
+
+
+def _pb_from_text(spec: PbField, text: str) -> Any:
+    kind = spec.kind
+    if kind == pb.BOOL:
+        return scalar_parser(bool)(text)
+    if kind in _PB_INTEGERS:
+        return scalar_parser(int)(text)
+    if kind in (pb.DOUBLE, pb.FLOAT):
+        return scalar_parser(float)(text)
+    if kind == pb.ENUM:
+        return int(text) if _is_int(text) else text
+    if kind in (pb.STRING, pb.BYTES):
+        return text
+    raise ValueError("a message field cannot be set from text")
