@@ -82,3 +82,48 @@ def test_http_init_never_overwrites_and_refuses_bad_names(tmp_path: Path) -> Non
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert (done.returncode, done.stderr.strip()) == (1, why)
         assert not (tmp_path / bad).exists()
+
+
+STORE = Path(__file__).resolve().parent / "idl" / "http" / "store.thrift"
+
+
+def test_http_init_from_idl_serves_the_handler_over_http(tmp_path: Path) -> None:
+    idl = tmp_path / "store.thrift"
+    idl.write_text(STORE.read_text())
+    out = run([TOOLS / "volo", "http", "init", "shop", idl], tmp_path)
+    for path in ("volo.yml", "shop/handler.py", "shop/server.py", "shop/http_app.py",
+                 "shop/http_server.py", "tests/test_shop.py", "tests/test_shop_http.py"):  # fmt: skip
+        assert f"created {path}" in out
+    assert 'dependencies = ["volo-py[http]"]' in (tmp_path / "pyproject.toml").read_text()
+    # the RPC tests (one per own method) and one per HTTP route
+    check_project(tmp_path, "shop", Path(sys.executable), tests=7 + 6)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop.http_server", "--address", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["curl", "-s", "-o", "/dev/null", base], check=False).returncode:
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        # the handler stub's answer (volo init writes stubs returning simple values)
+        assert json.loads(curl(base + "/items/5")) == {"id": 0, "name": ""}
+        answer = curl(base + "/items/five", "-w", " %{http_code}")
+        body, _, status = answer.rpartition(" ")
+        assert (status, json.loads(body)["error"]) == ("400", "path parameter 'id': expected an integer, got 'five'")
+        assert curl(base + "/items/5", "-X", "DELETE", "-w", "%{http_code}") == "204"
+    finally:
+        log = stop(process)
+    assert "server Store.GET /items/:id 127.0.0.1:" in log, log
+
+
+def test_http_init_refuses_an_idl_without_routes(tmp_path: Path) -> None:
+    echo = Path(__file__).resolve().parent.parent / "idl_samples" / "echo.thrift"
+    done = subprocess.run([TOOLS / "volo", "http", "init", "echo_http", echo], cwd=tmp_path,
+                          env=clean_env(), capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("volo: no method of service Echo in ")
+    assert "has an HTTP route" in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -118,6 +118,7 @@ class _Endpoint:
         statuses: dict[type[Exception], int],
     ) -> None:
         self.call_method = getattr(handler, method.python_name)
+        self.args_class = method.args
         self.route = route
         self.statuses = statuses
         args = {spec.name: spec for spec in method.args.__thrift_spec__}
@@ -163,6 +164,10 @@ class _Endpoint:
                 kwargs[arg] = struct(**fields[arg])
             except TypeError as exc:  # a union given other than one member
                 raise bad_input("body", "", str(exc)) from None
+        # Through the args struct, as an RPC call's arguments: those left out get
+        # the values an RPC call would give them (the IDL's default, else zero).
+        args = self.args_class(**kwargs)
+        kwargs = {spec.name: getattr(args, spec.name) for spec in self.args_class.__thrift_spec__}
         try:
             result = await self.call_method(**kwargs)
         except self.exceptions as exc:
