@@ -42,6 +42,7 @@ def make_handler(store: ModuleType) -> Any:
         def __init__(self) -> None:
             self.items: dict[int, Any] = {}
             self.protocols: list[str] = []  # the protocol of each call, as the handler sees it
+            self.tenants: list[str | None] = []  # metainfo that came with Forget
 
         def seen(self) -> None:
             self.protocols.append(volo.call_context().protocol)
@@ -82,12 +83,13 @@ def make_handler(store: ModuleType) -> Any:
             self.items[id].name = name
             return self.items[id]
 
-        async def Forget(self, id: int) -> None:
-            self.seen()
-            self.items.pop(id, None)
-
         async def Count(self) -> int:
             return len(self.items)
+
+        async def Forget(self, id: int) -> None:
+            self.seen()
+            self.tenants.append(volo.metainfo.get("tenant"))
+            self.items.pop(id, None)
 
     return StoreImpl()
 
@@ -119,6 +121,8 @@ async def test_one_handler_serves_rpc_and_http(store: ModuleType) -> None:
         try:
             async with httpx.AsyncClient(base_url=base) as client:
                 await scenario(store, handler, rpc, client)
+            async with http.connect(store.StoreClient, base) as typed:
+                await typed_client(store, handler, rpc, typed)
         finally:
             await transport.close()
             await web.aclose()
@@ -201,3 +205,35 @@ def test_a_handler_without_http_routes_is_refused(store: ModuleType) -> None:
 
     with pytest.raises(ValueError, match="its IDL routes no method over HTTP"):
         http.handler_router(Plain())
+
+
+async def typed_client(store: ModuleType, handler: Any, rpc: Any, client: Any) -> None:
+    """The generated client, over HTTP (volo.http.connect), against the same handler."""
+    item = await client.CreateItem(store.CreateItemRequest(shop="web", name="pen", price=1.5,
+                                                           tags=["x"], token="tk"))  # fmt: skip
+    assert item == await rpc.GetItem(store.GetItemRequest(id=item.id))
+    assert item.tags == ["x", "shop=web", "token=tk"]
+    got = await client.GetItem(store.GetItemRequest(id=item.id, verbose=True, trace="t",
+                                                    session="s"))  # fmt: skip
+    assert got.tags == [*item.tags, "trace=t", "session=s"]
+    found = await client.Search(store.SearchRequest(q="pe", tags=["x"], limit=3))
+    assert found == store.SearchResponse(items=[item], total=1)
+    assert await client.Login(store.LoginRequest(user="bo")) == "hello bo (no password)"
+    renamed = await client.Rename(item.id, "marker")
+    assert renamed.name == "marker"
+    # a declared exception comes back as itself
+    with pytest.raises(store.NotFound) as caught:
+        await client.GetItem(store.GetItemRequest(id=999))
+    assert caught.value == store.NotFound(what="item 999")
+    # metainfo travels as headers; a void method returns None
+    volo.metainfo.set_persistent("tenant", "acme")
+    assert await client.Forget(item.id) is None
+    assert handler.tenants[-1] == "acme"
+    # a method without an HTTP route, an answer that is not the method's
+    with pytest.raises(ValueError, match=r"Store\.Count is not routed over HTTP"):
+        await client.Count()
+    with pytest.raises(store.NotFound):
+        await client.Rename(123456, "x")
+    with pytest.raises(http.HTTPError) as error:
+        await client.Login(store.LoginRequest(user=None))  # the required user unset
+    assert (error.value.status, error.value.message) == (400, "form field 'user': missing")

@@ -122,6 +122,7 @@ class Client:
 
     __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
+    __http_routes__: ClassVar[tuple[HttpRoute, ...]] = ()  # as the handler's
 
     def __init__(self, caller: Caller) -> None:
         self._caller = caller

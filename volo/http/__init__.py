@@ -16,6 +16,7 @@ ConcurrencyLimit, AccessLog, yours) plus `Cors`.
         return f"hello, {name}".upper() if shout else f"hello, {name}"
 """
 
+from volo.http.client import connect
 from volo.http.cors import Cors
 from volo.http.errors import HTTPError
 from volo.http.extract import Body, Cookie, Form, Header, Json, Meta, Path, Query, Source, State
@@ -43,6 +44,7 @@ __all__ = [
     "Source",
     "State",
     "StreamingResponse",
+    "connect",
     "handler_router",
     "into_response",
     "json_response",

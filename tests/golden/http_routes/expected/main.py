@@ -258,7 +258,7 @@ BaseHandler.__thrift_methods__ = BaseClient.__thrift_methods__ = {
     **_p.service.Handler.__thrift_methods__,
     "health": _p.service.Method("health", Base_health_args, Base_health_result, False),
 }
-BaseHandler.__http_routes__ = (
+BaseHandler.__http_routes__ = BaseClient.__http_routes__ = (
     *_p.service.Handler.__http_routes__,
     _p.service.HttpRoute('GET', '/health', 'health', ()),
 )
@@ -270,7 +270,7 @@ NotesHandler.__thrift_methods__ = NotesClient.__thrift_methods__ = {
     "tag": _p.service.Method("tag", Notes_tag_args, Notes_tag_result, False),
     "untracked": _p.service.Method("untracked", Notes_untracked_args, Notes_untracked_result, False),
 }
-NotesHandler.__http_routes__ = (
+NotesHandler.__http_routes__ = NotesClient.__http_routes__ = (
     *BaseHandler.__http_routes__,
     _p.service.HttpRoute('GET', '/notes/:id', 'get', (
         _p.service.HttpBinding('q', 'id', 'path', 'id'),
