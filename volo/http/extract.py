@@ -454,14 +454,14 @@ def _json_extractor(tp: Any) -> Extractor:
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise bad_input("body", "", f"invalid JSON ({exc})") from None
         try:
-            return convert(data, "")
+            return convert(data)
         except Invalid as exc:
             raise bad_input("body", exc.path.lstrip("."), exc.reason) from None
 
     return extract
 
 
-Converter = Callable[[Any, str], Any]
+Converter = Callable[[Any], Any]
 
 
 def json_converter(tp: Any) -> Converter:
@@ -470,76 +470,34 @@ def json_converter(tp: Any) -> Converter:
     list, set, dict with str keys, Enum, UUID, bytes (base64), dataclasses and
     generated classes (their own JSON mappings)."""
     if tp is Any or tp is object:
-        return lambda value, path: value
+        return _identity
     inner, optional = _optional(tp)
     if optional:
         convert_inner = json_converter(inner)
-        return lambda value, path: None if value is None else convert_inner(value, path)
+        return lambda value: None if value is None else convert_inner(value)
     if tp is type(None) or tp is None:
-        return _expect(lambda v: v is None, "null")
+        return _expect((type(None),), "null")
     if tp is bool:
-        return _expect(lambda v: isinstance(v, bool), "true or false")
+        return _expect((bool,), "true or false")
     if tp is int:
-        return _expect(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+        return _expect((int,), "an integer")
     if tp is float:
-
-        def to_float(value: Any, path: str) -> float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise Invalid(f"expected a number, got {json_type(value)}", path)
-            return float(value)
-
-        return to_float
+        return _to_float
     if tp is str:
-        return _expect(lambda v: isinstance(v, str), "a string")
+        return _expect((str,), "a string")
     if tp is bytes:
-
-        def to_bytes(value: Any, path: str) -> bytes:
-            if isinstance(value, str):
-                try:
-                    return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-                except binascii.Error:
-                    pass
-            raise Invalid("expected base64 text", path)
-
-        return to_bytes
+        return _to_bytes
     if tp is uuid.UUID or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
-        parse = scalar_parser(tp)
-
-        def to_parsed(value: Any, path: str) -> Any:
-            if isinstance(tp, type) and issubclass(tp, enum.Enum) and not isinstance(value, str):
-                value = str(value)
-            if not isinstance(value, str):
-                raise Invalid(f"expected a string, got {json_type(value)}", path)
-            try:
-                return parse(value)
-            except ValueError as exc:
-                raise Invalid(str(exc), path) from None
-
-        return to_parsed
+        return _parsed(tp)
     origin = typing.get_origin(tp)
     if origin in (list, set, frozenset):
         (element,) = typing.get_args(tp) or (Any,)
-        convert_item = json_converter(element)
-
-        def to_list(value: Any, path: str) -> Any:
-            if not isinstance(value, list):
-                raise Invalid(f"expected an array, got {json_type(value)}", path)
-            items = [convert_item(item, f"{path}[{i}]") for i, item in enumerate(value)]
-            return items if origin is list else origin(items)
-
-        return to_list
+        return _list_converter(json_converter(element), origin, element)
     if origin is dict:
         key_type, value_type = typing.get_args(tp) or (str, Any)
         if key_type is not str:
             raise TypeError(f"JSON object keys are strings: use dict[str, ...], not {tp}")
-        convert_value = json_converter(value_type)
-
-        def to_dict(value: Any, path: str) -> Any:
-            if not isinstance(value, dict):
-                raise Invalid(f"expected an object, got {json_type(value)}", path)
-            return {k: convert_value(v, f"{path}.{k}") for k, v in value.items()}
-
-        return to_dict
+        return _dict_converter(json_converter(value_type), value_type)
     if isinstance(tp, type) and issubclass(tp, Struct):
         return _generated(lambda value: thrift_json.from_jsonable(tp, value))
     if isinstance(tp, type) and issubclass(tp, Message):
@@ -549,6 +507,91 @@ def json_converter(tp: Any) -> Converter:
     raise TypeError(f"{_type_text(tp)} cannot be read from JSON")
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+# Element types whose JSON values are taken as they are, once their type is checked
+# (`type(v) is int` leaves out bools, as JSON does).
+_EXACT: dict[Any, tuple[type, ...]] = {
+    str: (str,), int: (int,), bool: (bool,), type(None): (type(None),),
+}  # fmt: skip
+
+
+def _list_converter(convert_item: Converter, origin: Any, element: Any) -> Converter:
+    exact = _EXACT.get(element)
+
+    def to_list(value: Any) -> Any:
+        if type(value) is not list:
+            raise Invalid(f"expected an array, got {json_type(value)}")
+        if exact is not None and all(type(item) in exact for item in value):
+            items = value  # checked in one pass; json.loads made it, so it is ours
+        else:
+            items = []
+            for i, item in enumerate(value):
+                try:
+                    items.append(convert_item(item))
+                except Invalid as exc:
+                    raise Invalid(exc.reason, f"[{i}]{exc.path}") from None
+        return items if origin is list else origin(items)
+
+    return to_list
+
+
+def _dict_converter(convert_value: Converter, value_type: Any) -> Converter:
+    exact = _EXACT.get(value_type)
+
+    def to_dict(value: Any) -> Any:
+        if type(value) is not dict:
+            raise Invalid(f"expected an object, got {json_type(value)}")
+        if exact is not None and all(type(v) in exact for v in value.values()):
+            return value
+        result = {}
+        for k, v in value.items():
+            try:
+                result[k] = convert_value(v)
+            except Invalid as exc:
+                raise Invalid(exc.reason, f".{k}{exc.path}") from None
+        return result
+
+    return to_dict
+
+
+def _to_float(value: Any) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise Invalid(f"expected a number, got {json_type(value)}")
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        except binascii.Error:
+            pass
+    raise Invalid("expected base64 text")
+
+
+def _parsed(tp: Any) -> Converter:
+    """A UUID from its text; an Enum member from its name or value."""
+    parse = scalar_parser(tp)
+    is_enum = tp is not uuid.UUID
+
+    def to_parsed(value: Any) -> Any:
+        if is_enum and not isinstance(value, str):
+            value = str(value)
+        if not isinstance(value, str):
+            raise Invalid(f"expected a string, got {json_type(value)}")
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    return to_parsed
+
+
 def _message_from_dict(cls: type[Message], value: Any) -> Message:
     if not isinstance(value, dict):
         raise Invalid(f"expected an object, got {json_type(value)}")
@@ -556,16 +599,14 @@ def _message_from_dict(cls: type[Message], value: Any) -> Message:
 
 
 def _generated(read: Callable[[Any], Any]) -> Converter:
-    def convert(value: Any, path: str) -> Any:
+    def convert(value: Any) -> Any:
         try:
             return read(value)
         except DecodeError as exc:
             # The codec's path starts with the class name: the field path follows it.
             head, dot, rest = exc.path.partition(".")
             inner = dot + rest if dot else exc.path[len(head.partition("[")[0]) :]
-            raise Invalid(exc.message, path + inner) from None
-        except Invalid as exc:
-            raise Invalid(exc.reason, path + exc.path) from None
+            raise Invalid(exc.message, inner) from None
 
     return convert
 
@@ -579,25 +620,28 @@ def _dataclass_converter(cls: type) -> Converter:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         fields.append((f.name, json_converter(hints[f.name]), required))
 
-    def to_dataclass(value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            raise Invalid(f"expected an object, got {json_type(value)}", path)
+    def to_dataclass(value: Any) -> Any:
+        if type(value) is not dict:
+            raise Invalid(f"expected an object, got {json_type(value)}")
         kwargs = {}
         for name, convert, required in fields:
             if name not in value:
                 if required:
-                    raise Invalid("missing", f"{path}.{name}")
+                    raise Invalid("missing", f".{name}")
                 continue
-            kwargs[name] = convert(value[name], f"{path}.{name}")
+            try:
+                kwargs[name] = convert(value[name])
+            except Invalid as exc:
+                raise Invalid(exc.reason, f".{name}{exc.path}") from None
         return cls(**kwargs)
 
     return to_dataclass
 
 
-def _expect(test: Callable[[Any], bool], expected: str) -> Converter:
-    def check(value: Any, path: str) -> Any:
-        if not test(value):
-            raise Invalid(f"expected {expected}, got {json_type(value)}", path)
+def _expect(types: tuple[type, ...], expected: str) -> Converter:
+    def check(value: Any) -> Any:
+        if type(value) not in types:
+            raise Invalid(f"expected {expected}, got {json_type(value)}")
         return value
 
     return check

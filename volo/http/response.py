@@ -132,9 +132,10 @@ def dumps(value: Any) -> bytes:
     """`value` as compact UTF-8 JSON; generated classes and dataclasses inside too."""
     if isinstance(value, Struct):
         value = thrift_json.to_jsonable(value)
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), default=_jsonable, allow_nan=False
-    ).encode()
+    return _encoder.encode(value).encode()
+
+
+_dataclass_fields: dict[type, tuple[str, ...]] = {}
 
 
 def _jsonable(value: Any) -> Any:
@@ -142,8 +143,11 @@ def _jsonable(value: Any) -> Any:
         return thrift_json.to_jsonable(value)
     if isinstance(value, Message):
         return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    names = _dataclass_fields.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _dataclass_fields[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, uuid.UUID):
@@ -153,8 +157,21 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every response: json.dumps with options makes one per call.
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_jsonable, allow_nan=False
+)
+
+
 def into_response(value: Any) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
+    kind = type(value)
+    if kind is str:
+        response = Response(value.encode())
+        response.raw_headers.append((b"content-type", TEXT))
+        return response
+    if kind is dict or kind is list:
+        return json_response(value)
     if isinstance(value, Response):
         return value
     if isinstance(value, str):
