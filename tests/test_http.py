@@ -491,20 +491,26 @@ def test_users_code_passes_mypy_and_pyright_strict(
 ) -> None:
     """tests/http_app.py uses every extractor, response kind and layer as a user
     would: it passes `mypy --strict` and pyright's strict mode."""
+    import shutil
+
+    pilota.generate([IDL / "items.thrift"], tmp_path / "volo_http_test_gen")
+    shutil.copy(Path(__file__).with_name("http_app.py"), tmp_path / "http_app.py")
+    type_check(tmp_path, "http_app.py")
+
+
+def type_check(folder: Path, module: str) -> None:
+    """`module` in `folder` passes mypy --strict and pyright's strict mode."""
     import json
     import os
-    import shutil
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    pilota.generate([IDL / "items.thrift"], tmp_path / "volo_http_test_gen")
-    shutil.copy(Path(__file__).with_name("http_app.py"), tmp_path / "http_app.py")
     env = {**os.environ, "MYPYPATH": str(REPO)}
     mypy = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "http_app.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", module],
+        cwd=folder, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
     pyright = Path(sys.executable).with_name("pyright")
@@ -513,7 +519,7 @@ def test_users_code_passes_mypy_and_pyright_strict(
             pytest.fail("pyright is not installed (it is a test dependency)")
         pytest.skip("pyright is not installed")
     config = {"typeCheckingMode": "strict", "extraPaths": [str(REPO)], "pythonVersion": "3.11"}
-    (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
-    result = subprocess.run([str(pyright), "http_app.py"], cwd=tmp_path, env=env,
+    (folder / "pyrightconfig.json").write_text(json.dumps(config))
+    result = subprocess.run([str(pyright), module], cwd=folder, env=env,
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
