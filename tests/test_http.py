@@ -215,6 +215,16 @@ def test_query_missing_and_invalid_are_400(client: httpx.Client) -> None:
     assert error_of(r)["error"] == "query parameter 'ids': expected an integer, got 'two'"
     r = client.get("/users/1?verbose=maybe")
     assert error_of(r)["error"] == "query parameter 'verbose': expected true or false, got 'maybe'"
+    # what int() and float() would take, but is no number here
+    for bad in ("1_000", " 5", "٣"):
+        r = client.get("/search", params={"q": "x", "page": bad})
+        assert error_of(r)["error"] == f"query parameter 'page': expected an integer, got {bad!r}"
+    for bad in ("nan", "inf", "-Infinity"):
+        r = client.get("/search", params={"q": "x", "ratio": bad})
+        assert (r.status_code, error_of(r)["error"]) == (
+            400, f"query parameter 'ratio': expected a number, got {bad!r}")  # fmt: skip
+    r = client.get("/search", params={"q": "x", "page": "9" * 5000})
+    assert error_of(r)["error"] == f"query parameter 'page': expected an integer, got {'9' * 60 + '…'!r}"
 
 
 def test_query_into_a_dataclass(client: httpx.Client) -> None:

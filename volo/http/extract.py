@@ -39,6 +39,8 @@ import dataclasses
 import enum
 import inspect
 import json
+import math
+import re
 import types
 import typing
 import uuid
@@ -202,6 +204,7 @@ def _optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -224,19 +227,22 @@ def scalar_parser(tp: Any) -> Callable[[str], Any]:
     if tp is int:
 
         def parse_int(text: str) -> int:
-            try:
-                return int(text)
-            except ValueError:
-                raise ValueError(f"expected an integer, got {text!r}") from None
+            # int() would also take "1_000", " 5 " and other scripts' digits
+            if not _INTEGER.fullmatch(text) or len(text) > 4000:
+                raise ValueError(f"expected an integer, got {_shown(text)}")
+            return int(text)
 
         return parse_int
     if tp is float:
 
         def parse_float(text: str) -> float:
             try:
-                return float(text)
+                number = float(text) if text.isascii() and "_" not in text else math.nan
             except ValueError:
-                raise ValueError(f"expected a number, got {text!r}") from None
+                number = math.nan
+            if not math.isfinite(number):  # NaN and infinities are no JSON numbers either
+                raise ValueError(f"expected a number, got {_shown(text)}")
+            return number
 
         return parse_float
     if tp is uuid.UUID:
@@ -268,6 +274,11 @@ def _enum_parser(tp: type[enum.Enum]) -> Callable[[str], Any]:
         return member
 
     return parse_enum
+
+
+def _shown(text: str) -> str:
+    """A value as an error message quotes it: at most 60 characters."""
+    return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
 def _type_text(tp: Any) -> str:
