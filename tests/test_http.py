@@ -533,3 +533,23 @@ def type_check(folder: Path, module: str) -> None:
     result = subprocess.run([str(pyright), module], cwd=folder, env=env,
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_routes_are_added_before_serving() -> None:
+    """The router builds its table at the first request: later routes would be lost."""
+    router = http.Router()
+
+    @router.get("/a")
+    async def a() -> str:
+        return "a"
+
+    async def first() -> httpx.Response:
+        transport = httpx.ASGITransport(app=router)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/a")
+
+    assert asyncio.run(first()).text == "a"
+    with pytest.raises(RuntimeError, match="before the router serves its first request"):
+        router.add("GET", "/b", a)
+    with pytest.raises(RuntimeError, match="before the router serves its first request"):
+        router.nest("/c", http.Router())

@@ -92,6 +92,8 @@ async def test_one_handler_serves_grpc_and_http(library: ModuleType) -> None:
         try:
             async with httpx.AsyncClient(base_url=base) as client:
                 await scenario(lib, handler, rpc, client)
+            async with http.connect(lib.LibraryClient, base) as typed:
+                await typed_client(lib, rpc, typed)
         finally:
             await channel.close()
             await web.aclose()
@@ -165,3 +167,32 @@ def test_unsupported_path_templates_are_refused(library: ModuleType) -> None:
     with pytest.raises(ValueError, match="GetBookRequest has no field 'nope'"):
         _route_pattern("/v1/{nope}", library.GetBookRequest)
     assert _route_pattern("/v1/{id}/{with_tags=**}", library.GetBookRequest)[0] == "/v1/{v0}/{*v1}"
+
+
+async def typed_client(lib: ModuleType, rpc: Any, client: Any) -> None:
+    """The generated protobuf client, over HTTP (volo.http.connect), against the same handler."""
+    from volo.grpc.status import Code, StatusError
+
+    made = await client.CreateBook(lib.CreateBookRequest(
+        shelf="s3", book=lib.Book(title="Ariel", genre=lib.Genre.POETRY, tags=["verse"],
+                                  page_count=2**40)))  # fmt: skip
+    assert made == await rpc.GetBook(lib.GetBookRequest(id=made.id, with_tags=True))
+    assert made.tags == ["verse", "shelf=s3"]
+    # path variable and a query parameter
+    assert (await client.GetBook(lib.GetBookRequest(id=made.id, with_tags=True))) == made
+    assert (await client.GetBook(lib.GetBookRequest(id=made.id))).tags == []
+    # query: repeated, an enum, an int32
+    listed = await client.ListBooks(lib.ListBooksRequest(tags=["verse"], genre=lib.Genre.POETRY,
+                                                         page_size=5))  # fmt: skip
+    assert listed == lib.ListBooksResponse(books=[made], total=1)
+    # body "*" with a nested path variable
+    renamed = await client.RenameBook(lib.RenameBookRequest(book=lib.Book(id=made.id, title="Ariel II")))
+    assert renamed.title == "Ariel II"
+    assert (await rpc.GetBook(lib.GetBookRequest(id=made.id))).title == "Ariel II"
+    # a gRPC status comes back as one
+    with pytest.raises(StatusError) as caught:
+        await client.GetBook(lib.GetBookRequest(id=12345))
+    assert (caught.value.code, caught.value.message) == (Code.NOT_FOUND, "no book 12345")
+    # an rpc without a rule
+    with pytest.raises(ValueError, match=r"has no google\.api\.http rule"):
+        await client.CountBooks(lib.ListBooksRequest())

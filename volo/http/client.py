@@ -21,14 +21,20 @@ that fails `volo.TransportError`, a call over its time `volo.CallTimeout`.
 
 from __future__ import annotations
 
+import base64
 import enum
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Generator, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from pilota.runtime import protobuf as pb
 from pilota.runtime.base import Struct
+from pilota.runtime.protobuf import FieldSpec as PbField
+from pilota.runtime.protobuf import HttpRule as PbHttpRule
+from pilota.runtime.protobuf import Message
+from pilota.runtime.protobuf import Method as PbMethod
 from pilota.runtime.service import Client, HttpRoute
 from pilota.runtime.types import BINARY, BOOL, ENUM, LIST, SET, DecodeError, TypeSpec
 from volo import metainfo
@@ -37,9 +43,12 @@ from volo.calls import call_timeout
 from volo.errors import CallTimeout, TransportError
 from volo.http import thrift_json
 from volo.http.errors import HTTPError
+from volo.http.idl import _template_segments
 from volo.middleware import Context, Layer, stack
 
-C = TypeVar("C", bound=Client)
+C = TypeVar("C", bound=Client | pb.Client)
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
 
 
 class BaseURL:
@@ -64,15 +73,23 @@ def connect(
     layers: Sequence[Layer] = (),
     http_client: httpx.AsyncClient | None = None,
 ) -> C:
-    """A `client_class` (a generated client) whose calls go over HTTP to `base_urls`."""
-    if not client_class.__http_routes__:
-        raise ValueError(f"{client_class.__name__}: its IDL routes no method over HTTP")
+    """A `client_class` (a generated Thrift or protobuf client) whose calls go
+    over HTTP to `base_urls`."""
     urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
     if not urls:
         raise ValueError("a client needs at least one base URL")
-    caller = HttpCaller(client_class.__http_routes__, [BaseURL(u) for u in urls],
-                        timeout=timeout, balance=balance, layers=layers,
-                        http_client=http_client)  # fmt: skip
+    endpoints = [BaseURL(u) for u in urls]
+    if issubclass(client_class, pb.Client):
+        if not client_class.__http_rules__:
+            raise ValueError(f"{client_class.__name__}: its .proto routes no rpc over HTTP")
+        pb_caller = PbHttpCaller(client_class.__http_rules__, client_class.__pb_service__,
+                                 endpoints, timeout=timeout, balance=balance, layers=layers,
+                                 http_client=http_client)  # fmt: skip
+        return client_class(pb_caller)  # type: ignore[arg-type]
+    if not client_class.__http_routes__:
+        raise ValueError(f"{client_class.__name__}: its IDL routes no method over HTTP")
+    caller = HttpCaller(client_class.__http_routes__, endpoints, timeout=timeout,
+                        balance=balance, layers=layers, http_client=http_client)  # fmt: skip
     return client_class(caller)
 
 
@@ -124,15 +141,16 @@ class _Send:
     async def call(self, ctx: Context, request: tuple[HttpRoute, Struct]) -> Struct | None:
         route, args = request
         built = _request(route, args, f"{ctx.endpoint}", ctx.headers)
-        try:
-            response = await self.caller.http.send(
-                self.caller.http.build_request(**built, timeout=ctx.timeout)
-            )
-        except httpx.TimeoutException:
-            raise CallTimeout.after(f"{ctx.service}.{ctx.method}", ctx.timeout or 0) from None
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{ctx.service}.{ctx.method} to {ctx.endpoint}: {exc}") from exc
-        return _result(ctx.result_class, response)
+        return _result(ctx.result_class, await _send(self.caller.http, built, ctx))
+
+
+async def _send(http: httpx.AsyncClient, built: dict[str, Any], ctx: Context) -> httpx.Response:
+    try:
+        return await http.send(http.build_request(**built, timeout=ctx.timeout))
+    except httpx.TimeoutException:
+        raise CallTimeout.after(f"{ctx.service}.{ctx.method}", ctx.timeout or 0) from None
+    except httpx.HTTPError as exc:
+        raise TransportError(f"{ctx.service}.{ctx.method} to {ctx.endpoint}: {exc}") from exc
 
 
 def _request(route: HttpRoute, args: Struct, base: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -250,3 +268,186 @@ def _result(result_class: type[Struct] | None, response: httpx.Response) -> Stru
     message = data.get("error") if isinstance(data, dict) else None
     text = message or response.text or response.reason_phrase
     raise HTTPError(response.status_code, str(text))
+
+
+# ---- protobuf: the generated client over google.api.http rules ----------------------------
+
+
+class PbHttpCaller:
+    """A generated protobuf client's Caller that sends its unary rpcs as the
+    `google.api.http` rules say (gRPC transcoding, the server's reading reversed)."""
+
+    def __init__(
+        self,
+        rules: Sequence[PbHttpRule],
+        service: Any,
+        endpoints: Sequence[BaseURL],
+        *,
+        timeout: float | None,
+        balance: str,
+        layers: Sequence[Layer],
+        http_client: httpx.AsyncClient | None,
+    ) -> None:
+        self.service = service
+        self.rules: dict[str, PbHttpRule] = {}
+        for rule in rules:  # the first rule of an rpc is the one it is sent by
+            self.rules.setdefault(getattr(service, rule.rpc).name, rule)
+        self.timeout = timeout
+        self.balancer = make_balancer(balance, list(endpoints))
+        self.http = http_client or httpx.AsyncClient()
+        self.pipeline = stack(_PbSend(self), layers)
+
+    def unary_unary(
+        self, method: PbMethod[Req, Resp], request: Req, timeout: float | None,
+        metadata: Mapping[str, str] | None,
+    ) -> _PbCall[Resp]:  # fmt: skip
+        return _PbCall(self._run(method, request, timeout, metadata))
+
+    def unary_stream(self, method: PbMethod[Req, Resp], request: Req, timeout: float | None,
+                     metadata: Mapping[str, str] | None) -> Any:  # fmt: skip
+        raise ValueError(f"{method.path}: streaming rpcs are not sent over HTTP")
+
+    stream_unary = stream_stream = unary_stream
+
+    async def _run(
+        self, method: PbMethod[Req, Resp], request: Req, timeout: float | None,
+        metadata: Mapping[str, str] | None,
+    ) -> Resp:  # fmt: skip
+        rule = self.rules.get(method.name)
+        if rule is None:
+            raise ValueError(f"{method.path} has no google.api.http rule: it is not sent over HTTP")
+        endpoint = self.balancer.pick(current_hash_key())
+        headers = {**metainfo.outgoing_headers(metainfo.GRPC), **(metadata or {})}
+        ctx = Context(self.service.__pb_name__, method.name, side="client", peer=str(endpoint),
+                      headers=headers, timeout=call_timeout(timeout, self.timeout),
+                      endpoint=endpoint, protocol="http")  # fmt: skip
+        response: Resp = await self.pipeline.call(ctx, (rule, method, request))
+        return response
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class _PbCall(Generic[Resp]):
+    """A call with one response: `await` it (`metadata`: the reply's headers)."""
+
+    def __init__(self, run: Coroutine[Any, Any, Resp]) -> None:
+        self._run = run
+        self.metadata: dict[str, str] = {}
+
+    def __await__(self) -> Generator[Any, None, Resp]:
+        return self._run.__await__()
+
+
+class _PbSend:
+    def __init__(self, caller: PbHttpCaller) -> None:
+        self.caller = caller
+
+    async def call(
+        self, ctx: Context, request: tuple[PbHttpRule, PbMethod[Any, Any], Message]
+    ) -> Any:
+        rule, method, message = request
+        built = _pb_request(rule, message, str(ctx.endpoint), ctx.headers)
+        response = await _send(self.caller.http, built, ctx)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.is_success:
+            if rule.response_body:
+                spec = _pb_field(method.response, rule.response_body)
+                data = {spec.json_name or spec.name: data}
+            try:
+                return method.response.from_dict(data)
+            except (DecodeError, TypeError) as exc:
+                what = method.response.__name__
+                raise HTTPError(502, f"the reply is not a {what}: {exc}") from None
+        if isinstance(data, dict) and isinstance(data.get("code"), int):
+            raise _status_error(data["code"], str(data.get("message", "")), response)
+        text = data.get("error") if isinstance(data, dict) else None
+        raise HTTPError(response.status_code, str(text or response.text or response.reason_phrase))
+
+
+def _status_error(code: int, message: str, response: httpx.Response) -> Exception:
+    """gRPC's own error when volo.grpc is there (a client of a gRPC API expects
+    it); else an HTTPError."""
+    try:
+        from volo.grpc.status import Code, StatusError
+    except ImportError:
+        return HTTPError(response.status_code, message)
+    return StatusError(Code(code), message)
+
+
+def _pb_field(cls: type[Message], name: str) -> PbField:
+    return next(f for f in cls.__pb_fields__ if name in (f.name, f.proto_name, f.json_name))
+
+
+def _pb_request(
+    rule: PbHttpRule, message: Message, base: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    """httpx.build_request's arguments for one rpc."""
+    data: dict[str, Any] = message.to_dict(proto_names=True)
+    segments = []
+    for segment in _template_segments(rule.path):
+        if not (segment.startswith("{") and segment.endswith("}")):
+            segments.append(segment)
+            continue
+        dotted, _, pattern = segment[1:-1].partition("=")
+        value: Any = message
+        names = []
+        for part in dotted.split("."):
+            spec = _pb_field(type(value), part)
+            names.append(spec.proto_name or spec.name)
+            value = getattr(value, spec.name)
+        segments.append(quote(_pb_text(value), safe="/" if pattern == "**" else ""))
+        _drop(data, names)  # sent in the path, not again in the query or the body
+    built: dict[str, Any] = {
+        "method": rule.method, "url": base + "/".join(segments), "headers": headers,
+    }  # fmt: skip
+    if rule.body == "*":
+        built["json"] = data
+        return built
+    if rule.body:
+        spec = _pb_field(type(message), rule.body)
+        built["json"] = data.pop(spec.proto_name or spec.name, {})
+    built["params"] = list(_flatten(data, ""))
+    return built
+
+
+def _pb_text(value: Any) -> str:
+    """A path variable's value as text, as ProtoJSON writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.IntEnum):
+        return value.name
+    if isinstance(value, bytes):
+        return base64.urlsafe_b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _drop(data: dict[str, Any], names: list[str]) -> None:
+    for name in names[:-1]:
+        inner = data.get(name)
+        if not isinstance(inner, dict):
+            return
+        data = inner
+    data.pop(names[-1], None)
+
+
+def _flatten(data: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
+    """A ProtoJSON object as query parameters: nested fields dotted, repeated ones
+    repeated (repeated messages and maps have no query form: they are left out)."""
+    for key, value in data.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            yield from _flatten(value, name + ".")
+        elif isinstance(value, list):
+            yield from ((name, _json_text(item)) for item in value if not isinstance(item, dict))
+        else:
+            yield name, _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

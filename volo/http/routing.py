@@ -266,6 +266,8 @@ class Router:
     def nest(self, prefix: str, router: Router) -> Router:
         """Serve `router`'s routes under `prefix` (e.g. "/api"), inside its own layers.
         The routes are taken as they are now: nest a router once it is complete."""
+        if self._root is not None:
+            raise RuntimeError("routers are nested before the router serves its first request")
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must start with '/' and not end with one")
         path_params(prefix)

@@ -126,6 +126,7 @@ class Client:
     `async with`) closes the caller."""
 
     __pb_service__: ClassVar[Any] = None
+    __http_rules__: ClassVar[tuple[HttpRule, ...]] = ()  # as the handler's
 
     def __init__(self, caller: Caller) -> None:
         self._caller = caller

@@ -156,7 +156,7 @@ class RoutesClient(_pb.Client):
 
 
 RoutesHandler.__pb_service__ = RoutesClient.__pb_service__ = Routes
-RoutesHandler.__http_rules__ = (
+RoutesHandler.__http_rules__ = RoutesClient.__http_rules__ = (
     _pb.HttpRule("GET", "/v1/things/{name}", "Get", "", ""),
     _pb.HttpRule("PUT", "/v1/things/{name}", "Put", "*", ""),
     _pb.HttpRule("POST", "/v1/things", "Post", "n", ""),
