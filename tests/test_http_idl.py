@@ -237,3 +237,21 @@ async def typed_client(store: ModuleType, handler: Any, rpc: Any, client: Any) -
     with pytest.raises(http.HTTPError) as error:
         await client.Login(store.LoginRequest(user=None))  # the required user unset
     assert (error.value.status, error.value.message) == (400, "form field 'user': missing")
+
+
+def test_path_bindings_must_match_the_route(store: ModuleType) -> None:
+    from pilota.runtime.service import HttpBinding, HttpRoute
+
+    class Wrong(store.StoreHandler):  # type: ignore[misc, name-defined]
+        __http_routes__ = (
+            HttpRoute("GET", "/items/:item_id", "GetItem", (HttpBinding("req", "id", "path", "id"),)),
+        )
+
+    with pytest.raises(ValueError, match=r'Store\.GetItem \(GET /items/:item_id\): api\.path = "id" names no parameter of the route'):
+        http.handler_router(Wrong())
+
+    class Unbound(store.StoreHandler):  # type: ignore[misc, name-defined]
+        __http_routes__ = (HttpRoute("DELETE", "/items/:id", "Forget", ()),)
+
+    with pytest.raises(ValueError, match=r"the route's parameter 'id' has no api\.path value"):
+        http.handler_router(Unbound())

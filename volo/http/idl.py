@@ -60,7 +60,7 @@ from volo.http.errors import HTTPError, bad_input
 from volo.http.extract import scalar_parser
 from volo.http.request import QueryParams, Request
 from volo.http.response import Response, json_response
-from volo.http.routing import Router
+from volo.http.routing import Router, path_params
 from volo.middleware import Context, Layer
 
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -89,9 +89,21 @@ def handler_router(
     router = Router(layers=layers, name=cls.__thrift_service__, max_body=max_body)
     for route in cls.__http_routes__:
         method = cls.__thrift_methods__[route.name]
+        _check_path_bindings(cls.__thrift_service__, route)
         router.add_service(route.method, route.path, _Endpoint(handler, method, route,
                                                                dict(statuses or {})))  # fmt: skip
     return router
+
+
+def _check_path_bindings(service: str, route: HttpRoute) -> None:
+    """Each `api.path` names a parameter of the route, and each parameter is bound."""
+    params = set(path_params(route.path))
+    bound = {b.key for b in route.bindings if b.source == "path"}
+    where = f"{service}.{route.name} ({route.method} {route.path})"
+    for key in sorted(bound - params):
+        raise ValueError(f'{where}: api.path = "{key}" names no parameter of the route')
+    for key in sorted(params - bound):
+        raise ValueError(f"{where}: the route's parameter {key!r} has no api.path value")
 
 
 class _Value:
