@@ -32,3 +32,18 @@ def test_parse_bench_skips_what_needs_the_shared_corpus_and_says_so(tmp_path: Pa
         "input generated, 5000 lines",
         "input generated, 5,000 lines",
     ]
+
+
+def test_http_bench_apps_answer_alike() -> None:
+    """bench/http.py --check: each framework's app (ours, Starlette, FastAPI) serves
+    each route and answers as the others do; no load is made."""
+    done = subprocess.run(
+        [sys.executable, "bench/http.py", "--check"], cwd=REPO, capture_output=True, text=True,
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "ours (volo.http): every route answers as expected",
+        "Starlette: every route answers as expected",
+        "FastAPI: every route answers as expected",
+    ]

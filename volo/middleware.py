@@ -55,7 +55,7 @@ class Context:
     timeout: float | None = None  # client: the call's timeout, seconds (None: none)
     result_class: type[Struct] | None = None  # Thrift client: what the response decodes to
     endpoint: Any = None  # client: the endpoint the call goes to
-    protocol: str = "thrift"  # "thrift" or "grpc"
+    protocol: str = "thrift"  # "thrift", "grpc" or "http"
     request_stream: bool = False  # gRPC: the client streams its requests
     response_stream: bool = False  # gRPC: the server streams its responses
     # When the call must be over, on the event loop's clock (None: no limit).

@@ -15,6 +15,7 @@ import pilota
 from pilota import ir
 from pilota.diagnostics import Diagnostics
 from volo_cli.diff import idl_diff
+from volo_cli.http_project import http_group
 
 if TYPE_CHECKING:
     from volo_cli.project import Report
@@ -258,6 +259,10 @@ def idl_add(idl_file: Path, include_dirs: tuple[Path, ...]) -> None:
         f"{_here(root / report.generated)}: {report.generated_written} rewritten"
     )
     _todo(report)
+
+
+# `volo http ...` lives in its own module.
+cli.add_command(http_group)
 
 
 def _here(path: Path) -> str:

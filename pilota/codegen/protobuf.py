@@ -245,6 +245,8 @@ class PyService:
     methods: list[PyMethod]
     handler: str  # the handler base's class name
     client: str  # the client's class name
+    # `google.api.http` rules of its unary rpcs, each as the `_pb.HttpRule(...)` source
+    http_rules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -830,10 +832,17 @@ class _ModuleBuilder:
             )  # fmt: skip
             methods.append(py_method)
         handler, client = self.service_classes[service]
-        return PyService(
+        view = PyService(
             self.paths[service][0], service.full_name, _doc(service.doc, service.options, "    "),
             methods, handler, client,
         )  # fmt: skip
+        for method, py_method in zip(service.methods, methods, strict=True):
+            rule = method.options.get("(google.api.http)")
+            if isinstance(rule, ir.StructValue) and not (
+                method.client_streaming or method.server_streaming
+            ):
+                view.http_rules += _http_rules(rule, py_method.name)
+        return view
 
     def build(self) -> PyModule:
         view = self.view
@@ -850,6 +859,35 @@ class _ModuleBuilder:
                 view.services.append(self.service(definition))
         view.descriptor = _bytes_lines(file_descriptor(self.module))
         return view
+
+
+HTTP_PATTERNS = ("get", "put", "post", "delete", "patch")
+
+
+def _http_rules(rule: ir.StructValue, rpc: str) -> list[str]:
+    """A `google.api.http` option (an HttpRule) and its additional bindings, as
+    `_pb.HttpRule(...)` sources."""
+    fields = dict(rule.fields)
+    method = path = ""
+    for pattern in HTTP_PATTERNS:
+        if isinstance(fields.get(pattern), str):
+            method, path = pattern.upper(), str(fields[pattern])
+    custom = fields.get("custom")
+    if isinstance(custom, ir.StructValue):
+        kind_path = dict(custom.fields)
+        method, path = str(kind_path.get("kind", "")).upper(), str(kind_path.get("path", ""))
+    rules = []
+    if method:
+        body, response_body = str(fields.get("body", "")), str(fields.get("response_body", ""))
+        rules.append(
+            f"_pb.HttpRule({python_literal(method)}, {python_literal(path)}, "
+            f"{python_literal(rpc)}, {python_literal(body)}, {python_literal(response_body)})"
+        )
+    more = fields.get("additional_bindings")
+    for binding in more.items if isinstance(more, ir.ListValue) else ():
+        if isinstance(binding, ir.StructValue):
+            rules += _http_rules(binding, rpc)
+    return rules
 
 
 def _label(f: ir.Field) -> str:

@@ -86,6 +86,34 @@ class PyAlias:
     doc: str | None
 
 
+HTTP_VERBS = ("get", "post", "put", "delete", "patch")
+HTTP_SOURCES = ("path", "query", "header", "cookie", "form", "body")
+
+
+def _http_source(annotations: ir.Annotations) -> tuple[str, str] | None:
+    """(source, key) of a value's `api.<source> = "key"` annotation, if it has one."""
+    for source in HTTP_SOURCES:
+        key = ir.annotation(annotations, f"api.{source}")
+        if key is not None:
+            return source, key
+    return None
+
+
+def _request_struct_type(t: ir.Type) -> ir.Struct | None:
+    target = ir.unalias(t)
+    if isinstance(target, ir.NamedType) and isinstance(target.definition, ir.Struct):
+        return target.definition
+    return None
+
+
+def _request_struct(method: ir.Method) -> ir.Struct | None:
+    """The one struct argument whose fields say where they come from (Hertz's
+    style), if that is how `method` takes its request."""
+    if len(method.args) != 1 or _http_source(method.args[0].annotations) is not None:
+        return None
+    return _request_struct_type(method.args[0].type)
+
+
 @dataclass
 class PyConst:
     name: str
@@ -118,6 +146,8 @@ class PyService:
     client_base: str
     doc: str | None
     methods: list[PyMethod]
+    # The methods routed over HTTP (`api.get` ...), each as the HttpRoute(...) source
+    http_routes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -602,7 +632,47 @@ class _ModuleBuilder:
             name, service.name, handler, client, handler_base, client_base,
             docstring(service.doc, "    "), methods,
         )  # fmt: skip
+        for method, py in zip(service.methods, methods, strict=True):
+            view.http_routes += self.http_routes(method, py.arg_names)
         return view, structs
+
+    def http_routes(self, method: ir.Method, arg_names: list[str]) -> list[str]:
+        """Hertz's HTTP annotations of `method`, as `_p.service.HttpRoute(...)` sources:
+        `api.get|post|put|delete|patch = "/path/:param"` on the method; on its
+        arguments, or on the fields of its one struct argument, `api.path`,
+        `api.query`, `api.header`, `api.cookie`, `api.form`, `api.body` (a value
+        without one: the body's for POST, PUT and PATCH, else the query's)."""
+        routes = []
+        for verb in HTTP_VERBS:
+            path = ir.annotation(method.annotations, f"api.{verb}")
+            if path is None:
+                continue
+            fallback = "body" if verb in ("post", "put", "patch") else "query"
+            bindings: list[tuple[str, str | None, str, str]] = []
+            request = _request_struct(method)
+            if request is not None:
+                names_of = self.field_names(request)
+                for f in request.fields:
+                    source, key = _http_source(f.annotations) or (fallback, "")
+                    bindings.append((arg_names[0], names_of[f.name], source, key or f.name))
+            else:
+                for arg, py_name in zip(method.args, arg_names, strict=True):
+                    found = _http_source(arg.annotations)
+                    if found is None and _request_struct_type(arg.type) is not None:
+                        # a struct argument without one, beside others: the whole body
+                        bindings.append((py_name, None, "body", ""))
+                        continue
+                    source, key = found or (fallback, "")
+                    bindings.append((py_name, None, source, key or arg.name))
+            text = "".join(
+                f"\n        _p.service.HttpBinding({a!r}, {f!r}, {s!r}, {k!r}),"
+                for a, f, s, k in bindings
+            )
+            routes.append(
+                f"_p.service.HttpRoute({verb.upper()!r}, {path!r}, {method.name!r}, "
+                + (f"({text}\n    ))" if bindings else "())")
+            )
+        return routes
 
     def parameters(self, args: list[ir.Field], py_names: Iterable[str]) -> list[str]:
         """A method's parameters, for its handler and its client: in IDL order,

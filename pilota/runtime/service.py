@@ -86,12 +86,33 @@ ApplicationError.__thrift_spec__ = (
 )
 
 
+class HttpBinding(NamedTuple):
+    """Where one value of an HTTP request goes in a method's arguments (Hertz's
+    `api.path`, `api.query`, `api.header`, `api.cookie`, `api.form`, `api.body`)."""
+
+    arg: str  # the argument (an attribute of the args struct)
+    field: str | None  # the attribute of that argument's struct it fills; None: the argument
+    source: str  # "path", "query", "header", "cookie", "form" or "body"
+    key: str  # its name there; "" for the whole body
+
+
+class HttpRoute(NamedTuple):
+    """A method served over HTTP (Hertz's `api.get = "/items/:id"` ...)."""
+
+    method: str  # "GET", "POST", ...
+    path: str  # the route, `:name` for a path parameter
+    name: str  # the IDL method's name, a key of `__thrift_methods__`
+    bindings: tuple[HttpBinding, ...]
+
+
 class Handler:
     """Base of generated handlers; subclass the generated one and implement its methods."""
 
     # IDL method name -> Method, inherited methods included; filled in by generated code
     __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
+    # The methods the IDL routes over HTTP, inherited ones included (volo.http serves them)
+    __http_routes__: ClassVar[tuple[HttpRoute, ...]] = ()
 
 
 class Client:
@@ -101,6 +122,7 @@ class Client:
 
     __thrift_methods__: ClassVar[dict[str, Method]] = {}
     __thrift_service__: ClassVar[str] = ""
+    __http_routes__: ClassVar[tuple[HttpRoute, ...]] = ()  # as the handler's
 
     def __init__(self, caller: Caller) -> None:
         self._caller = caller

@@ -24,6 +24,7 @@ from pilota.runtime.protobuf.service import (
     Caller,
     Client,
     Handler,
+    HttpRule,
     Method,
     Requests,
     StreamCall,
@@ -66,7 +67,7 @@ __all__ = [
     "IMPLICIT", "INT32", "INT64", "MAP", "MESSAGE", "OPTIONAL", "PACKED", "REPEATED",
     "REQUIRED", "SFIXED32", "SFIXED64", "SINT32", "SINT64", "STRING", "UINT32", "UINT64",
     "VALIDATE_UTF8", "Caller", "Client", "DecodeError", "EncodeError", "Extension",
-    "FieldSpec", "Handler", "Message", "Method", "OneofMember", "Requests", "StreamCall",
-    "TypeRegistry", "UnaryCall", "Unimplemented", "oneof_conflict", "unknown_enum_member",
-    "unknown_fields", "well_known",
+    "FieldSpec", "Handler", "HttpRule", "Message", "Method", "OneofMember", "Requests",
+    "StreamCall", "TypeRegistry", "UnaryCall", "Unimplemented", "oneof_conflict",
+    "unknown_enum_member", "unknown_fields", "well_known",
 ]  # fmt: skip

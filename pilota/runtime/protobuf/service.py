@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, Self, TypeAlias, TypeVar
 
 from pilota.runtime.protobuf.message import Message
 
@@ -101,11 +101,23 @@ class Caller(Protocol):
     async def close(self) -> None: ...
 
 
+class HttpRule(NamedTuple):
+    """An rpc served over HTTP, from its `google.api.http` option (gRPC transcoding)."""
+
+    method: str  # "GET", "POST", ...
+    path: str  # the path template, `/v1/items/{id}`
+    rpc: str  # the handler's method
+    body: str  # "" (no body), "*" (the request message) or the request field it fills
+    response_body: str  # "" (the response message) or the response field answered
+
+
 class Handler:
     """Base of generated handlers: subclass `<Service>Handler` and implement its methods."""
 
     # The service's description (its class of `Method`s); set by generated code.
     __pb_service__: ClassVar[Any] = None
+    # The rpcs `google.api.http` options route over HTTP (volo.http serves them).
+    __http_rules__: ClassVar[tuple[HttpRule, ...]] = ()
 
 
 class Client:
@@ -114,6 +126,7 @@ class Client:
     `async with`) closes the caller."""
 
     __pb_service__: ClassVar[Any] = None
+    __http_rules__: ClassVar[tuple[HttpRule, ...]] = ()  # as the handler's
 
     def __init__(self, caller: Caller) -> None:
         self._caller = caller
