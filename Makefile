@@ -41,8 +41,9 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/codec.py || echo "skipped bench/codec.py (the reason is above)"
 	$(BIN)/python bench/rpc.py
-	$(BIN)/python bench/grpc.py || echo "skipped bench/grpc.py (the reason is above)"
+	$(BIN)/python bench/grpc_bench.py || echo "skipped bench/grpc_bench.py (the reason is above)"
 	$(BIN)/python bench/discovery.py || echo "skipped bench/discovery.py (the reason is above)"
+	$(BIN)/python bench/http_bench.py || echo "skipped bench/http_bench.py (the reason is above)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -35,10 +35,10 @@ def test_parse_bench_skips_what_needs_the_shared_corpus_and_says_so(tmp_path: Pa
 
 
 def test_http_bench_apps_answer_alike() -> None:
-    """bench/http.py --check: each framework's app (ours, Starlette, FastAPI) serves
+    """bench/http_bench.py --check: each framework's app (ours, Starlette, FastAPI) serves
     each route and answers as the others do; no load is made."""
     done = subprocess.run(
-        [sys.executable, "bench/http.py", "--check"], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "bench/http_bench.py", "--check"], cwd=REPO, capture_output=True, text=True,
         check=False, timeout=300,
     )  # fmt: skip
     assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
@@ -47,3 +47,15 @@ def test_http_bench_apps_answer_alike() -> None:
         "Starlette: every route answers as expected",
         "FastAPI: every route answers as expected",
     ]
+
+
+def test_no_bench_script_hides_a_module_its_siblings_import() -> None:
+    """A script run as `python bench/X.py` puts bench/ first on sys.path, so a
+    file there named like a module (`http.py`, `grpc.py`) would be imported in
+    its place by every other script."""
+    names = sorted(p.stem for p in (REPO / "bench").glob("*.py"))
+    probe = "import importlib.util, sys\nprint([n for n in sys.argv[1:] if importlib.util.find_spec(n)])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *names], cwd="/", capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", names

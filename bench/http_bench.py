@@ -14,36 +14,29 @@ a warm-up) with 50 connections on one thread:
 
 Columns: requests per second and p99 latency, per framework.
 
-    python bench/http.py [--seconds S] [--connections N]
-    python bench/http.py --check     # each app answers each route alike; no load
+    python bench/http_bench.py [--seconds S] [--connections N]
+    python bench/http_bench.py --check     # each app answers each route alike; no load
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-# Run as `python bench/http.py`, this folder comes first on sys.path, and this
-# file would stand in for the standard library's `http` (urllib needs it): the
-# folder goes last instead.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import textwrap  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-from codec import LEAF, VALUES  # noqa: E402  # the medium struct of the codec benchmark
+from codec import LEAF, VALUES  # the medium struct of the codec benchmark
 
 MEDIUM = {**VALUES, "leaf": LEAF}
 BODY = json.dumps(MEDIUM, separators=(",", ":"))
@@ -257,7 +250,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="check the apps answer alike")
     args = parser.parse_args()
     if not args.check and shutil.which("wrk") is None:
-        raise SystemExit("bench/http.py needs wrk (Debian: apt-get install wrk)")
+        raise SystemExit("bench/http_bench.py needs wrk (Debian: apt-get install wrk)")
     results: dict[str, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="volo-http-bench-") as tmp:
         folder = Path(tmp)

@@ -24,7 +24,7 @@ Every contender's code is generated from one .proto at run time, in a
 temporary folder. The anchors come with the `bench` extra:
 `pip install -e ".[bench]"`.
 
-    python bench/grpc.py [--seconds S] [--messages N]
+    python bench/grpc_bench.py [--seconds S] [--messages N]
 """
 
 from __future__ import annotations
@@ -47,10 +47,6 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-# Run as a script, this file's folder comes first on sys.path, where this file
-# (grpc.py) would hide the grpc package from everything that imports it.
-if sys.path and Path(sys.path[0] or ".").resolve() == HERE.parent:
-    del sys.path[0]
 PROTO = """syntax = "proto3";
 package gbench;
 
