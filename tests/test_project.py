@@ -122,11 +122,11 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("init", "echo", str(ECHO))[0] == 0
     shop = REPO / "idl_samples" / "shop" / "shop.thrift"
     code, out, _ = run("idl", "add", str(shop))
-    assert code == 0 and out.startswith(f"added {shop} to volo.yml")
+    assert code == 0 and out.startswith(f"added {shop} to entry 'default' of volo.yml")
     assert (tmp_path / "echo" / "gen" / "shop" / "base.py").is_file()
     assert "shop.thrift" in (tmp_path / "volo.yml").read_text()
     code, _, err = run("idl", "add", str(shop))
-    assert code == 1 and err == f"volo: {shop} is already in {tmp_path / 'volo.yml'}\n"
+    assert code == 1 and err == f"volo: {shop} is already in entry 'default' of {tmp_path / 'volo.yml'}\n"
     assert project_pytest(tmp_path).returncode == 0
 
 
@@ -332,16 +332,13 @@ PROTO_REFUSAL = (
 STREAMING_PROTO = 'syntax = "proto3";\nmessage A { int32 a = 1; }\nservice S { rpc Watch(A) returns (stream A); }\n'
 
 
-@pytest.mark.parametrize("args", [["init", "stream", "svc.proto"], ["gen"], ["idl", "add", "svc.proto"]])
+# `volo gen` and `volo idl add` take .proto files in protobuf entries (tests/test_entries.py).
+@pytest.mark.parametrize("args", [["init", "stream", "svc.proto"]])
 def test_every_project_command_refuses_proto_input_the_same_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("svc.proto").write_text(STREAMING_PROTO)
-    if args[0] == "gen":
-        Path("volo.yml").write_text("package: stream\ngenerated: stream/gen\nidls:\n  - path: svc.proto\n")
-    elif args[:2] == ["idl", "add"]:
-        assert run("init", "echo", str(ECHO))[0] == 0
     before = snapshot(tmp_path)
     code, out, err = run(*args)
     assert (code, out, err) == (1, "", PROTO_REFUSAL.format(path="svc.proto"))
@@ -429,9 +426,12 @@ def test_gen_and_idl_add_find_volo_yml_in_a_folder_above(tmp_path: Path, monkeyp
     assert (code, out, err) == (0, "generated gen: 3 files, 0 rewritten\n", "")
     code, out, err = run("idl", "add", "../idl/extra.thrift")
     assert (code, err) == (0, "")
-    assert out == "added ../idl/extra.thrift to ../volo.yml; generated gen: 1 rewritten\n"
+    assert out == (
+        "added ../idl/extra.thrift to entry 'default' of ../volo.yml\n"
+        "generated gen: 4 files, 1 rewritten\n"
+    )
     # paths in volo.yml stay relative to volo.yml
-    assert "- path: idl/extra.thrift" in (tmp_path / "volo.yml").read_text()
+    assert "path: idl/extra.thrift" in (tmp_path / "volo.yml").read_text()
     assert (tmp_path / "echo" / "gen" / "extra.py").is_file()
     monkeypatch.chdir(tmp_path / "echo" / "gen")
     assert run("gen") == (0, "generated .: 4 files, 0 rewritten\n", "")

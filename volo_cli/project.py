@@ -1,16 +1,7 @@
-"""Volo projects: `volo.yml`, generated code, and the files `volo init` writes.
+"""Volo projects: `volo.yml` (see `volo_cli.config`), generated code, and the files
+`volo init` writes.
 
-A project is a folder with a `volo.yml`::
-
-    package: echo            # the project's Python package
-    generated: echo/gen      # where generated code goes (a package)
-    idls:                    # what to generate from; paths relative to volo.yml
-      - path: idl/echo.thrift
-        includes: [idl]
-    options:
-      keep_unknown_fields: false
-
-`volo gen` rewrites only the generated package. The files a person edits
+`volo gen` rewrites only the generated packages. The files a person edits
 (handler, server, client, tests) are written by `volo init` when absent, and
 never touched again. Every command works out all it will write first and
 writes it in one go (see `write_tree`): a command that fails leaves the
@@ -36,23 +27,39 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import yaml
 
-import pilota
 from pilota import ir
 from pilota.codegen.python import (
     GeneratedFile,
     ImportingModule,
     Options,
     PyMethod,
-    generate_python,
 )
 from pilota.codegen.writer import write_tree
 from pilota.compiler import proto_refusal
-from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
+from volo_cli import gitsource
+from volo_cli.config import (
+    CONFIG,
+    DEFAULT_ENTRY,
+    Config,
+    Entry,
+    Idl,
+    ProjectError,
+    Repo,
+    Service,
+    check_entry_name,
+    check_generated_folders,
+    protocol_of,
+    read_config,
+)
+from volo_cli.entries import (
+    Generated,
+    generate_all,
+    generate_entry,
+    stale_files,
+)
 
-CONFIG = "volo.yml"
 PYPROJECT = "pyproject.toml"
 TESTS = "tests"  # the folder `volo init` writes the project's tests to
 
@@ -81,43 +88,6 @@ RUNTIME_MODULES = {
 }  # fmt: skip
 
 
-class ProjectError(Exception):
-    """One sentence that names the file or key at fault."""
-
-
-class IdlError(Exception):
-    """The IDL has errors; they are in `diagnostics`."""
-
-    def __init__(self, diagnostics: Diagnostics) -> None:
-        super().__init__("the IDL has errors")
-        self.diagnostics = diagnostics
-
-
-@dataclass
-class IdlEntry:
-    path: str
-    includes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Config:
-    package: str
-    generated: str
-    idls: list[IdlEntry]
-    keep_unknown_fields: bool = False
-
-    def to_yaml(self) -> str:
-        data = {
-            "package": self.package,
-            "generated": self.generated,
-            "idls": [{"path": i.path, "includes": i.includes} for i in self.idls],
-            "options": {"keep_unknown_fields": self.keep_unknown_fields},
-        }
-        header = "# volo.yml: what `volo gen` generates from which IDL, and where.\n"
-        header += "# Paths are relative to this file.\n"
-        return header + yaml.safe_dump(data, sort_keys=False)
-
-
 @dataclass
 class Report:
     """What a command did, for the person who ran it (paths relative to the project)."""
@@ -126,9 +96,8 @@ class Report:
     changed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)  # what the person still has to do
-    generated: str = ""  # the generated package's folder
-    generated_files: int = 0
-    generated_written: int = 0
+    # each generated package: its folder, how many files it has, how many were written
+    generated: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def find_root(start: Path) -> Path:
@@ -140,112 +109,244 @@ def find_root(start: Path) -> Path:
 
 
 def load_config(root: Path) -> Config:
-    path = root / CONFIG
-    if not path.is_file():
-        raise ProjectError(f"no {CONFIG} in {root}: run `volo init` first")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ProjectError(f"{path} is not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise ProjectError(f"{path} must be a mapping with keys package, generated and idls")
-    package = _string(data, "package", path)
-    if not package.isidentifier() or keyword.iskeyword(package):
-        raise ProjectError(f"{path}: 'package' must be a Python identifier, not {package!r}")
-    generated = _string(data, "generated", path)
-    idls = data.get("idls")
-    if not isinstance(idls, list) or not idls:
-        raise ProjectError(f"{path}: 'idls' must be a non-empty list of entries with a 'path'")
-    entries = []
-    for number, entry in enumerate(idls, 1):
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise ProjectError(f"{path}: entry {number} of 'idls' needs a 'path'")
-        includes = entry.get("includes") or []
-        if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-            raise ProjectError(
-                f"{path}: 'includes' of entry {number} of 'idls' must be a list of paths"
-            )
-        entries.append(IdlEntry(entry["path"], list(includes)))
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise ProjectError(f"{path}: 'options' must be a mapping")
-    keep = options.get("keep_unknown_fields", False)
-    if not isinstance(keep, bool):
-        raise ProjectError(f"{path}: 'options.keep_unknown_fields' must be true or false")
-    return Config(package, generated, entries, keep)
+    return read_config(root / CONFIG)
 
 
-def _string(data: dict[str, Any], key: str, path: Path) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise ProjectError(f"{path}: '{key}' must be set to a non-empty string")
-    return value
+def _changeable(root: Path) -> Config:
+    """volo.yml, for a command that rewrites it: the previous format is migrated first."""
+    config = load_config(root)
+    if config.legacy:
+        raise ProjectError(
+            f"{root / CONFIG} is in the previous format: run `volo migrate` first "
+            "(it keeps a backup), then run this command again"
+        )
+    return config
 
 
-# ---- generation ---------------------------------------------------------------------
-
-
-def compile_config(config: Config, root: Path) -> ir.Schema:
-    paths = [root / i.path for i in config.idls]
-    refusal = proto_refusal([i.path for i in config.idls])
-    if refusal is not None:
-        raise ProjectError(refusal)
-    includes = list(dict.fromkeys(root / d for i in config.idls for d in i.includes))
-    schema, diagnostics = pilota.check(paths, includes)
-    if schema is None:
-        raise IdlError(diagnostics)
-    return schema
-
-
-def generated_files(config: Config, schema: ir.Schema) -> list[GeneratedFile]:
-    """The generated package, its paths relative to the project's folder."""
-    files = generate_python(schema, Options(keep_unknown_fields=config.keep_unknown_fields))
-    folder = PurePosixPath(config.generated)
-    return [GeneratedFile(folder / f.path, f.text) for f in files]
+def _written(outputs: list[Generated], root: Path, config: Config | None = None) -> Report:
+    """Writes the outputs' files (and volo.yml when given) in one go; what it did."""
+    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())] if config else []
+    for output in outputs:
+        files += output.files
+    written = {str(p.relative_to(root)) for p in write_tree(files, root)}
+    report = Report()
+    for output in outputs:
+        changed = sum(str(PurePosixPath(f.path)) in written for f in output.files)
+        report.generated.append((output.entry.generated, len(output.files), changed))
+    return report
 
 
 def generate(root: Path) -> Report:
-    """`volo gen`: regenerate the generated package from volo.yml."""
+    """`volo gen`: regenerate every entry's package from volo.yml."""
     config = load_config(root)
-    schema = compile_config(config, root)
-    files = generated_files(config, schema)
-    written = write_tree(files, root)
-    report = Report(
-        generated=config.generated, generated_files=len(files), generated_written=len(written)
-    )
-    report.todo += missing_methods(config, root, schema)
+    outputs = generate_all(config, root)
+    report = _written(outputs, root)
+    report.todo += _missing_in_handler(config, root, outputs)
     return report
 
 
-def add_idl(idl: Path, includes: list[Path], root: Path) -> Report:
-    """`volo idl add`: add IDL to volo.yml and regenerate, in one write."""
+def check(root: Path) -> list[str]:
+    """`volo gen --check`: the generated files that differ from what `volo gen` would
+    write (paths relative to the project); writes nothing."""
     config = load_config(root)
-    _check_idl_file(idl)
-    entry = IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])
-    known = {Path(root / i.path).resolve() for i in config.idls}
-    if (root / entry.path).resolve() in known:
-        raise ProjectError(f"{idl} is already in {root / CONFIG}")
-    config.idls.append(entry)
-    schema = compile_config(config, root)  # the new IDL must compile before volo.yml changes
-    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
-    files += generated_files(config, schema)
-    written = write_tree(files, root)
-    changed_config = 1  # volo.yml
-    report = Report(
-        generated=config.generated,
-        generated_files=len(files) - changed_config,
-        generated_written=len(written) - changed_config,
-    )
-    report.todo += missing_methods(config, root, schema)
+    return stale_files([f for o in generate_all(config, root) for f in o.files], root)
+
+
+def add_idl(
+    idl: Path,
+    includes: list[Path],
+    root: Path,
+    entry_name: str = DEFAULT_ENTRY,
+    git: GitChoice | None = None,
+    generated: str | None = None,
+) -> Report:
+    """`volo idl add`: add a service's IDL to an entry (made if new), regenerate it,
+    and write both in one go."""
+    config = _changeable(root)
+    check_entry_name(entry_name)
+    protocol = protocol_of(idl)
+    if protocol is None:
+        raise ProjectError(f"cannot add {idl}: IDL files end in .thrift or .proto")
+    entry = config.entries.get(entry_name)
+    if entry is None:
+        folder = generated or _default_generated(config.package, entry_name)
+        entry = Entry(protocol, folder, [])
+        config.entries[entry_name] = entry
+        check_generated_folders(config, root / CONFIG)
+    elif generated is not None and generated != entry.generated:
+        raise ProjectError(
+            f"entry '{entry_name}' generates into {entry.generated}, not {generated}: "
+            "leave out --generated, or name another entry with -n"
+        )
+    elif entry.protocol != protocol:
+        raise ProjectError(
+            f"entry '{entry_name}' is a {entry.protocol} entry and {idl} is {protocol}: an "
+            "entry generates one package with one protocol, so add it to another entry with -n"
+        )
+    if git is None:
+        _check_idl_file(idl)
+        service = Service(Idl(_relative(idl, root), [_relative(d, root) for d in includes]))
+        known = {(root / s.idl.path).resolve() for s in entry.services if s.idl.repo is None}
+        if (root / service.idl.path).resolve() in known:
+            raise ProjectError(f"{idl} is already in entry '{entry_name}' of {root / CONFIG}")
+    else:
+        repo = choose_repo(entry_name, entry, git)
+        service = Service(Idl(idl.as_posix().lstrip("/"), [d.as_posix() for d in includes], repo))
+        if any(s.idl.repo == repo and s.idl.path == service.idl.path for s in entry.services):
+            raise ProjectError(f"{idl} of repo '{repo}' is already in entry '{entry_name}'")
+    entry.services.append(service)
+    output = generate_entry(entry_name, entry, root)  # it must compile before volo.yml changes
+    report = _written([output], root, config)
+    report.todo += _missing_in_handler(config, root, [output])
     return report
+
+
+@dataclass
+class GitChoice:
+    """`-g URL [-r REF] [--repo NAME]`: a repository of an entry, new or known."""
+
+    url: str | None
+    ref: str | None = None
+    name: str | None = None
+
+
+def choose_repo(entry_name: str, entry: Entry, git: GitChoice) -> str:
+    """The entry's repo `git` names (added to the entry, locked, if it is new), with
+    volo-cli's refusals: an unknown name, a known name with another URL or ref, a
+    known URL under another name."""
+    if git.url is None:
+        if git.name is None or git.name not in entry.repos:
+            known = ", ".join(repr(n) for n in entry.repos) or "none"
+            raise ProjectError(
+                f"entry '{entry_name}' has no repo {git.name!r} (its repos: {known}): "
+                "give its URL with -g to add it"
+            )
+        if git.ref is not None and git.ref != entry.repos[git.name].ref:
+            raise ProjectError(
+                f"repo '{git.name}' of entry '{entry_name}' follows ref "
+                f"{entry.repos[git.name].ref!r}, not {git.ref!r}"
+            )
+        return git.name
+    name = git.name or gitsource.repo_name(git.url)
+    ref = git.ref or "HEAD"
+    existing = entry.repos.get(name)
+    if existing is not None:
+        if existing.url != git.url:
+            raise ProjectError(
+                f"repo '{name}' of entry '{entry_name}' already has the URL {existing.url}, "
+                f"not {git.url}: choose another name with --repo"
+            )
+        if existing.ref != ref:
+            raise ProjectError(
+                f"repo '{name}' of entry '{entry_name}' already follows ref {existing.ref!r}, "
+                f"not {ref!r}: `volo repo update` moves its lock, or choose another name "
+                "with --repo"
+            )
+        return name
+    same_url = next((n for n, r in entry.repos.items() if r.url == git.url), None)
+    if same_url is not None:
+        raise ProjectError(
+            f"{git.url} is already repo '{same_url}' of entry '{entry_name}': use --repo "
+            f"{same_url}"
+        )
+    entry.repos[name] = Repo(git.url, ref, gitsource.resolve(git.url, ref))
+    return name
+
+
+def add_repo(root: Path, entry_name: str, git: GitChoice) -> tuple[str, Repo]:
+    """`volo repo add`: a repo for an entry, locked at the commit its ref names."""
+    config = _changeable(root)
+    entry = config.entry(entry_name)
+    assert git.url is not None
+    name = git.name or gitsource.repo_name(git.url)
+    if name in entry.repos:
+        existing = entry.repos[name]
+        raise ProjectError(
+            f"entry '{entry_name}' already has a repo '{name}' ({existing.url} at "
+            f"{existing.ref!r}): choose another name with --repo"
+        )
+    choose_repo(entry_name, entry, git)
+    write_tree([GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())], root)
+    return name, entry.repos[name]
+
+
+def update_repos(
+    root: Path, entry_name: str, names: list[str]
+) -> tuple[dict[str, tuple[str, str]], Report]:
+    """`volo repo update`: each named repo (all of the entry's when none is) locked at
+    the commit its ref names now; the entry regenerated, in one write with volo.yml.
+    Returns each repo's old and new lock."""
+    config = _changeable(root)
+    entry = config.entry(entry_name)
+    if not entry.repos:
+        raise ProjectError(f"entry '{entry_name}' has no repos to update")
+    unknown = [n for n in names if n not in entry.repos]
+    if unknown:
+        known = ", ".join(repr(n) for n in entry.repos)
+        raise ProjectError(
+            f"entry '{entry_name}' has no repo {unknown[0]!r} (its repos: {known})"
+        )
+    moved = {}
+    for name in names or list(entry.repos):
+        repo = entry.repos[name]
+        lock = gitsource.resolve(repo.url, repo.ref)
+        moved[name] = (repo.lock, lock)
+        repo.lock = lock
+    output = generate_entry(entry_name, entry, root)
+    report = _written([output], root, config)
+    report.todo += _missing_in_handler(config, root, [output])
+    return moved, report
+
+
+def migrate(root: Path) -> str:
+    """`volo migrate`: volo.yml from the previous format to this one. The original is
+    kept beside it; if the new file does not generate exactly what the old one did,
+    the original is put back. Returns the backup's name."""
+    path = root / CONFIG
+    config = load_config(root)
+    if not config.legacy:
+        raise ProjectError(f"{path} is already in the current format: nothing to migrate")
+    backup = path.with_name(CONFIG + ".bak")
+    if backup.exists():
+        raise ProjectError(f"{backup} exists: move it away first, so no backup is lost")
+    before = [f for o in generate_all(config, root) for f in o.files]
+    original = path.read_bytes()
+    backup.write_bytes(original)
+    try:
+        path.write_text(config.to_yaml(), encoding="utf-8")
+        migrated = load_config(root)
+        after = [f for o in generate_all(migrated, root) for f in o.files]
+        if after != before:
+            raise ProjectError(
+                f"the migrated {CONFIG} would generate other code than the original, so the "
+                "original was put back"
+            )
+    except BaseException:
+        path.write_bytes(original)
+        backup.unlink()
+        raise
+    return backup.name
+
+
+def _default_generated(package: str | None, entry_name: str) -> str:
+    stem = re.sub(r"\W", "_", entry_name)
+    return f"{package}/{stem}_gen" if package else f"{stem}_gen"
+
+
+def _missing_in_handler(config: Config, root: Path, outputs: list[Generated]) -> list[str]:
+    """The handler methods missing for the Thrift entries' services."""
+    if config.package is None:
+        return []
+    problems = []
+    for output in outputs:
+        if output.entry.protocol == "thrift" and isinstance(output.options, Options):
+            problems += missing_methods(
+                config.package, output.entry.generated, root, output.schema, output.options
+            )
+    return problems
 
 
 def _check_idl_file(idl: Path) -> None:
-    refusal = proto_refusal([idl])
-    if refusal is not None:
-        raise ProjectError(refusal)
     if not idl.is_file():
         raise ProjectError(f"IDL file {idl} does not exist")
 
@@ -257,8 +358,11 @@ def _relative(path: Path, root: Path) -> str:
 # ---- volo init --------------------------------------------------------------------------
 
 
-def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
-    """`volo init`: a project serving the first service of `idl`, written in one go."""
+def init(
+    name: str, idl: Path, includes: list[Path], root: Path, git: GitChoice | None = None
+) -> Report:
+    """`volo init`: a project serving the first service of `idl`, written in one go.
+    With `git`, `idl` and `includes` are paths in that repository."""
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ProjectError(
             f"project name {name!r} must be a Python identifier (like echo or my_service)"
@@ -270,13 +374,21 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
         )
     if (root / CONFIG).exists():
         raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
-    _check_idl_file(idl)
-    config = Config(
-        name,
-        f"{name}/gen",
-        [IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])],
-    )
-    schema = compile_config(config, root)  # before writing anything: the IDL must compile
+    refusal = proto_refusal([idl])
+    if refusal is not None:
+        raise ProjectError(refusal)
+    entry = Entry("thrift", f"{name}/gen", [])
+    if git is None:
+        _check_idl_file(idl)
+        idl_spec = Idl(_relative(idl, root), [_relative(d, root) for d in includes])
+    else:
+        repo = choose_repo(DEFAULT_ENTRY, entry, git)
+        idl_spec = Idl(idl.as_posix().lstrip("/"), [d.as_posix() for d in includes], repo)
+    entry.services.append(Service(idl_spec))
+    config = Config(name, {DEFAULT_ENTRY: entry})
+    # before writing anything: the IDL must compile
+    output = generate_entry(DEFAULT_ENTRY, entry, root)
+    schema = output.schema
     services = schema.roots[0].services
     if not services:
         raise ProjectError(f"{idl} defines no service: a project needs one to serve")
@@ -284,8 +396,9 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
         raise ProjectError(f"service {services[0].name} in {idl} has no methods to serve")
     report = Report()
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
-    files += generated_files(config, schema)
-    for relative, text in _project_files(config, schema, services[0], idl.name).items():
+    files += output.files
+    project_files = _project_files(name, entry.generated, schema, services[0], idl.name)
+    for relative, text in project_files.items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
             merged = _merged_pyproject(path, name, report)
@@ -344,11 +457,10 @@ def _path_without(root: Path) -> Iterator[None]:
 
 
 def _project_files(
-    config: Config, schema: ir.Schema, service: ir.Service, idl_name: str
+    package: str, generated: str, schema: ir.Schema, service: ir.Service, idl_name: str
 ) -> dict[str, str]:
     """The files a person edits, rendered from the generator's own view of the service."""
-    package = config.package
-    project = ProjectView(schema, _dotted(config.generated), service.module)
+    project = ProjectView(schema, _dotted(generated), service.module)
     methods = project.methods(service)
     own = methods[len(methods) - len(service.methods) :] or methods
     # The client calls the first method with a reply, else the first that is not oneway.
@@ -436,8 +548,14 @@ class MethodView:
 class ProjectView:
     """The generated code as the project's own modules name it (see ImportingModule)."""
 
-    def __init__(self, schema: ir.Schema, generated_package: str, home: ir.Module) -> None:
-        self.names = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES)
+    def __init__(
+        self,
+        schema: ir.Schema,
+        generated_package: str,
+        home: ir.Module,
+        options: Options | None = None,
+    ) -> None:
+        self.names = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES, options)
 
     def classes(self, service: ir.Service) -> tuple[str, str]:
         view = self.names.service(service)
@@ -631,11 +749,13 @@ def _as_list(value: object) -> list[object]:
 # ---- volo gen: the handler against the IDL -----------------------------------------------
 
 
-def missing_methods(config: Config, root: Path, schema: ir.Schema) -> list[str]:
+def missing_methods(
+    package: str, generated: str, root: Path, schema: ir.Schema, options: Options
+) -> list[str]:
     """For each class in the project's handler.py based on a generated handler,
     the service's methods it does not define, with the signatures to add.
     The file is parsed, never imported."""
-    relative = f"{config.package}/handler.py"
+    relative = f"{package}/handler.py"
     path = root / relative
     if not path.is_file():
         return []
@@ -644,7 +764,7 @@ def missing_methods(config: Config, root: Path, schema: ir.Schema) -> list[str]:
     except (SyntaxError, ValueError) as exc:
         return [f"{relative} cannot be parsed ({exc}), so its methods were not compared"]
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    project = ProjectView(schema, _dotted(config.generated), schema.roots[0])
+    project = ProjectView(schema, _dotted(generated), schema.roots[0], options)
     services = {
         project.classes(service)[0].rpartition(".")[2]: service
         for module in schema.modules.values()
