@@ -93,7 +93,7 @@ def tree(url: str, commit: str) -> Path:
         cwd=_bare(url), capture_output=True, check=False,
     )  # fmt: skip
     if archive.returncode != 0:
-        raise ProjectError(f"cannot read commit {commit} of {url}: {_last_line(archive.stderr)}")
+        raise ProjectError(f"cannot read commit {commit} of {url}: {_reason(archive.stderr)}")
     slot.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=slot))
     try:
@@ -167,11 +167,14 @@ def _git(*args: str, what: str, cwd: Path | None = None) -> str:
     except FileNotFoundError:
         raise ProjectError(f"cannot {what}: the `git` command is not installed") from None
     if done.returncode != 0:
-        raise ProjectError(f"cannot {what}: {_last_line(done.stderr)}")
+        raise ProjectError(f"cannot {what}: {_reason(done.stderr)}")
     return done.stdout
 
 
-def _last_line(stderr: str | bytes) -> str:
+def _reason(stderr: str | bytes) -> str:
+    """git's own reason: its first `fatal:` or `error:` line (advice follows it)."""
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1].removeprefix("fatal: ").rstrip(".") if lines else "git failed"
+    first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
+    reason = first or (lines[-1] if lines else "git failed")
+    return reason.removeprefix("fatal: ").removeprefix("error: ").rstrip(".")

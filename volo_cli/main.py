@@ -340,6 +340,30 @@ def idl_add(
     _todo(report)
 
 
+@idl.command("package")
+@_entry_option("The entry whose generated code to package.")
+@click.option("--name", metavar="NAME", help="The distribution's name (default PACKAGE_ENTRY_idl).")
+@click.option("--version", "version", default="0.1.0", show_default=True, help="Its version.")
+@click.option(
+    "-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+    help="The folder to write (default dist/NAME); one an earlier run wrote is replaced.",
+)  # fmt: skip
+def idl_package(entry_name: str, name: str | None, version: str, out_dir: Path | None) -> None:
+    """Build an entry's generated code as an installable Python package: a folder with
+    its own pyproject.toml (name, version, the runtime as dependency), for services
+    to `pip install` instead of generating their own copy."""
+    from volo_cli import project
+    from volo_cli.package import build_package
+
+    try:
+        root = project.find_root(Path.cwd())
+        folder, module = build_package(root, entry_name, name, version, out_dir)
+    except PROJECT_ERRORS as exc:
+        _project_error(exc)
+    where = _here(folder)
+    click.echo(f"wrote {where}: import {module}; install it with pip install {where}")
+
+
 @cli.group()
 def repo() -> None:
     """Git repositories that entries take IDL from, each locked at a commit."""
