@@ -491,3 +491,82 @@ def test_a_failed_migration_puts_the_original_back(
     assert len(calls) == 2
     assert Path("volo.yml").read_text() == LEGACY
     assert {k for k in snapshot(tmp_path)} == set(before)
+
+
+# ---- volo idl package --------------------------------------------------------------------
+
+
+def test_idl_package_installs_with_pip_in_a_fresh_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_packaging import build_wheel, wheel_environment
+
+    monkeypatch.chdir(tmp_path)
+    two_entry_project(tmp_path)
+    code, out, err = run("idl", "package", "--name", "users-idl", "--version", "1.2.0")
+    assert (code, err) == (0, "")
+    assert out == "wrote dist/users-idl: import users_idl; install it with pip install dist/users-idl\n"
+    pyproject = Path("dist/users-idl/pyproject.toml").read_text()
+    assert 'name = "users-idl"' in pyproject and 'version = "1.2.0"' in pyproject
+    assert 'dependencies = ["volo-py>=' in pyproject
+    code, out, err = run("idl", "package", "-n", "grpc", "--name", "greet-idl")
+    assert (code, err) == (0, "")
+    # a fresh virtual environment: our runtime from its wheel, then both IDL packages
+    env = wheel_environment(build_wheel(tmp_path / "runtime"), tmp_path / "env")
+    python = env / "bin" / "python"
+    # Offline, the build runs without isolation, on this environment's setuptools (which
+    # builds wheels itself, as the `setuptools>=61` pip would fetch does): the venv's own
+    # older copy, which needs the `wheel` package, goes.
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=True)
+    for folder in ("dist/users-idl", "dist/greet-idl"):
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation", folder],
+            cwd=tmp_path, check=True, capture_output=True,
+        )  # fmt: skip
+    script = textwrap.dedent("""
+        import users_idl.users as users
+        from users_idl import audit
+        from greet_idl.greet import greeter
+        assert "site-packages" in users.__file__, users.__file__
+        user = users.User(user_id=7, display_name="Ada", keepMe=1)
+        data = user.to_bytes()
+        assert users.User.from_bytes(data) == user
+        assert audit.Event.from_bytes(audit.Event(kind="x").to_bytes()).kind == "x"
+        reply = greeter.HelloReply(message="hi")
+        assert greeter.HelloReply.from_bytes(reply.to_bytes()) == reply
+        print(data.hex())
+    """)
+    elsewhere = tmp_path / "elsewhere"  # not the project, whose packages would shadow them
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [python, "-I", "-c", script], cwd=elsewhere, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # i64 field 1 = 7, string field 2 = "Ada", i32 field 3 = 1, stop
+    assert done.stdout.strip() == "0a00010000000000000007" "0b000200000003416461" "080003" "00000001" "00"
+    shown = subprocess.run(
+        [python, "-m", "pip", "show", "users-idl"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Version: 1.2.0" in shown and "Requires: volo-py" in shown
+
+
+def test_idl_package_refusals_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    two_entry_project(tmp_path)
+    Path("mine").mkdir()
+    Path("mine/notes.txt").write_text("keep\n")
+    before = snapshot(tmp_path)
+    cases = {
+        ("-o", "mine"): "volo: mine exists and `volo idl package` did not write it: choose another folder with -o, or move it away\n",
+        ("--version", "one"): "volo: version 'one' must be a version like 1.0 or 2.1.0rc1\n",
+        ("--name", "-bad"): "volo: package name '-bad' must be letters, digits, '.', '_' or '-', starting and ending with a letter or digit\n",
+        ("-n", "nope"): "volo: volo.yml has no entry 'nope' (its entries: 'default', 'grpc')\n",
+    }  # fmt: skip
+    for args, message in cases.items():
+        assert run("idl", "package", *args) == (1, "", message)
+    assert snapshot(tmp_path) == before
+    # a folder an earlier run wrote is replaced whole
+    assert run("idl", "package", "-o", "out")[0] == 0
+    Path("out/stray.txt").write_text("old\n")
+    assert run("idl", "package", "-o", "out")[0] == 0
+    assert not Path("out/stray.txt").exists() and Path("out/users_svc_default_idl/users.py").is_file()
