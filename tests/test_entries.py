@@ -117,6 +117,18 @@ def test_repo_update_moves_the_lock_and_regenerates(central: Central) -> None:
     assert run("repo", "update", "central")[1].startswith("repo 'central': unchanged\n")
 
 
+def test_repo_update_to_broken_idl_changes_nothing(central: Central, tmp_path: Path) -> None:
+    assert run("init", "echo", "api/echo.thrift", "-g", central.url)[0] == 0
+    commit(central.folder, {"api/echo.thrift": "struct Ping { 1: Missing text }\n"}, "broken")
+    before = snapshot(tmp_path / "project")
+    code, out, err = run("repo", "update")
+    assert (code, out) == (1, "")
+    assert "error: unknown type 'Missing'" in err
+    assert err.endswith("1 error in the IDL; nothing was changed\n")
+    assert snapshot(tmp_path / "project") == before
+    assert repos()["central"]["lock"] == central.second
+
+
 def test_gen_works_offline_from_the_cache(central: Central, tmp_path: Path) -> None:
     assert run("init", "echo", "api/echo.thrift", "-g", central.url, "-r", "v1")[0] == 0
     generated = Path("echo/gen/echo.py").read_text()
@@ -317,6 +329,18 @@ def test_two_entries_generate_each_with_its_options(
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert linted.returncode == 0, linted.stdout
+    # touch_all: false in the protobuf entry: what Greeter uses, and a full name touched
+    data = config()
+    data["entries"]["grpc"]["touch_all"] = False  # type: ignore[index]
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run("gen")[0] == 0
+    greeter = Path("users_svc/pb/greet/greeter.py").read_text()
+    assert "class HelloRequest(" in greeter and "class HelloReply(" in greeter
+    assert "class Orphan(" not in greeter
+    data["entries"]["grpc"]["services"][0]["codegen_option"] = {"touch": ["greet.Orphan"]}  # type: ignore[index]
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run("gen")[0] == 0
+    assert "class Orphan(" in Path("users_svc/pb/greet/greeter.py").read_text()
 
 
 def test_handler_methods_follow_the_name_case(

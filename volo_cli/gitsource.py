@@ -76,7 +76,12 @@ def ensure_commit(url: str, commit: str) -> None:
     bare = _bare(url)
     if _has_commit(bare, commit):
         return
-    _git("fetch", "--quiet", url, commit, cwd=bare, what=f"fetch commit {commit} of {url}")
+    try:
+        _git("fetch", "--quiet", url, commit, cwd=bare, what=f"fetch commit {commit} of {url}")
+    except ProjectError:
+        # a server that serves no commit by id: its branches and tags may hold it
+        if not _fetch_refs(url, bare):
+            raise
     if not _has_commit(bare, commit):
         raise ProjectError(f"commit {commit} is not in {url}")
 
@@ -112,9 +117,8 @@ def _find_commit(url: str, abbreviated: str) -> str | None:
     """The commit a (possibly abbreviated) id names, once the repository's branches
     and tags are fetched; a full id that no ref reaches is fetched on its own."""
     bare = _bare(url)
-    fetch = ["fetch", "--quiet", url, "+refs/heads/*:refs/volo/heads/*",
-             "+refs/tags/*:refs/volo/tags/*"]  # fmt: skip
-    _git(*fetch, cwd=bare, what=f"fetch from {url}")
+    if not _fetch_refs(url, bare):
+        raise ProjectError(f"cannot fetch the branches and tags of {url}")
     if len(abbreviated) == 40 and not _has_commit(bare, abbreviated):
         fetched = subprocess.run(
             ["git", "fetch", "--quiet", url, abbreviated], cwd=bare, capture_output=True,
@@ -127,6 +131,17 @@ def _find_commit(url: str, abbreviated: str) -> str | None:
         cwd=bare, capture_output=True, text=True, check=False,
     )  # fmt: skip
     return found.stdout.strip() if found.returncode == 0 else None
+
+
+def _fetch_refs(url: str, bare: Path) -> bool:
+    """Fetches every branch and tag of `url` into the cache; whether that worked."""
+    fetched = subprocess.run(
+        ["git", "fetch", "--quiet", url, "+refs/heads/*:refs/volo/heads/*",
+         "+refs/tags/*:refs/volo/tags/*"],
+        cwd=bare, capture_output=True, check=False,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )  # fmt: skip
+    return fetched.returncode == 0
 
 
 def _bare(url: str) -> Path:
