@@ -21,9 +21,9 @@ SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
 def proto_refusal(paths: Sequence[PathLike]) -> str | None:
-    """The sentence with which every project command (`volo init`, `volo gen`,
-    `volo idl add`) refuses .proto input, before anything is read or written;
-    None for Thrift input. (`pilota.generate` and `volo idl gen` take .proto.)"""
+    """The sentence with which `volo init` refuses .proto input, before anything
+    is read or written; None for Thrift input. (`pilota.generate`, `volo idl gen`
+    and the protobuf entries of a project's volo.yml take .proto.)"""
     proto = next((Path(p) for p in paths if Path(p).suffix == ".proto"), None)
     if proto is None:
         return None
