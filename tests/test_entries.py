@@ -343,6 +343,41 @@ def test_two_entries_generate_each_with_its_options(
     assert "class Orphan(" in Path("users_svc/pb/greet/greeter.py").read_text()
 
 
+def test_code_generated_with_entry_options_passes_the_type_checkers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """snake_case names, special namings, kept unknown fields, and definitions left out
+    (touch_all: false in both entries): mypy --strict and pyright's strict mode."""
+    import json
+
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(tmp_path)
+    two_entry_project(tmp_path)
+    data = config()
+    data["entries"]["grpc"]["touch_all"] = False  # type: ignore[index]
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run("gen")[0] == 0
+    assert "class Orphan(" not in Path("users_svc/pb/greet/greeter.py").read_text()
+    packages = ["users_svc/gen", "users_svc/pb"]
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *packages],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout
+    pyright = Path(sys.executable).with_name("pyright")
+    if not pyright.exists():
+        if os.environ.get("CI"):
+            pytest.fail("pyright is not installed (it is a test dependency)")
+        pytest.skip("pyright is not installed")
+    settings = {"typeCheckingMode": "strict", "extraPaths": [str(REPO)], "pythonVersion": "3.11"}
+    (tmp_path / "pyrightconfig.json").write_text(json.dumps(settings))
+    checked = subprocess.run(
+        [pyright, *packages], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0 and "0 errors" in checked.stdout, checked.stdout
+
+
 def test_handler_methods_follow_the_name_case(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
