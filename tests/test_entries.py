@@ -129,7 +129,9 @@ def test_repo_update_to_broken_idl_changes_nothing(central: Central, tmp_path: P
     assert repos()["central"]["lock"] == central.second
 
 
-def test_gen_works_offline_from_the_cache(central: Central, tmp_path: Path) -> None:
+def test_gen_works_offline_from_the_cache(
+    central: Central, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run("init", "echo", "api/echo.thrift", "-g", central.url, "-r", "v1")[0] == 0
     generated = Path("echo/gen/echo.py").read_text()
     central.folder.rename(tmp_path / "gone")  # the repository is unreachable now
@@ -138,7 +140,7 @@ def test_gen_works_offline_from_the_cache(central: Central, tmp_path: Path) -> N
     assert Path("echo/gen/echo.py").read_text() == generated
     assert run("gen", "--check")[0] == 0
     # without the cache, the unreachable repository is one sentence, and nothing changes
-    os.environ["VOLO_CACHE_DIR"] = str(tmp_path / "empty-cache")
+    monkeypatch.setenv("VOLO_CACHE_DIR", str(tmp_path / "empty-cache"))
     before = snapshot(Path.cwd())
     code, out, err = run("gen")
     assert (code, out) == (1, "")
