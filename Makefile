@@ -40,6 +40,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/codec.py || echo "skipped bench/codec.py (the reason is above)"
 	$(BIN)/python bench/rpc.py
+	$(BIN)/python bench/grpc.py || echo "skipped bench/grpc.py (the reason is above)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

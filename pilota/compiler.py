@@ -20,19 +20,6 @@ PathLike = str | os.PathLike[str]
 SUPPORTED_SUFFIXES = (".thrift", ".proto")
 
 
-def proto_refusal(paths: Sequence[PathLike]) -> str | None:
-    """The sentence with which `volo init` refuses .proto input, before anything
-    is read or written; None for Thrift input. (`pilota.generate`, `volo idl gen`
-    and the protobuf entries of a project's volo.yml take .proto.)"""
-    proto = next((Path(p) for p in paths if Path(p).suffix == ".proto"), None)
-    if proto is None:
-        return None
-    return (
-        f"cannot make a project from {proto}: volo projects from .proto files (gRPC) are "
-        "not supported yet; `volo idl gen` generates its classes"
-    )
-
-
 def check(
     paths: Sequence[PathLike],
     include_dirs: Sequence[PathLike] = (),

@@ -476,7 +476,8 @@ async def test_a_thousand_idle_connections_are_closed_after_the_idle_timeout(tt:
     with fds(2200):
         async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
             idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(1000)]
-            await wait_until(lambda: len(server._connections) == 1000)
+            # Not a wait for 1,000 open at once: under load, opening them takes
+            # longer than the idle timeout, and the first are closed meanwhile.
             await probe(tt, server.port)  # others are served meanwhile
             ends = await asyncio.wait_for(asyncio.gather(*(reader.read() for reader, _ in idle)), 20)
             assert ends == [b""] * 1000  # each closed by the server

@@ -325,24 +325,7 @@ def test_a_failed_idl_add_leaves_volo_yml_as_it_was(tmp_path: Path, monkeypatch:
 
 # ---- .proto input ----------------------------------------------------------------------
 
-PROTO_REFUSAL = (
-    "volo: cannot make a project from {path}: volo projects from .proto files (gRPC) are "
-    "not supported yet; `volo idl gen` generates its classes\n"
-)
 STREAMING_PROTO = 'syntax = "proto3";\nmessage A { int32 a = 1; }\nservice S { rpc Watch(A) returns (stream A); }\n'
-
-
-# `volo gen` and `volo idl add` take .proto files in protobuf entries (tests/test_entries.py).
-@pytest.mark.parametrize("args", [["init", "stream", "svc.proto"]])
-def test_every_project_command_refuses_proto_input_the_same_way(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("svc.proto").write_text(STREAMING_PROTO)
-    before = snapshot(tmp_path)
-    code, out, err = run(*args)
-    assert (code, out, err) == (1, "", PROTO_REFUSAL.format(path="svc.proto"))
-    assert snapshot(tmp_path) == before
 
 
 def test_idl_gen_and_pilota_generate_make_protobuf_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

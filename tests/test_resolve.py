@@ -13,7 +13,7 @@ import pytest
 
 import pilota
 from pilota import ir
-from tests.conftest import Checker, load_text, need_shared
+from tests.conftest import REPO, Checker, load_text, need_shared
 
 I = ir.BaseKind  # noqa: E741 - short for readability of type assertions
 
@@ -598,6 +598,223 @@ def test_the_module_doc_is_the_files_not_an_includes(
 ) -> None:
     (tmp_path / "x.thrift").write_text("struct X {}\n")
     assert load_text(tmp_path, text).doc == module_doc
+
+
+# ---- our own IDL for what the corpus tests above check -------------------------------
+# A fresh clone has no ../shared: these cover the same rules with IDL written here.
+
+OWN_CORPUS = REPO / "tests" / "idl" / "corpus"
+
+
+def test_enum_numbering_rules_on_our_idl(tmp_path: Path) -> None:
+    module = load_text(
+        tmp_path,
+        """
+        enum Counted { ZERO, ONE, MINUS = -2, NEXT, AGAIN = 0, AFTER, JUMP = 9, LAST }
+        enum Edge { A = 0x7FFFFFFD, B, C }
+        enum Hex { LOW = 0x10, HIGH }
+        enum Other { X = 1, Y = 2 }
+        enum Mine { Y = 5, Z = 6 }
+        struct Holder { 1: Mine mine = Other.Y, 2: Counted counted = 1 }
+        """,
+    )
+
+    def numbers(name: str) -> list[tuple[str, int, bool]]:
+        enum = module[name]
+        assert isinstance(enum, ir.Enum)
+        return [(m.name, m.value, m.implicit) for m in enum.members]
+
+    assert numbers("Counted") == [
+        ("ZERO", 0, True), ("ONE", 1, True), ("MINUS", -2, False), ("NEXT", -1, True),
+        ("AGAIN", 0, False), ("AFTER", 1, True), ("JUMP", 9, False), ("LAST", 10, True),
+    ]  # fmt: skip
+    assert numbers("Edge") == [
+        ("A", 0x7FFFFFFD, False),
+        ("B", 0x7FFFFFFE, True),
+        ("C", 0x7FFFFFFF, True),
+    ]
+    assert numbers("Hex") == [("LOW", 16, False), ("HIGH", 17, True)]
+    holder = module["Holder"]
+    assert isinstance(holder, ir.Struct)
+    # as Apache reads it: the member name is looked up in the field's own enum
+    assert holder.fields[0].default == enum_value(module, "Mine", "Y")
+    # an enum value given by number
+    assert holder.fields[1].default == enum_value(module, "Counted", "ONE")
+
+
+def test_constants_on_our_idl(tmp_path: Path) -> None:
+    module = pilota.load([OWN_CORPUS / "constants.thrift"]).roots[0]
+    assert const(module, "OFF") is False
+    assert const(module, "MASK") == 0x7FFFFFFF
+    assert const(module, "AVOGADRO") == 6.02214076e23
+    assert const(module, "PLANCK") == 6.62607015e-34
+    assert const(module, "WHOLE") == 42.0 and isinstance(const(module, "WHOLE"), float)
+    assert math.copysign(1.0, const(module, "ZERO")) == -1.0  # type: ignore[arg-type]
+    assert const(module, "UNICODE") == "café ✓"
+    assert const(module, "ALSO_HOME") == enum_value(module, "Planet", "EARTH")
+    assert const(module, "ALIAS") == 0x7FFFFFFF
+    assert const(module, "FROM_CONSTANTS") == ir.ListValue((0x7FFFFFFF, -16, 8080))
+    assert const(module, "PLANET_NAMES") == ir.MapValue(
+        (
+            (enum_value(module, "Planet", "MERCURY"), "Mercury"),
+            (enum_value(module, "Planet", "MARS"), "Mars"),
+        )
+    )
+    square = const(module, "SQUARE")
+    assert isinstance(square, ir.StructValue) and square.struct is module["Shape"]
+    fields = dict(square.fields)
+    corners = fields["corners"]
+    assert isinstance(corners, ir.ListValue) and len(corners.items) == 4
+    assert all(isinstance(c, ir.StructValue) and c.struct is module["Point"] for c in corners.items)
+    # ints written where doubles are expected become doubles, inside struct values too
+    first = corners.items[1]
+    assert isinstance(first, ir.StructValue)
+    assert dict(first.fields)["x"] == 1.0 and isinstance(dict(first.fields)["x"], float)
+    guid = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
+    more = load_text(
+        tmp_path,
+        """
+        const uuid PLAIN = "00112233-4455-6677-8899-aabbccddeeff"
+        const uuid BRACED = "{00112233-4455-6677-8899-AABBCCDDEEFF}"
+        const set<i32> REPEATED = [3, 1, 3, 2, 1]
+        const set<uuid> IDS = [PLAIN, BRACED]
+        const i64 HEX_NEGATIVE = -0x1F
+        const double EXPONENT = 1e10
+        const double LARGEST_INT = 9223372036854775807
+        const list<double> MIXED = [1, -100, 2.5, 1E3]
+        const map<list<i8>, i8> LIST_KEYS = {[1, 2]: 1, []: 0}
+        const map<map<i8, i8>, i8> MAP_KEYS = {{1: 1}: 1, {}: 0}
+        const map<double, i8> DOUBLE_KEYS = {-1.1: 1, 1.1: 1}
+        """,
+        name="more.thrift",
+    )
+    assert const(more, "PLAIN") == guid and const(more, "BRACED") == guid
+    assert const(more, "REPEATED") == ir.SetValue((3, 1, 2))
+    assert const(more, "IDS") == ir.SetValue((guid,))
+    assert const(more, "HEX_NEGATIVE") == -0x1F
+    assert const(more, "EXPONENT") == 1e10 and isinstance(const(more, "EXPONENT"), float)
+    assert const(more, "LARGEST_INT") == float(2**63 - 1)
+    assert const(more, "MIXED") == ir.ListValue((1.0, -100.0, 2.5, 1000.0))
+    mixed = const(more, "MIXED")
+    assert isinstance(mixed, ir.ListValue) and all(isinstance(v, float) for v in mixed.items)
+    assert const(more, "LIST_KEYS") == ir.MapValue(
+        ((ir.ListValue((1, 2)), 1), (ir.ListValue(()), 0))
+    )
+    assert const(more, "MAP_KEYS") == ir.MapValue(
+        ((ir.MapValue(((1, 1),)), 1), (ir.MapValue(()), 0))
+    )
+    assert const(more, "DOUBLE_KEYS") == ir.MapValue(((-1.1, 1), (1.1, 1)))
+
+
+def test_inheritance_defaults_and_oneway_on_our_idl(check_idl: Checker) -> None:
+    schema, diagnostics = check_idl(
+        """
+        include "base.thrift"
+        service Child extends base.Parent {
+            void own(1: i32 n = 2)
+            oneway void fire(1: string what)
+        }
+        service Grandchild extends Child { i32 last() }
+        """,
+        base="service Root { void first() }\nservice Parent extends Root { string second() }\n",
+    )
+    assert schema is not None, diagnostics.render()
+    main, base = schema.roots[0], schema.module("base")
+    grandchild, child = main["Grandchild"], main["Child"]
+    assert isinstance(grandchild, ir.Service) and isinstance(child, ir.Service)
+    assert grandchild.extends is child
+    assert child.extends is not None and child.extends.full_name == "base.Parent"
+    assert child.extends is base["Parent"]
+    assert [m.name for m in grandchild.all_methods()] == ["first", "second", "own", "fire", "last"]
+    own, fire = child.methods
+    assert own.args[0].default == 2
+    assert fire.oneway and fire.result is None and not own.oneway
+
+
+def test_docs_attach_to_what_follows_on_our_idl() -> None:
+    module = pilota.load([OWN_CORPUS / "docs.thrift"]).roots[0]
+    assert module.doc == (
+        "Doc comments on every construct, next to plain comments of all three kinds,\n"
+        "and every separator (comma, semicolon, none)."
+    )
+    unit = module["Unit"]
+    assert isinstance(unit, ir.Enum)
+    assert [m.doc for m in unit.members] == ["degrees Celsius", "degrees Fahrenheit", None]
+    assert module["SensorId"].doc == "A sensor id."
+    assert module["MAX_BATCH"].doc == "The largest number of readings a batch holds."
+    reading = module["Reading"]
+    assert isinstance(reading, ir.Struct)
+    assert reading.doc == "One measurement.\n\nBlank lines inside a doc comment are kept."
+    assert [f.doc for f in reading.fields] == [
+        "Which sensor.", "When, in ms since the epoch.", "The value, in `unit`.", None,
+    ]  # fmt: skip
+    recorder = module["Recorder"]
+    assert isinstance(recorder, ir.Service)
+    store = recorder.methods[0]
+    assert store.doc == "Store a batch; returns how many were new."
+    assert store.args[0].doc == "The readings, at most MAX_BATCH."
+    assert store.throws[0].doc == "The batch was refused as a whole."
+
+
+def test_annotations_everywhere_on_our_idl() -> None:
+    module = pilota.load([OWN_CORPUS / "annotations.thrift"]).roots[0]
+    assert module.namespaces["py"].annotations == (ir.Annotation("package.version", "2"),)
+    count = module["Count"]
+    assert isinstance(count, ir.Typedef)
+    assert ir.annotation(count.type.annotations, "cpp.type") == "int32_t"
+    mood = module["Mood"]
+    assert isinstance(mood, ir.Enum)
+    assert ir.annotation(mood.annotations, "cpp.enum_strict") == ""
+    assert ir.annotation(mood.annotations, "doc") == "moods"
+    assert ir.annotation(mood.members[1].annotations, "display") == "sad"
+    assert ir.annotation(mood.members[1].annotations, "deprecated") == ""
+    note = module["Note"]
+    assert isinstance(note, ir.Struct)
+    assert ir.annotation(note.annotations, "final") == "true"
+    assert ir.annotation(note.annotations, "serializable") == ""
+    assert ir.annotation(note.fields[0].annotations, "max_length") == "200"
+    notes = module["Notes"]
+    assert isinstance(notes, ir.Service)
+    assert ir.annotation(notes.annotations, "owner") == "team-notes"
+    read = notes.methods[0]
+    assert ir.annotation(read.annotations, "idempotent") == "true"
+    assert ir.annotation(read.args[0].annotations, "min") == "1"
+    assert ir.annotation(read.throws[0].annotations, "retry") == "no"
+
+
+def test_implicit_field_ids_on_our_idl(check_idl: Checker) -> None:
+    schema, diagnostics = check_idl(
+        """
+        struct Loose {
+            1: i32 first
+            string no_id
+            bool also_no_id
+            2: i32 second
+        }
+        """
+    )
+    assert schema is not None, diagnostics.render()
+    loose = schema.roots[0]["Loose"]
+    assert isinstance(loose, ir.Struct)
+    assert [(f.id, f.name, f.implicit_id) for f in loose.fields] == [
+        (1, "first", False), (-1, "no_id", True), (-2, "also_no_id", True), (2, "second", False),
+    ]  # fmt: skip
+    assert [d.location.line for d in diagnostics.warnings if d.location] == [3, 4]
+    assert all("has no id; assigned -" in d.message for d in diagnostics.warnings)
+
+
+@pytest.mark.parametrize("backend", ["lark", "lark-cython"])
+def test_both_lark_backends_build_the_same_ir_on_our_idl(backend: str) -> None:
+    from pilota.thrift import parser as parser_module
+
+    if backend == "lark-cython":
+        pytest.importorskip("lark_cython")
+    fresh = parser_module.ThriftParser(use_cython=backend == "lark-cython")
+    for path in sorted(OWN_CORPUS.rglob("*.thrift")):
+        text = path.read_text()
+        ours = parser_module.thrift_parser().parse(text, path.name, pilota.Diagnostics())
+        theirs = fresh.parse(text, path.name, pilota.Diagnostics())
+        assert ours == theirs, path
 
 
 # ---- the parse tables are cached -------------------------------------------------------

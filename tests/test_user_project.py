@@ -155,6 +155,32 @@ return value""",
             "reset": "self.results.clear()",
         },
     ),
+    "chat": (
+        "from collections.abc import AsyncIterator\n\n"
+        "from pilota.runtime.protobuf.wkt.google.protobuf import empty\n\n"
+        "from chat.gen.chat.v1.chat import Message, Post, Receipt, RoomHandler, Summary\n",
+        """
+    def __init__(self) -> None:
+        self.history: list[Message] = []
+""",
+        {
+            "Send": """self.history.append(request.message or Message())
+return Receipt(index=len(self.history) - 1)""",
+            "History": """for message in list(self.history):
+    yield message""",
+            "Import": """counts: dict[str, int] = {}
+async for message in requests:
+    self.history.append(message)
+    author = message.author.name if message.author is not None else ""
+    counts[author] = counts.get(author, 0) + 1
+return Summary(counts=[Summary.Count(author=a, messages=n) for a, n in sorted(counts.items())])""",
+            "Talk": """async for message in requests:
+    for earlier in list(self.history):
+        if earlier.author != message.author:
+            yield earlier
+    self.history.append(message)""",
+        },
+    ),
 }
 
 
@@ -260,3 +286,47 @@ def test_a_service_of_void_and_oneway_methods(tmp_path: Path) -> None:
     client = (project / "log" / "client.py").read_text()
     assert '        await client.write(line="")\n        print("Log.write returned")\n' in client
     check_project(project, "log", Path(sys.executable), tests=2)
+
+
+# ---- gRPC projects (from .proto files) ------------------------------------------------------
+
+CHAT_ROOT = REPO / "idl_samples" / "chat"
+
+
+@pytest.mark.parametrize("environment", ["current", "wheel"])
+def test_a_grpc_project_passes_the_type_checkers_and_its_tests_once_implemented(
+    request: pytest.FixtureRequest, tmp_path: Path, environment: str
+) -> None:
+    # Every call kind; a well-known type, a message of another file and a nested one.
+    python = Path(sys.executable) if environment == "current" else request.getfixturevalue("wheel_python")
+    project = tmp_path / "project"
+    project.mkdir()
+    run([python.parent / "volo", "init", "chat", CHAT_ROOT / "chat" / "v1" / "chat.proto", "-I", CHAT_ROOT], project)
+    tests = (project / "tests" / "test_chat.py").read_text()
+    assert re.findall(r"^def test_(\w+)\(", tests, re.M) == ["Send", "History", "Import", "Talk"]
+    check_project(project, "chat", python)  # the stub
+    implement_handler(project, "chat")
+    check_project(project, "chat", python)
+
+
+def test_names_a_grpc_project_binds_are_not_taken_by_imports(tmp_path: Path) -> None:
+    # A message named like the handler class and one like a parameter of its methods,
+    # in a file named like a module the tests import: the file's module is imported
+    # under another name, and its messages are reached through it.
+    (tmp_path / "asyncio.proto").write_text(
+        'syntax = "proto3";\npackage jobs;\nmessage Job { int32 id = 1; }\n'
+    )
+    (tmp_path / "svc.proto").write_text(
+        'syntax = "proto3";\npackage svc;\nimport "asyncio.proto";\n'
+        "message Handler { string name = 1; }\nmessage requests { repeated jobs.Job jobs = 1; }\n"
+        "service Svc {\n  rpc Run(stream jobs.Job) returns (Handler);\n"
+        "  rpc Plan(requests) returns (stream jobs.Job);\n}\n"
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    run([TOOLS / "volo", "init", "svc", tmp_path / "svc.proto", "-I", tmp_path], project)
+    handler = (project / "svc" / "handler.py").read_text()
+    assert "from svc.gen.jobs import asyncio as asyncio_\nfrom svc.gen.svc import svc\n" in handler
+    assert "async def Run(self, requests: AsyncIterator[asyncio_.Job]) -> svc.Handler:" in handler
+    assert "async def Plan(self, request: svc.requests) -> AsyncIterator[asyncio_.Job]:" in handler
+    check_project(project, "svc", Path(sys.executable), tests=2)

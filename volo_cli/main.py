@@ -65,7 +65,8 @@ NO_COMPILED_CODEC = (
     help="Show the version and the codec in use (compiled or pure Python), and exit.",
 )
 def cli() -> None:
-    """Volo for Python: compile Thrift IDL into typed Python and serve it over RPC."""
+    """Volo for Python: compile Thrift and protobuf IDL into typed Python and serve
+    it over RPC (Thrift, and gRPC on grpcio)."""
 
 
 @cli.group()
@@ -219,7 +220,8 @@ def _git_options(f: F) -> F:
 def init_command(
     name: str, idl: Path, include_dirs: tuple[Path, ...], url: str | None, ref: str | None
 ) -> None:
-    """Create a project NAME here that serves the first service in IDL.
+    """Create a project NAME here that serves the first service in IDL
+    (a .thrift file, or a .proto file for gRPC).
 
     Writes volo.yml, the generated package NAME/gen, a handler stub
     (NAME/handler.py), `python -m NAME.server`, `python -m NAME.client` and a

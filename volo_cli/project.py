@@ -29,14 +29,9 @@ from typing import Any
 import jinja2
 
 from pilota import ir
-from pilota.codegen.python import (
-    GeneratedFile,
-    ImportingModule,
-    Options,
-    PyMethod,
-)
+from pilota.codegen.protobuf import ImportingProtoModule, ProtoOptions
+from pilota.codegen.python import GeneratedFile, ImportingModule, Options, PyMethod
 from pilota.codegen.writer import write_tree
-from pilota.compiler import proto_refusal
 from pilota.resources import resource_dir
 from volo_cli import gitsource
 from volo_cli.config import (
@@ -46,6 +41,7 @@ from volo_cli.config import (
     Entry,
     Idl,
     ProjectError,
+    Protocol,
     Repo,
     Service,
     check_entry_name,
@@ -73,6 +69,11 @@ TEMPLATE_NAMES = frozenset(
         "parser", "port", "reply", "server", "timeout", "transport",
     }
 )  # fmt: skip
+# And those of a gRPC project's templates (the parameters of a handler's methods too).
+GRPC_TEMPLATE_NAMES = TEMPLATE_NAMES | {
+    "AsyncIterable", "AsyncIterator", "FAILURES", "channel", "collect", "replies",
+    "request", "requests",
+}  # fmt: skip
 
 # The runtime's own packages and the modules of its dependencies, extras and
 # test runner, installed or not: a project named after one would hide it.
@@ -334,15 +335,12 @@ def _default_generated(package: str | None, entry_name: str) -> str:
 
 
 def _missing_in_handler(config: Config, root: Path, outputs: list[Generated]) -> list[str]:
-    """The handler methods missing for the Thrift entries' services."""
+    """The handler methods missing for the entries' services."""
     if config.package is None:
         return []
     problems = []
     for output in outputs:
-        if output.entry.protocol == "thrift" and isinstance(output.options, Options):
-            problems += missing_methods(
-                config.package, output.entry.generated, root, output.schema, output.options
-            )
+        problems += missing_methods(config.package, output, root)
     return problems
 
 
@@ -374,10 +372,10 @@ def init(
         )
     if (root / CONFIG).exists():
         raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
-    refusal = proto_refusal([idl])
-    if refusal is not None:
-        raise ProjectError(refusal)
-    entry = Entry("thrift", f"{name}/gen", [])
+    protocol = protocol_of(idl)
+    if protocol is None:
+        raise ProjectError(f"cannot make a project from {idl}: IDL files end in .thrift or .proto")
+    entry = Entry(protocol, f"{name}/gen", [])
     if git is None:
         _check_idl_file(idl)
         idl_spec = Idl(_relative(idl, root), [_relative(d, root) for d in includes])
@@ -397,11 +395,11 @@ def init(
     report = Report()
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
     files += output.files
-    project_files = _project_files(name, entry.generated, schema, services[0], idl.name)
+    project_files = _project_files(name, output, services[0], idl.name)
     for relative, text in project_files.items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
-            merged = _merged_pyproject(path, name, report)
+            merged = _merged_pyproject(path, name, _requirement_of(protocol), report)
             if merged is not None:
                 files.append(GeneratedFile(PurePosixPath(relative), merged))
         elif path.exists():
@@ -456,11 +454,49 @@ def _path_without(root: Path) -> Iterator[None]:
         sys.path[:] = saved
 
 
+def _requirement_of(protocol: Protocol) -> str:
+    """What the project's pyproject.toml depends on."""
+    return "volo-py[grpc]" if protocol == "protobuf" else "volo-py"
+
+
 def _project_files(
-    package: str, generated: str, schema: ir.Schema, service: ir.Service, idl_name: str
+    package: str, output: Generated, service: ir.Service, idl_name: str
 ) -> dict[str, str]:
     """The files a person edits, rendered from the generator's own view of the service."""
-    project = ProjectView(schema, _dotted(generated), service.module)
+    env = _environment()
+    common = {"package": package, "service": service.name, "idl": idl_name}
+    project = _project_view(output, service.module)
+    if isinstance(project, GrpcProjectView):
+        runtime, own = "grpc", _grpc_files(project, service, common)
+    else:
+        assert isinstance(project, ThriftProjectView)
+        runtime, own = "thrift", _thrift_files(project, service, common)
+    server_imports = project.import_block(
+        [],
+        standard=["import argparse", "import logging", "import os", "import sys"],
+        runtime=[f"import volo.{runtime}"],
+        project=[f"from {package}.handler import Handler"],
+    )
+    return {
+        PYPROJECT: env.get_template("pyproject.toml.jinja").render(
+            common,
+            requirement=_requirement_of(output.entry.protocol),
+            project_table=True,
+            pytest_table=True,
+        ),
+        f"{package}/__init__.py": f'"""The {service.name} service."""\n',
+        f"{package}/server.py": env.get_template("server.py.jinja").render(
+            common, protocol=runtime, imports=server_imports
+        ),
+        **own,
+    }
+
+
+def _thrift_files(
+    project: ThriftProjectView, service: ir.Service, common: dict[str, str]
+) -> dict[str, str]:
+    """The handler, client and tests of a Thrift service."""
+    package = common["package"]
     methods = project.methods(service)
     own = methods[len(methods) - len(service.methods) :] or methods
     # The client calls the first method with a reply, else the first that is not oneway.
@@ -472,9 +508,7 @@ def _project_files(
     client_texts = [client_class, first.arguments]
     test_texts = [client_class, *(t for m in own for t in m.test_texts())]
     context = {
-        "package": package,
-        "service": service.name,
-        "idl": idl_name,
+        **common,
         "handler_base": handler_class,
         "client_class": client_class,
         "methods": methods,
@@ -488,18 +522,7 @@ def _project_files(
         return env.get_template(template).render(context, imports=block)
 
     return {
-        PYPROJECT: env.get_template("pyproject.toml.jinja").render(
-            context, project_table=True, pytest_table=True
-        ),
-        f"{package}/__init__.py": f'"""The {service.name} service."""\n',
         f"{package}/handler.py": render("handler.py.jinja", handler_texts),
-        f"{package}/server.py": render(
-            "server.py.jinja",
-            [],
-            standard=["import argparse", "import logging", "import os", "import sys"],
-            runtime=["import volo.thrift"],
-            project=[f"from {package}.handler import Handler"],
-        ),
         f"{package}/client.py": render(
             "client.py.jinja",
             client_texts,
@@ -521,6 +544,60 @@ def _project_files(
     }
 
 
+def _grpc_files(
+    project: GrpcProjectView, service: ir.Service, common: dict[str, str]
+) -> dict[str, str]:
+    """The handler, client and tests of a gRPC service: a stub and a test for
+    every method, whatever its kind; the client calls the first unary method
+    (else the first method)."""
+    package = common["package"]
+    methods = project.methods(service)
+    first = next((m for m in methods if m.kind == "unary"), methods[0])
+    handler_class, client_class = project.classes(service)
+    messages = [t for m in methods for t in (m.request, m.response)]
+    context = {
+        **common,
+        "handler_base": handler_class,
+        "client_class": client_class,
+        "methods": methods,
+        "method": first,
+    }
+    env = _environment()
+
+    def render(template: str, texts: list[str], **imports: list[str]) -> str:
+        block = project.import_block(texts, **imports)
+        return env.get_template(template).render(context, imports=block)
+
+    streams = any(m.client_streaming or m.server_streaming for m in methods)
+    server_streams = any(m.server_streaming for m in methods)
+    return {
+        f"{package}/handler.py": render(
+            "grpc_handler.py.jinja",
+            [handler_class, *messages],
+            standard=["from collections.abc import AsyncIterator"] if streams else [],
+        ),
+        f"{package}/client.py": render(
+            "grpc_client.py.jinja",
+            [client_class, first.request],
+            standard=["import argparse", "import asyncio", "import os", "import sys"],
+            runtime=["import volo.grpc"],
+        ),
+        f"{TESTS}/test_{package}.py": render(
+            "grpc_test_service.py.jinja",
+            [client_class, *messages],
+            standard=[
+                "import asyncio",
+                "from collections.abc import "
+                + ("AsyncIterable, " if server_streams else "")
+                + "Awaitable, Callable",
+                "from typing import TypeVar",
+            ],
+            runtime=["import volo.grpc"],
+            project=[f"from {package}.handler import Handler"],
+        ),
+    }
+
+
 def _dotted(path: str) -> str:
     return ".".join(PurePosixPath(path).parts)
 
@@ -536,6 +613,16 @@ class MethodView:
     throws: str  # the declared exceptions, as an `except` clause names them ("" for none)
     declared: str  # the class a reply is an instance of ("" when void)
 
+    @property
+    def name(self) -> str:
+        return self.py.name
+
+    @property
+    def signature(self) -> str:
+        """The `def` line of the handler's method."""
+        params = "".join(f", {p}" for p in self.py.params)
+        return f"async def {self.py.name}(self{params}) -> {self.py.returns}:"
+
     def handler_texts(self) -> list[str]:
         """What a handler's method spells: for working out imports."""
         return [*(p.partition(":")[2] for p in self.py.params), self.py.returns, self.value]
@@ -545,58 +632,50 @@ class MethodView:
         return [self.arguments, self.throws, self.declared]
 
 
-class ProjectView:
-    """The generated code as the project's own modules name it (see ImportingModule)."""
+@dataclass
+class GrpcMethodView:
+    """One rpc as the project's files write it."""
 
-    def __init__(
-        self,
-        schema: ir.Schema,
-        generated_package: str,
-        home: ir.Module,
-        options: Options | None = None,
-    ) -> None:
-        self.names = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES, options)
+    name: str  # the handler's and the client's method
+    idl_name: str  # as the .proto file names it
+    request: str  # the request class, as the project's files name it
+    response: str
+    client_streaming: bool
+    server_streaming: bool
+    doc: str | None  # a docstring, indented for the method's body
+
+    @property
+    def kind(self) -> str:
+        """unary, server_streaming, client_streaming or bidirectional."""
+        if self.client_streaming:
+            return "bidirectional" if self.server_streaming else "client_streaming"
+        return "server_streaming" if self.server_streaming else "unary"
+
+    @property
+    def signature(self) -> str:
+        """The `def` line of the handler's method (an async generator's when the
+        server streams)."""
+        param = (
+            f"requests: AsyncIterator[{self.request}]" if self.client_streaming
+            else f"request: {self.request}"
+        )  # fmt: skip
+        returns = f"AsyncIterator[{self.response}]" if self.server_streaming else self.response
+        return f"async def {self.name}(self, {param}) -> {returns}:"
+
+
+class ProjectView:
+    """The generated code as the project's own modules name it: by the
+    generator's own view of it (ImportingModule, ImportingProtoModule)."""
+
+    names: ImportingModule | ImportingProtoModule
 
     def classes(self, service: ir.Service) -> tuple[str, str]:
         view = self.names.service(service)
         return view.handler, view.client
 
-    def methods(self, service: ir.Service) -> list[MethodView]:
-        """Every method the service's handler implements, inherited ones first."""
-        views = self.names.service(service).methods
-        result = []
-        for method, py in zip(service.all_methods(), views, strict=True):
-            arguments = [
-                f"{name}={self.example(f.type)}"
-                for f, name in zip(method.args, py.arg_names, strict=True)
-                if f.default is None
-            ]
-            exceptions = [self.names.type(f.type) for f in method.throws]
-            throws = exceptions[0] if len(exceptions) == 1 else f"({', '.join(exceptions)})"
-            result.append(
-                MethodView(
-                    py,
-                    "None" if method.result is None else self.example(method.result),
-                    ", ".join(arguments),
-                    throws if exceptions else "",
-                    "" if method.result is None else self.runtime_class(method.result),
-                )
-            )
-        return result
-
-    def example(self, t: ir.Type) -> str:
-        """A simple valid value of `t` as source (see `example`)."""
-        target = ir.unalias(t)
-        definition = target.definition if isinstance(target, ir.NamedType) else None
-        if isinstance(definition, ir.Enum) and not definition.members:
-            return f"{self.names.type(target)}(0)"  # an open enum: any number is one
-        return self.names.value(example(t), t)
-
-    def runtime_class(self, t: ir.Type) -> str:
-        """The class of the values of `t` as they decode."""
-        t = ir.unalias(t)
-        containers = {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}
-        return containers.get(type(t)) or self.names.type(t)
+    def methods(self, service: ir.Service) -> list[MethodView] | list[GrpcMethodView]:
+        """Every method the service's handler implements."""
+        raise NotImplementedError
 
     def import_block(
         self,
@@ -617,6 +696,79 @@ class ProjectView:
             for section in sections
             if section
         )
+
+
+def _project_view(output: Generated, home: ir.Module) -> ProjectView:
+    """An entry's generated package as a module of the project beside it names it
+    (`home`'s names bare), with the options it was generated with."""
+    package = _dotted(output.entry.generated)
+    if isinstance(output.options, ProtoOptions):
+        return GrpcProjectView(output.schema, package, home, output.options)
+    return ThriftProjectView(output.schema, package, home, output.options)
+
+
+class GrpcProjectView(ProjectView):
+    def __init__(
+        self, schema: ir.Schema, generated_package: str, home: ir.Module, options: ProtoOptions
+    ) -> None:
+        self.proto = ImportingProtoModule(
+            schema, generated_package, home, GRPC_TEMPLATE_NAMES, options
+        )
+        self.names = self.proto
+
+    def methods(self, service: ir.Service) -> list[GrpcMethodView]:
+        view = self.proto.service(service)
+        pairs = zip(service.methods, view.methods, strict=True)
+        return [
+            GrpcMethodView(py.name, method.name, py.request, py.response,
+                           py.client_streaming, py.server_streaming, py.method_doc)
+            for method, py in pairs
+        ]  # fmt: skip
+
+
+class ThriftProjectView(ProjectView):
+    def __init__(
+        self, schema: ir.Schema, generated_package: str, home: ir.Module, options: Options
+    ) -> None:
+        self.thrift = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES, options)
+        self.names = self.thrift
+
+    def methods(self, service: ir.Service) -> list[MethodView]:
+        """Every method the service's handler implements, inherited ones first."""
+        views = self.thrift.service(service).methods
+        result = []
+        for method, py in zip(service.all_methods(), views, strict=True):
+            arguments = [
+                f"{name}={self.example(f.type)}"
+                for f, name in zip(method.args, py.arg_names, strict=True)
+                if f.default is None
+            ]
+            exceptions = [self.thrift.type(f.type) for f in method.throws]
+            throws = exceptions[0] if len(exceptions) == 1 else f"({', '.join(exceptions)})"
+            result.append(
+                MethodView(
+                    py,
+                    "None" if method.result is None else self.example(method.result),
+                    ", ".join(arguments),
+                    throws if exceptions else "",
+                    "" if method.result is None else self.runtime_class(method.result),
+                )
+            )
+        return result
+
+    def example(self, t: ir.Type) -> str:
+        """A simple valid value of `t` as source (see `example`)."""
+        target = ir.unalias(t)
+        definition = target.definition if isinstance(target, ir.NamedType) else None
+        if isinstance(definition, ir.Enum) and not definition.members:
+            return f"{self.thrift.type(target)}(0)"  # an open enum: any number is one
+        return self.thrift.value(example(t), t)
+
+    def runtime_class(self, t: ir.Type) -> str:
+        """The class of the values of `t` as they decode."""
+        t = ir.unalias(t)
+        containers = {ir.ListType: "list", ir.SetType: "set", ir.MapType: "dict"}
+        return containers.get(type(t)) or self.thrift.type(t)
 
 
 def _isort_key(line: str) -> tuple[bool, str]:
@@ -676,7 +828,7 @@ def _environment() -> jinja2.Environment:
 # ---- pyproject.toml ---------------------------------------------------------------------
 
 
-def _merged_pyproject(path: Path, package: str, report: Report) -> str | None:
+def _merged_pyproject(path: Path, package: str, requirement: str, report: Report) -> str | None:
     """An existing pyproject.toml with what the project needs added, or None when
     it has it all or it cannot be added safely (then `report.todo` says what to add)."""
     text = path.read_text(encoding="utf-8")
@@ -692,12 +844,13 @@ def _merged_pyproject(path: Path, package: str, report: Report) -> str | None:
     project = _table(data, "project")
     if project is None:
         table = env.get_template("pyproject.toml.jinja").render(
-            package=package, project_table=True, pytest_table=False
+            package=package, requirement=requirement, project_table=True, pytest_table=False
         )
         tables.append(("[project]", table))
-    elif not any(_requirement(r) == "volo-py" for r in project.get("dependencies", [])):
+    elif not any(_provides(r, requirement) for r in project.get("dependencies", [])):
         report.todo.append(
-            f'{PYPROJECT}: add "volo-py" to `dependencies` in [project] (the project runs on it)'
+            f'{PYPROJECT}: add "{requirement}" to `dependencies` in [project] '
+            "(the project runs on it)"
         )
     pytest_options = _table(data, "tool", "pytest", "ini_options")
     if not isinstance(pytest_options, dict):
@@ -734,10 +887,21 @@ def _table(data: dict[str, Any], *keys: str) -> dict[str, Any] | None:
     return table if isinstance(table, dict) else None
 
 
-def _requirement(text: object) -> str:
-    """The normalised project name a requirement string names."""
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text if isinstance(text, str) else "")
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+def _provides(text: object, wanted: str) -> bool:
+    """Whether requirement `text` asks for the project `wanted` names, with at
+    least its extras (`volo-py[grpc]`)."""
+    have, want = _requirement(text), _requirement(wanted)
+    return have[0] == want[0] and have[1] >= want[1]
+
+
+def _requirement(text: object) -> tuple[str, frozenset[str]]:
+    """The normalised project name a requirement string names, and its extras."""
+    pattern = r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?"
+    match = re.match(pattern, text if isinstance(text, str) else "")
+    if match is None:
+        return "", frozenset()
+    extras = (e.strip().lower() for e in (match.group(2) or "").split(","))
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower(), frozenset(e for e in extras if e)
 
 
 def _as_list(value: object) -> list[object]:
@@ -749,12 +913,10 @@ def _as_list(value: object) -> list[object]:
 # ---- volo gen: the handler against the IDL -----------------------------------------------
 
 
-def missing_methods(
-    package: str, generated: str, root: Path, schema: ir.Schema, options: Options
-) -> list[str]:
-    """For each class in the project's handler.py based on a generated handler,
-    the service's methods it does not define, with the signatures to add.
-    The file is parsed, never imported."""
+def missing_methods(package: str, output: Generated, root: Path) -> list[str]:
+    """For each class in the project's handler.py based on a handler the entry
+    generated, the service's methods it does not define, with the signatures to
+    add, named as the entry's options name them. The file is parsed, never imported."""
     relative = f"{package}/handler.py"
     path = root / relative
     if not path.is_file():
@@ -764,11 +926,13 @@ def missing_methods(
     except (SyntaxError, ValueError) as exc:
         return [f"{relative} cannot be parsed ({exc}), so its methods were not compared"]
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    project = ProjectView(schema, _dotted(generated), schema.roots[0], options)
+    schema = output.schema
+    project = _project_view(output, schema.roots[0])
     services = {
         project.classes(service)[0].rpartition(".")[2]: service
         for module in schema.modules.values()
         for service in module.services
+        if output.options.generates(service)
     }
     # Classes other classes of the file extend are partial: their subclasses are compared.
     extended = {base for cls in classes.values() for base in _base_names(cls)}
@@ -780,13 +944,9 @@ def missing_methods(
         if service is None:
             continue
         defined = _defined_methods(cls, classes)
-        missing = [m.py for m in project.methods(service) if m.py.name not in defined]
+        missing = [m for m in project.methods(service) if m.name not in defined]
         if missing:
-            signatures = "".join(
-                f"\n    async def {m.name}(self{''.join(', ' + p for p in m.params)})"
-                f" -> {m.returns}: ..."
-                for m in missing
-            )
+            signatures = "".join(f"\n    {m.signature} ..." for m in missing)
             names = ", ".join(m.name for m in missing)
             problems.append(
                 f"{relative}: class {cls.name} lacks {service.name}'s "

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from pilota import __version__, ir
@@ -44,6 +45,8 @@ from pilota.codegen.python import (
     _dotted,
     _environment,
     _identifiers,
+    _isort_from_imports,
+    _names_in,
     _package_of,
     docstring,
     python_literal,
@@ -902,6 +905,109 @@ def _not_sunder(name: str) -> str:
 
 def _bytes_lines(data: bytes, width: int = 64) -> list[str]:
     return [python_literal(data[i : i + width]) for i in range(0, len(data), width)] or ['b""']
+
+
+# ---- as other modules name it ----------------------------------------------------------
+
+
+class ImportingProtoModule:
+    """How a module outside the generated package (a project's handler, client or
+    tests) spells the generated names: those defined in `home` bare, those of
+    every other module (the runtime's well-known types too) through a module
+    alias. Method names and class names are the generator's own.
+
+    `package` is the generated package's dotted name; `reserved` are names the
+    importing module binds itself, which no import may take (when one of them is
+    also a name in `home`, `home` is imported as a module alias too); `options`
+    are those the package was generated with (snake_case names its methods)."""
+
+    def __init__(
+        self,
+        schema: ir.Schema,
+        package: str,
+        home: ir.Module,
+        reserved: Iterable[str] = (),
+        options: ProtoOptions | None = None,
+    ) -> None:
+        options = options or ProtoOptions()
+        self.package = package
+        self.home = home
+        modules = list(schema.modules.values())
+        self.places = placement(modules, options)
+        self.builders = {
+            # as generate_protobuf: the bundled modules' names are their own generation's
+            m: _ModuleBuilder(m, self.places, options if place.endswith(".py") else ProtoOptions())
+            for m, place in self.places.items()
+        }
+        paths: dict[ir.Definition, tuple[str, ...]] = {}
+        for builder in self.builders.values():
+            builder.declare()
+            paths.update(builder.paths)
+        for builder in self.builders.values():
+            builder.paths = paths
+        self.paths = paths
+        self.imported: set[_ModuleBuilder] = set()
+        owner = self.builders[home]
+        home_names = {path[0] for d, path in paths.items() if d.module is home}
+        home_names |= {name for pair in owner.service_classes.values() for name in pair}
+        reserved = set(reserved)
+        self.bare = not home_names & reserved
+        taken = reserved | set(dir(builtins)) | (home_names if self.bare else set())
+        self.home_names = home_names if self.bare else set()
+        self.aliases: dict[ir.Module, str] = {}
+        for module in sorted(modules, key=lambda m: (m.name, m.path)):
+            if module is not home or not self.bare:
+                stem = names.module_segment(PurePosixPath(module.name).stem)
+                self.aliases[module] = names.unique(stem, taken)
+
+    def ref(self, definition: ir.Definition) -> str:
+        path = ".".join(self.paths[definition])
+        alias = self.aliases.get(definition.module)
+        return path if alias is None else f"{alias}.{path}"
+
+    def service(self, service: ir.Service) -> PyService:
+        """The service's handler base and client (spelled here), and its methods as
+        the generated code names them, their message classes spelled here."""
+        builder = self.builders[service.module]
+        if builder not in self.imported:  # its own aliases, which its method names avoid
+            builder.imports()
+            self.imported.add(builder)
+        generated = builder.service(service)
+        methods = []
+        for method, py in zip(service.methods, generated.methods, strict=True):
+            request = method.args[0].type
+            assert isinstance(request, ir.NamedType) and isinstance(method.result, ir.NamedType)
+            methods.append(replace(
+                py, request=self.ref(request.definition),
+                response=self.ref(method.result.definition),
+            ))  # fmt: skip
+        handler, client = builder.service_classes[service]
+        alias = self.aliases.get(service.module)
+        prefix = "" if alias is None else alias + "."
+        return replace(generated, handler=prefix + handler, client=prefix + client,
+                       methods=methods)  # fmt: skip
+
+    def import_lines(self, texts: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+        """The imports the names in `texts` need: the standard library's (none), the
+        runtime's (well-known types) and the generated package's, each group in
+        isort's order (as `ImportingModule.import_lines`)."""
+        used = _names_in(texts)
+        runtime: dict[str, list[tuple[str, str]]] = {}
+        generated: dict[str, list[tuple[str, str]]] = {}
+        home_module = ".".join([self.package, *_dotted(PurePosixPath(self.places[self.home]))])
+        for name in sorted(self.home_names & used):
+            generated.setdefault(home_module, []).append((name, name))
+        for module, alias in self.aliases.items():
+            if alias not in used:
+                continue
+            place = self.places[module]
+            if place.endswith(".py"):
+                *parent, name = [self.package, *_dotted(PurePosixPath(place))]
+                generated.setdefault(".".join(parent), []).append((name, alias))
+            else:  # bundled with the runtime: an absolute module
+                parent_module, _, name = place.rpartition(".")
+                runtime.setdefault(parent_module, []).append((name, alias))
+        return [], _isort_from_imports(runtime), _isort_from_imports(generated)
 
 
 # ---- entry point ----------------------------------------------------------------------
