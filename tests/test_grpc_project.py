@@ -3,12 +3,14 @@ run. (tests/test_user_project.py implements one and runs the type checkers on it
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.test_project import ECHO, free_port, project_pytest, run, snapshot
@@ -208,7 +210,7 @@ def test_idl_add_a_proto_file(chat_project: Path) -> None:
         # an entry is one protocol; `-n ENTRY` adds the IDL to another (test_entries_of_a_grpc_project)
         ("thrift project", ["idl", "add", "svc.proto"], "volo: entry 'default' is a thrift entry and svc.proto is protobuf: an entry generates one package with one protocol, so add it to another entry with -n\n"),
         ("proto project", ["idl", "add", "other.thrift"], "volo: entry 'default' is a protobuf entry and other.thrift is thrift: an entry generates one package with one protocol, so add it to another entry with -n\n"),
-        ("both in volo.yml", ["gen"], "volo: {root}/volo.yml: the 'idls' list is a protobuf entry, so service 2's IDL other.thrift must end in .proto: an entry generates one package with one protocol, so put it in an entry of its own\n"),
+        ("both in volo.yml", ["gen"], "volo: {root}/volo.yml lists .thrift and .proto files in 'idls', which make one package with one protocol: give each protocol an entry of its own in the current format (entries)\n"),
         (None, ["init", "nosvc", "nosvc.proto"], "volo: nosvc.proto defines no service: a project needs one to serve\n"),
         (None, ["init", "empty", "empty.proto"], "volo: service Empty in empty.proto has no methods to serve\n"),
         (None, ["init", "svc", "svc.proto", "-I", "missing"], "error: include directory '{root}/missing' does not exist\n1 error in the IDL; nothing was changed\n"),
@@ -314,3 +316,64 @@ def test_idl_gen_writes_what_the_project_generates(chat_project: Path) -> None:
     written = {p.relative_to(chat_project / "out"): p.read_bytes()
                for p in (chat_project / "out").rglob("*") if p.is_file()}  # fmt: skip
     assert len(written) == 8 and written == generated
+
+
+# ---- a gRPC project's volo.yml: a protobuf entry (tests/test_entries.py has the model) ----
+
+RPC_PROTO = 'syntax = "proto3";\npackage acme;\nmessage A { int32 a = 1; }\nservice S { rpc GetThing(A) returns (A); }\n'
+
+
+def test_init_writes_a_protobuf_entry_without_keep_unknown_fields(chat_project: Path) -> None:
+    text = (chat_project / "volo.yml").read_text()
+    # protobuf messages keep unknown fields anyway: the option would mean nothing
+    assert "keep_unknown_fields" not in text and "codegen_option" not in text
+    data = yaml.safe_load(text)
+    assert data["package"] == "chat"
+    assert data["entries"]["default"] == {
+        "protocol": "protobuf", "generated": "chat/gen", "touch_all": True, "name_case": "keep",
+        "special_namings": [],
+        "services": [{"idl": {"source": "local", "path": os.path.relpath(CHAT, chat_project),
+                              "includes": [os.path.relpath(CHAT_ROOT, chat_project)]}}],
+    }  # fmt: skip
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_keep_unknown_fields_in_a_protobuf_entry_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    assert run("init", "svc", "svc.proto")[0] == 0
+    data = yaml.safe_load(Path("volo.yml").read_text())
+    service = data["entries"]["default"]["services"][0]
+    service["codegen_option"] = {"keep_unknown_fields": False}  # what meant nothing is let be
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+    service["codegen_option"] = {"keep_unknown_fields": True}
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    before = snapshot(tmp_path)
+    message = (
+        f"volo: {tmp_path / 'volo.yml'}: 'keep_unknown_fields' of service 1 of entry 'default' "
+        "is a Thrift option: protobuf messages keep unknown fields anyway, so remove it\n"
+    )
+    for args in (["gen"], ["gen", "--check"], ["idl", "add", "svc.proto"]):
+        assert run(*args) == (1, "", message)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_grpc_volo_yml_of_the_previous_format_works_and_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    # as the previous version wrote it for a .proto file
+    Path("volo.yml").write_text(
+        "package: svc\ngenerated: svc/gen\nidls:\n- path: svc.proto\n  includes: []\n"
+        "options:\n  keep_unknown_fields: false\n"
+    )
+    assert run("gen") == (0, "generated svc/gen: 4 files, 4 rewritten\n", "")
+    assert run("migrate") == (0, "migrated volo.yml (the original is in volo.yml.bak)\n", "")
+    entry = yaml.safe_load(Path("volo.yml").read_text())["entries"]["default"]
+    assert entry["protocol"] == "protobuf"
+    assert entry["services"] == [{"idl": {"source": "local", "path": "svc.proto", "includes": []}}]
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")

@@ -24,7 +24,7 @@ git repository the entry pins by commit (`lock`)::
               path: idl/echo.thrift
               includes: [idl]
             codegen_option:
-              keep_unknown_fields: false
+              keep_unknown_fields: false  # Thrift only: protobuf messages keep them anyway
               touch: []
 
 Paths of local IDL are relative to volo.yml; those of git IDL to the
@@ -140,10 +140,12 @@ def _entry_data(entry: Entry) -> dict[str, Any]:
             idl["repo"] = service.idl.repo
         idl["path"] = service.idl.path
         idl["includes"] = list(service.idl.includes)
-        option: dict[str, Any] = {"keep_unknown_fields": service.keep_unknown_fields}
+        option: dict[str, Any] = {}
+        if entry.protocol == "thrift":  # protobuf messages keep unknown fields anyway
+            option["keep_unknown_fields"] = service.keep_unknown_fields
         if service.touch:
             option["touch"] = list(service.touch)
-        services.append({"idl": idl, "codegen_option": option})
+        services.append({"idl": idl, "codegen_option": option} if option else {"idl": idl})
     data["services"] = services
     return data
 
@@ -237,6 +239,13 @@ def _entry(data: object, what: str, path: Path) -> Entry:
         for n, s in enumerate(services_data, 1)
     ]
     check_protocol(protocol, services, what, path)
+    if protocol == "protobuf":
+        kept = next((n for n, s in enumerate(services, 1) if s.keep_unknown_fields), None)
+        if kept is not None:
+            raise ProjectError(
+                f"{path}: 'keep_unknown_fields' of service {kept} of {what} is a Thrift option: "
+                "protobuf messages keep unknown fields anyway, so remove it"
+            )
     touch_all = data.get("touch_all", True)
     if not isinstance(touch_all, bool):
         raise ProjectError(f"{path}: 'touch_all' of {what} must be true or false")
@@ -360,10 +369,16 @@ def _legacy(data: dict[str, Any], path: Path) -> Config:
     keep = options.get("keep_unknown_fields", False)
     if not isinstance(keep, bool):
         raise ProjectError(f"{path}: 'options.keep_unknown_fields' must be true or false")
-    for service in services:
-        service.keep_unknown_fields = keep
     protocol: Protocol = protocol_of(services[0].idl.path) or "thrift"
+    if {"thrift", "protobuf"} <= {protocol_of(s.idl.path) for s in services}:
+        raise ProjectError(
+            f"{path} lists .thrift and .proto files in 'idls', which make one package with one "
+            "protocol: give each protocol an entry of its own in the current format (entries)"
+        )
     check_protocol(protocol, services, "the 'idls' list", path)
+    if protocol == "thrift":  # for .proto files it was ignored: messages keep them anyway
+        for service in services:
+            service.keep_unknown_fields = keep
     config = Config(package, {DEFAULT_ENTRY: Entry(protocol, generated, services)}, legacy=True)
     check_generated_folders(config, path)
     return config
