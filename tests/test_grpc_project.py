@@ -377,3 +377,108 @@ def test_a_grpc_volo_yml_of_the_previous_format_works_and_migrates(
     assert entry["protocol"] == "protobuf"
     assert entry["services"] == [{"idl": {"source": "local", "path": "svc.proto", "includes": []}}]
     assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_gen_check_in_a_grpc_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    assert run("init", "svc", "svc.proto")[0] == 0
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+    Path("svc.proto").write_text(RPC_PROTO.replace("int32 a = 1;", "int32 a = 1; string b = 2;"))
+    before = snapshot(tmp_path)
+    assert run("gen", "--check") == (
+        1, "", "volo: 1 generated file out of date (run `volo gen`): svc/gen/acme/svc.py\n"
+    )
+    assert snapshot(tmp_path) == before
+    assert run("gen")[0] == 0
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_missing_handler_methods_follow_the_entry_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(
+        RPC_PROTO.replace("service S {", "message Unused { int32 u = 1; }\nservice S {")
+        .replace("returns (A); }", "returns (A); rpc WatchAll(A) returns (stream A); rpc keepMe(A) returns (A); }")
+    )  # fmt: skip
+    assert run("init", "svc", "svc.proto")[0] == 0
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+    data = yaml.safe_load(Path("volo.yml").read_text())
+    data["entries"]["default"].update(name_case="snake_case", special_namings=["keepMe"], touch_all=False)
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    handler = Path("svc/handler.py")
+    before = handler.read_bytes()
+    code, out, err = run("gen")
+    assert (code, out) == (0, "generated svc/gen: 4 files, 1 rewritten\n")
+    assert "class Unused(" not in Path("svc/gen/acme/svc.py").read_text()
+    # the handler `volo init` wrote has GetThing and WatchAll; snake_case names them anew
+    assert err == (
+        "warning: svc/handler.py: class Handler lacks S's methods get_thing, watch_all; add:\n"
+        "    async def get_thing(self, request: A) -> A: ...\n"
+        "    async def watch_all(self, request: A) -> AsyncIterator[A]: ...\n"
+    )
+    assert handler.read_bytes() == before
+    handler.write_text(before.decode().replace("def GetThing", "def get_thing").replace("def WatchAll", "def watch_all"))
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+
+
+def test_idl_add_to_other_entries_of_a_grpc_project(chat_project: Path) -> None:
+    (chat_project / "audit.thrift").write_text("struct Event { 1: string kind }\nservice Audit { void record(1: Event event) }\n")
+    (chat_project / "badges.proto").write_text('syntax = "proto3";\npackage badges.v1;\nmessage Badge { string title = 1; }\n')
+    code, out, err = run("idl", "add", "audit.thrift", "-n", "audit")
+    assert (code, err) == (0, "")
+    assert out == "added audit.thrift to entry 'audit' of volo.yml\ngenerated chat/audit_gen: 3 files, 3 rewritten\n"
+    code, out, err = run("idl", "add", "badges.proto", "-n", "badges", "--generated", "badges_gen")
+    assert (code, err) == (0, "")
+    assert out == "added badges.proto to entry 'badges' of volo.yml\ngenerated badges_gen: 5 files, 5 rewritten\n"
+    entries = yaml.safe_load((chat_project / "volo.yml").read_text())["entries"]
+    assert [(n, e["protocol"]) for n, e in entries.items()] == [("default", "protobuf"), ("audit", "thrift"), ("badges", "protobuf")]
+    assert entries["audit"]["services"][0]["codegen_option"] == {"keep_unknown_fields": False}
+    assert "codegen_option" not in entries["badges"]["services"][0]
+    assert run("gen") == (0, "generated chat/gen: 8 files, 0 rewritten\ngenerated chat/audit_gen: 3 files, 0 rewritten\n"
+                             "generated badges_gen: 5 files, 0 rewritten\n", "")  # fmt: skip
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+    assert "class Event(" in (chat_project / "chat/audit_gen/audit.py").read_text()
+    assert "class Badge(_pb.Message):" in (chat_project / "badges_gen/badges/v1/badges.py").read_text()
+    result = project_pytest(chat_project)
+    assert result.returncode == 0 and "4 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_init_a_grpc_project_from_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_entries import commit, git
+
+    monkeypatch.setenv("VOLO_CACHE_DIR", str(tmp_path / "cache"))
+    central = tmp_path / "central"
+    central.mkdir()
+    git(central, "init", "-q", "-b", "main")
+    first = commit(central, {"api/svc.proto": RPC_PROTO}, "first")
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    code, _, err = run("init", "svc", "api/svc.proto", "-g", central.as_uri(), "-r", "main")
+    assert (code, err) == (0, "")
+    entry = yaml.safe_load(Path("volo.yml").read_text())["entries"]["default"]
+    assert entry["protocol"] == "protobuf"
+    assert entry["repos"] == {"central": {"url": central.as_uri(), "ref": "main", "lock": first}}
+    assert entry["services"] == [{"idl": {"source": "git", "repo": "central", "path": "api/svc.proto", "includes": []}}]
+    assert "async def GetThing(self, request: A) -> A:" in Path("svc/handler.py").read_text()
+    # a second file of the same repository, and a new commit the lock moves to
+    second = commit(central, {"api/more.proto": 'syntax = "proto3";\npackage more;\nmessage M { int32 m = 1; }\n',
+                              "api/svc.proto": RPC_PROTO.replace("returns (A); }", "returns (A); rpc Put(A) returns (A); }")},
+                    "second")  # fmt: skip
+    # the entry reads the locked commit, which has no more.proto yet
+    before = snapshot(tmp_path / "project")
+    assert run("idl", "add", "api/more.proto", "--repo", "central") == (
+        1, "", "volo: IDL file api/more.proto of entry 'default' is not in repo 'central'\n"
+    )  # fmt: skip
+    assert snapshot(tmp_path / "project") == before
+    code, out, err = run("repo", "update")
+    assert code == 0 and out.startswith(f"repo 'central': {first[:12]} -> {second[:12]}\n")
+    assert err == (
+        "warning: svc/handler.py: class Handler lacks S's method Put; add:\n"
+        "    async def Put(self, request: A) -> A: ...\n"
+    )
+    assert run("idl", "add", "api/more.proto", "--repo", "central")[0] == 0
+    assert "class M(_pb.Message):" in Path("svc/gen/more/more.py").read_text()
+    assert "/acme.S/Put" in Path("svc/gen/acme/svc.py").read_text()
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
