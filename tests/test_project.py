@@ -141,6 +141,7 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("no_idls", ["gen"], "volo: {root}/volo.yml: 'idls' must be a non-empty list of entries with a 'path'\n"),
         ("bad_option", ["gen"], "volo: {root}/volo.yml: 'options.keep_unknown_fields' must be true or false\n"),
         (None, ["init", "nosvc", "nosvc.thrift"], "volo: nosvc.thrift defines no service: a project needs one to serve\n"),
+        (None, ["init", "echo", "echo.idl"], "volo: cannot make a project from echo.idl: IDL files end in .thrift or .proto\n"),
     ],
 )  # fmt: skip
 def test_errors_are_one_sentence_and_change_nothing(
