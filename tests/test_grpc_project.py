@@ -3,12 +3,14 @@ run. (tests/test_user_project.py implements one and runs the type checkers on it
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.test_project import ECHO, free_port, project_pytest, run, snapshot
@@ -192,8 +194,8 @@ def test_idl_add_a_proto_file(chat_project: Path) -> None:
     )
     code, out, err = run("idl", "add", "badges.proto", "-I", str(CHAT_ROOT))
     assert (code, err) == (0, "")
-    assert out == "added badges.proto to volo.yml; generated chat/gen: 3 rewritten\n"
-    assert "- path: badges.proto" in (chat_project / "volo.yml").read_text()
+    assert out == "added badges.proto to entry 'default' of volo.yml\ngenerated chat/gen: 11 files, 3 rewritten\n"
+    assert "path: badges.proto" in (chat_project / "volo.yml").read_text()
     assert "class Badge(_pb.Message):" in (chat_project / "chat/gen/badges/v1/badges.py").read_text()
     before = snapshot(chat_project)
     assert run("gen") == (0, "generated chat/gen: 11 files, 0 rewritten\n", "")
@@ -205,9 +207,10 @@ def test_idl_add_a_proto_file(chat_project: Path) -> None:
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [
-        ("thrift project", ["idl", "add", "svc.proto"], "volo: cannot add svc.proto to {root}/volo.yml, whose IDL is Thrift: a project's IDL is all Thrift or all protobuf\n"),
-        ("proto project", ["idl", "add", "other.thrift"], "volo: cannot add other.thrift to {root}/volo.yml, whose IDL is protobuf: a project's IDL is all Thrift or all protobuf\n"),
-        ("both in volo.yml", ["gen"], "volo: {root}/volo.yml lists .thrift and .proto files: a project's IDL is one or the other\n"),
+        # an entry is one protocol; `-n ENTRY` adds the IDL to another (test_entries_of_a_grpc_project)
+        ("thrift project", ["idl", "add", "svc.proto"], "volo: entry 'default' is a thrift entry and svc.proto is protobuf: an entry generates one package with one protocol, so add it to another entry with -n\n"),
+        ("proto project", ["idl", "add", "other.thrift"], "volo: entry 'default' is a protobuf entry and other.thrift is thrift: an entry generates one package with one protocol, so add it to another entry with -n\n"),
+        ("both in volo.yml", ["gen"], "volo: {root}/volo.yml lists .thrift and .proto files in 'idls', which make one package with one protocol: give each protocol an entry of its own in the current format (entries)\n"),
         (None, ["init", "nosvc", "nosvc.proto"], "volo: nosvc.proto defines no service: a project needs one to serve\n"),
         (None, ["init", "empty", "empty.proto"], "volo: service Empty in empty.proto has no methods to serve\n"),
         (None, ["init", "svc", "svc.proto", "-I", "missing"], "error: include directory '{root}/missing' does not exist\n1 error in the IDL; nothing was changed\n"),
@@ -313,3 +316,169 @@ def test_idl_gen_writes_what_the_project_generates(chat_project: Path) -> None:
     written = {p.relative_to(chat_project / "out"): p.read_bytes()
                for p in (chat_project / "out").rglob("*") if p.is_file()}  # fmt: skip
     assert len(written) == 8 and written == generated
+
+
+# ---- a gRPC project's volo.yml: a protobuf entry (tests/test_entries.py has the model) ----
+
+RPC_PROTO = 'syntax = "proto3";\npackage acme;\nmessage A { int32 a = 1; }\nservice S { rpc GetThing(A) returns (A); }\n'
+
+
+def test_init_writes_a_protobuf_entry_without_keep_unknown_fields(chat_project: Path) -> None:
+    text = (chat_project / "volo.yml").read_text()
+    # protobuf messages keep unknown fields anyway: the option would mean nothing
+    assert "keep_unknown_fields" not in text and "codegen_option" not in text
+    data = yaml.safe_load(text)
+    assert data["package"] == "chat"
+    assert data["entries"]["default"] == {
+        "protocol": "protobuf", "generated": "chat/gen", "touch_all": True, "name_case": "keep",
+        "special_namings": [],
+        "services": [{"idl": {"source": "local", "path": os.path.relpath(CHAT, chat_project),
+                              "includes": [os.path.relpath(CHAT_ROOT, chat_project)]}}],
+    }  # fmt: skip
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_keep_unknown_fields_in_a_protobuf_entry_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    assert run("init", "svc", "svc.proto")[0] == 0
+    data = yaml.safe_load(Path("volo.yml").read_text())
+    service = data["entries"]["default"]["services"][0]
+    service["codegen_option"] = {"keep_unknown_fields": False}  # what meant nothing is let be
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+    service["codegen_option"] = {"keep_unknown_fields": True}
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    before = snapshot(tmp_path)
+    message = (
+        f"volo: {tmp_path / 'volo.yml'}: 'keep_unknown_fields' of service 1 of entry 'default' "
+        "is a Thrift option: protobuf messages keep unknown fields anyway, so remove it\n"
+    )
+    for args in (["gen"], ["gen", "--check"], ["idl", "add", "svc.proto"]):
+        assert run(*args) == (1, "", message)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_grpc_volo_yml_of_the_previous_format_works_and_migrates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    # as the previous version wrote it for a .proto file
+    Path("volo.yml").write_text(
+        "package: svc\ngenerated: svc/gen\nidls:\n- path: svc.proto\n  includes: []\n"
+        "options:\n  keep_unknown_fields: false\n"
+    )
+    assert run("gen") == (0, "generated svc/gen: 4 files, 4 rewritten\n", "")
+    assert run("migrate") == (0, "migrated volo.yml (the original is in volo.yml.bak)\n", "")
+    entry = yaml.safe_load(Path("volo.yml").read_text())["entries"]["default"]
+    assert entry["protocol"] == "protobuf"
+    assert entry["services"] == [{"idl": {"source": "local", "path": "svc.proto", "includes": []}}]
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_gen_check_in_a_grpc_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(RPC_PROTO)
+    assert run("init", "svc", "svc.proto")[0] == 0
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+    Path("svc.proto").write_text(RPC_PROTO.replace("int32 a = 1;", "int32 a = 1; string b = 2;"))
+    before = snapshot(tmp_path)
+    assert run("gen", "--check") == (
+        1, "", "volo: 1 generated file out of date (run `volo gen`): svc/gen/acme/svc.py\n"
+    )
+    assert snapshot(tmp_path) == before
+    assert run("gen")[0] == 0
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+
+
+def test_missing_handler_methods_follow_the_entry_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("svc.proto").write_text(
+        RPC_PROTO.replace("service S {", "message Unused { int32 u = 1; }\nservice S {")
+        .replace("returns (A); }", "returns (A); rpc WatchAll(A) returns (stream A); rpc keepMe(A) returns (A); }")
+    )  # fmt: skip
+    assert run("init", "svc", "svc.proto")[0] == 0
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+    data = yaml.safe_load(Path("volo.yml").read_text())
+    data["entries"]["default"].update(name_case="snake_case", special_namings=["keepMe"], touch_all=False)
+    Path("volo.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    handler = Path("svc/handler.py")
+    before = handler.read_bytes()
+    code, out, err = run("gen")
+    assert (code, out) == (0, "generated svc/gen: 4 files, 1 rewritten\n")
+    assert "class Unused(" not in Path("svc/gen/acme/svc.py").read_text()
+    # the handler `volo init` wrote has GetThing and WatchAll; snake_case names them anew
+    assert err == (
+        "warning: svc/handler.py: class Handler lacks S's methods get_thing, watch_all; add:\n"
+        "    async def get_thing(self, request: A) -> A: ...\n"
+        "    async def watch_all(self, request: A) -> AsyncIterator[A]: ...\n"
+    )
+    assert handler.read_bytes() == before
+    handler.write_text(before.decode().replace("def GetThing", "def get_thing").replace("def WatchAll", "def watch_all"))
+    assert run("gen") == (0, "generated svc/gen: 4 files, 0 rewritten\n", "")
+
+
+def test_idl_add_to_other_entries_of_a_grpc_project(chat_project: Path) -> None:
+    (chat_project / "audit.thrift").write_text("struct Event { 1: string kind }\nservice Audit { void record(1: Event event) }\n")
+    (chat_project / "badges.proto").write_text('syntax = "proto3";\npackage badges.v1;\nmessage Badge { string title = 1; }\n')
+    code, out, err = run("idl", "add", "audit.thrift", "-n", "audit")
+    assert (code, err) == (0, "")
+    assert out == "added audit.thrift to entry 'audit' of volo.yml\ngenerated chat/audit_gen: 3 files, 3 rewritten\n"
+    code, out, err = run("idl", "add", "badges.proto", "-n", "badges", "--generated", "badges_gen")
+    assert (code, err) == (0, "")
+    assert out == "added badges.proto to entry 'badges' of volo.yml\ngenerated badges_gen: 5 files, 5 rewritten\n"
+    entries = yaml.safe_load((chat_project / "volo.yml").read_text())["entries"]
+    assert [(n, e["protocol"]) for n, e in entries.items()] == [("default", "protobuf"), ("audit", "thrift"), ("badges", "protobuf")]
+    assert entries["audit"]["services"][0]["codegen_option"] == {"keep_unknown_fields": False}
+    assert "codegen_option" not in entries["badges"]["services"][0]
+    assert run("gen") == (0, "generated chat/gen: 8 files, 0 rewritten\ngenerated chat/audit_gen: 3 files, 0 rewritten\n"
+                             "generated badges_gen: 5 files, 0 rewritten\n", "")  # fmt: skip
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")
+    assert "class Event(" in (chat_project / "chat/audit_gen/audit.py").read_text()
+    assert "class Badge(_pb.Message):" in (chat_project / "badges_gen/badges/v1/badges.py").read_text()
+    result = project_pytest(chat_project)
+    assert result.returncode == 0 and "4 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_init_a_grpc_project_from_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_entries import commit, git
+
+    monkeypatch.setenv("VOLO_CACHE_DIR", str(tmp_path / "cache"))
+    central = tmp_path / "central"
+    central.mkdir()
+    git(central, "init", "-q", "-b", "main")
+    first = commit(central, {"api/svc.proto": RPC_PROTO}, "first")
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    code, _, err = run("init", "svc", "api/svc.proto", "-g", central.as_uri(), "-r", "main")
+    assert (code, err) == (0, "")
+    entry = yaml.safe_load(Path("volo.yml").read_text())["entries"]["default"]
+    assert entry["protocol"] == "protobuf"
+    assert entry["repos"] == {"central": {"url": central.as_uri(), "ref": "main", "lock": first}}
+    assert entry["services"] == [{"idl": {"source": "git", "repo": "central", "path": "api/svc.proto", "includes": []}}]
+    assert "async def GetThing(self, request: A) -> A:" in Path("svc/handler.py").read_text()
+    # a second file of the same repository, and a new commit the lock moves to
+    second = commit(central, {"api/more.proto": 'syntax = "proto3";\npackage more;\nmessage M { int32 m = 1; }\n',
+                              "api/svc.proto": RPC_PROTO.replace("returns (A); }", "returns (A); rpc Put(A) returns (A); }")},
+                    "second")  # fmt: skip
+    # the entry reads the locked commit, which has no more.proto yet
+    before = snapshot(tmp_path / "project")
+    assert run("idl", "add", "api/more.proto", "--repo", "central") == (
+        1, "", "volo: IDL file api/more.proto of entry 'default' is not in repo 'central'\n"
+    )  # fmt: skip
+    assert snapshot(tmp_path / "project") == before
+    code, out, err = run("repo", "update")
+    assert code == 0 and out.startswith(f"repo 'central': {first[:12]} -> {second[:12]}\n")
+    assert err == (
+        "warning: svc/handler.py: class Handler lacks S's method Put; add:\n"
+        "    async def Put(self, request: A) -> A: ...\n"
+    )
+    assert run("idl", "add", "api/more.proto", "--repo", "central")[0] == 0
+    assert "class M(_pb.Message):" in Path("svc/gen/more/more.py").read_text()
+    assert "/acme.S/Put" in Path("svc/gen/acme/svc.py").read_text()
+    assert run("gen", "--check") == (0, "generated code is up to date\n", "")

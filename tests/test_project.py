@@ -122,11 +122,11 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("init", "echo", str(ECHO))[0] == 0
     shop = REPO / "idl_samples" / "shop" / "shop.thrift"
     code, out, _ = run("idl", "add", str(shop))
-    assert code == 0 and out.startswith(f"added {shop} to volo.yml")
+    assert code == 0 and out.startswith(f"added {shop} to entry 'default' of volo.yml")
     assert (tmp_path / "echo" / "gen" / "shop" / "base.py").is_file()
     assert "shop.thrift" in (tmp_path / "volo.yml").read_text()
     code, _, err = run("idl", "add", str(shop))
-    assert code == 1 and err == f"volo: {shop} is already in {tmp_path / 'volo.yml'}\n"
+    assert code == 1 and err == f"volo: {shop} is already in entry 'default' of {tmp_path / 'volo.yml'}\n"
     assert project_pytest(tmp_path).returncode == 0
 
 
@@ -141,6 +141,7 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("no_idls", ["gen"], "volo: {root}/volo.yml: 'idls' must be a non-empty list of entries with a 'path'\n"),
         ("bad_option", ["gen"], "volo: {root}/volo.yml: 'options.keep_unknown_fields' must be true or false\n"),
         (None, ["init", "nosvc", "nosvc.thrift"], "volo: nosvc.thrift defines no service: a project needs one to serve\n"),
+        (None, ["init", "echo", "echo.idl"], "volo: cannot make a project from echo.idl: IDL files end in .thrift or .proto\n"),
     ],
 )  # fmt: skip
 def test_errors_are_one_sentence_and_change_nothing(
@@ -409,9 +410,12 @@ def test_gen_and_idl_add_find_volo_yml_in_a_folder_above(tmp_path: Path, monkeyp
     assert (code, out, err) == (0, "generated gen: 3 files, 0 rewritten\n", "")
     code, out, err = run("idl", "add", "../idl/extra.thrift")
     assert (code, err) == (0, "")
-    assert out == "added ../idl/extra.thrift to ../volo.yml; generated gen: 1 rewritten\n"
+    assert out == (
+        "added ../idl/extra.thrift to entry 'default' of ../volo.yml\n"
+        "generated gen: 4 files, 1 rewritten\n"
+    )
     # paths in volo.yml stay relative to volo.yml
-    assert "- path: idl/extra.thrift" in (tmp_path / "volo.yml").read_text()
+    assert "path: idl/extra.thrift" in (tmp_path / "volo.yml").read_text()
     assert (tmp_path / "echo" / "gen" / "extra.py").is_file()
     monkeypatch.chdir(tmp_path / "echo" / "gen")
     assert run("gen") == (0, "generated .: 4 files, 0 rewritten\n", "")

@@ -14,7 +14,6 @@ per route.
 
 from __future__ import annotations
 
-import keyword
 from functools import cache
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +24,9 @@ from pilota.codegen.python import GeneratedFile
 from pilota.codegen.writer import write_tree
 from pilota.resources import resource_dir
 from volo_cli import project
-from volo_cli.project import PYPROJECT, TESTS, ProjectError, Report
+from volo_cli.config import ProjectError, ascii_identifier
+from volo_cli.entries import IdlError
+from volo_cli.project import PYPROJECT, TESTS, Report
 
 
 @click.group("http")
@@ -54,7 +55,7 @@ def http_init(name: str, idl: Path | None, include_dirs: tuple[Path, ...]) -> No
             report = init(name, Path.cwd())
         else:
             report = init_from_idl(name, idl, list(include_dirs), Path.cwd())
-    except (ProjectError, project.IdlError, OSError) as exc:
+    except (ProjectError, IdlError, OSError) as exc:
         from volo_cli.main import _project_error
 
         _project_error(exc)
@@ -76,7 +77,7 @@ def http_init(name: str, idl: Path | None, include_dirs: tuple[Path, ...]) -> No
 def init(name: str, root: Path) -> Report:
     """`volo http init NAME`: the project's files, written in one go."""
     # The checks `volo init` makes (volo_cli.project), but for volo.yml: there is none.
-    if not name.isidentifier() or keyword.iskeyword(name):
+    if not ascii_identifier(name):
         raise ProjectError(
             f"project name {name!r} must be a Python identifier (like hello or my_service)"
         )
@@ -94,18 +95,20 @@ def init(name: str, root: Path) -> Report:
     }
     report = Report()
     writes = []
+    merged_into: set[PurePosixPath] = set()  # rewritten, though not generated
     for relative, text in files.items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
-            merged = project._merged_pyproject(path, name, report)
+            merged = project._merged_pyproject(path, name, "volo-py[http]", report)
             if merged is not None:
                 writes.append(GeneratedFile(PurePosixPath(relative), merged))
+                merged_into.add(PurePosixPath(relative))
         elif path.exists():
             report.kept.append(relative)
         else:
             writes.append(GeneratedFile(PurePosixPath(relative), text))
             report.created.append(relative)
-    write_tree(writes, root)
+    write_tree(writes, root, replaceable=merged_into)
     return report
 
 
@@ -119,7 +122,7 @@ def init_from_idl(name: str, idl: Path, includes: list[Path], root: Path) -> Rep
     if idl.is_file():  # else project.init says so
         schema, diagnostics = pilota.check([idl], includes)
         if schema is None:
-            raise project.IdlError(diagnostics)
+            raise IdlError(diagnostics)
         services = schema.roots[0].services
         if services and not any(
             ir.annotation(m.annotations, f"api.{verb}") is not None
@@ -150,7 +153,7 @@ def init_from_idl(name: str, idl: Path, includes: list[Path], root: Path) -> Rep
         text = (root / PYPROJECT).read_text(encoding="utf-8")
         text = text.replace('dependencies = ["volo-py"]', 'dependencies = ["volo-py[http]"]')
         writes.append(GeneratedFile(PurePosixPath(PYPROJECT), text))
-    write_tree(writes, root)
+    write_tree(writes, root, replaceable={PurePosixPath(PYPROJECT)})
     return report
 
 

@@ -14,11 +14,13 @@ import click
 import pilota
 from pilota import ir
 from pilota.diagnostics import Diagnostics
+from volo_cli.config import CONFIG, DEFAULT_ENTRY, ProjectError
 from volo_cli.diff import idl_diff
+from volo_cli.entries import IdlError
 from volo_cli.http_project import http_group
 
 if TYPE_CHECKING:
-    from volo_cli.project import Report
+    from volo_cli.project import GitChoice, Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,8 +174,6 @@ def idl_gen(
 
 
 def _project_error(exc: Exception) -> NoReturn:
-    from volo_cli.project import IdlError
-
     if isinstance(exc, IdlError):
         _report(exc.diagnostics)
         click.echo(
@@ -189,11 +189,42 @@ def _project_error(exc: Exception) -> NoReturn:
     sys.exit(1)
 
 
+# What a project command may fail with: each is reported in one sentence, exit 1.
+PROJECT_ERRORS = (ProjectError, IdlError, OSError)
+
+
+def _entry_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "-n",
+        "--entry-name",
+        "entry_name",
+        default=DEFAULT_ENTRY,
+        show_default=True,
+        metavar="ENTRY",
+        help=help_text,
+    )
+
+
+def _git_options(f: F) -> F:
+    f = click.option(
+        "-r", "--ref", metavar="REF",
+        help="Branch, tag or commit of the git repository (default HEAD); volo.yml keeps "
+        "the commit it names as the repo's lock.",
+    )(f)  # fmt: skip
+    return click.option(
+        "-g", "--git", "url", metavar="URL",
+        help="Take the IDL from this git repository; IDL and -I paths are then paths in it.",
+    )(f)  # fmt: skip
+
+
 @cli.command("init")
 @click.argument("name")
 @click.argument("idl", type=click.Path(path_type=Path))
 @_include_option
-def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
+@_git_options
+def init_command(
+    name: str, idl: Path, include_dirs: tuple[Path, ...], url: str | None, ref: str | None
+) -> None:
     """Create a project NAME here that serves the first service in IDL
     (a .thrift file, or a .proto file for gRPC).
 
@@ -207,8 +238,9 @@ def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
     from volo_cli import project
 
     try:
-        report = project.init(name, idl, list(include_dirs), Path.cwd())
-    except (project.ProjectError, project.IdlError, OSError) as exc:
+        git = _git_choice(url, ref, None)
+        report = project.init(name, idl, list(include_dirs), Path.cwd(), git)
+    except PROJECT_ERRORS as exc:
         _project_error(exc)
     for path in report.created:
         click.echo(f"created {path}")
@@ -221,9 +253,25 @@ def init_command(name: str, idl: Path, include_dirs: tuple[Path, ...]) -> None:
     click.echo(f"\nnext: python -m {name}.server, then python -m {name}.client")
 
 
+def _git_choice(url: str | None, ref: str | None, repo: str | None) -> GitChoice | None:
+    from volo_cli.project import GitChoice
+
+    if url is None and repo is None:
+        if ref is not None:
+            raise ProjectError("-r/--ref names a ref of a git repository: give the URL with -g")
+        return None
+    return GitChoice(url, ref, repo)
+
+
 @cli.command("gen")
-def gen_command() -> None:
-    """Regenerate the generated package from volo.yml (only generated files change).
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1, naming the files, if the generated code differs from "
+    "what volo.yml and the IDL (at the locked commits) make. For CI and pre-commit hooks.",
+)
+def gen_command(check: bool) -> None:
+    """Regenerate every entry's package from volo.yml (only generated files change).
 
     volo.yml is looked for here and in the folders above. Names the handler
     methods that the IDL has and NAME/handler.py lacks.
@@ -232,33 +280,155 @@ def gen_command() -> None:
 
     try:
         root = project.find_root(Path.cwd())
-        report = project.generate(root)
-    except (project.ProjectError, project.IdlError, OSError) as exc:
+        if check:
+            stale = project.check(root)
+        else:
+            report = project.generate(root)
+    except PROJECT_ERRORS as exc:
         _project_error(exc)
-    click.echo(
-        f"generated {_here(root / report.generated)}: "
-        f"{_count(report.generated_files, 'file')}, {report.generated_written} rewritten"
-    )
+    if check:
+        if stale:
+            names = ", ".join(_here(root / p) for p in stale)
+            click.echo(
+                f"volo: {_count(len(stale), 'generated file')} out of date (run `volo gen`): "
+                f"{names}",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo("generated code is up to date")
+        return
+    _generated(root, report)
     _todo(report)
+
+
+def _generated(root: Path, report: Report) -> None:
+    for folder, files, written in report.generated:
+        where = _here(root / folder)
+        click.echo(f"generated {where}: {_count(files, 'file')}, {written} rewritten")
 
 
 @idl.command("add")
 @click.argument("idl_file", metavar="IDL", type=click.Path(path_type=Path))
 @_include_option
-def idl_add(idl_file: Path, include_dirs: tuple[Path, ...]) -> None:
-    """Add IDL to the project's volo.yml (here or in a folder above) and regenerate."""
+@_entry_option("The entry to add the IDL to; a new one is made if it does not exist.")
+@_git_options
+@click.option(
+    "--repo", "repo", metavar="NAME",
+    help="The entry's repo holding the IDL (with -g: the name for a new one; default: the "
+    "last part of the URL).",
+)  # fmt: skip
+@click.option(
+    "--generated", "generated", metavar="DIR",
+    help="A new entry's generated package folder (default PACKAGE/ENTRY_gen).",
+)  # fmt: skip
+def idl_add(
+    idl_file: Path,
+    include_dirs: tuple[Path, ...],
+    entry_name: str,
+    url: str | None,
+    ref: str | None,
+    repo: str | None,
+    generated: str | None,
+) -> None:
+    """Add IDL to an entry of the project's volo.yml (here or in a folder above) and
+    regenerate that entry."""
     from volo_cli import project
 
     try:
         root = project.find_root(Path.cwd())
-        report = project.add_idl(idl_file, list(include_dirs), root)
-    except (project.ProjectError, project.IdlError, OSError) as exc:
+        git = _git_choice(url, ref, repo)
+        report = project.add_idl(
+            idl_file, list(include_dirs), root, entry_name, git, generated
+        )
+    except PROJECT_ERRORS as exc:
         _project_error(exc)
-    click.echo(
-        f"added {idl_file} to {_here(root / project.CONFIG)}; generated "
-        f"{_here(root / report.generated)}: {report.generated_written} rewritten"
-    )
+    click.echo(f"added {idl_file} to entry '{entry_name}' of {_here(root / CONFIG)}")
+    _generated(root, report)
     _todo(report)
+
+
+@idl.command("package")
+@_entry_option("The entry whose generated code to package.")
+@click.option("--name", metavar="NAME", help="The distribution's name (default PACKAGE_ENTRY_idl).")
+@click.option("--version", "version", default="0.1.0", show_default=True, help="Its version.")
+@click.option(
+    "-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+    help="The folder to write (default dist/NAME); one an earlier run wrote is replaced.",
+)  # fmt: skip
+def idl_package(entry_name: str, name: str | None, version: str, out_dir: Path | None) -> None:
+    """Build an entry's generated code as an installable Python package: a folder with
+    its own pyproject.toml (name, version, the runtime as dependency), for services
+    to `pip install` instead of generating their own copy."""
+    from volo_cli import project
+    from volo_cli.package import build_package
+
+    try:
+        root = project.find_root(Path.cwd())
+        folder, module = build_package(root, entry_name, name, version, out_dir)
+    except PROJECT_ERRORS as exc:
+        _project_error(exc)
+    where = _here(folder)
+    click.echo(f"wrote {where}: import {module}; install it with pip install {where}")
+
+
+@cli.group()
+def repo() -> None:
+    """Git repositories that entries take IDL from, each locked at a commit."""
+
+
+@repo.command("add")
+@_entry_option("The entry to add the repository to.")
+@_git_options
+@click.option("--repo", "name", metavar="NAME", help="Its name (default: the URL's last part).")
+def repo_add(entry_name: str, url: str | None, ref: str | None, name: str | None) -> None:
+    """Add a git repository to an entry, locked at the commit its ref names now."""
+    from volo_cli import project
+
+    try:
+        if url is None:
+            raise ProjectError("`volo repo add` needs the repository's URL: -g URL")
+        root = project.find_root(Path.cwd())
+        added, locked = project.add_repo(root, entry_name, project.GitChoice(url, ref, name))
+    except PROJECT_ERRORS as exc:
+        _project_error(exc)
+    click.echo(f"added repo '{added}' to entry '{entry_name}': {locked.ref} at {locked.lock}")
+
+
+@repo.command("update")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@_entry_option("The entry whose repositories to update.")
+def repo_update(names: tuple[str, ...], entry_name: str) -> None:
+    """Lock repositories (all of the entry's if none is named) at the commit their ref
+    names now, and regenerate the entry."""
+    from volo_cli import project
+
+    try:
+        root = project.find_root(Path.cwd())
+        moved, report = project.update_repos(root, entry_name, list(names))
+    except PROJECT_ERRORS as exc:
+        _project_error(exc)
+    for name, (old, new) in moved.items():
+        state = "unchanged" if old == new else f"{old[:12]} -> {new[:12]}"
+        click.echo(f"repo '{name}': {state}")
+    _generated(root, report)
+    _todo(report)
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Rewrite a volo.yml of the previous format in the current one (entries).
+
+    The original is kept as volo.yml.bak, and put back if the new file would not
+    generate exactly the same code.
+    """
+    from volo_cli import project
+
+    try:
+        root = project.find_root(Path.cwd())
+        backup = project.migrate(root)
+    except PROJECT_ERRORS as exc:
+        _project_error(exc)
+    click.echo(f"migrated {_here(root / CONFIG)} (the original is in {backup})")
 
 
 # `volo http ...` lives in its own module.

@@ -1,16 +1,7 @@
-"""Volo projects: `volo.yml`, generated code, and the files `volo init` writes.
+"""Volo projects: `volo.yml` (see `volo_cli.config`), generated code, and the files
+`volo init` writes.
 
-A project is a folder with a `volo.yml`::
-
-    package: echo            # the project's Python package
-    generated: echo/gen      # where generated code goes (a package)
-    idls:                    # what to generate from; paths relative to volo.yml
-      - path: idl/echo.thrift
-        includes: [idl]
-    options:
-      keep_unknown_fields: false
-
-`volo gen` rewrites only the generated package. The files a person edits
+`volo gen` rewrites only the generated packages. The files a person edits
 (handler, server, client, tests) are written by `volo init` when absent, and
 never touched again. Every command works out all it will write first and
 writes it in one go (see `write_tree`): a command that fails leaves the
@@ -21,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import keyword
 import os
 import re
 import sys
@@ -37,20 +27,37 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import yaml
 
-import pilota
 from pilota import ir
 from pilota.codegen.protobuf import ImportingProtoModule, ProtoOptions
 from pilota.codegen.python import GeneratedFile, ImportingModule, Options, PyMethod
 from pilota.codegen.writer import write_tree
-from pilota.compiler import generate_sources
-from pilota.diagnostics import Diagnostics
 from pilota.resources import resource_dir
-from pilota.sources import read_regular_file
-from volo.settings import CONFIG as CONFIG  # volo.yml: the project's settings too
-from volo.settings import KEYS
 from volo.settings import find as find_settings
+from volo_cli import gitsource
+from volo_cli.config import (
+    CONFIG,
+    DEFAULT_ENTRY,
+    Config,
+    Entry,
+    Idl,
+    ProjectError,
+    Protocol,
+    Repo,
+    Service,
+    ascii_identifier,
+    check_entry_name,
+    check_generated_folders,
+    protocol_of,
+    read_config,
+    read_project_file,
+)
+from volo_cli.entries import (
+    Generated,
+    generate_all,
+    generate_entry,
+    stale_files,
+)
 
 PYPROJECT = "pyproject.toml"
 TESTS = "tests"  # the folder `volo init` writes the project's tests to
@@ -85,46 +92,6 @@ RUNTIME_MODULES = {
 }  # fmt: skip
 
 
-class ProjectError(Exception):
-    """One sentence that names the file or key at fault."""
-
-
-class IdlError(Exception):
-    """The IDL has errors; they are in `diagnostics`."""
-
-    def __init__(self, diagnostics: Diagnostics) -> None:
-        super().__init__("the IDL has errors")
-        self.diagnostics = diagnostics
-
-
-@dataclass
-class IdlEntry:
-    path: str
-    includes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Config:
-    package: str
-    generated: str
-    idls: list[IdlEntry]
-    keep_unknown_fields: bool = False
-    # The run-time sections (server, client: see volo.settings), kept as written.
-    runtime: dict[str, Any] = field(default_factory=dict)
-
-    def to_yaml(self) -> str:
-        data = {
-            "package": self.package,
-            "generated": self.generated,
-            "idls": [{"path": i.path, "includes": i.includes} for i in self.idls],
-            "options": {"keep_unknown_fields": self.keep_unknown_fields},
-            **self.runtime,
-        }
-        header = "# volo.yml: what `volo gen` generates from which IDL, and where.\n"
-        header += "# Paths are relative to this file.\n"
-        return header + yaml.safe_dump(data, sort_keys=False)
-
-
 @dataclass
 class Report:
     """What a command did, for the person who ran it (paths relative to the project)."""
@@ -133,9 +100,8 @@ class Report:
     changed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)  # what the person still has to do
-    generated: str = ""  # the generated package's folder
-    generated_files: int = 0
-    generated_written: int = 0
+    # each generated package: its folder, how many files it has, how many were written
+    generated: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def find_root(start: Path) -> Path:
@@ -147,156 +113,240 @@ def find_root(start: Path) -> Path:
 
 
 def load_config(root: Path) -> Config:
-    path = root / CONFIG
-    if not path.is_file():
-        raise ProjectError(f"no {CONFIG} in {root}: run `volo init` first")
-    try:
-        data = yaml.safe_load(_read(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ProjectError(f"{path} is not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise ProjectError(f"{path} must be a mapping with keys package, generated and idls")
-    package = _string(data, "package", path)
-    if not _ascii_identifier(package):
-        raise ProjectError(f"{path}: 'package' must be a Python identifier, not {package!r}")
-    generated = _string(data, "generated", path)
-    generated_path = PurePosixPath(generated)
-    parts = generated_path.parts
-    if generated_path.is_absolute() or not parts or not all(map(_ascii_identifier, parts)):
-        # Generated code goes inside the project, where its modules are imported from.
+    return read_config(root / CONFIG)
+
+
+def _changeable(root: Path) -> Config:
+    """volo.yml, for a command that rewrites it: the previous format is migrated first."""
+    config = load_config(root)
+    if config.legacy:
         raise ProjectError(
-            f"{path}: 'generated' must be a folder inside the project, named as its "
-            f"package is imported (like {package}/gen), not {generated!r}"
+            f"{root / CONFIG} is in the previous format: run `volo migrate` first "
+            "(it keeps a backup), then run this command again"
         )
-    idls = data.get("idls")
-    if not isinstance(idls, list) or not idls:
-        raise ProjectError(f"{path}: 'idls' must be a non-empty list of entries with a 'path'")
-    entries = []
-    for number, entry in enumerate(idls, 1):
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise ProjectError(f"{path}: entry {number} of 'idls' needs a 'path'")
-        includes = entry.get("includes") or []
-        if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-            raise ProjectError(
-                f"{path}: 'includes' of entry {number} of 'idls' must be a list of paths"
-            )
-        entries.append(IdlEntry(entry["path"], list(includes)))
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise ProjectError(f"{path}: 'options' must be a mapping")
-    keep = options.get("keep_unknown_fields", False)
-    if not isinstance(keep, bool):
-        raise ProjectError(f"{path}: 'options.keep_unknown_fields' must be true or false")
-    runtime = {key: data[key] for key in KEYS if key in data}
-    return Config(package, generated, entries, keep, runtime)
+    return config
 
 
-def _read(path: Path) -> str:
-    """A project file's text; `ProjectError` if it is no regular file (a FIFO would
-    hang the command), is too large, or is not UTF-8."""
-    try:
-        return read_regular_file(path, limit=MAX_PROJECT_FILE_BYTES).decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProjectError(f"{path} is not valid UTF-8") from None
-    except OSError as exc:
-        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-MAX_PROJECT_FILE_BYTES = 1024 * 1024  # volo.yml, pyproject.toml, the handler
-
-
-def _ascii_identifier(name: str) -> bool:
-    """Whether `name` can name a package here: a Python identifier, and in ASCII,
-    since Python reads identifiers in their NFKC form (fullwidth letters as the
-    ASCII ones, which do not name the folder) and a project's name on PyPI is ASCII."""
-    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
-
-
-def _string(data: dict[str, Any], key: str, path: Path) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise ProjectError(f"{path}: '{key}' must be set to a non-empty string")
-    return value
-
-
-# ---- generation ---------------------------------------------------------------------
-
-
-def compile_config(config: Config, root: Path) -> ir.Schema:
-    paths = [root / i.path for i in config.idls]
-    if len({_is_proto(p) for p in paths}) > 1:
-        raise ProjectError(
-            f"{root / CONFIG} lists .thrift and .proto files: a project's IDL is one or the other"
-        )
-    includes = list(dict.fromkeys(root / d for i in config.idls for d in i.includes))
-    schema, diagnostics = pilota.check(paths, includes)
-    if schema is None:
-        raise IdlError(diagnostics)
-    return schema
-
-
-def generated_files(config: Config, schema: ir.Schema) -> list[GeneratedFile]:
-    """The generated package, its paths relative to the project's folder."""
-    options: Options | ProtoOptions = (
-        ProtoOptions() if is_grpc(schema)  # protobuf messages keep unknown fields anyway
-        else Options(keep_unknown_fields=config.keep_unknown_fields)
-    )  # fmt: skip
-    files = generate_sources(schema, options)
-    folder = PurePosixPath(config.generated)
-    return [GeneratedFile(folder / f.path, f.text) for f in files]
-
-
-def is_grpc(schema: ir.Schema) -> bool:
-    """Whether the project's IDL is protobuf (its services gRPC's), not Thrift."""
-    return schema.roots[0].syntax is not ir.Syntax.THRIFT
-
-
-def _is_proto(path: Path) -> bool:
-    return path.suffix == ".proto"
+def _written(outputs: list[Generated], root: Path, config: Config | None = None) -> Report:
+    """Writes the outputs' files (and volo.yml when given) in one go; what it did."""
+    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())] if config else []
+    for output in outputs:
+        files += output.files
+    replaceable = {PurePosixPath(CONFIG)} if config else set()
+    written = {str(p.relative_to(root)) for p in write_tree(files, root, replaceable)}
+    report = Report()
+    for output in outputs:
+        changed = sum(str(PurePosixPath(f.path)) in written for f in output.files)
+        report.generated.append((output.entry.generated, len(output.files), changed))
+    return report
 
 
 def generate(root: Path) -> Report:
-    """`volo gen`: regenerate the generated package from volo.yml."""
+    """`volo gen`: regenerate every entry's package from volo.yml."""
     config = load_config(root)
-    schema = compile_config(config, root)
-    files = generated_files(config, schema)
-    written = write_tree(files, root)
-    report = Report(
-        generated=config.generated, generated_files=len(files), generated_written=len(written)
-    )
-    report.todo += missing_methods(config, root, schema)
+    outputs = generate_all(config, root)
+    report = _written(outputs, root)
+    report.todo += _missing_in_handler(config, root, outputs)
     return report
 
 
-def add_idl(idl: Path, includes: list[Path], root: Path) -> Report:
-    """`volo idl add`: add IDL to volo.yml and regenerate, in one write."""
+def check(root: Path) -> list[str]:
+    """`volo gen --check`: the generated files that differ from what `volo gen` would
+    write (paths relative to the project); writes nothing."""
     config = load_config(root)
-    _check_idl_file(idl)
-    if any(_is_proto(root / i.path) != _is_proto(idl) for i in config.idls):
-        has = "Thrift" if _is_proto(idl) else "protobuf"
+    return stale_files([f for o in generate_all(config, root) for f in o.files], root)
+
+
+def add_idl(
+    idl: Path,
+    includes: list[Path],
+    root: Path,
+    entry_name: str = DEFAULT_ENTRY,
+    git: GitChoice | None = None,
+    generated: str | None = None,
+) -> Report:
+    """`volo idl add`: add a service's IDL to an entry (made if new), regenerate it,
+    and write both in one go."""
+    config = _changeable(root)
+    check_entry_name(entry_name)
+    protocol = protocol_of(idl)
+    if protocol is None:
+        raise ProjectError(f"cannot add {idl}: IDL files end in .thrift or .proto")
+    entry = config.entries.get(entry_name)
+    if entry is None:
+        folder = generated or _default_generated(config.package, entry_name)
+        entry = Entry(protocol, folder, [])
+        config.entries[entry_name] = entry
+        check_generated_folders(config, root / CONFIG)
+    elif generated is not None and generated != entry.generated:
         raise ProjectError(
-            f"cannot add {idl} to {root / CONFIG}, whose IDL is {has}: a project's IDL is "
-            "all Thrift or all protobuf"
+            f"entry '{entry_name}' generates into {entry.generated}, not {generated}: "
+            "leave out --generated, or name another entry with -n"
         )
-    entry = IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])
-    known = {Path(root / i.path).resolve() for i in config.idls}
-    if (root / entry.path).resolve() in known:
-        raise ProjectError(f"{idl} is already in {root / CONFIG}")
-    config.idls.append(entry)
-    schema = compile_config(config, root)  # the new IDL must compile before volo.yml changes
-    files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
-    files += generated_files(config, schema)
-    written = write_tree(files, root, replaceable={PurePosixPath(CONFIG)})
-    changed_config = 1  # volo.yml
-    report = Report(
-        generated=config.generated,
-        generated_files=len(files) - changed_config,
-        generated_written=len(written) - changed_config,
-    )
-    report.todo += missing_methods(config, root, schema)
+    elif entry.protocol != protocol:
+        raise ProjectError(
+            f"entry '{entry_name}' is a {entry.protocol} entry and {idl} is {protocol}: an "
+            "entry generates one package with one protocol, so add it to another entry with -n"
+        )
+    if git is None:
+        _check_idl_file(idl)
+        service = Service(Idl(_relative(idl, root), [_relative(d, root) for d in includes]))
+        known = {(root / s.idl.path).resolve() for s in entry.services if s.idl.repo is None}
+        if (root / service.idl.path).resolve() in known:
+            raise ProjectError(f"{idl} is already in entry '{entry_name}' of {root / CONFIG}")
+    else:
+        repo = choose_repo(entry_name, entry, git)
+        service = Service(Idl(idl.as_posix().lstrip("/"), [d.as_posix() for d in includes], repo))
+        if any(s.idl.repo == repo and s.idl.path == service.idl.path for s in entry.services):
+            raise ProjectError(f"{idl} of repo '{repo}' is already in entry '{entry_name}'")
+    entry.services.append(service)
+    output = generate_entry(entry_name, entry, root)  # it must compile before volo.yml changes
+    report = _written([output], root, config)
+    report.todo += _missing_in_handler(config, root, [output])
     return report
+
+
+@dataclass
+class GitChoice:
+    """`-g URL [-r REF] [--repo NAME]`: a repository of an entry, new or known."""
+
+    url: str | None
+    ref: str | None = None
+    name: str | None = None
+
+
+def choose_repo(entry_name: str, entry: Entry, git: GitChoice) -> str:
+    """The entry's repo `git` names (added to the entry, locked, if it is new), with
+    volo-cli's refusals: an unknown name, a known name with another URL or ref, a
+    known URL under another name."""
+    if git.url is None:
+        if git.name is None or git.name not in entry.repos:
+            known = ", ".join(repr(n) for n in entry.repos) or "none"
+            raise ProjectError(
+                f"entry '{entry_name}' has no repo {git.name!r} (its repos: {known}): "
+                "give its URL with -g to add it"
+            )
+        if git.ref is not None and git.ref != entry.repos[git.name].ref:
+            raise ProjectError(
+                f"repo '{git.name}' of entry '{entry_name}' follows ref "
+                f"{entry.repos[git.name].ref!r}, not {git.ref!r}"
+            )
+        return git.name
+    name = git.name or gitsource.repo_name(git.url)
+    ref = git.ref or "HEAD"
+    existing = entry.repos.get(name)
+    if existing is not None:
+        if existing.url != git.url:
+            raise ProjectError(
+                f"repo '{name}' of entry '{entry_name}' already has the URL {existing.url}, "
+                f"not {git.url}: choose another name with --repo"
+            )
+        if existing.ref != ref:
+            raise ProjectError(
+                f"repo '{name}' of entry '{entry_name}' already follows ref {existing.ref!r}, "
+                f"not {ref!r}: `volo repo update` moves its lock, or choose another name "
+                "with --repo"
+            )
+        return name
+    same_url = next((n for n, r in entry.repos.items() if r.url == git.url), None)
+    if same_url is not None:
+        raise ProjectError(
+            f"{git.url} is already repo '{same_url}' of entry '{entry_name}': use --repo "
+            f"{same_url}"
+        )
+    entry.repos[name] = Repo(git.url, ref, gitsource.resolve(git.url, ref))
+    return name
+
+
+def add_repo(root: Path, entry_name: str, git: GitChoice) -> tuple[str, Repo]:
+    """`volo repo add`: a repo for an entry, locked at the commit its ref names."""
+    config = _changeable(root)
+    entry = config.entry(entry_name)
+    assert git.url is not None
+    name = git.name or gitsource.repo_name(git.url)
+    if name in entry.repos:
+        existing = entry.repos[name]
+        raise ProjectError(
+            f"entry '{entry_name}' already has a repo '{name}' ({existing.url} at "
+            f"{existing.ref!r}): choose another name with --repo"
+        )
+    choose_repo(entry_name, entry, git)
+    config_file = PurePosixPath(CONFIG)
+    write_tree([GeneratedFile(config_file, config.to_yaml())], root, replaceable={config_file})
+    return name, entry.repos[name]
+
+
+def update_repos(
+    root: Path, entry_name: str, names: list[str]
+) -> tuple[dict[str, tuple[str, str]], Report]:
+    """`volo repo update`: each named repo (all of the entry's when none is) locked at
+    the commit its ref names now; the entry regenerated, in one write with volo.yml.
+    Returns each repo's old and new lock."""
+    config = _changeable(root)
+    entry = config.entry(entry_name)
+    if not entry.repos:
+        raise ProjectError(f"entry '{entry_name}' has no repos to update")
+    unknown = [n for n in names if n not in entry.repos]
+    if unknown:
+        known = ", ".join(repr(n) for n in entry.repos)
+        raise ProjectError(
+            f"entry '{entry_name}' has no repo {unknown[0]!r} (its repos: {known})"
+        )
+    moved = {}
+    for name in names or list(entry.repos):
+        repo = entry.repos[name]
+        lock = gitsource.resolve(repo.url, repo.ref)
+        moved[name] = (repo.lock, lock)
+        repo.lock = lock
+    output = generate_entry(entry_name, entry, root)
+    report = _written([output], root, config)
+    report.todo += _missing_in_handler(config, root, [output])
+    return moved, report
+
+
+def migrate(root: Path) -> str:
+    """`volo migrate`: volo.yml from the previous format to this one. The original is
+    kept beside it; if the new file does not generate exactly what the old one did,
+    the original is put back. Returns the backup's name."""
+    path = root / CONFIG
+    config = load_config(root)
+    if not config.legacy:
+        raise ProjectError(f"{path} is already in the current format: nothing to migrate")
+    backup = path.with_name(CONFIG + ".bak")
+    if backup.exists():
+        raise ProjectError(f"{backup} exists: move it away first, so no backup is lost")
+    before = [f for o in generate_all(config, root) for f in o.files]
+    original = path.read_bytes()
+    backup.write_bytes(original)
+    try:
+        path.write_text(config.to_yaml(), encoding="utf-8")
+        migrated = load_config(root)
+        after = [f for o in generate_all(migrated, root) for f in o.files]
+        if after != before:
+            raise ProjectError(
+                f"the migrated {CONFIG} would generate other code than the original, so the "
+                "original was put back"
+            )
+    except BaseException:
+        path.write_bytes(original)
+        backup.unlink()
+        raise
+    return backup.name
+
+
+def _default_generated(package: str | None, entry_name: str) -> str:
+    stem = re.sub(r"\W", "_", entry_name)
+    return f"{package}/{stem}_gen" if package else f"{stem}_gen"
+
+
+def _missing_in_handler(config: Config, root: Path, outputs: list[Generated]) -> list[str]:
+    """The handler methods missing for the entries' services."""
+    if config.package is None:
+        return []
+    problems = []
+    for output in outputs:
+        problems += missing_methods(config.package, output, root)
+    return problems
 
 
 def _check_idl_file(idl: Path) -> None:
@@ -311,9 +361,12 @@ def _relative(path: Path, root: Path) -> str:
 # ---- volo init --------------------------------------------------------------------------
 
 
-def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
-    """`volo init`: a project serving the first service of `idl`, written in one go."""
-    if not _ascii_identifier(name):
+def init(
+    name: str, idl: Path, includes: list[Path], root: Path, git: GitChoice | None = None
+) -> Report:
+    """`volo init`: a project serving the first service of `idl`, written in one go.
+    With `git`, `idl` and `includes` are paths in that repository."""
+    if not ascii_identifier(name):
         normal = unicodedata.normalize("NFKC", name)
         reads = (
             f": Python would read it as {normal!r}, which is not the folder's name"
@@ -332,13 +385,21 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
         )
     if (root / CONFIG).exists():
         raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
-    _check_idl_file(idl)
-    config = Config(
-        name,
-        f"{name}/gen",
-        [IdlEntry(_relative(idl, root), [_relative(d, root) for d in includes])],
-    )
-    schema = compile_config(config, root)  # before writing anything: the IDL must compile
+    protocol = protocol_of(idl)
+    if protocol is None:
+        raise ProjectError(f"cannot make a project from {idl}: IDL files end in .thrift or .proto")
+    entry = Entry(protocol, f"{name}/gen", [])
+    if git is None:
+        _check_idl_file(idl)
+        idl_spec = Idl(_relative(idl, root), [_relative(d, root) for d in includes])
+    else:
+        repo = choose_repo(DEFAULT_ENTRY, entry, git)
+        idl_spec = Idl(idl.as_posix().lstrip("/"), [d.as_posix() for d in includes], repo)
+    entry.services.append(Service(idl_spec))
+    config = Config(name, {DEFAULT_ENTRY: entry})
+    # before writing anything: the IDL must compile
+    output = generate_entry(DEFAULT_ENTRY, entry, root)
+    schema = output.schema
     services = schema.roots[0].services
     if not services:
         raise ProjectError(f"{idl} defines no service: a project needs one to serve")
@@ -346,12 +407,13 @@ def init(name: str, idl: Path, includes: list[Path], root: Path) -> Report:
         raise ProjectError(f"service {services[0].name} in {idl} has no methods to serve")
     report = Report()
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
-    files += generated_files(config, schema)
+    files += output.files
     merged_into: set[PurePosixPath] = set()  # what is rewritten, though not generated
-    for relative, text in _project_files(config, schema, services[0], idl.name).items():
+    project_files = _project_files(name, output, services[0], idl.name)
+    for relative, text in project_files.items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
-            merged = _merged_pyproject(path, name, _requirement_of(schema), report)
+            merged = _merged_pyproject(path, name, _requirement_of(protocol), report)
             if merged is not None:
                 files.append(GeneratedFile(PurePosixPath(relative), merged))
                 merged_into.add(PurePosixPath(relative))
@@ -407,28 +469,28 @@ def _path_without(root: Path) -> Iterator[None]:
         sys.path[:] = saved
 
 
-def _requirement_of(schema: ir.Schema) -> str:
+def _requirement_of(protocol: Protocol) -> str:
     """What the project's pyproject.toml depends on."""
-    return "volo-py[grpc]" if is_grpc(schema) else "volo-py"
+    return "volo-py[grpc]" if protocol == "protobuf" else "volo-py"
 
 
 def _project_files(
-    config: Config, schema: ir.Schema, service: ir.Service, idl_name: str
+    package: str, output: Generated, service: ir.Service, idl_name: str
 ) -> dict[str, str]:
     """The files a person edits, rendered from the generator's own view of the service."""
-    package = config.package
     env = _environment()
     common = {"package": package, "service": service.name, "idl": idl_name}
-    if is_grpc(schema):
-        protocol, own = "grpc", _grpc_files(config, schema, service, common)
+    project = _project_view(output, service.module)
+    if isinstance(project, GrpcProjectView):
+        runtime, own = "grpc", _grpc_files(project, service, common)
     else:
-        protocol, own = "thrift", _thrift_files(config, schema, service, common)
-    server_project = _project_view(schema, config, service.module)
-    server_imports = server_project.import_block(
+        assert isinstance(project, ThriftProjectView)
+        runtime, own = "thrift", _thrift_files(project, service, common)
+    server_imports = project.import_block(
         [],
         standard=["import argparse", "import logging", "import sys"],
         runtime=[
-            f"import volo.{protocol}",
+            f"import volo.{runtime}",
             "from volo.discovery import Registration, registry_from_url",
             "from volo.settings import settings",
         ],
@@ -436,22 +498,24 @@ def _project_files(
     )
     return {
         PYPROJECT: env.get_template("pyproject.toml.jinja").render(
-            common, requirement=_requirement_of(schema), project_table=True, pytest_table=True
+            common,
+            requirement=_requirement_of(output.entry.protocol),
+            project_table=True,
+            pytest_table=True,
         ),
         f"{package}/__init__.py": f'"""The {service.name} service."""\n',
         f"{package}/server.py": env.get_template("server.py.jinja").render(
-            common, protocol=protocol, imports=server_imports
+            common, protocol=runtime, imports=server_imports
         ),
         **own,
     }
 
 
 def _thrift_files(
-    config: Config, schema: ir.Schema, service: ir.Service, common: dict[str, str]
+    project: ThriftProjectView, service: ir.Service, common: dict[str, str]
 ) -> dict[str, str]:
     """The handler, client and tests of a Thrift service."""
-    package = config.package
-    project = ThriftProjectView(schema, _dotted(config.generated), service.module)
+    package = common["package"]
     methods = project.methods(service)
     own = methods[len(methods) - len(service.methods) :] or methods
     # The client calls the first method with a reply, else the first that is not oneway.
@@ -504,13 +568,12 @@ def _thrift_files(
 
 
 def _grpc_files(
-    config: Config, schema: ir.Schema, service: ir.Service, common: dict[str, str]
+    project: GrpcProjectView, service: ir.Service, common: dict[str, str]
 ) -> dict[str, str]:
     """The handler, client and tests of a gRPC service: a stub and a test for
     every method, whatever its kind; the client calls the first unary method
     (else the first method)."""
-    package = config.package
-    project = GrpcProjectView(schema, _dotted(config.generated), service.module)
+    package = common["package"]
     methods = project.methods(service)
     first = next((m for m in methods if m.kind == "unary"), methods[0])
     handler_class, client_class = project.classes(service)
@@ -658,14 +721,22 @@ class ProjectView:
         )
 
 
-def _project_view(schema: ir.Schema, config: Config, home: ir.Module) -> ProjectView:
-    view = GrpcProjectView if is_grpc(schema) else ThriftProjectView
-    return view(schema, _dotted(config.generated), home)
+def _project_view(output: Generated, home: ir.Module) -> ProjectView:
+    """An entry's generated package as a module of the project beside it names it
+    (`home`'s names bare), with the options it was generated with."""
+    package = _dotted(output.entry.generated)
+    if isinstance(output.options, ProtoOptions):
+        return GrpcProjectView(output.schema, package, home, output.options)
+    return ThriftProjectView(output.schema, package, home, output.options)
 
 
 class GrpcProjectView(ProjectView):
-    def __init__(self, schema: ir.Schema, generated_package: str, home: ir.Module) -> None:
-        self.proto = ImportingProtoModule(schema, generated_package, home, GRPC_TEMPLATE_NAMES)
+    def __init__(
+        self, schema: ir.Schema, generated_package: str, home: ir.Module, options: ProtoOptions
+    ) -> None:
+        self.proto = ImportingProtoModule(
+            schema, generated_package, home, GRPC_TEMPLATE_NAMES, options
+        )
         self.names = self.proto
 
     def methods(self, service: ir.Service) -> list[GrpcMethodView]:
@@ -679,8 +750,10 @@ class GrpcProjectView(ProjectView):
 
 
 class ThriftProjectView(ProjectView):
-    def __init__(self, schema: ir.Schema, generated_package: str, home: ir.Module) -> None:
-        self.thrift = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES)
+    def __init__(
+        self, schema: ir.Schema, generated_package: str, home: ir.Module, options: Options
+    ) -> None:
+        self.thrift = ImportingModule(schema, generated_package, home, TEMPLATE_NAMES, options)
         self.names = self.thrift
 
     def methods(self, service: ir.Service) -> list[MethodView]:
@@ -781,7 +854,7 @@ def _environment() -> jinja2.Environment:
 def _merged_pyproject(path: Path, package: str, requirement: str, report: Report) -> str | None:
     """An existing pyproject.toml with what the project needs added, or None when
     it has it all or it cannot be added safely (then `report.todo` says what to add)."""
-    text = _read(path)
+    text = read_project_file(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -863,24 +936,26 @@ def _as_list(value: object) -> list[object]:
 # ---- volo gen: the handler against the IDL -----------------------------------------------
 
 
-def missing_methods(config: Config, root: Path, schema: ir.Schema) -> list[str]:
-    """For each class in the project's handler.py based on a generated handler,
-    the service's methods it does not define, with the signatures to add.
-    The file is parsed, never imported."""
-    relative = f"{config.package}/handler.py"
+def missing_methods(package: str, output: Generated, root: Path) -> list[str]:
+    """For each class in the project's handler.py based on a handler the entry
+    generated, the service's methods it does not define, with the signatures to
+    add, named as the entry's options name them. The file is parsed, never imported."""
+    relative = f"{package}/handler.py"
     path = root / relative
     if not path.is_file():
         return []
     try:
-        tree = ast.parse(_read(path), filename=relative)
+        tree = ast.parse(read_project_file(path), filename=relative)
     except (SyntaxError, ValueError, ProjectError) as exc:
         return [f"{relative} cannot be parsed ({exc}), so its methods were not compared"]
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    project = _project_view(schema, config, schema.roots[0])
+    schema = output.schema
+    project = _project_view(output, schema.roots[0])
     services = {
         project.classes(service)[0].rpartition(".")[2]: service
         for module in schema.modules.values()
         for service in module.services
+        if output.options.generates(service)
     }
     # Classes other classes of the file extend are partial: their subclasses are compared.
     extended = {base for cls in classes.values() for base in _base_names(cls)}

@@ -103,3 +103,17 @@ def module_segment(name: str) -> str:
     if not cleaned or cleaned[0].isdigit():
         cleaned = "_" + cleaned
     return cleaned + "_" if keyword.iskeyword(cleaned) else cleaned
+
+
+def snake_case(name: str) -> str:
+    """`SayHello` → `say_hello`, `userID` → `user_id`, `HTTPServer` → `http_server`;
+    a name in snake_case already is left as it is."""
+    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", words)
+    return words.lower()
+
+
+def cased(name: str, snake: bool, special: frozenset[str]) -> str:
+    """A method's or field's name in the case generation was asked for: the IDL's
+    own, or snake_case unless the name is one of the `special` ones."""
+    return snake_case(name) if snake and name not in special else name

@@ -96,6 +96,16 @@ class ProtoOptions:
     from the runtime rather than generating them (turned off to generate them)."""
 
     bundled_well_known_types: bool = True
+    # as in the Thrift generator's Options
+    snake_case: bool = False
+    special_namings: frozenset[str] = frozenset()
+    definitions: frozenset[ir.Definition] | None = None
+
+    def generates(self, definition: ir.Definition) -> bool:
+        return self.definitions is None or definition in self.definitions
+
+    def cased(self, name: str) -> str:
+        return names.cased(name, self.snake_case, self.special_namings)
 
 
 # ---- view model ---------------------------------------------------------------------------
@@ -389,8 +399,11 @@ def _bundled(module: ir.Module, options: ProtoOptions) -> bool:
 
 
 class _ModuleBuilder:
-    def __init__(self, module: ir.Module, places: dict[ir.Module, str]) -> None:
+    def __init__(
+        self, module: ir.Module, places: dict[ir.Module, str], options: ProtoOptions
+    ) -> None:
         self.module = module
+        self.options = options
         self.places = places
         self.path = PurePosixPath(places[module])
         source = module.name.encode("unicode_escape").decode("ascii")  # one inert line
@@ -451,7 +464,8 @@ class _ModuleBuilder:
         reserved = MESSAGE_MEMBERS | self.annotation_words(struct)
         chosen: dict[str, str] = {}
         for f in struct.fields:
-            name = f.name if f.oneof is not None and not f.oneof.synthetic else _slot_name(f.name)
+            name = self.options.cased(f.name)
+            name = name if f.oneof is not None and not f.oneof.synthetic else _slot_name(name)
             chosen[f.name] = names.unique(names.python_name(name, (), reserved), taken, reserved)
         for oneof in struct.oneofs:
             if not oneof.synthetic:
@@ -507,7 +521,7 @@ class _ModuleBuilder:
                 if isinstance(n, ir.Struct):
                     struct(n)
 
-        for definition in self.module.definitions.values():
+        for definition in self.generated():
             if isinstance(definition, ir.Struct):
                 struct(definition)
             elif isinstance(definition, ir.Service):
@@ -821,7 +835,9 @@ class _ModuleBuilder:
         for method, (request_ref, response_ref) in zip(service.methods, types, strict=True):
             path = python_literal(f"/{service.full_name}/{method.name}")
             py_method = PyMethod(
-                names.unique(names.public_name(method.name, (), used), taken, used),
+                names.unique(
+                    names.public_name(self.options.cased(method.name), (), used), taken, used
+                ),
                 f"_pb.Method[{request_ref}, {response_ref}]",
                 f"_pb.Method({python_literal(method.name)}, {path}, "
                 f"{request_ref}, {response_ref}, {method.client_streaming}, "
@@ -844,17 +860,21 @@ class _ModuleBuilder:
                 view.http_rules += _http_rules(rule, py_method.name)
         return view
 
+    def generated(self) -> list[ir.Definition]:
+        return [d for d in self.module.definitions.values() if self.options.generates(d)]
+
     def build(self) -> PyModule:
         view = self.view
-        for definition in self.module.definitions.values():
+        generated = self.generated()
+        for definition in generated:
             if isinstance(definition, ir.Enum):
                 view.enums.append(self.enum(definition))
-        for definition in self.module.definitions.values():
+        for definition in generated:
             if isinstance(definition, ir.Struct):
                 view.messages.append(self.message(definition))
         view.extensions = [self.extension(e, "", "") for e in self.module.extensions]
         view.hidden = sorted((alias, name) for name, alias in self.hidden.items())
-        for definition in self.module.definitions.values():
+        for definition in generated:
             if isinstance(definition, ir.Service):
                 view.services.append(self.service(definition))
         view.descriptor = _bytes_lines(file_descriptor(self.module))
@@ -935,16 +955,27 @@ class ImportingProtoModule:
 
     `package` is the generated package's dotted name; `reserved` are names the
     importing module binds itself, which no import may take (when one of them is
-    also a name in `home`, `home` is imported as a module alias too)."""
+    also a name in `home`, `home` is imported as a module alias too); `options`
+    are those the package was generated with (snake_case names its methods)."""
 
     def __init__(
-        self, schema: ir.Schema, package: str, home: ir.Module, reserved: Iterable[str] = ()
+        self,
+        schema: ir.Schema,
+        package: str,
+        home: ir.Module,
+        reserved: Iterable[str] = (),
+        options: ProtoOptions | None = None,
     ) -> None:
+        options = options or ProtoOptions()
         self.package = package
         self.home = home
         modules = list(schema.modules.values())
-        self.places = placement(modules, ProtoOptions())
-        self.builders = {m: _ModuleBuilder(m, self.places) for m in modules}
+        self.places = placement(modules, options)
+        self.builders = {
+            # as generate_protobuf: the bundled modules' names are their own generation's
+            m: _ModuleBuilder(m, self.places, options if place.endswith(".py") else ProtoOptions())
+            for m, place in self.places.items()
+        }
         paths: dict[ir.Definition, tuple[str, ...]] = {}
         for builder in self.builders.values():
             builder.declare()
@@ -1028,11 +1059,11 @@ def generate_protobuf(
     modules = list(schema.modules.values())
     places = placement(modules, options)
     local = [m for m in modules if places[m].endswith(".py")]
-    builders = {m: _ModuleBuilder(m, places) for m in local}
+    builders = {m: _ModuleBuilder(m, places, options) for m in local}
     paths: dict[ir.Definition, tuple[str, ...]] = {}
     bundled = [m for m in modules if m not in builders]
     for module in bundled:  # their names, as their own generation chose them
-        other = _ModuleBuilder(module, places)
+        other = _ModuleBuilder(module, places, ProtoOptions())
         other.declare()
         paths.update(other.paths)
     for builder in builders.values():

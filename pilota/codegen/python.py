@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
@@ -30,9 +30,29 @@ from pilota.resources import resource_dir
 @dataclass(frozen=True)
 class Options:
     """Generation options. `keep_unknown_fields`: decoded structs keep fields
-    they do not know and write them back when encoded."""
+    they do not know and write them back when encoded (`keep_unknown_fields_in`:
+    the structs of these modules, by resolved path, do). `snake_case`: methods and
+    fields are named in snake_case in Python (the wire and JSON keep the IDL's
+    names), but for the `special_namings`. `definitions`: generate only these
+    top-level definitions (see `pilota.codegen.select`); None: all of them."""
 
     keep_unknown_fields: bool = False
+    keep_unknown_fields_in: frozenset[str] = frozenset()
+    snake_case: bool = False
+    special_namings: frozenset[str] = frozenset()
+    definitions: frozenset[ir.Definition] | None = None
+
+    def keeps_unknown_fields(self, module: ir.Module) -> bool:
+        return self.keep_unknown_fields or (
+            bool(self.keep_unknown_fields_in)
+            and str(Path(module.path).resolve()) in self.keep_unknown_fields_in
+        )
+
+    def generates(self, definition: ir.Definition) -> bool:
+        return self.definitions is None or definition in self.definitions
+
+    def cased(self, name: str) -> str:
+        return names.cased(name, self.snake_case, self.special_namings)
 
 
 @dataclass(frozen=True)
@@ -264,6 +284,7 @@ class _ModuleBuilder:
         # fields are its method's parameters: the method's body looks names up)
         self.extra_reserved: dict[ir.Struct, frozenset[str]] = {}
         self.builders: dict[ir.Module, _ModuleBuilder] = {}
+        self.service_views: dict[ir.Service, PyService] = {}
 
     # ---- names --------------------------------------------------------------------
 
@@ -429,7 +450,9 @@ class _ModuleBuilder:
         taken: set[str] = set()
         return {
             f.name: names.unique(
-                names.python_name(f.name, f.annotations, reserved), taken, reserved
+                names.python_name(self.options.cased(f.name), f.annotations, reserved),
+                taken,
+                reserved,
             )
             for f in struct.fields
         }
@@ -482,7 +505,7 @@ class _ModuleBuilder:
             self.field(f, field_names[f.name], struct.is_union) for f in _by_id(struct.fields)
         ]
         slots = [f.name for f in fields]
-        if self.options.keep_unknown_fields:
+        if self.options.keeps_unknown_fields(self.module):
             slots.append("_unknown_fields")
         return PyStruct(
             name or self.py_names[struct],
@@ -611,8 +634,11 @@ class _ModuleBuilder:
             methods.append(
                 PyMethod(
                     names.unique(
-                        names.public_name(method.name, method.annotations, used),
-                        method_names, used,
+                        names.public_name(
+                            self.options.cased(method.name), method.annotations, used
+                        ),
+                        method_names,
+                        used,
                     ),
                     method.name,
                     self.parameters(method.args, self.field_names(args_struct).values()),
@@ -840,7 +866,8 @@ def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilde
         builder.builders = builders
     for module, builder in builders.items():
         view = builder.view
-        for definition in module.definitions.values():
+        generated = [d for d in module.definitions.values() if options.generates(d)]
+        for definition in generated:
             if isinstance(definition, ir.Enum):
                 view.enums.append(builder.enum(definition))
             elif isinstance(definition, ir.Struct):
@@ -849,10 +876,11 @@ def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilde
                 view.typedefs.append(builder.typedef(definition))
             elif isinstance(definition, ir.Const):
                 view.consts.append(builder.const(definition))
-        for definition in module.definitions.values():
+        for definition in generated:
             if isinstance(definition, ir.Service):
                 service, structs = builder.service(definition)
                 view.services.append(service)
+                builder.service_views[definition] = service
                 view.structs += structs
         view.typedefs = _typedefs_in_dependency_order(module, view.typedefs, builder)
     return builders
@@ -951,8 +979,8 @@ class ImportingModule:
         owner = self._built[home]
         self._views = {
             service: view
-            for module, builder in self._built.items()
-            for service, view in zip(module.services, builder.view.services, strict=True)
+            for builder in self._built.values()
+            for service, view in builder.service_views.items()
         }
         reserved = set(reserved)
         home_names = set(owner.py_names.values()) | {
