@@ -631,3 +631,40 @@ def test_idl_package_refusals_change_nothing(tmp_path: Path, monkeypatch: pytest
     Path("out/stray.txt").write_text("old\n")
     assert run("idl", "package", "-o", "out")[0] == 0
     assert not Path("out/stray.txt").exists() and Path("out/users_svc_default_idl/users.py").is_file()
+
+
+def test_idl_diff_locked_shows_what_repo_update_would_bring(central: Central) -> None:
+    assert run("init", "echo", "api/echo.thrift", "-g", central.url, "-r", "main")[0] == 0
+    assert run("idl", "diff", "--locked") == (0, "no findings at level wire\n", "")
+    changed = ECHO_V2.replace("2: i32 count", "2: string count")
+    breaking = commit(central.folder, {"api/echo.thrift": changed}, "count becomes a string")
+    before = snapshot(Path.cwd())
+    code, out, err = run("idl", "diff", "--locked")
+    assert (code, err) == (1, "")
+    assert f"central@main:{breaking[:12]}:api/echo.thrift:1:" in out
+    assert out.endswith("1 finding at level wire\n")
+    assert snapshot(Path.cwd()) == before  # it only reads (the cache aside)
+    assert run("repo", "update")[0] == 0
+    assert run("idl", "diff", "--locked") == (0, "no findings at level wire\n", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--locked", "api/echo.thrift"], "--locked compares the project's git IDL: give no paths and no --against"),
+        (["--locked", "--repo", "elsewhere"], "entry 'default' has no repo 'elsewhere' (its repos: 'central')"),
+        (["--locked", "-n", "other"], "volo.yml has no entry 'other' (its entries: 'default')"),
+        (["a.thrift", "b.thrift", "--repo", "central"], "--repo goes with --locked"),
+    ],
+)  # fmt: skip
+def test_idl_diff_locked_refusals(central: Central, args: list[str], message: str) -> None:
+    assert run("init", "echo", "api/echo.thrift", "-g", central.url, "-r", "main")[0] == 0
+    assert run("idl", "diff", *args) == (2, "", f"volo: {message}\n")
+
+
+def test_idl_diff_locked_needs_git_idl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("echo.thrift").write_text(ECHO_V1)
+    assert run("init", "echo", "echo.thrift")[0] == 0
+    message = "entry 'default' takes no IDL from git: --locked compares a repo's lock with what its ref names now"
+    assert run("idl", "diff", "--locked") == (2, "", f"volo: {message}\n")

@@ -61,5 +61,5 @@ def test_idl_add_keeps_the_run_time_sections(tmp_path: Path, monkeypatch: pytest
     shop = REPO / "idl_samples" / "shop" / "shop.thrift"
     assert CliRunner().invoke(cli, ["idl", "add", str(shop)]).exit_code == 0
     data = yaml.safe_load(config.read_text())
-    assert len(data["idls"]) == 2
+    assert len(data["entries"]["default"]["services"]) == 2
     assert data["server"] == {"registry": "etcd://10.0.0.1:2379"} and data["client"] == {"timeout": 2}

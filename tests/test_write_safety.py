@@ -133,8 +133,8 @@ def test_volo_yml_cannot_send_generated_code_out_of_the_project(
     code, out, err = run("gen")
     assert (code, out) == (1, "")
     assert err == (
-        f"volo: {root / 'volo.yml'}: 'generated' must be a folder inside the project, named as "
-        f"its package is imported (like echo/gen), not {generated!r}\n"
+        f"volo: {root / 'volo.yml'}: 'generated' of entry 'default' must be a folder inside the "
+        f"project, named as its package is imported (like echo/gen), not {generated!r}\n"
     )
     assert snapshot(tmp_path) == before
 

@@ -228,8 +228,8 @@ def check_generated_folders(config: Config, path: Path) -> None:
             ascii_identifier(p) for p in parts
         ):
             raise ProjectError(
-                f"{path}: 'generated' of entry '{name}' must be a relative folder of Python "
-                f"package names (like echo/gen), not {entry.generated!r}"
+                f"{path}: 'generated' of entry '{name}' must be a folder inside the project, "
+                f"named as its package is imported (like echo/gen), not {entry.generated!r}"
             )
         for other, other_name in seen.items():
             if folder == other or folder.is_relative_to(other) or other.is_relative_to(folder):

@@ -30,7 +30,8 @@ from pilota.diff.report import as_json, render_text, sort_key
 from pilota.diff.rules import RULES, Level, Rule, list_rules
 
 __all__ = [
-    "RULES", "DiffResult", "Finding", "InputError", "Level", "Rule", "diff", "list_rules",
+    "RULES", "DiffResult", "Finding", "InputError", "Level", "Rule", "Side", "compare_sides",
+    "diff", "list_rules",
 ]  # fmt: skip
 
 PathLike = str | os.PathLike[str]
@@ -78,14 +79,16 @@ def diff(
         old_paths = [Path(p) for p in old]
         old_side = Side("OLD", old_paths, anchor_of(old_paths), dirs)
         new_side = Side("NEW", new_paths, anchor_of(new_paths), dirs)
-        return _compare(old_side, new_side)
+        return compare_sides(old_side, new_side)
     with at_ref(against, new_paths, dirs) as old_side:
         top = repository_root(new_paths[0])
         new_side = Side("NEW", new_paths, top, dirs, known=known_files(top))
-        return _compare(old_side, new_side)
+        return compare_sides(old_side, new_side)
 
 
-def _compare(old: Side, new: Side) -> DiffResult:
+def compare_sides(old: Side, new: Side) -> DiffResult:
+    """Compile both sides and compare them (for sides made by the caller, such as
+    two commits of a project's IDL repository)."""
     compile_side(old)
     compile_side(new)
     result = DiffResult(old, new)
