@@ -11,11 +11,11 @@ per call as the median of the rounds' own ratios.
 
 Why rounds and medians: the two cases run the same code per call (the pool
 and balancer are made once, from the first list etcd gives); what a call costs
-the client depends on how many replies each read brings, and so on the load on
-the machine, which drifts: one measure of a case varies by ±10% on a busy
-machine. Each measure starts with fresh connections after a warm-up and
-`settle` seconds of full load, and a round compares two measures taken side
-by side. The client's CPU counts every thread of its process: the grpc
+the client depends on how many replies each read brings, and so on what else
+the machine runs at that moment: one measure of a case varies by 10-20% on a
+busy machine. Each measure starts with fresh connections after a warm-up and
+0.2 s of full load (SETTLE), and a round compares two measures taken side by
+side. The client's CPU counts every thread of its process: the grpc
 threads under the etcd watch are in the etcd column, and said apart below.
 
     python bench/discovery.py [--seconds S] [--rounds N]
@@ -35,7 +35,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
-from statistics import median
+from statistics import median, quantiles
 from typing import Any
 
 from rpc import CONCURRENCY, SHORT, free_port, load
@@ -103,6 +103,7 @@ async def measure(
     threads other than the event loop's (grpc's, for etcd)."""
     transport = volo.thrift.connect(target)
     client = module.BenchClient(transport)
+    await transport.start()  # etcd's channel opened, and the instances listed
     background = time.process_time() - time.thread_time()
     qps, client_us, _ = await load([lambda: client.echo_string(SHORT)] * CONCURRENCY, seconds,
                                    server_pid, SETTLE)  # fmt: skip
@@ -113,10 +114,12 @@ async def measure(
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=0.5,
-                        help="load per case and round (default 0.5)")  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=12, help="rounds (default 12)")
+    parser.add_argument("--seconds", type=float, default=0.4,
+                        help="load per case and round (default 0.4)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=16, help="rounds, at least 2 (default 16)")
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (static first once, etcd first once)")
     work = Path(tempfile.mkdtemp(prefix="volo-discovery-bench-"))
     (work / "bench.thrift").write_text(IDL)
     pilota.generate([work / "bench.thrift"], work / "discovery_bench")
@@ -159,15 +162,17 @@ async def main() -> int:
           f"{args.seconds:g} s per case and round after {SETTLE:g} s of load, medians of "
           f"{args.rounds} rounds; one run\n")  # fmt: skip
     print("| servers | static calls/s | etcd calls/s | static client µs/call"
-          " | etcd client µs/call | overhead per call |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|")
+          " | etcd client µs/call | overhead per call | middle half of the rounds |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for count, fixed, found in rows:
         ratios = [e[1] / s[1] - 1 for s, e in zip(fixed, found, strict=True)]
         cells = [f"{count}"] + [f"{median(r[0] for r in runs):,.0f}" for runs in (fixed, found)]
         cells += [f"{median(r[1] for r in runs):,.1f}" for runs in (fixed, found)]
-        print("| " + " | ".join([*cells, f"{median(ratios) * 100:+.1f}%"]) + " |")
-    print("\nOverhead: the client's CPU per call through etcd discovery beside a static list"
-          " (the median of the rounds' ratios).")  # fmt: skip
+        low, middle, high = (f"{q * 100:+.1f}%" for q in quantiles(ratios, n=4))
+        print("| " + " | ".join([*cells, middle, f"{low} to {high}"]) + " |")
+    print("\nOverhead: the client's CPU per call through etcd discovery beside a static"
+          " list, the median of the rounds' ratios (the middle half of them: the"
+          " noise).")  # fmt: skip
     for count, fixed, found in rows:
         print(f"{count} server(s): threads other than the event loop's (grpc's, under the etcd"
               f" watch) used at most {median(r[2] for r in found):.2f} µs per call with etcd,"
