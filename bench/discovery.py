@@ -5,9 +5,18 @@ static list of addresses.
 Starts its own etcd (Debian's etcd-server) on free ports with a temporary data
 directory, and echo servers in their own processes on 127.0.0.1, each
 registered in etcd; then, for 1 and for 3 servers, loads them with 50 calls
-in flight for a few seconds per case, alternating static and discovered
-`rounds` times, and prints one table (the best of the rounds for each) with
-the overhead of discovery per call.
+in flight, static and discovered in turn for `rounds` rounds (in ABBA order),
+and prints one table: the medians of the rounds, and the overhead of discovery
+per call as the median of the rounds' own ratios.
+
+Why rounds and medians: the two cases run the same code per call (the pool
+and balancer are made once, from the first list etcd gives); what a call costs
+the client depends on how many replies each read brings, and so on what else
+the machine runs at that moment: one measure of a case varies by 10-20% on a
+busy machine. Each measure starts with fresh connections after a warm-up and
+0.2 s of full load (SETTLE), and a round compares two measures taken side by
+side. The client's CPU counts every thread of its process: the grpc
+threads under the etcd watch are in the etcd column, and said apart below.
 
     python bench/discovery.py [--seconds S] [--rounds N]
 """
@@ -26,6 +35,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median, quantiles
 from typing import Any
 
 from rpc import CONCURRENCY, SHORT, free_port, load
@@ -83,20 +93,33 @@ def start_server(work: Path, etcd: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"127.0.0.1:{port}"
 
 
-async def measure(module: Any, target: Any, seconds: float, server_pid: int) -> tuple[float, float]:
+SETTLE = 0.2  # seconds of full load before a measure starts
+
+
+async def measure(
+    module: Any, target: Any, seconds: float, server_pid: int
+) -> tuple[float, float, float]:
+    """Calls per second, the client's CPU µs per call, and the part of it in
+    threads other than the event loop's (grpc's, for etcd)."""
     transport = volo.thrift.connect(target)
     client = module.BenchClient(transport)
+    await transport.start()  # etcd's channel opened, and the instances listed
+    background = time.process_time() - time.thread_time()
     qps, client_us, _ = await load([lambda: client.echo_string(SHORT)] * CONCURRENCY, seconds,
-                                   server_pid)  # fmt: skip
+                                   server_pid, SETTLE)  # fmt: skip
+    background = time.process_time() - time.thread_time() - background  # warm-up and settle too
     await transport.close()
-    return qps, client_us
+    return qps, client_us, max(0.0, background) / (qps * seconds) * 1e6
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="load per case (default 3)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternations (default 3)")
+    parser.add_argument("--seconds", type=float, default=0.4,
+                        help="load per case and round (default 0.4)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=16, help="rounds, at least 2 (default 16)")
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (static first once, etcd first once)")
     work = Path(tempfile.mkdtemp(prefix="volo-discovery-bench-"))
     (work / "bench.thrift").write_text(IDL)
     pilota.generate([work / "bench.thrift"], work / "discovery_bench")
@@ -119,13 +142,13 @@ async def main() -> int:
                     raise SystemExit("the servers did not register")
                 await asyncio.sleep(0.05)
             await probe.close()
-            best: dict[str, tuple[float, float]] = {}
-            for _ in range(args.rounds):
-                for name, target in (("static", addresses), ("etcd", discovered)):
-                    qps, client_us = await measure(module, target, args.seconds, servers[0][0].pid)
-                    if name not in best or qps > best[name][0]:
-                        best[name] = (qps, client_us)
-            rows.append((count, best["static"], best["etcd"]))
+            static_runs: list[tuple[float, float, float]] = []
+            discovered_runs: list[tuple[float, float, float]] = []
+            for round_ in range(args.rounds):
+                cases = [(static_runs, addresses), (discovered_runs, discovered)]
+                for results, target in cases[:: -1 if round_ % 2 else 1]:  # ABBA
+                    results.append(await measure(module, target, args.seconds, servers[0][0].pid))
+            rows.append((count, static_runs, discovered_runs))
     finally:
         for process, _ in servers:
             process.send_signal(signal.SIGTERM)
@@ -136,15 +159,24 @@ async def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"Echo of a short string over 127.0.0.1, {CONCURRENCY} calls in flight, "
-          f"{args.seconds:g} s per case, best of {args.rounds}; one run\n")  # fmt: skip
+          f"{args.seconds:g} s per case and round after {SETTLE:g} s of load, medians of "
+          f"{args.rounds} rounds; one run\n")  # fmt: skip
     print("| servers | static calls/s | etcd calls/s | static client µs/call"
-          " | etcd client µs/call | overhead per call |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|")
-    for count, (s_qps, s_us), (e_qps, e_us) in rows:
-        overhead = (e_us - s_us) / s_us * 100
-        cells = [f"{count}", f"{s_qps:,.0f}", f"{e_qps:,.0f}", f"{s_us:,.1f}", f"{e_us:,.1f}"]
-        print("| " + " | ".join([*cells, f"{overhead:+.1f}%"]) + " |")
-    print("\nOverhead: the client's CPU per call through etcd discovery beside a static list.")
+          " | etcd client µs/call | overhead per call | middle half of the rounds |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for count, fixed, found in rows:
+        ratios = [e[1] / s[1] - 1 for s, e in zip(fixed, found, strict=True)]
+        cells = [f"{count}"] + [f"{median(r[0] for r in runs):,.0f}" for runs in (fixed, found)]
+        cells += [f"{median(r[1] for r in runs):,.1f}" for runs in (fixed, found)]
+        low, middle, high = (f"{q * 100:+.1f}%" for q in quantiles(ratios, n=4))
+        print("| " + " | ".join([*cells, middle, f"{low} to {high}"]) + " |")
+    print("\nOverhead: the client's CPU per call through etcd discovery beside a static"
+          " list, the median of the rounds' ratios (the middle half of them: the"
+          " noise).")  # fmt: skip
+    for count, fixed, found in rows:
+        print(f"{count} server(s): threads other than the event loop's (grpc's, under the etcd"
+              f" watch) used at most {median(r[2] for r in found):.2f} µs per call with etcd,"
+              f" {median(r[2] for r in fixed):.2f} static; counted above.")  # fmt: skip
     return 0
 
 

@@ -128,9 +128,10 @@ def start_server(work: Path, kind: str, port: int, workers: int = 1) -> subproce
 
 
 async def load(
-    calls: list[Callable[[], Awaitable[Any]]], seconds: float, server: int
+    calls: list[Callable[[], Awaitable[Any]]], seconds: float, server: int, settle: float = 0.0
 ) -> tuple[float, float, float]:
-    """Run each worker's call in a loop.
+    """Run each worker's call in a loop, measured for `seconds` once the load
+    has run `settle` seconds (fresh connections, at full load, first).
 
     Returns calls per second, and client and server CPU µs per call."""
     count = 0
@@ -144,8 +145,11 @@ async def load(
 
     for call in calls:  # warm up every connection
         await call()
-    client_cpu, server_cpu, start = time.process_time(), cpu_seconds(server), time.perf_counter()
     tasks = [asyncio.create_task(worker(c)) for c in calls]
+    if settle:
+        await asyncio.sleep(settle)
+    client_cpu, server_cpu, start = time.process_time(), cpu_seconds(server), time.perf_counter()
+    count = 0
     await asyncio.sleep(seconds)
     stop = True
     await asyncio.gather(*tasks)
