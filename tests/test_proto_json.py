@@ -703,3 +703,13 @@ def test_random_input_raises_only_decode_error(
         assert cls.from_json(written, registry=registry).to_json(registry=registry) == written
 
     mutated()
+
+
+def test_an_integer_written_with_a_fraction_or_exponent_is_read_as_a_double(pb: SimpleNamespace) -> None:
+    # As Google's parsers read it (and as json.loads then from_dict does): the text
+    # 1.2345678901234568e+18 denotes the double 1234567890123456768.
+    Everything = pb.v3.Everything
+    assert Everything.from_json('{"aInt64": 1.2345678901234568e+18}').a_int64 == 1234567890123456768
+    assert Everything.from_json('{"aInt64": "1.2345678901234566e+17"}').a_int64 == 123456789012345664
+    assert Everything.from_json('{"aInt64": 1234567890123456800}').a_int64 == 1234567890123456800
+    assert Everything.from_json('{"aInt32": 1.0000000000000000001}').a_int32 == 1

@@ -677,9 +677,13 @@ def _integer(value: Any, kind: int) -> int:
     elif isinstance(number, Decimal):
         if not number.is_finite() or number.adjusted() > 30:
             raise DecodeError(f"{_shown(number)} is out of range for {KIND_NAMES[kind]}")
-        if number != number.to_integral_value():
+        # A number with a fraction or an exponent is read as a double, as Google's
+        # parsers (upb, json_format) read it: 1.2345678901234568e+18 is then the
+        # double's 1234567890123456768, the same as from_dict(json.loads(text)).
+        double = float(number)
+        if not double.is_integer():
             raise DecodeError(f"{_shown(number)} is not an integer")
-        number = int(number)
+        number = int(double)
     low, high = INT_RANGES[kind]
     if not low <= number <= high:
         raise DecodeError(f"{_shown(number)} is out of range for {KIND_NAMES[kind]}")
