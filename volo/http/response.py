@@ -87,7 +87,10 @@ class Response:
 
     async def send(self, send: Send, head_only: bool = False) -> None:
         headers = self.raw_headers
-        if not any(k == b"content-length" for k, _ in headers):
+        for name, _ in headers:  # a loop, not any(): no generator per response
+            if name == b"content-length":
+                break
+        else:
             headers = [*headers, (b"content-length", str(len(self.body)).encode())]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head_only else self.body})

@@ -39,7 +39,7 @@ from volo.errors import CallTimeout
 from volo.http.errors import HTTPError
 from volo.http.extract import Plan, plan
 from volo.http.request import Message, Request, Scope
-from volo.http.response import Response, json_response
+from volo.http.response import Response, into_response, json_response
 from volo.middleware import Context, Layer, Service, stack
 
 log = logging.getLogger("volo.http")
@@ -62,11 +62,10 @@ class Endpoint:
         self.plan = plan
 
     async def call(self, ctx: Context | None, request: Request) -> Response:
-        from volo.http.response import into_response
-
-        if self.plan.reads_body:
+        plan = self.plan
+        if plan.reads_body:
             await request.body()
-        kwargs = {name: extract(request) for name, extract in self.plan.extractors}
+        kwargs = {name: extract(request) for name, extract in plan.extractors}
         return into_response(await self.handler(**kwargs))
 
 
