@@ -553,3 +553,38 @@ def test_routes_are_added_before_serving() -> None:
         router.add("GET", "/b", a)
     with pytest.raises(RuntimeError, match="before the router serves its first request"):
         router.nest("/c", http.Router())
+
+
+# ---- fast paths read as the general ones do (in-process) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "a", "a=", "=b", "a=b=c", "&&a=1&&b&", "a=1&a=2&b=3", "a;b=c", "é=ü&x=y",
+     "x=%41b", "x=a+b", "a+b=1&a b=2", "x=%zz&y=%C3%A9", "k=1&k&k="],
+)  # fmt: skip
+def test_query_params_are_parse_qsl(query: str) -> None:
+    """Queries without '%' and '+' skip parse_qsl's unquoting: the pairs, the
+    first value by name and their order are parse_qsl's all the same."""
+    from urllib.parse import parse_qsl
+
+    params = http.QueryParams(query)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    first: dict[str, str] = {}
+    for key, value in pairs:
+        first.setdefault(key, value)
+    assert list(params.items()) == list(first.items())
+    for key in first:
+        assert params.get_all(key) == [value for name, value in pairs if name == key]
+
+
+def test_integers_from_text() -> None:
+    """ASCII digits skip the pattern; everything else meets it, as before."""
+    from volo.http.extract import scalar_parser
+
+    parse = scalar_parser(int)
+    for text, number in [("0", 0), ("0042", 42), ("-7", -7), ("+7", 7), ("9" * 4000, int("9" * 4000))]:
+        assert parse(text) == number
+    for bad in ("", "1_000", " 5", "5 ", "٣", "²", "1.0", "9" * 4001, "-", "0x10"):
+        with pytest.raises(ValueError, match="expected an integer"):
+            parse(bad)

@@ -227,6 +227,8 @@ def scalar_parser(tp: Any) -> Callable[[str], Any]:
     if tp is int:
 
         def parse_int(text: str) -> int:
+            if text.isdigit() and text.isascii() and len(text) <= 4000:
+                return int(text)  # the common case, without the pattern
             # int() would also take "1_000", " 5 " and other scripts' digits
             if not _INTEGER.fullmatch(text) or len(text) > 4000:
                 raise ValueError(f"expected an integer, got {_shown(text)}")

@@ -52,10 +52,18 @@ class QueryParams(Mapping[str, str]):
     __slots__ = ("_first", "_pairs")
 
     def __init__(self, query_string: str) -> None:
-        self._pairs = parse_qsl(query_string, keep_blank_values=True)
+        if "%" in query_string or "+" in query_string:
+            self._pairs = parse_qsl(query_string, keep_blank_values=True)
+        else:  # nothing to unquote: parse_qsl's split, without its two calls per field
+            self._pairs = []
+            for field in query_string.split("&"):
+                if field:
+                    name, _, value = field.partition("=")
+                    self._pairs.append((name, value))
         first: dict[str, str] = {}
         for key, value in self._pairs:
-            first.setdefault(key, value)
+            if key not in first:
+                first[key] = value
         self._first = first
 
     def __getitem__(self, name: str) -> str:
