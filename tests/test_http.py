@@ -588,3 +588,44 @@ def test_integers_from_text() -> None:
     for bad in ("", "1_000", " 5", "5 ", "٣", "²", "1.0", "9" * 4001, "-", "0x10"):
         with pytest.raises(ValueError, match="expected an integer"):
             parse(bad)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b"[1,2]", b"1", b"12", b"", b" ", b'"\xc3\xa9"', b'"\xed\xa0\x80"', b'"\xff"',
+     b"\xef\xbb\xbf{}", '{"a":1}'.encode("utf-16"), '{"a":1}'.encode("utf-16-le"),
+     '{"a":1}'.encode("utf-32-be"), "[]".encode("utf-16-be"), b"{\x00}", b"nan", b"NaN",
+     b"{'a':1}", b'{"a":1} x', b"[" * 100_000],
+)  # fmt: skip
+def test_json_bodies_read_as_json_loads_reads_them(body: bytes) -> None:
+    """The body extractor's own path to the JSON decoder gives json.loads's values and errors."""
+    import json
+
+    from volo.http.extract import _loads
+
+    def outcome(read: Any) -> Any:
+        try:
+            return read(body)
+        except (ValueError, RecursionError) as exc:
+            return type(exc), str(exc)
+
+    assert repr(outcome(_loads)) == repr(outcome(json.loads))  # repr: NaN is not NaN
+
+
+def test_json_lists_and_maps_of_scalars_are_checked_per_value() -> None:
+    """Lists and maps whose values all have the exact type are taken whole; any
+    other value (a bool among ints, an int among strs) is named by its place."""
+    from volo.http.extract import Invalid, json_converter
+
+    ints, names = json_converter(list[int]), json_converter(dict[str, str])
+    assert ints([]) == [] and ints([1, -2, 3]) == [1, -2, 3]
+    assert names({}) == {} and names({"a": "x"}) == {"a": "x"}
+    for convert, value, path, reason in [
+        (ints, [1, True], "[1]", "expected an integer, got a boolean"),
+        (ints, [1.0], "[0]", "expected an integer, got a number"),
+        (names, {"a": "x", "b": 1}, ".b", "expected a string, got a number"),
+        (names, {"a": None}, ".a", "expected a string, got null"),
+    ]:
+        with pytest.raises(Invalid) as caught:
+            convert(value)
+        assert (caught.value.path, caught.value.reason) == (path, reason)

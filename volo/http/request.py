@@ -175,9 +175,13 @@ class Request:
             size += len(chunk)
             if size > self.max_body:
                 raise _too_large(self.max_body)
-            chunks.append(chunk)
             if not message.get("more_body", False):
+                if not chunks and type(chunk) is bytes:  # the whole body in one message
+                    self._body = chunk
+                    return chunk
+                chunks.append(chunk)
                 break
+            chunks.append(chunk)
         self._body = b"".join(chunks)
         return self._body
 
