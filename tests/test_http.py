@@ -629,3 +629,22 @@ def test_json_lists_and_maps_of_scalars_are_checked_per_value() -> None:
         with pytest.raises(Invalid) as caught:
             convert(value)
         assert (caught.value.path, caught.value.reason) == (path, reason)
+
+
+def test_dataclass_responses_again() -> None:
+    """The second value of a dataclass type takes the remembered way to JSON, nested too."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Inner:
+        n: int
+
+    @dataclasses.dataclass
+    class Outer:
+        name: str
+        inner: Inner
+
+    for _ in range(2):
+        response = http.into_response(Outer("é", Inner(1)))
+        assert (response.status, response.body) == (200, '{"name":"é","inner":{"n":1}}'.encode())
+        assert response.header("content-type") == "application/json"
