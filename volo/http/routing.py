@@ -111,10 +111,6 @@ class _Node:
     rest_not_allowed: _Compiled | None = None
 
 
-# What a path matches: the routes by method, the 405 answer, and no parameters yet.
-_Match = tuple[dict[str, _Compiled], _Compiled | None, dict[str, str]]
-
-
 def _segments(pattern: str) -> list[str]:
     if not pattern.startswith("/"):
         raise ValueError(f"route {pattern!r} must start with '/'")
@@ -366,15 +362,6 @@ class Router:
         for segment, child in node.static.items():
             self._index_static(child, f"{path}/{segment}")
 
-    def _match(self, path: str) -> _Match | None:
-        assert self._root is not None
-        node = self._static.get(path)
-        if node is not None:
-            return node.methods, node.not_allowed, {}
-        params: dict[str, str] = {}
-        found = _walk(self._root, path.split("/")[1:], 0, params)
-        return found if found is None else (found[0], found[1], params)
-
     # ---- serving -----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -392,12 +379,15 @@ class Router:
             root = self._root = self._build()
         method: str = scope["method"]
         path: str = scope["path"]
-        matched = self._match(path)
         params: dict[str, str] = {}
         target: _Compiled | None = None
-        if matched is not None:
-            methods, not_allowed, params = matched
-            target = methods.get(method) or not_allowed
+        node = self._static.get(path)  # a path without parameters: one lookup
+        if node is not None:
+            target = node.methods.get(method) or node.not_allowed
+        else:
+            found = _walk(root, path.split("/")[1:], 0, params)
+            if found is not None:
+                target = found[0].get(method) or found[1]
         if target is None:
             target = next(
                 (fb for prefix, fb in self._compiled_fallbacks
