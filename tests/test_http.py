@@ -648,3 +648,11 @@ def test_dataclass_responses_again() -> None:
         response = http.into_response(Outer("é", Inner(1)))
         assert (response.status, response.body) == (200, '{"name":"é","inner":{"n":1}}'.encode())
         assert response.header("content-type") == "application/json"
+
+
+def test_headers_to_dict_is_dict_of_headers() -> None:
+    headers = http.Headers([(b"X-A", b"1"), (b"x-a", b"2"), (b"host", b"h"), (b"Vary", b"\xe9")])
+    assert headers.to_dict() == dict(headers) == {"x-a": "1", "host": "h", "vary": "é"}
+    assert list(headers.to_dict()) == list(dict(headers))
+    headers.to_dict()["host"] = "changed"  # a copy: the request's headers stay
+    assert headers["host"] == "h"

@@ -42,6 +42,10 @@ class Headers(Mapping[str, str]):
         name = name.lower()
         return [value for key, value in self._pairs if key == name]
 
+    def to_dict(self) -> dict[str, str]:
+        """Each name's first value, in a new dict: `dict(headers)` without a lookup per name."""
+        return self._first.copy()
+
     def __repr__(self) -> str:
         return f"Headers({self._pairs!r})"
 

@@ -408,9 +408,7 @@ class Router:
         ctx: Any = None
         try:
             if target.layered:
-                ctx = Context(self.name, f"{method} {target.pattern}", side="server",
-                              peer=request.peer, headers=dict(request.headers),
-                              protocol="http")  # fmt: skip
+                ctx = _context(self.name, method, target.pattern, request)
                 enter_call(ctx)
             else:
                 enter_call(functools.partial(_context, self.name, method, target.pattern, request))
@@ -447,7 +445,7 @@ class Router:
 
 def _context(name: str, method: str, pattern: str, request: Request) -> Context:
     return Context(name, f"{method} {pattern}", side="server", peer=request.peer,
-                   headers=dict(request.headers), protocol="http")  # fmt: skip
+                   headers=request.headers.to_dict(), protocol="http")  # fmt: skip
 
 
 def _error_response(exc: HTTPError, method: str, path: str) -> Response:
