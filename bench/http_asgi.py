@@ -14,9 +14,10 @@ bench/http_bench.py (the same source) run in this process, in two tables:
   server's and the app's CPU per request, and a p99 latency of requests that
   queue only behind each other.
 
-Cells: µs per request (alone: CPU time, the best of timed batches; behind uvicorn: the
-time over the requests of the fastest of three runs), p99 latency, and garbage
-collections per 10,000 requests (a full one pauses every connection).
+Cells: µs of CPU per request (alone: the best of timed batches; behind uvicorn:
+over all requests, in the best of three runs), p99 latency (wall time, of that
+run), and garbage collections per 10,000 requests (a full one pauses every
+connection).
 
     python bench/http_asgi.py [--requests N] [--connections N]
     python bench/http_asgi.py --profile ROUTE [--app NAME]  # cProfile of the app alone
@@ -182,8 +183,8 @@ def raw_request(row: str) -> bytes:
 async def served(app: App, row: str, total: int, connections: int) -> tuple[float, float, float]:
     """`app` behind uvicorn's httptools protocol on the running loop, `connections`
     connections each sending its next request as soon as its answer is written,
-    as wrk does, without sockets: (µs per request, p99 latency in ms, GCs per
-    10,000 requests)."""
+    as wrk does, without sockets: (µs of CPU per request, p99 latency in ms, GCs
+    per 10,000 requests)."""
     from uvicorn.config import Config
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
@@ -229,14 +230,14 @@ async def served(app: App, row: str, total: int, connections: int) -> tuple[floa
         collections += phase == "start"
 
     gc.callbacks.append(count)
-    start = time.perf_counter_ns()
+    start = time.process_time_ns()
     try:
         for _ in range(connections):
             connect()
         await done
     finally:
         gc.callbacks.remove(count)
-    elapsed = time.perf_counter_ns() - start
+    elapsed = time.process_time_ns() - start
     await asyncio.sleep(0.01)  # the last tasks end
     p99 = statistics.quantiles(latencies, n=100)[98] / 1e6
     return elapsed / total / 1000, p99, collections * 10_000 / total
@@ -281,7 +282,7 @@ async def main() -> None:
         print(f"{row:28}" + "".join(f"{c:>26}" for c in cells))
     print()
     print(f"Behind uvicorn's httptools protocol on uvloop, {args.connections} connections, "
-          f"no sockets: µs per request, p99 latency, GCs per 10k requests")  # fmt: skip
+          f"no sockets: µs of CPU per request, p99 latency, GCs per 10k requests")  # fmt: skip
     header = f"{'route':28}" + "".join(f"{name:>36}" for name in NAMES)
     print(header)
     print("-" * len(header))
