@@ -553,3 +553,106 @@ def test_routes_are_added_before_serving() -> None:
         router.add("GET", "/b", a)
     with pytest.raises(RuntimeError, match="before the router serves its first request"):
         router.nest("/c", http.Router())
+
+
+# ---- fast paths read as the general ones do (in-process) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "a", "a=", "=b", "a=b=c", "&&a=1&&b&", "a=1&a=2&b=3", "a;b=c", "é=ü&x=y",
+     "x=%41b", "x=a+b", "a+b=1&a b=2", "x=%zz&y=%C3%A9", "k=1&k&k="],
+)  # fmt: skip
+def test_query_params_are_parse_qsl(query: str) -> None:
+    """Queries without '%' and '+' skip parse_qsl's unquoting: the pairs, the
+    first value by name and their order are parse_qsl's all the same."""
+    from urllib.parse import parse_qsl
+
+    params = http.QueryParams(query)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    first: dict[str, str] = {}
+    for key, value in pairs:
+        first.setdefault(key, value)
+    assert list(params.items()) == list(first.items())
+    for key in first:
+        assert params.get_all(key) == [value for name, value in pairs if name == key]
+
+
+def test_integers_from_text() -> None:
+    """ASCII digits skip the pattern; everything else meets it, as before."""
+    from volo.http.extract import scalar_parser
+
+    parse = scalar_parser(int)
+    for text, number in [("0", 0), ("0042", 42), ("-7", -7), ("+7", 7), ("9" * 4000, int("9" * 4000))]:
+        assert parse(text) == number
+    for bad in ("", "1_000", " 5", "5 ", "٣", "²", "1.0", "9" * 4001, "-", "0x10"):
+        with pytest.raises(ValueError, match="expected an integer"):
+            parse(bad)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b"[1,2]", b"1", b"12", b"", b" ", b'"\xc3\xa9"', b'"\xed\xa0\x80"', b'"\xff"',
+     b"\xef\xbb\xbf{}", '{"a":1}'.encode("utf-16"), '{"a":1}'.encode("utf-16-le"),
+     '{"a":1}'.encode("utf-32-be"), "[]".encode("utf-16-be"), b"{\x00}", b"nan", b"NaN",
+     b"{'a':1}", b'{"a":1} x', b"[" * 100_000],
+)  # fmt: skip
+def test_json_bodies_read_as_json_loads_reads_them(body: bytes) -> None:
+    """The body extractor's own path to the JSON decoder gives json.loads's values and errors."""
+    import json
+
+    from volo.http.extract import _loads
+
+    def outcome(read: Any) -> Any:
+        try:
+            return read(body)
+        except (ValueError, RecursionError) as exc:
+            return type(exc), str(exc)
+
+    assert repr(outcome(_loads)) == repr(outcome(json.loads))  # repr: NaN is not NaN
+
+
+def test_json_lists_and_maps_of_scalars_are_checked_per_value() -> None:
+    """Lists and maps whose values all have the exact type are taken whole; any
+    other value (a bool among ints, an int among strs) is named by its place."""
+    from volo.http.extract import Invalid, json_converter
+
+    ints, names = json_converter(list[int]), json_converter(dict[str, str])
+    assert ints([]) == [] and ints([1, -2, 3]) == [1, -2, 3]
+    assert names({}) == {} and names({"a": "x"}) == {"a": "x"}
+    for convert, value, path, reason in [
+        (ints, [1, True], "[1]", "expected an integer, got a boolean"),
+        (ints, [1.0], "[0]", "expected an integer, got a number"),
+        (names, {"a": "x", "b": 1}, ".b", "expected a string, got a number"),
+        (names, {"a": None}, ".a", "expected a string, got null"),
+    ]:
+        with pytest.raises(Invalid) as caught:
+            convert(value)
+        assert (caught.value.path, caught.value.reason) == (path, reason)
+
+
+def test_dataclass_responses_again() -> None:
+    """The second value of a dataclass type takes the remembered way to JSON, nested too."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Inner:
+        n: int
+
+    @dataclasses.dataclass
+    class Outer:
+        name: str
+        inner: Inner
+
+    for _ in range(2):
+        response = http.into_response(Outer("é", Inner(1)))
+        assert (response.status, response.body) == (200, '{"name":"é","inner":{"n":1}}'.encode())
+        assert response.header("content-type") == "application/json"
+
+
+def test_headers_to_dict_is_dict_of_headers() -> None:
+    headers = http.Headers([(b"X-A", b"1"), (b"x-a", b"2"), (b"host", b"h"), (b"Vary", b"\xe9")])
+    assert headers.to_dict() == dict(headers) == {"x-a": "1", "host": "h", "vary": "é"}
+    assert list(headers.to_dict()) == list(dict(headers))
+    headers.to_dict()["host"] = "changed"  # a copy: the request's headers stay
+    assert headers["host"] == "h"

@@ -227,6 +227,8 @@ def scalar_parser(tp: Any) -> Callable[[str], Any]:
     if tp is int:
 
         def parse_int(text: str) -> int:
+            if text.isdigit() and text.isascii() and len(text) <= 4000:
+                return int(text)  # the common case, without the pattern
             # int() would also take "1_000", " 5 " and other scripts' digits
             if not _INTEGER.fullmatch(text) or len(text) > 4000:
                 raise ValueError(f"expected an integer, got {_shown(text)}")
@@ -457,9 +459,10 @@ def _json_extractor(tp: Any) -> Extractor:
         content_type = request.content_type
         if content_type != "application/json" and not content_type.endswith("+json"):
             raise _wrong_media(request, "application/json")
-        assert request._body is not None
+        body = request._body
+        assert body is not None
         try:
-            data = json.loads(request._body)
+            data = _loads(body)
         except RecursionError:
             raise bad_input("body", "", "the JSON nests too deeply") from None
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -471,6 +474,18 @@ def _json_extractor(tp: Any) -> Extractor:
 
     return extract
 
+
+def _loads(body: bytes) -> Any:
+    """`json.loads(body)`, taking its own steps where they are known: a body whose
+    first byte is ASCII (not NUL, so no BOM) and whose second is not NUL is UTF-8
+    to `json.detect_encoding`, so it is decoded as json.loads decodes it and
+    given to the decoder json.loads uses (the same values and errors)."""
+    if len(body) >= 2 and 0 < body[0] < 0x80 and body[1]:
+        return _decoder.decode(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
+
+
+_decoder = json.JSONDecoder()
 
 Converter = Callable[[Any], Any]
 
@@ -523,9 +538,11 @@ def _identity(value: Any) -> Any:
 
 
 # Element types whose JSON values are taken as they are, once their type is checked
-# (`type(v) is int` leaves out bools, as JSON does).
-_EXACT: dict[Any, tuple[type, ...]] = {
-    str: (str,), int: (int,), bool: (bool,), type(None): (type(None),),
+# (`type(v) is int` leaves out bools, as JSON does): one set of the values' types,
+# made in C, is checked, where a generator would run per value.
+_EXACT: dict[Any, frozenset[type]] = {
+    str: frozenset({str}), int: frozenset({int}), bool: frozenset({bool}),
+    type(None): frozenset({type(None)}),
 }  # fmt: skip
 
 
@@ -535,7 +552,7 @@ def _list_converter(convert_item: Converter, origin: Any, element: Any) -> Conve
     def to_list(value: Any) -> Any:
         if type(value) is not list:
             raise Invalid(f"expected an array, got {json_type(value)}")
-        if exact is not None and all(type(item) in exact for item in value):
+        if exact is not None and set(map(type, value)) <= exact:
             items = value  # checked in one pass; json.loads made it, so it is ours
         else:
             items = []
@@ -555,7 +572,7 @@ def _dict_converter(convert_value: Converter, value_type: Any) -> Converter:
     def to_dict(value: Any) -> Any:
         if type(value) is not dict:
             raise Invalid(f"expected an object, got {json_type(value)}")
-        if exact is not None and all(type(v) in exact for v in value.values()):
+        if exact is not None and set(map(type, value.values())) <= exact:
             return value
         result = {}
         for k, v in value.items():

@@ -42,6 +42,10 @@ class Headers(Mapping[str, str]):
         name = name.lower()
         return [value for key, value in self._pairs if key == name]
 
+    def to_dict(self) -> dict[str, str]:
+        """Each name's first value, in a new dict: `dict(headers)` without a lookup per name."""
+        return self._first.copy()
+
     def __repr__(self) -> str:
         return f"Headers({self._pairs!r})"
 
@@ -52,10 +56,18 @@ class QueryParams(Mapping[str, str]):
     __slots__ = ("_first", "_pairs")
 
     def __init__(self, query_string: str) -> None:
-        self._pairs = parse_qsl(query_string, keep_blank_values=True)
+        if "%" in query_string or "+" in query_string:
+            self._pairs = parse_qsl(query_string, keep_blank_values=True)
+        else:  # nothing to unquote: parse_qsl's split, without its two calls per field
+            self._pairs = []
+            for field in query_string.split("&"):
+                if field:
+                    name, _, value = field.partition("=")
+                    self._pairs.append((name, value))
         first: dict[str, str] = {}
         for key, value in self._pairs:
-            first.setdefault(key, value)
+            if key not in first:
+                first[key] = value
         self._first = first
 
     def __getitem__(self, name: str) -> str:
@@ -167,9 +179,13 @@ class Request:
             size += len(chunk)
             if size > self.max_body:
                 raise _too_large(self.max_body)
-            chunks.append(chunk)
             if not message.get("more_body", False):
+                if not chunks and type(chunk) is bytes:  # the whole body in one message
+                    self._body = chunk
+                    return chunk
+                chunks.append(chunk)
                 break
+            chunks.append(chunk)
         self._body = b"".join(chunks)
         return self._body
 

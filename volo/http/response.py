@@ -87,7 +87,10 @@ class Response:
 
     async def send(self, send: Send, head_only: bool = False) -> None:
         headers = self.raw_headers
-        if not any(k == b"content-length" for k, _ in headers):
+        for name, _ in headers:  # a loop, not any(): no generator per response
+            if name == b"content-length":
+                break
+        else:
             headers = [*headers, (b"content-length", str(len(self.body)).encode())]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head_only else self.body})
@@ -139,14 +142,15 @@ _dataclass_fields: dict[type, tuple[str, ...]] = {}
 
 
 def _jsonable(value: Any) -> Any:
+    names = _dataclass_fields.get(type(value))  # only types that are neither of the next two
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, Struct):
         return thrift_json.to_jsonable(value)
     if isinstance(value, Message):
         return value.to_dict()
-    names = _dataclass_fields.get(type(value))
-    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _dataclass_fields[type(value)] = tuple(f.name for f in dataclasses.fields(value))
-    if names is not None:
         return {name: getattr(value, name) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
@@ -163,6 +167,11 @@ _encoder = json.JSONEncoder(
 )
 
 
+# Dataclasses into_response has met, none of the kinds it checks before them: the
+# checks depend on the type alone, so the next value of one goes straight to JSON.
+_dataclass_kinds: set[type] = set()
+
+
 def into_response(value: Any) -> Response:
     """What a handler's return value becomes (see the module docstring)."""
     kind = type(value)
@@ -170,7 +179,7 @@ def into_response(value: Any) -> Response:
         response = Response(value.encode())
         response.raw_headers.append((b"content-type", TEXT))
         return response
-    if kind is dict or kind is list:
+    if kind is dict or kind is list or kind in _dataclass_kinds:
         return json_response(value)
     if isinstance(value, Response):
         return value
@@ -193,6 +202,7 @@ def into_response(value: Any) -> Response:
     if isinstance(value, tuple):
         return _from_tuple(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        _dataclass_kinds.add(kind)
         return json_response(value)
     if isinstance(value, AsyncIterator):
         return StreamingResponse(value)

@@ -39,7 +39,7 @@ from volo.errors import CallTimeout
 from volo.http.errors import HTTPError
 from volo.http.extract import Plan, plan
 from volo.http.request import Message, Request, Scope
-from volo.http.response import Response, json_response
+from volo.http.response import Response, into_response, json_response
 from volo.middleware import Context, Layer, Service, stack
 
 log = logging.getLogger("volo.http")
@@ -62,11 +62,10 @@ class Endpoint:
         self.plan = plan
 
     async def call(self, ctx: Context | None, request: Request) -> Response:
-        from volo.http.response import into_response
-
-        if self.plan.reads_body:
+        plan = self.plan
+        if plan.reads_body:
             await request.body()
-        kwargs = {name: extract(request) for name, extract in self.plan.extractors}
+        kwargs = {name: extract(request) for name, extract in plan.extractors}
         return into_response(await self.handler(**kwargs))
 
 
@@ -110,10 +109,6 @@ class _Node:
     pattern: str = ""
     not_allowed: _Compiled | None = None
     rest_not_allowed: _Compiled | None = None
-
-
-# What a path matches: the routes by method, the 405 answer, and no parameters yet.
-_Match = tuple[dict[str, _Compiled], _Compiled | None, dict[str, str]]
 
 
 def _segments(pattern: str) -> list[str]:
@@ -367,15 +362,6 @@ class Router:
         for segment, child in node.static.items():
             self._index_static(child, f"{path}/{segment}")
 
-    def _match(self, path: str) -> _Match | None:
-        assert self._root is not None
-        node = self._static.get(path)
-        if node is not None:
-            return node.methods, node.not_allowed, {}
-        params: dict[str, str] = {}
-        found = _walk(self._root, path.split("/")[1:], 0, params)
-        return found if found is None else (found[0], found[1], params)
-
     # ---- serving -----------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -393,12 +379,15 @@ class Router:
             root = self._root = self._build()
         method: str = scope["method"]
         path: str = scope["path"]
-        matched = self._match(path)
         params: dict[str, str] = {}
         target: _Compiled | None = None
-        if matched is not None:
-            methods, not_allowed, params = matched
-            target = methods.get(method) or not_allowed
+        node = self._static.get(path)  # a path without parameters: one lookup
+        if node is not None:
+            target = node.methods.get(method) or node.not_allowed
+        else:
+            found = _walk(root, path.split("/")[1:], 0, params)
+            if found is not None:
+                target = found[0].get(method) or found[1]
         if target is None:
             target = next(
                 (fb for prefix, fb in self._compiled_fallbacks
@@ -419,9 +408,7 @@ class Router:
         ctx: Any = None
         try:
             if target.layered:
-                ctx = Context(self.name, f"{method} {target.pattern}", side="server",
-                              peer=request.peer, headers=dict(request.headers),
-                              protocol="http")  # fmt: skip
+                ctx = _context(self.name, method, target.pattern, request)
                 enter_call(ctx)
             else:
                 enter_call(functools.partial(_context, self.name, method, target.pattern, request))
@@ -458,7 +445,7 @@ class Router:
 
 def _context(name: str, method: str, pattern: str, request: Request) -> Context:
     return Context(name, f"{method} {pattern}", side="server", peer=request.peer,
-                   headers=dict(request.headers), protocol="http")  # fmt: skip
+                   headers=request.headers.to_dict(), protocol="http")  # fmt: skip
 
 
 def _error_response(exc: HTTPError, method: str, path: str) -> Response:
