@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -656,3 +658,23 @@ def test_headers_to_dict_is_dict_of_headers() -> None:
     assert list(headers.to_dict()) == list(dict(headers))
     headers.to_dict()["host"] = "changed"  # a copy: the request's headers stay
     assert headers["host"] == "h"
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_lifespan_startup_freezes_what_is_alive_then(freeze: bool) -> None:
+    # In a process of its own: gc.freeze() is process-wide.
+    script = (
+        "import asyncio, gc\n"
+        "from volo import http\n"
+        f"app = http.Router(freeze_at_startup={freeze})\n"
+        "sent = []\n"
+        "async def main():\n"
+        "    messages = iter([{'type': 'lifespan.startup'}, {'type': 'lifespan.shutdown'}])\n"
+        "    async def receive(): return next(messages)\n"
+        "    async def send(message): sent.append(message['type'])\n"
+        "    await app({'type': 'lifespan', 'asgi': {'version': '3.0'}}, receive, send)\n"
+        "asyncio.run(main())\n"
+        "print(sent, gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"['lifespan.startup.complete', 'lifespan.shutdown.complete'] {freeze}"

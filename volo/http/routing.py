@@ -28,6 +28,7 @@ answers `HTTPError` with its status, `volo.CallTimeout` (a Timeout layer's)
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -157,7 +158,12 @@ class Router:
 
     `state` is what `Annotated[T, State]` parameters get; `max_body` the most
     bytes a request body may have (413 past it); `name` the service name
-    layers see in the Context."""
+    layers see in the Context. With `freeze_at_startup` (the default), once the
+    server's lifespan startup is done, the objects alive then (the modules,
+    the app) are moved out of the garbage collector's reach (`gc.freeze()`): a
+    full collection then no longer walks them, which otherwise stalls every
+    request in flight now and then (under load, p99 latency about 3x the
+    median)."""
 
     def __init__(
         self,
@@ -166,8 +172,10 @@ class Router:
         state: Any = None,
         name: str = "http",
         max_body: int = 1 << 20,
+        freeze_at_startup: bool = True,
     ) -> None:
         self.name = name
+        self.freeze_at_startup = freeze_at_startup
         self.state = state
         self.max_body = max_body
         self._layers: list[Layer] = list(layers)
@@ -435,6 +443,9 @@ class Router:
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.freeze_at_startup:
+                    gc.collect()
+                    gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for hook in self._shutdown:
