@@ -94,21 +94,7 @@ def init(name: str, root: Path) -> Report:
         f"{TESTS}/test_{name}.py": _render("test_app.py.jinja", package=name),
     }
     report = Report()
-    writes = []
-    merged_into: set[PurePosixPath] = set()  # rewritten, though not generated
-    for relative, text in files.items():
-        path = root / relative
-        if relative == PYPROJECT and path.exists():
-            merged = project._merged_pyproject(path, name, "volo-py[http]", report)
-            if merged is not None:
-                writes.append(GeneratedFile(PurePosixPath(relative), merged))
-                merged_into.add(PurePosixPath(relative))
-        elif path.exists():
-            report.kept.append(relative)
-        else:
-            writes.append(GeneratedFile(PurePosixPath(relative), text))
-            report.created.append(relative)
-    write_tree(writes, root, replaceable=merged_into)
+    project.write_project([], files, root, name, "volo-py[http]", report)
     return report
 
 

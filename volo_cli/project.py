@@ -408,12 +408,28 @@ def init(
     report = Report()
     files = [GeneratedFile(PurePosixPath(CONFIG), config.to_yaml())]
     files += output.files
-    merged_into: set[PurePosixPath] = set()  # what is rewritten, though not generated
     project_files = _project_files(name, output, services[0], idl.name)
+    write_project(files, project_files, root, name, _requirement_of(protocol), report)
+    report.created.insert(0, CONFIG)
+    return report
+
+
+def write_project(
+    files: list[GeneratedFile],
+    project_files: dict[str, str],
+    root: Path,
+    name: str,
+    requirement: str,
+    report: Report,
+) -> None:
+    """Writes `files` and the project's own files in one go: a file of the user's is
+    kept, except pyproject.toml, to which what the project needs is added (or
+    `report.todo` says what to add)."""
+    merged_into: set[PurePosixPath] = set()  # what is rewritten, though not generated
     for relative, text in project_files.items():
         path = root / relative
         if relative == PYPROJECT and path.exists():
-            merged = _merged_pyproject(path, name, _requirement_of(protocol), report)
+            merged = _merged_pyproject(path, name, requirement, report)
             if merged is not None:
                 files.append(GeneratedFile(PurePosixPath(relative), merged))
                 merged_into.add(PurePosixPath(relative))
@@ -423,8 +439,6 @@ def init(
             files.append(GeneratedFile(PurePosixPath(relative), text))
             report.created.append(relative)
     write_tree(files, root, replaceable=merged_into)
-    report.created.insert(0, CONFIG)
-    return report
 
 
 def _hidden_by(name: str, root: Path) -> str | None:
