@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import resource
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -523,6 +524,48 @@ def test_limits_are_checked() -> None:
     with pytest.raises(ValueError, match=r"^max_calls must be at least 1$"):
         volo.thrift.Limits(max_calls=0)
     assert volo.thrift.Limits(idle_timeout=None, read_timeout=None).idle_timeout is None
+    with pytest.raises(ValueError, match=r"^max_loop_decode must be at least 0, or None for no limit$"):
+        volo.thrift.Limits(max_loop_decode=-1)
+
+
+@pytest.mark.parametrize("layers", [[], [ConcurrencyLimit(16)]], ids=["direct", "layered"])
+async def test_a_large_request_is_decoded_off_the_event_loop(
+    tt: Any, layers: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arguments over `max_loop_decode` bytes are decoded on the server's
+    decoding thread, which the codec gives turns to the loop from (see
+    test_codec_limits); smaller ones on the loop, and all with None. The
+    replies, and the error for bad arguments, are the same either way."""
+    args_class = tt.ThriftTest_testList_args
+    decode = args_class.from_bytes
+    threads: list[str] = []
+
+    def recording(data: bytes, protocol: str = "binary", **options: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return decode(data, protocol, **options)
+
+    monkeypatch.setattr(args_class, "from_bytes", recording)
+    small, large = list(range(10)), list(range(1000))  # 4 KB of arguments
+    bad = write_message("testList", MessageType.CALL, 9, b"\x0f\x00\x01\x08" + (1001).to_bytes(4, "big") + bytes(4000) + b"\x00")
+    for most, on_thread in ((1000, [False, True, True]), (None, [False, False, False])):
+        threads.clear()
+        limits = volo.thrift.Limits(max_loop_decode=most)
+        async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, layers=layers, limits=limits) as server:
+            async with volo.thrift.connect(f"127.0.0.1:{server.port}", timeout=10) as transport:
+                client = tt.ThriftTestClient(transport)
+                assert await client.testList(small) == small
+                assert await client.testList(large) == large
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(frame(bad))
+            head = await asyncio.wait_for(reader.readexactly(4), 10)
+            reply = await reader.readexactly(int.from_bytes(head, "big"))
+            writer.close()
+        header, offset = read_message_header(reply)
+        assert (header.type, header.seqid) == (MessageType.EXCEPTION, 9)
+        error = ApplicationError.from_bytes(reply[offset:])
+        assert error.kind.name == "PROTOCOL_ERROR"
+        assert error.message.startswith("bad arguments: ThriftTest_testList_args.thing")
+        assert [name.startswith("volo-decode") for name in threads] == on_thread
 
 
 # ---- what the peer sent, echoed --------------------------------------------------------------

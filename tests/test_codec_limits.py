@@ -9,6 +9,7 @@ tracemalloc peaks. The inputs are the shapes of tests/fuzz/limits.thrift.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import math
@@ -418,6 +419,31 @@ def test_struct_keys_a_peer_chose_to_collide_do_not(limits: Any) -> None:
             assert len({base.python_hash(key) for key in decoded.seen}) == len(pairs)
     for key in value.seen:
         assert hash(key) == base.python_hash(key) == hash(limits.Pair(a=key.a, b=key.b))
+
+
+@needs_compiled
+@pytest.mark.parametrize("protocol", ["binary", "compact"])
+def test_a_long_decode_offers_other_threads_turns(limits: Any, protocol: str) -> None:
+    """The compiled codec holds the GIL while it decodes; every 16,384 values
+    and fields read it lets a thread waiting for the GIL have a turn (a server
+    decodes large requests on a thread of its own, so that its event loop
+    goes on meanwhile: volo.thrift.Limits.max_loop_decode). The pure codec's
+    turns are Python's own. Here each empty Node is two reads: the list's
+    element and the struct's stop; read as Key, the list is skipped,
+    likewise; and a compact list<bool> reads each bool."""
+    n = 200_000
+    nodes = nodes_message(limits, n, protocol)
+    cases = [(limits.Nodes, nodes), (limits.Key, nodes)]
+    if protocol == "compact":
+        cases.append((limits.Flags, bools(n)))
+    for module in COMPILED:
+        decode = decoder(module, protocol)
+        for cls, data in cases:
+            for message in (data, data[:-1]):  # whole, and cut short at the end
+                before = module.turns_given()
+                with contextlib.suppress(DecodeError):
+                    decode(cls, message)
+                assert module.turns_given() - before >= n // 16384, (cls, len(message))
 
 
 @pytest.mark.parametrize("protocol", ["binary", "compact", "json"])

@@ -741,6 +741,7 @@ ctypedef struct Reader:
     bint compact
     int64_t objects  # structs and containers built, and defaults made by factories
     int64_t budget  # how many of them this message may build
+    uint32_t ticks  # values and fields read: see `tick`
     int top  # frames in use
     PyObject* cls  # the top-level class, whose name starts every path
     Frame frames[MAX_FRAMES]
@@ -870,6 +871,31 @@ cdef inline Frame* push_container(Reader* r, int kind, int wire_a, int wire_b,
 
 cdef inline int push_field(Reader* r, FieldC* f) except -1:
     push(r, FRAME_FIELD).ref = <void*>f
+    return 0
+
+
+# Decoding holds the GIL throughout; every TICKS_PER_TURN values and fields
+# read (a few milliseconds at worst), it lets any thread waiting for the GIL
+# have a turn. A server decoding a large request on a worker thread so keeps
+# its event loop serving the other calls (volo.thrift.Limits.max_loop_decode);
+# with no other thread, the turn costs a mutex round trip.
+DEF TICKS_PER_TURN = 16384
+
+
+cdef Py_ssize_t _turns_given = 0  # turns offered, ever: what tests read (turns_given())
+
+
+def turns_given():
+    return _turns_given
+
+
+cdef inline int tick(Reader* r) except -1:
+    global _turns_given
+    r.ticks += 1
+    if r.ticks % TICKS_PER_TURN == 0:
+        _turns_given += 1
+        with nogil:
+            pass
     return 0
 
 
@@ -1103,6 +1129,7 @@ cdef inline object blob(Reader* r, Py_ssize_t n):
 cdef inline int skip_items(Reader* r, int wire_a, int wire_b, int64_t count) except -1:
     cdef int64_t i
     for i in range(count):
+        tick(r)
         skip_element(r, wire_a)
         if wire_b:
             skip_element(r, wire_b)
@@ -1139,6 +1166,7 @@ cdef object dec_struct_b(Reader* r, StructPlan plan):
     cdef int wire, fid, k, depth
     cdef FieldC* f
     while True:
+        tick(r)
         wire = read_byte(r)
         if wire == B_STOP:
             break
@@ -1220,6 +1248,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
+            tick(r)
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_b(r, info.a)
@@ -1238,6 +1267,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         if code == T_LIST:
             result = PyList_New(count)
             for i in range(count):
+                tick(r)
                 frame.index = i
                 item = dec_value_b(r, info.a)
                 Py_INCREF(item)
@@ -1245,6 +1275,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         else:
             result = set()
             for i in range(count):
+                tick(r)
                 frame.index = i
                 PySet_Add(result, dec_value_b(r, info.a))
         r.top -= 1
@@ -1297,6 +1328,7 @@ cdef int skip_b(Reader* r, int wire) except -1:
     elif wire == B_STRUCT:
         enter(r)
         while True:
+            tick(r)
             field_wire = read_byte(r)
             if field_wire == B_STOP:
                 break
@@ -1313,6 +1345,7 @@ cdef int skip_b(Reader* r, int wire) except -1:
         min_value = min_binary(r, value_wire)
         check_count(r, count, min_key + min_value)
         for i in range(count):
+            tick(r)
             skip_b(r, key_wire)
             skip_b(r, value_wire)
         r.depth -= 1
@@ -1322,6 +1355,7 @@ cdef int skip_b(Reader* r, int wire) except -1:
         count = <int32_t>read_be(r, 4)
         check_count(r, count, min_binary(r, element))
         for i in range(count):
+            tick(r)
             skip_b(r, element)
         r.depth -= 1
     else:
@@ -1340,6 +1374,7 @@ cdef object dec_struct_c(Reader* r, StructPlan plan):
     cdef int last = 0
     cdef FieldC* f
     while True:
+        tick(r)
         header = read_byte(r)
         if header == 0:
             break
@@ -1475,6 +1510,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
+            tick(r)
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_c(r, info.a)
@@ -1491,6 +1527,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         if code == T_LIST:
             result = PyList_New(count)
             for i in range(count):
+                tick(r)
                 frame.index = i
                 item = dec_value_c(r, info.a)
                 Py_INCREF(item)
@@ -1498,6 +1535,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         else:
             result = set()
             for i in range(count):
+                tick(r)
                 frame.index = i
                 PySet_Add(result, dec_value_c(r, info.a))
         r.top -= 1
@@ -1532,6 +1570,7 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
     elif wire == C_STRUCT:
         enter(r)
         while True:
+            tick(r)
             header = read_byte(r)
             if header == 0:
                 break
@@ -1550,6 +1589,7 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
             min_value = min_compact(r, value_wire)
             count = checked_count_c(r, ucount, high, min_key + min_value)
             for i in range(count):
+                tick(r)
                 skip_c(r, key_wire, False)
                 skip_c(r, value_wire, False)
         r.depth -= 1
@@ -1557,6 +1597,7 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
         enter(r)
         count = list_header_c(r, &element)
         for i in range(count):
+            tick(r)
             skip_c(r, element, False)
         r.depth -= 1
     else:
@@ -1682,6 +1723,7 @@ cdef object decode_with(object cls, object data, int max_depth, int compact,
     r.compact = compact
     r.objects = 0
     r.budget = budget_for(r.end, objects_per_byte)
+    r.ticks = 0
     r.top = 0
     r.cls = <PyObject*>cls
     # Every struct and container made here is tracked by the cyclic garbage

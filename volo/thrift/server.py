@@ -23,7 +23,8 @@ import functools
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -103,6 +104,12 @@ class Limits:
     # and on one with calls in flight.
     max_buffered: int = 64 * 1024 * 1024
     max_buffered_per_connection: int = 32 * 1024 * 1024
+    # A request's arguments larger than this many bytes are decoded on a
+    # thread of the server's, which gives the event loop a turn every few
+    # milliseconds: a megabyte of tiny structs takes the codec a tenth of a
+    # second, which the other connections' calls would otherwise wait out.
+    # (None: every request is decoded on the event loop.)
+    max_loop_decode: int | None = 64 * 1024
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout", "read_timeout"):
@@ -113,6 +120,8 @@ class Limits:
                      "max_buffered", "max_buffered_per_connection"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.max_loop_decode is not None and self.max_loop_decode < 0:
+            raise ValueError("max_loop_decode must be at least 0, or None for no limit")
 
 
 def _low(limit: int) -> int:
@@ -219,6 +228,16 @@ class Server:
         self.waiting: set[_Connection] = set()
         self.waking = False
         self.notes = _Throttled()
+        # Where requests over `limits.max_loop_decode` are decoded: one thread
+        # (the codec holds the GIL, so more would decode no faster), made when
+        # first needed.
+        self._decoder: ThreadPoolExecutor | None = None
+
+    @property
+    def decoder(self) -> ThreadPoolExecutor:
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(1, thread_name_prefix="volo-decode")
+        return self._decoder
 
     def unknown(self, name: str) -> str:
         """Why a call named `name` has nowhere to go."""
@@ -263,6 +282,9 @@ class Server:
             await asyncio.wait(tasks, timeout=grace)
         for connection in list(self._connections):
             connection.close()
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False, cancel_futures=True)
+            self._decoder = None
         if self._stopped is not None:
             self._stopped.set()
 
@@ -789,24 +811,52 @@ class _Connection(asyncio.Protocol):
                 reply.error(ApplicationErrorType.UNKNOWN_METHOD, self.server.unknown(name))
             return
         reply = Reply(self, route.name, seqid, protocol, framer)
-        try:
-            args = route.method.args.from_bytes(body, protocol)
-        except DecodeError as exc:
-            if not oneway:
-                reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
-            return
-        if self.server.direct:
-            coro = self.invoke_handler(reply, route, args, headers, oneway)
+        most = self.limits.max_loop_decode
+        if most is not None and len(body) > most:
+            coro = self.decode_and_call(reply, route, body, protocol, headers, oneway)
         else:
-            ctx = Context(route.service, route.name, oneway, "server", self.peer, headers,
-                          call=self)  # fmt: skip
-            coro = self.invoke(reply, ctx, args)
+            try:
+                args = route.method.args.from_bytes(body, protocol)
+            except DecodeError as exc:
+                if not oneway:
+                    reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
+                return
+            coro = self.start_call(reply, route, args, headers, oneway)
         task = self.loop.create_task(coro)
         self.tasks.add(task)
         size = len(body)
         self.in_flight += size
         self.server.calls += 1
         task.add_done_callback(functools.partial(self.call_done, size))
+
+    def start_call(
+        self, reply: Reply, route: _Route, args: Struct, headers: dict[str, str], oneway: bool
+    ) -> Coroutine[Any, Any, None]:
+        """The call to the handler, through the layers if there are any."""
+        if self.server.direct:
+            return self.invoke_handler(reply, route, args, headers, oneway)
+        ctx = Context(route.service, route.name, oneway, "server", self.peer, headers, call=self)
+        return self.invoke(reply, ctx, args)
+
+    async def decode_and_call(
+        self,
+        reply: Reply,
+        route: _Route,
+        body: bytes,
+        protocol: str,
+        headers: dict[str, str],
+        oneway: bool,
+    ) -> None:
+        """A large request (see `Limits.max_loop_decode`): decoded on the
+        server's decoding thread, while the loop serves other calls."""
+        decode = route.method.args.from_bytes
+        try:
+            args = await self.loop.run_in_executor(self.server.decoder, decode, body, protocol)
+        except DecodeError as exc:
+            if not oneway:
+                reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
+            return
+        await self.start_call(reply, route, args, headers, oneway)
 
     async def invoke_handler(
         self, reply: Reply, route: _Route, args: Struct, headers: dict[str, str], oneway: bool
