@@ -735,3 +735,28 @@ def test_random_and_mutated_input_only_raises_decode_error(pb: SimpleNamespace, 
         assert again == msg or codec.encode(again) == codec.encode(msg)
 
     check()
+
+
+@pytest.mark.skipif(len(proto_codecs()) < 2, reason="the compiled codec is not built")
+def test_a_long_decode_offers_other_threads_turns(pb: SimpleNamespace) -> None:
+    """The compiled codec holds the GIL while it decodes; every 16,384 fields
+    and packed values read it lets a thread waiting for the GIL have a turn
+    (volo.grpc.Server decodes large requests on a thread of its own, so that
+    its event loop goes on meanwhile). Sub-messages, unknown fields, packed
+    varints and packed fixed-size values each count."""
+    compiled = proto_codecs()[1]
+    n = 200_000
+    cases = [
+        (pb.v3.Tree, b"\x12\x00" * n),  # n empty children
+        (pb.v3.Tree, b"\x12\x00" * n + b"\x12"),  # and a last one cut short
+        (pb.v3.Tree, b"\x28\x01" * n),  # n unknown varint fields (number 5)
+        (pb.v3.Everything, b"\x8a\x02" + varint(n) + b"\x01" * n),  # packed int32s
+        (pb.v3.Everything, b"\xba\x02" + varint(4 * n) + bytes(4 * n)),  # packed fixed32s
+    ]
+    for cls, data in cases:
+        before = compiled.turns_given()
+        try:
+            compiled.decode(cls, data)
+        except pilota.DecodeError:
+            assert data.endswith(b"\x12")
+        assert compiled.turns_given() - before >= n // 16384, (cls, len(data))

@@ -9,21 +9,25 @@ Every call runs through the server's layers (`volo.middleware`) as one
 `StatusError`; `Unimplemented` (what generated bases raise) is UNIMPLEMENTED,
 a `volo.CallTimeout` (a Timeout layer's) DEADLINE_EXCEEDED, and any other
 exception INTERNAL with the message "internal error" (the traceback is
-logged, never sent). A client that cancels, or whose deadline passes, cancels
-the handler's task. Unknown methods are UNIMPLEMENTED (grpcio's answer).
+logged, never sent). A request message that cannot be decoded is INTERNAL
+too (as gRPC's own servers answer it), saying why, with nothing logged. A
+client that cancels, or whose deadline passes, cancels the handler's task.
+Unknown methods are UNIMPLEMENTED (grpcio's answer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import grpc
 import grpc.aio
 
-from pilota.runtime.protobuf import Handler, Method, Unimplemented
+from pilota.runtime.protobuf import DecodeError, Handler, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
 from volo.address import format_address
 from volo.calls import enter_call
@@ -66,7 +70,11 @@ class Server:
     the client sends them); `max_message`: the largest message received or
     sent, in bytes (RESOURCE_EXHAUSTED past it); `max_concurrent_streams`:
     per connection (HTTP/2's setting; more wait at the client);
-    `options`: more grpcio channel arguments.
+    `max_loop_decode`: request messages larger than this many bytes are
+    decoded on a thread of the server's, which the codec gives the event loop
+    a turn from every few milliseconds, so that a large message does not hold
+    up other calls (None: all on the event loop); `options`: more grpcio
+    channel arguments.
     """
 
     codec = IMPLEMENTATION  # named in the start-up line of `run`
@@ -84,6 +92,7 @@ class Server:
         health: bool = True,
         reflection: bool = True,
         reuse_port: bool = False,
+        max_loop_decode: int | None = 64 * 1024,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         from volo.grpc.health import HealthService
@@ -101,6 +110,12 @@ class Server:
         for name in self.services:
             if self.services.count(name) > 1:
                 raise ValueError(f"two handlers for service {name!r}: give each service one")
+        if max_loop_decode is not None and max_loop_decode < 0:
+            raise ValueError("max_loop_decode must be at least 0, or None for no limit")
+        self.max_loop_decode = max_loop_decode
+        # One thread (the codec holds the GIL: more would decode no faster),
+        # made when first needed.
+        self._decoder: ThreadPoolExecutor | None = None
         self.host, self.port = host, port
         self.layers = list(layers)
         self.compression = compression
@@ -148,13 +163,39 @@ class Server:
         return [grpc.method_handlers_generic_handler(name, methods)
                 for name, methods in by_service.items()]  # fmt: skip
 
+    async def _decode(self, cls: Any, data: bytes) -> Any:
+        """A request message, decoded on the event loop or, over
+        `max_loop_decode` bytes, on the server's decoding thread; StatusError
+        (INTERNAL) if it cannot be."""
+        most = self.max_loop_decode
+        try:
+            if most is None or len(data) <= most:
+                return cls.from_bytes(data)
+            if self._decoder is None:
+                self._decoder = ThreadPoolExecutor(1, thread_name_prefix="volo-decode")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._decoder, cls.from_bytes, data)
+        except DecodeError as exc:
+            raise StatusError(Code.INTERNAL, shown(f"cannot decode the request: {exc}")) from None
+
     def _handler(self, route: _Route) -> grpc.RpcMethodHandler[Any, Any]:
         method = route.method
         invoke = self._invoke
-        deserialize = method.request.from_bytes
+        decode = functools.partial(self._decode, method.request)
+        behavior: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+        if method.client_streaming:
 
-        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            return await invoke(route, request, context)
+            async def behavior(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                return await invoke(route, _decoded(requests, decode), context)
+
+        else:
+
+            async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                try:
+                    message = await decode(request)
+                except StatusError as exc:
+                    await context.abort(grpc_code(exc.code), exc.message)
+                return await invoke(route, message, context)
 
         kinds = {
             (False, False): grpc.unary_unary_rpc_method_handler,
@@ -163,7 +204,9 @@ class Server:
             (True, True): grpc.stream_stream_rpc_method_handler,
         }
         make: Any = kinds[method.client_streaming, method.server_streaming]
-        return make(behavior, request_deserializer=deserialize, response_serializer=serialize)  # type: ignore[no-any-return]
+        # Requests come as bytes (no deserializer): decoded in `behavior`, where a
+        # message that cannot be gets its status, not grpcio's UNKNOWN and a traceback.
+        return make(behavior, request_deserializer=None, response_serializer=serialize)  # type: ignore[no-any-return]
 
     async def _invoke(
         self, route: _Route, request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -239,6 +282,9 @@ class Server:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False, cancel_futures=True)
+            self._decoder = None
         if self._stopped is not None:
             self._stopped.set()
 
@@ -248,6 +294,14 @@ class Server:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def _decoded(
+    requests: AsyncIterator[bytes], decode: Callable[[bytes], Awaitable[Any]]
+) -> AsyncIterator[Any]:
+    """A request stream's messages, decoded as they come."""
+    async for data in requests:
+        yield await decode(data)
 
 
 class _ServerCall:

@@ -643,6 +643,30 @@ cdef inline str type_name(object value):
 
 # ---- decoding ------------------------------------------------------------------------
 
+# Decoding holds the GIL throughout; every TICKS_PER_TURN fields and packed
+# values read (a few milliseconds at worst), it lets any thread waiting for
+# the GIL have a turn: a server decoding a large request on a worker thread
+# so keeps its event loop serving other calls (volo.grpc.Server's
+# max_loop_decode). With no other thread, the turn costs a mutex round trip.
+DEF TICKS_PER_TURN = 16384
+cdef uint32_t _ticks = 0
+cdef Py_ssize_t _turns_given = 0  # what tests read (turns_given())
+
+
+def turns_given():
+    return _turns_given
+
+
+cdef inline int tick() except -1:
+    global _ticks, _turns_given
+    _ticks += 1
+    if _ticks % TICKS_PER_TURN == 0:
+        _turns_given += 1
+        with nogil:
+            pass
+    return 0
+
+
 
 cdef inline Py_ssize_t read_varint(cbytes data, Py_ssize_t pos, Py_ssize_t end, uint64_t* out,
                                    Frame* fr) except -1:
@@ -729,6 +753,7 @@ cdef Py_ssize_t skip_field(cbytes data, Py_ssize_t pos, Py_ssize_t end, int numb
         Py_EnterRecursiveCall(" while skipping a group")
         try:
             while True:
+                tick()
                 if pos >= end:
                     raise_decode(fr, f"group {number} has no end-group tag")
                 pos = read_tag(data, pos, end, &inner, &inner_wire, fr)
@@ -894,6 +919,7 @@ cdef Py_ssize_t dec_merge(object obj, Plan plan, cbytes data, Py_ssize_t pos, Py
     Py_EnterRecursiveCall(" while decoding a protobuf message")
     try:
         while pos < end:
+            tick()
             start = pos
             b = data[pos]
             if b < 0x80 and b >= 8:  # a one-byte tag (the common case)
@@ -1007,6 +1033,7 @@ cdef Py_ssize_t read_packed(object obj, Field f, cbytes data, Py_ssize_t pos, Py
         values = PyList_New(count)
         p = start
         for i in range(count):
+            tick()
             value = read_scalar(f, I64 if size == 8 else I32, data, &p, chunk_end, fr)
             Py_INCREF(value)
             PyList_SET_ITEM(values, i, value)
@@ -1018,6 +1045,7 @@ cdef Py_ssize_t read_packed(object obj, Field f, cbytes data, Py_ssize_t pos, Py
         # every varint is whole: read them into a list of the right size at once
         values = PyList_New(count)
         for i in range(count):
+            tick()
             pos = read_varint(data, pos, chunk_end, &n, fr)
             value = from_varint(kind, n)
             Py_INCREF(value)
@@ -1031,6 +1059,7 @@ cdef Py_ssize_t read_packed(object obj, Field f, cbytes data, Py_ssize_t pos, Py
         return chunk_end
     unknown = None
     while pos < chunk_end:
+        tick()
         pos = read_varint(data, pos, chunk_end, &n, fr)
         value = from_varint(kind, n)
         if kind == ENUM:
@@ -1126,6 +1155,7 @@ cdef Py_ssize_t read_map_entry(object obj, Field f, cbytes data, Py_ssize_t pos,
     value = None
     cdef bint have_value = False
     while pos < chunk_end:
+        tick()
         b = data[pos]
         if b < 0x80 and b >= 8:  # a one-byte tag (the common case)
             number = b >> 3
