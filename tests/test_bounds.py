@@ -532,7 +532,7 @@ def test_limits_are_checked() -> None:
 async def test_a_large_request_is_decoded_off_the_event_loop(
     tt: Any, layers: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Arguments over `max_loop_decode` bytes are decoded on the server's
+    """Arguments over `max_loop_decode` bytes are decoded on volo's
     decoding thread, which the codec gives turns to the loop from (see
     test_codec_limits); smaller ones on the loop, and all with None. The
     replies, and the error for bad arguments, are the same either way."""

@@ -427,7 +427,7 @@ def test_a_long_decode_offers_other_threads_turns(limits: Any, protocol: str) ->
     """The compiled codec holds the GIL while it decodes; every 16,384 values
     and fields read it lets a thread waiting for the GIL have a turn (a server
     decodes large requests on a thread of its own, so that its event loop
-    goes on meanwhile: volo.thrift.Limits.max_loop_decode). The pure codec's
+    goes on meanwhile: volo.decoding). The pure codec's
     turns are Python's own. Here each empty Node is two reads: the list's
     element and the struct's stop; read as Key, the list is skipped,
     likewise; and a compact list<bool> reads each bool."""

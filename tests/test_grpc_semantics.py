@@ -517,8 +517,8 @@ async def test_a_request_that_cannot_be_decoded_is_internal_and_logs_nothing(
 
 
 async def test_a_large_request_is_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Request messages over `max_loop_decode` bytes are decoded on the
-    server's decoding thread, which the codec gives turns to the loop from
+    """Request messages over `max_loop_decode` bytes are decoded on
+    volo's decoding thread, which the codec gives turns to the loop from
     (see test_proto_runtime); smaller ones on the loop, and all with None."""
     import threading
 

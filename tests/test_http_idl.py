@@ -6,12 +6,14 @@ generated classes' JSON mapping."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -21,7 +23,7 @@ import pilota
 import volo
 import volo.thrift
 from volo import http
-from volo.http import thrift_json
+from volo.http import idl, thrift_json
 
 IDL = Path(__file__).resolve().parent / "idl" / "http"
 
@@ -255,3 +257,56 @@ def test_path_bindings_must_match_the_route(store: ModuleType) -> None:
 
     with pytest.raises(ValueError, match=r"the route's parameter 'id' has no api\.path value"):
         http.handler_router(Unbound())
+
+
+@dataclasses.dataclass
+class Note:
+    """A plain route's body, which says where it was read."""
+
+    text: str
+    threads: ClassVar[list[str]] = []
+
+    def __post_init__(self) -> None:
+        self.threads.append(threading.current_thread().name)
+
+
+async def test_a_large_body_is_read_off_the_event_loop(
+    store: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler's arguments are read from a body over the router's
+    `max_loop_decode` bytes on volo's decoding thread (the JSON parsed and
+    converted there), from smaller ones on the loop, and from all with None,
+    on IDL routes and plain ones; the answers, errors included, are the same."""
+    threads: list[str] = []
+    json_body = idl._json_body
+
+    def recording(request: Any, raw: bytes) -> Any:
+        threads.append(threading.current_thread().name)
+        return json_body(request, raw)
+
+    monkeypatch.setattr(idl, "_json_body", recording)
+    monkeypatch.setattr(Note, "threads", threads)
+    for most, on_thread in ((1000, [False, True, False, True, True]), (None, [False] * 5)):
+        threads.clear()
+        router = http.handler_router(make_handler(store), max_loop_decode=most)
+
+        @router.post("/notes")
+        async def add(note: Note) -> dict[str, int]:
+            return {"length": len(note.text)}
+
+        transport = httpx.ASGITransport(app=router)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for tags in ([], ["t"] * 300):
+                r = await client.post("/shops/main/items", json={"name": "lamp", "tags": tags})
+                assert r.status_code == 200, r.text
+                assert r.json()["tags"] == [*tags, "shop=main", "token=None"]
+            for text in ("x", "x" * 2000):
+                r = await client.post("/notes", json={"text": text})
+                assert r.json() == {"length": len(text)}
+            r = await client.post("/shops/main/items", content=b"{" + b" " * 2000,
+                                  headers={"content-type": "application/json"})  # fmt: skip
+            assert r.status_code == 400
+            assert "invalid JSON" in r.text
+        assert [name.startswith("volo-decode") for name in threads] == on_thread
+    with pytest.raises(ValueError, match=r"^max_loop_decode must be at least 0"):
+        http.Router(max_loop_decode=-1)

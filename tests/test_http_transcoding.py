@@ -196,3 +196,30 @@ async def typed_client(lib: ModuleType, rpc: Any, client: Any) -> None:
     # an rpc without a rule
     with pytest.raises(ValueError, match=r"has no google\.api\.http rule"):
         await client.CountBooks(lib.ListBooksRequest())
+
+
+async def test_a_large_body_is_read_off_the_event_loop(
+    library: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Thrift IDL routes (test_http_idl): the request message is read from
+    a body over `max_loop_decode` bytes on volo's decoding thread."""
+    import threading
+
+    from volo.http import idl
+
+    threads: list[str] = []
+    json_body = idl._json_body
+
+    def recording(request: Any, raw: bytes) -> Any:
+        threads.append(threading.current_thread().name)
+        return json_body(request, raw)
+
+    monkeypatch.setattr(idl, "_json_body", recording)
+    router = http.handler_router(make_handler(library), max_loop_decode=1000)
+    transport = httpx.ASGITransport(app=router)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for tags in ([], ["t"] * 300):
+            r = await client.post("/v1/shelves/s1/books", json={"title": "Dune", "tags": tags})
+            assert r.status_code == 200, r.text
+            assert r.json()["tags"] == [*tags, "shelf=s1"]
+    assert [name.startswith("volo-decode") for name in threads] == [False, True]

@@ -877,7 +877,7 @@ cdef inline int push_field(Reader* r, FieldC* f) except -1:
 # Decoding holds the GIL throughout; every TICKS_PER_TURN values and fields
 # read (a few milliseconds at worst), it lets any thread waiting for the GIL
 # have a turn. A server decoding a large request on a worker thread so keeps
-# its event loop serving the other calls (volo.thrift.Limits.max_loop_decode);
+# its event loop serving the other calls (volo.decoding, max_loop_decode);
 # with no other thread, the turn costs a mutex round trip.
 DEF TICKS_PER_TURN = 16384
 

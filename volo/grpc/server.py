@@ -21,7 +21,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import grpc
@@ -29,6 +28,7 @@ import grpc.aio
 
 from pilota.runtime.protobuf import DecodeError, Handler, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
+from volo import decoding
 from volo.address import format_address
 from volo.calls import enter_call
 from volo.errors import CallTimeout, ServerStartError
@@ -71,10 +71,9 @@ class Server:
     sent, in bytes (RESOURCE_EXHAUSTED past it); `max_concurrent_streams`:
     per connection (HTTP/2's setting; more wait at the client);
     `max_loop_decode`: request messages larger than this many bytes are
-    decoded on a thread of the server's, which the codec gives the event loop
-    a turn from every few milliseconds, so that a large message does not hold
-    up other calls (None: all on the event loop); `options`: more grpcio
-    channel arguments.
+    decoded on volo's decoding thread, the event loop going on with other
+    calls meanwhile (see volo.decoding; None: all on the loop); `options`:
+    more grpcio channel arguments.
     """
 
     codec = IMPLEMENTATION  # named in the start-up line of `run`
@@ -92,7 +91,7 @@ class Server:
         health: bool = True,
         reflection: bool = True,
         reuse_port: bool = False,
-        max_loop_decode: int | None = 64 * 1024,
+        max_loop_decode: int | None = decoding.MAX_LOOP_DECODE,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         from volo.grpc.health import HealthService
@@ -110,12 +109,7 @@ class Server:
         for name in self.services:
             if self.services.count(name) > 1:
                 raise ValueError(f"two handlers for service {name!r}: give each service one")
-        if max_loop_decode is not None and max_loop_decode < 0:
-            raise ValueError("max_loop_decode must be at least 0, or None for no limit")
-        self.max_loop_decode = max_loop_decode
-        # One thread (the codec holds the GIL: more would decode no faster),
-        # made when first needed.
-        self._decoder: ThreadPoolExecutor | None = None
+        self.max_loop_decode = decoding.checked(max_loop_decode)
         self.host, self.port = host, port
         self.layers = list(layers)
         self.compression = compression
@@ -165,16 +159,10 @@ class Server:
 
     async def _decode(self, cls: Any, data: bytes) -> Any:
         """A request message, decoded on the event loop or, over
-        `max_loop_decode` bytes, on the server's decoding thread; StatusError
+        `max_loop_decode` bytes, on volo's decoding thread; StatusError
         (INTERNAL) if it cannot be."""
-        most = self.max_loop_decode
         try:
-            if most is None or len(data) <= most:
-                return cls.from_bytes(data)
-            if self._decoder is None:
-                self._decoder = ThreadPoolExecutor(1, thread_name_prefix="volo-decode")
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._decoder, cls.from_bytes, data)
+            return await decoding.decoded(len(data), self.max_loop_decode, cls.from_bytes, data)
         except DecodeError as exc:
             raise StatusError(Code.INTERNAL, shown(f"cannot decode the request: {exc}")) from None
 
@@ -282,9 +270,6 @@ class Server:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
-        if self._decoder is not None:
-            self._decoder.shutdown(wait=False, cancel_futures=True)
-            self._decoder = None
         if self._stopped is not None:
             self._stopped.set()
 

@@ -55,6 +55,7 @@ from pilota.runtime.types import (
     FieldSpec,
     TypeSpec,
 )
+from volo import decoding
 from volo.http import thrift_json
 from volo.http.errors import HTTPError, bad_input
 from volo.http.extract import scalar_parser
@@ -72,21 +73,25 @@ def handler_router(
     layers: Sequence[Layer] = (),
     statuses: Mapping[type[Exception], int] | None = None,
     max_body: int = 1 << 20,
+    max_loop_decode: int | None = decoding.MAX_LOOP_DECODE,
 ) -> Router:
     """A Router serving the methods of `handler` that its IDL routes over HTTP;
-    `layers` wrap them all (the router's name is the service's). A Thrift
+    `layers` wrap them all (the router's name is the service's; `max_body`
+    and `max_loop_decode` are its, see Router). A Thrift
     handler's declared exceptions are answered with the status `statuses`
     gives their class; a protobuf handler's gRPC status errors as gRPC
     transcoding maps their codes."""
     if isinstance(handler, PbHandler):
-        return rules_router(handler, layers=layers, max_body=max_body)
+        return rules_router(handler, layers=layers, max_body=max_body,
+                            max_loop_decode=max_loop_decode)  # fmt: skip
     cls = type(handler)
     if not cls.__http_routes__:
         raise ValueError(
             f"{cls.__name__}: its IDL routes no method over HTTP (annotate methods with "
             'api.get = "/path" ...)'
         )
-    router = Router(layers=layers, name=cls.__thrift_service__, max_body=max_body)
+    router = Router(layers=layers, name=cls.__thrift_service__, max_body=max_body,
+                    max_loop_decode=max_loop_decode)  # fmt: skip
     for route in cls.__http_routes__:
         method = cls.__thrift_methods__[route.name]
         _check_path_bindings(cls.__thrift_service__, route)
@@ -153,10 +158,26 @@ class _Endpoint:
             self.exceptions = tuple(_struct_class(f.type) for f in specs if f.id != 0)  # type: ignore[misc]
 
     async def call(self, ctx: Context | None, request: Request) -> Response:
+        raw = await request.body() if self.reads_body else b""
+        most = request.max_loop_decode
+        kwargs = await decoding.decoded(len(raw), most, self.arguments, request, raw)
+        try:
+            result = await self.call_method(**kwargs)
+        except self.exceptions as exc:
+            assert isinstance(exc, Struct)
+            status = next((s for cls, s in self.statuses.items() if isinstance(exc, cls)), 500)
+            return json_response(
+                {"error": type(exc).__name__, "exception": thrift_json.to_jsonable(exc)}, status
+            )
+        if self.result is None or result is None:
+            return Response(status=204)
+        return json_response(thrift_json.value_to_jsonable(self.result.type, result))
+
+    def arguments(self, request: Request, raw: bytes) -> dict[str, Any]:
+        """The method's arguments, from the request and its body `raw`."""
         body: Any = None
         form: QueryParams | None = None
         if self.reads_body:
-            raw = await request.body()
             if any(v.source == "body" for v in self.values):
                 body = _json_body(request, raw)
             if any(v.source == "form" for v in self.values):
@@ -179,18 +200,7 @@ class _Endpoint:
         # Through the args struct, as an RPC call's arguments: those left out get
         # the values an RPC call would give them (the IDL's default, else zero).
         args = self.args_class(**kwargs)
-        kwargs = {spec.name: getattr(args, spec.name) for spec in self.args_class.__thrift_spec__}
-        try:
-            result = await self.call_method(**kwargs)
-        except self.exceptions as exc:
-            assert isinstance(exc, Struct)
-            status = next((s for cls, s in self.statuses.items() if isinstance(exc, cls)), 500)
-            return json_response(
-                {"error": type(exc).__name__, "exception": thrift_json.to_jsonable(exc)}, status
-            )
-        if self.result is None or result is None:
-            return Response(status=204)
-        return json_response(thrift_json.value_to_jsonable(self.result.type, result))
+        return {spec.name: getattr(args, spec.name) for spec in self.args_class.__thrift_spec__}
 
 
 def _struct_class(t: TypeSpec) -> type[Struct]:
@@ -309,7 +319,11 @@ _PB_INTEGERS = frozenset({pb.INT32, pb.INT64, pb.UINT32, pb.UINT64, pb.SINT32, p
 
 
 def rules_router(
-    handler: PbHandler, *, layers: Sequence[Layer] = (), max_body: int = 1 << 20
+    handler: PbHandler,
+    *,
+    layers: Sequence[Layer] = (),
+    max_body: int = 1 << 20,
+    max_loop_decode: int | None = decoding.MAX_LOOP_DECODE,
 ) -> Router:
     """A Router serving the rpcs of a protobuf `handler` that `google.api.http`
     options route (see `handler_router`)."""
@@ -319,7 +333,8 @@ def rules_router(
             f"{cls.__name__}: its .proto routes no rpc over HTTP (add google.api.http options)"
         )
     service = cls.__pb_service__
-    router = Router(layers=layers, name=service.__pb_name__, max_body=max_body)
+    router = Router(layers=layers, name=service.__pb_name__, max_body=max_body,
+                    max_loop_decode=max_loop_decode)  # fmt: skip
     for rule in cls.__http_rules__:
         method = _pb_method(service, rule.rpc)
         pattern, variables = _route_pattern(rule.path, method.request)
@@ -403,10 +418,28 @@ class _RuleEndpoint:
         self.bound = bound
 
     async def call(self, ctx: Context | None, request: Request) -> Response:
+        raw = await request.body() if self.rule.body else b""
+        most = request.max_loop_decode
+        message = await decoding.decoded(len(raw), most, self.message, request, raw)
+        try:
+            reply = await self.call_method(message)
+        except Exception as exc:
+            status = _grpc_status(exc)
+            if status is None:
+                raise
+            code, text = status
+            return json_response({"code": code, "message": text}, GRPC_TO_HTTP.get(code, 500))
+        answer: Any = reply.to_dict()
+        if self.rule.response_body:
+            spec = _field_path(type(reply), self.rule.response_body, self.rule.path)[0]
+            answer = answer.get(spec.json_name or spec.name)
+        return json_response(answer)
+
+    def message(self, request: Request, raw: bytes) -> Message:
+        """The rpc's request message, from the request and its body `raw`."""
         data: dict[str, Any] = {}
         origins: dict[str, tuple[str, str]] = {}  # top-level key -> (source, parameter)
         if self.rule.body:
-            raw = await request.body()
             body = _json_body(request, raw)
             if self.rule.body == "*":
                 if not isinstance(body, dict):
@@ -433,26 +466,13 @@ class _RuleEndpoint:
                                                  key))  # fmt: skip
                 origins[specs[0].proto_name or specs[0].name] = ("query", key)
         try:
-            message = self.request_class.from_dict(data)
+            return self.request_class.from_dict(data)
         except DecodeError as exc:
             _, dot, rest = exc.path.partition(".")
             inner = rest if dot else ""
             top = inner.partition(".")[0].partition("[")[0]
             source, _ = origins.get(top, ("body", ""))
             raise bad_input(source, inner, exc.message) from None
-        try:
-            reply = await self.call_method(message)
-        except Exception as exc:
-            status = _grpc_status(exc)
-            if status is None:
-                raise
-            code, text = status
-            return json_response({"code": code, "message": text}, GRPC_TO_HTTP.get(code, 500))
-        answer: Any = reply.to_dict()
-        if self.rule.response_body:
-            spec = _field_path(type(reply), self.rule.response_body, self.rule.path)[0]
-            answer = answer.get(spec.json_name or spec.name)
-        return json_response(answer)
 
 
 def _grpc_status(exc: Exception) -> tuple[int, str] | None:

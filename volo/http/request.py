@@ -7,6 +7,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
+from volo.decoding import MAX_LOOP_DECODE
 from volo.http.errors import HTTPError
 
 # ASGI's scope and messages, typed as ASGI servers and clients type them.
@@ -85,7 +86,8 @@ class QueryParams(Mapping[str, str]):
 
 class Request:
     """One HTTP request: method, path, headers, query, cookies, path parameters,
-    the app's state and the body (read once, at most `max_body` bytes)."""
+    the app's state and the body (read once, at most `max_body` bytes; its
+    arguments decoded on volo's decoding thread over `max_loop_decode`)."""
 
     __slots__ = (
         "_body",
@@ -94,6 +96,7 @@ class Request:
         "_query",
         "_receive",
         "max_body",
+        "max_loop_decode",
         "path_params",
         "scope",
         "state",
@@ -106,12 +109,14 @@ class Request:
         path_params: dict[str, str] | None = None,
         state: Any = None,
         max_body: int = 1 << 20,
+        max_loop_decode: int | None = MAX_LOOP_DECODE,
     ) -> None:
         self.scope = scope
         self._receive = receive
         self.path_params: dict[str, str] = path_params if path_params is not None else {}
         self.state = state
         self.max_body = max_body
+        self.max_loop_decode = max_loop_decode
         self._body: bytes | None = None
         self._headers: Headers | None = None
         self._query: QueryParams | None = None

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from volo import metainfo
+from volo import decoding, metainfo
 from volo.calls import enter_call
 from volo.errors import CallTimeout
 from volo.http.errors import HTTPError
@@ -63,11 +63,15 @@ class Endpoint:
         self.plan = plan
 
     async def call(self, ctx: Context | None, request: Request) -> Response:
-        plan = self.plan
-        if plan.reads_body:
-            await request.body()
-        kwargs = {name: extract(request) for name, extract in plan.extractors}
-        return into_response(await self.handler(**kwargs))
+        if self.plan.reads_body:
+            size = len(await request.body())
+            if not decoding.on_loop(size, request.max_loop_decode):
+                kwargs = await decoding.off_loop(self.arguments, request)
+                return into_response(await self.handler(**kwargs))
+        return into_response(await self.handler(**self.arguments(request)))
+
+    def arguments(self, request: Request) -> dict[str, Any]:
+        return {name: extract(request) for name, extract in self.plan.extractors}
 
 
 class _Answer:
@@ -157,7 +161,10 @@ class Router:
     """Routes, the layers around them, state, and a fallback; an ASGI app.
 
     `state` is what `Annotated[T, State]` parameters get; `max_body` the most
-    bytes a request body may have (413 past it); `name` the service name
+    bytes a request body may have (413 past it); a handler's arguments are
+    read from a body over `max_loop_decode` bytes on volo's decoding thread,
+    the event loop going on with other requests meanwhile (see volo.decoding;
+    None: all on the loop); `name` the service name
     layers see in the Context. With `freeze_at_startup` (the default), once the
     server's lifespan startup is done, the objects alive then (the modules,
     the app) are moved out of the garbage collector's reach (`gc.freeze()`): a
@@ -172,12 +179,14 @@ class Router:
         state: Any = None,
         name: str = "http",
         max_body: int = 1 << 20,
+        max_loop_decode: int | None = decoding.MAX_LOOP_DECODE,
         freeze_at_startup: bool = True,
     ) -> None:
         self.name = name
         self.freeze_at_startup = freeze_at_startup
         self.state = state
         self.max_body = max_body
+        self.max_loop_decode = decoding.checked(max_loop_decode)
         self._layers: list[Layer] = list(layers)
         self._routes: list[_RouteDef] = []
         self._fallbacks: list[tuple[str, _RouteDef]] = []  # (prefix, route)
@@ -406,7 +415,8 @@ class Router:
                 assert self._fallback_default is not None  # built with the root
                 target = self._fallback_default
                 params = {}
-        request = Request(scope, receive, params, target.state, self.max_body)
+        request = Request(scope, receive, params, target.state, self.max_body,
+                          self.max_loop_decode)  # fmt: skip
         for key, _ in scope["headers"]:
             if key[:4] == _METAINFO_PREFIX:
                 metainfo.receive(request.headers, metainfo.GRPC)

@@ -24,7 +24,6 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -33,7 +32,7 @@ from pilota.runtime.codec import IMPLEMENTATION
 from pilota.runtime.message import MessageType, message_parts, read_message, read_message_header
 from pilota.runtime.service import ApplicationError, ApplicationErrorType, Handler, Method
 from pilota.runtime.types import STRUCT, DecodeError
-from volo import metainfo
+from volo import decoding, metainfo
 from volo.address import format_address, parse_address
 from volo.calls import enter_call
 from volo.discovery import Registration
@@ -104,12 +103,10 @@ class Limits:
     # and on one with calls in flight.
     max_buffered: int = 64 * 1024 * 1024
     max_buffered_per_connection: int = 32 * 1024 * 1024
-    # A request's arguments larger than this many bytes are decoded on a
-    # thread of the server's, which gives the event loop a turn every few
-    # milliseconds: a megabyte of tiny structs takes the codec a tenth of a
-    # second, which the other connections' calls would otherwise wait out.
-    # (None: every request is decoded on the event loop.)
-    max_loop_decode: int | None = 64 * 1024
+    # Requests larger than this many bytes are decoded on volo's decoding
+    # thread, the event loop going on with other calls meanwhile (see
+    # volo.decoding; None: all on the loop).
+    max_loop_decode: int | None = decoding.MAX_LOOP_DECODE
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout", "read_timeout"):
@@ -120,8 +117,7 @@ class Limits:
                      "max_buffered", "max_buffered_per_connection"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.max_loop_decode is not None and self.max_loop_decode < 0:
-            raise ValueError("max_loop_decode must be at least 0, or None for no limit")
+        decoding.checked(self.max_loop_decode)
 
 
 def _low(limit: int) -> int:
@@ -228,16 +224,6 @@ class Server:
         self.waiting: set[_Connection] = set()
         self.waking = False
         self.notes = _Throttled()
-        # Where requests over `limits.max_loop_decode` are decoded: one thread
-        # (the codec holds the GIL, so more would decode no faster), made when
-        # first needed.
-        self._decoder: ThreadPoolExecutor | None = None
-
-    @property
-    def decoder(self) -> ThreadPoolExecutor:
-        if self._decoder is None:
-            self._decoder = ThreadPoolExecutor(1, thread_name_prefix="volo-decode")
-        return self._decoder
 
     def unknown(self, name: str) -> str:
         """Why a call named `name` has nowhere to go."""
@@ -282,9 +268,6 @@ class Server:
             await asyncio.wait(tasks, timeout=grace)
         for connection in list(self._connections):
             connection.close()
-        if self._decoder is not None:
-            self._decoder.shutdown(wait=False, cancel_futures=True)
-            self._decoder = None
         if self._stopped is not None:
             self._stopped.set()
 
@@ -811,8 +794,7 @@ class _Connection(asyncio.Protocol):
                 reply.error(ApplicationErrorType.UNKNOWN_METHOD, self.server.unknown(name))
             return
         reply = Reply(self, route.name, seqid, protocol, framer)
-        most = self.limits.max_loop_decode
-        if most is not None and len(body) > most:
+        if not decoding.on_loop(len(body), self.limits.max_loop_decode):
             coro = self.decode_and_call(reply, route, body, protocol, headers, oneway)
         else:
             try:
@@ -847,11 +829,10 @@ class _Connection(asyncio.Protocol):
         headers: dict[str, str],
         oneway: bool,
     ) -> None:
-        """A large request (see `Limits.max_loop_decode`): decoded on the
-        server's decoding thread, while the loop serves other calls."""
-        decode = route.method.args.from_bytes
+        """A large request (see `Limits.max_loop_decode`): decoded on volo's
+        decoding thread, while the loop serves other calls."""
         try:
-            args = await self.loop.run_in_executor(self.server.decoder, decode, body, protocol)
+            args = await decoding.off_loop(route.method.args.from_bytes, body, protocol)
         except DecodeError as exc:
             if not oneway:
                 reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")

@@ -646,7 +646,7 @@ cdef inline str type_name(object value):
 # Decoding holds the GIL throughout; every TICKS_PER_TURN fields and packed
 # values read (a few milliseconds at worst), it lets any thread waiting for
 # the GIL have a turn: a server decoding a large request on a worker thread
-# so keeps its event loop serving other calls (volo.grpc.Server's
+# so keeps its event loop serving other calls (volo.decoding,
 # max_loop_decode). With no other thread, the turn costs a mutex round trip.
 DEF TICKS_PER_TURN = 16384
 cdef uint32_t _ticks = 0
