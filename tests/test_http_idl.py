@@ -259,6 +259,19 @@ def test_path_bindings_must_match_the_route(store: ModuleType) -> None:
         http.handler_router(Unbound())
 
 
+def body_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads IDL routes read JSON bodies on, as they come."""
+    threads: list[str] = []
+    json_body = idl._json_body
+
+    def recording(request: Any, raw: bytes) -> Any:
+        threads.append(threading.current_thread().name)
+        return json_body(request, raw)
+
+    monkeypatch.setattr(idl, "_json_body", recording)
+    return threads
+
+
 @dataclasses.dataclass
 class Note:
     """A plain route's body, which says where it was read."""
@@ -277,14 +290,7 @@ async def test_a_large_body_is_read_off_the_event_loop(
     `max_loop_decode` bytes on volo's decoding thread (the JSON parsed and
     converted there), from smaller ones on the loop, and from all with None,
     on IDL routes and plain ones; the answers, errors included, are the same."""
-    threads: list[str] = []
-    json_body = idl._json_body
-
-    def recording(request: Any, raw: bytes) -> Any:
-        threads.append(threading.current_thread().name)
-        return json_body(request, raw)
-
-    monkeypatch.setattr(idl, "_json_body", recording)
+    threads = body_threads(monkeypatch)
     monkeypatch.setattr(Note, "threads", threads)
     for most, on_thread in ((1000, [False, True, False, True, True]), (None, [False] * 5)):
         threads.clear()

@@ -17,7 +17,7 @@ import pytest
 
 import volo
 from tests.proto_support import generate_package
-from tests.test_http_idl import serve_http
+from tests.test_http_idl import body_threads, serve_http
 from volo import http
 
 PROTO = Path(__file__).resolve().parent / "idl" / "http" / "proto"
@@ -203,18 +203,7 @@ async def test_a_large_body_is_read_off_the_event_loop(
 ) -> None:
     """As on Thrift IDL routes (test_http_idl): the request message is read from
     a body over `max_loop_decode` bytes on volo's decoding thread."""
-    import threading
-
-    from volo.http import idl
-
-    threads: list[str] = []
-    json_body = idl._json_body
-
-    def recording(request: Any, raw: bytes) -> Any:
-        threads.append(threading.current_thread().name)
-        return json_body(request, raw)
-
-    monkeypatch.setattr(idl, "_json_body", recording)
+    threads = body_threads(monkeypatch)
     router = http.handler_router(make_handler(library), max_loop_decode=1000)
     transport = httpx.ASGITransport(app=router)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
