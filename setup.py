@@ -3,8 +3,10 @@
 `grammars/` and `templates/` live at the top of the repository but install as
 `pilota.grammars` and `pilota.templates`, so the installed package is
 self-contained. Every `.pyx` module under `pilota/` and `volo/` is compiled
-when Cython and a C compiler are available; each has a pure-Python twin that
-is used when the extension is missing, so a failed compile only warns.
+when Cython and a C compiler are available; each codec has a pure-Python twin
+that is used when the extension is missing, so a failed compile only warns
+(`pilota.runtime._buffer` holds what the compiled codecs share, and only they
+use it).
 """
 
 from __future__ import annotations

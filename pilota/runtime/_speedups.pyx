@@ -30,6 +30,21 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check, PyUnicode
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from pilota.runtime._buffer cimport (
+    TICKS_PER_TURN,
+    Buf,
+    give_back,
+    give_turn,
+    put_be,
+    put_byte,
+    put_bytes,
+    put_le,
+    put_varint,
+    put_zigzag,
+    reserve,
+    take_buffer,
+)
+
 import types
 import uuid as _uuid
 
@@ -45,6 +60,7 @@ from pilota.runtime._helpers import (
     too_many_objects,
 )
 from pilota.runtime.types import TYPE_NAMES, DecodeError, never_none
+from pilota.runtime._buffer import turns_given
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -340,77 +356,6 @@ cdef inline PyObject** slot(object obj, Py_ssize_t offset):
 
 
 # ---- output buffer --------------------------------------------------------------------
-
-
-ctypedef struct Buf:
-    char* data
-    Py_ssize_t len
-    Py_ssize_t cap
-
-
-cdef int grow(Buf* b, Py_ssize_t n) except -1:
-    cdef Py_ssize_t cap = b.cap * 2
-    while cap < b.len + n:
-        cap *= 2
-    cdef char* data = <char*>PyMem_Realloc(b.data, cap)
-    if data == NULL:
-        raise MemoryError()
-    b.data = data
-    b.cap = cap
-    return 0
-
-
-cdef inline int reserve(Buf* b, Py_ssize_t n) except -1:
-    if b.len + n > b.cap:
-        grow(b, n)
-    return 0
-
-
-cdef inline int put_byte(Buf* b, int value) except -1:
-    reserve(b, 1)
-    b.data[b.len] = <char>value
-    b.len += 1
-    return 0
-
-
-cdef inline int put_be(Buf* b, uint64_t value, int size) except -1:
-    reserve(b, size)
-    cdef int i
-    for i in range(size):
-        b.data[b.len + i] = <char>((value >> (8 * (size - 1 - i))) & 0xFF)
-    b.len += size
-    return 0
-
-
-cdef inline int put_le(Buf* b, uint64_t value, int size) except -1:
-    reserve(b, size)
-    cdef int i
-    for i in range(size):
-        b.data[b.len + i] = <char>((value >> (8 * i)) & 0xFF)
-    b.len += size
-    return 0
-
-
-cdef inline int put_bytes(Buf* b, const char* data, Py_ssize_t n) except -1:
-    reserve(b, n)
-    memcpy(b.data + b.len, data, n)
-    b.len += n
-    return 0
-
-
-cdef inline int put_varint(Buf* b, uint64_t n) except -1:
-    reserve(b, 10)
-    while n > 0x7F:
-        b.data[b.len] = <char>((n & 0x7F) | 0x80)
-        b.len += 1
-        n >>= 7
-    b.data[b.len] = <char>n
-    b.len += 1
-    return 0
-
-
-cdef inline int put_zigzag(Buf* b, int64_t n) except -1:
-    return put_varint(b, (<uint64_t>n << 1) ^ <uint64_t>(n >> 63))
 
 
 cdef inline object finish(Buf* b):
@@ -874,28 +819,10 @@ cdef inline int push_field(Reader* r, FieldC* f) except -1:
     return 0
 
 
-# Decoding holds the GIL throughout; every TICKS_PER_TURN values and fields
-# read (a few milliseconds at worst), it lets any thread waiting for the GIL
-# have a turn. A server decoding a large request on a worker thread so keeps
-# its event loop serving the other calls (volo.decoding, max_loop_decode);
-# with no other thread, the turn costs a mutex round trip.
-DEF TICKS_PER_TURN = 16384
-
-
-cdef Py_ssize_t _turns_given = 0  # turns offered, ever: what tests read (turns_given())
-
-
-def turns_given():
-    return _turns_given
-
-
 cdef inline int tick(Reader* r) except -1:
-    global _turns_given
     r.ticks += 1
     if r.ticks % TICKS_PER_TURN == 0:
-        _turns_given += 1
-        with nogil:
-            pass
+        give_turn()
     return 0
 
 
@@ -1633,39 +1560,6 @@ def handles(cls):
 def _count_fallback_success():
     global fallback_successes
     fallback_successes += 1
-
-
-# One reusable output buffer. An encode call takes ownership of it (leaving
-# NULL behind, so a nested call would allocate its own) and hands it back after.
-cdef Buf _scratch
-_scratch.data = NULL
-_scratch.cap = 0
-_scratch.len = 0
-DEF SCRATCH_KEEP = 1 << 20  # a larger buffer is freed rather than kept
-
-
-cdef int take_buffer(Buf* b) except -1:
-    if _scratch.data != NULL:
-        b.data = _scratch.data
-        b.cap = _scratch.cap
-        _scratch.data = NULL
-        _scratch.cap = 0
-    else:
-        b.data = <char*>PyMem_Malloc(512)
-        if b.data == NULL:
-            raise MemoryError()
-        b.cap = 512
-    b.len = 0
-    return 0
-
-
-cdef void give_back(Buf* b):
-    if _scratch.data == NULL and b.cap <= SCRATCH_KEEP:
-        _scratch.data = b.data
-        _scratch.cap = b.cap
-    else:
-        PyMem_Free(b.data)
-    b.data = NULL
 
 
 cdef object encode_with(object obj, int compact):

@@ -44,6 +44,19 @@ from libc.math cimport INFINITY, copysign, signbit
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
+from pilota.runtime._buffer cimport (
+    TICKS_PER_TURN,
+    Buf,
+    give_back,
+    give_turn,
+    put_byte,
+    put_bytes,
+    put_le,
+    put_varint,
+    reserve,
+    take_buffer,
+)
+
 import math as _math
 import types as _types
 
@@ -52,6 +65,7 @@ from pilota.runtime.protobuf.spec import KIND_NAMES as _KIND_NAMES
 from pilota.runtime.protobuf.spec import PACKABLE as _PACKABLE
 from pilota.runtime.protobuf.spec import WIRE_TYPES as _WIRE_TYPES
 from pilota.runtime.types import DecodeError, EncodeError
+from pilota.runtime._buffer import turns_given
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -153,7 +167,6 @@ cdef enum:
     WRONG_WIRE = -2  # read_field: the field came with a wire type it cannot have
 
 DEF MAX_DEPTH = 100
-DEF SCRATCH_KEEP = 1 << 20
 
 cdef object MemberDescriptorType = _types.MemberDescriptorType
 cdef object NoneType = type(None)
@@ -643,27 +656,15 @@ cdef inline str type_name(object value):
 
 # ---- decoding ------------------------------------------------------------------------
 
-# Decoding holds the GIL throughout; every TICKS_PER_TURN fields and packed
-# values read (a few milliseconds at worst), it lets any thread waiting for
-# the GIL have a turn: a server decoding a large request on a worker thread
-# so keeps its event loop serving other calls (volo.decoding,
-# max_loop_decode). With no other thread, the turn costs a mutex round trip.
-DEF TICKS_PER_TURN = 16384
+# Fields and packed values read, for the turns decoding gives other threads (_buffer.pxd).
 cdef uint32_t _ticks = 0
-cdef Py_ssize_t _turns_given = 0  # what tests read (turns_given())
-
-
-def turns_given():
-    return _turns_given
 
 
 cdef inline int tick() except -1:
-    global _ticks, _turns_given
+    global _ticks
     _ticks += 1
     if _ticks % TICKS_PER_TURN == 0:
-        _turns_given += 1
-        with nogil:
-            pass
+        give_turn()
     return 0
 
 
@@ -1258,64 +1259,6 @@ cdef inline object missing_in(object value, int depth):
 # ---- encoding: the output buffer -----------------------------------------------------
 
 
-ctypedef struct Buf:
-    char* data
-    Py_ssize_t len
-    Py_ssize_t cap
-
-
-cdef int grow(Buf* b, Py_ssize_t n) except -1:
-    cdef Py_ssize_t cap = b.cap * 2
-    while cap < b.len + n:
-        cap *= 2
-    cdef char* data = <char*>PyMem_Realloc(b.data, cap)
-    if data == NULL:
-        raise MemoryError()
-    b.data = data
-    b.cap = cap
-    return 0
-
-
-cdef inline int reserve(Buf* b, Py_ssize_t n) except -1:
-    if b.len + n > b.cap:
-        grow(b, n)
-    return 0
-
-
-cdef inline int put_byte(Buf* b, int value) except -1:
-    reserve(b, 1)
-    b.data[b.len] = <char>value
-    b.len += 1
-    return 0
-
-
-cdef inline int put_bytes(Buf* b, const char* data, Py_ssize_t n) except -1:
-    reserve(b, n)
-    memcpy(b.data + b.len, data, n)
-    b.len += n
-    return 0
-
-
-cdef inline int put_varint(Buf* b, uint64_t n) except -1:
-    reserve(b, 10)
-    while n > 0x7F:
-        b.data[b.len] = <char>((n & 0x7F) | 0x80)
-        b.len += 1
-        n >>= 7
-    b.data[b.len] = <char>n
-    b.len += 1
-    return 0
-
-
-cdef inline int put_le(Buf* b, uint64_t value, int size) except -1:
-    reserve(b, size)
-    cdef int i
-    for i in range(size):
-        b.data[b.len + i] = <char>((value >> (8 * i)) & 0xFF)
-    b.len += size
-    return 0
-
-
 cdef inline int put_tag(Buf* b, Field f) except -1:
     reserve(b, 6)
     cdef int i
@@ -1346,38 +1289,6 @@ cdef inline int close_length(Buf* b, Py_ssize_t start) except -1:
     memcpy(b.data + start - 1, prefix, size)
     b.len += size - 1
     return 0
-
-
-# One reusable output buffer. An encode call takes it (leaving NULL behind, so that a
-# nested or concurrent call allocates its own) and hands it back after.
-cdef Buf _scratch
-_scratch.data = NULL
-_scratch.cap = 0
-_scratch.len = 0
-
-
-cdef int take_buffer(Buf* b) except -1:
-    if _scratch.data != NULL:
-        b.data = _scratch.data
-        b.cap = _scratch.cap
-        _scratch.data = NULL
-        _scratch.cap = 0
-    else:
-        b.data = <char*>PyMem_Malloc(512)
-        if b.data == NULL:
-            raise MemoryError()
-        b.cap = 512
-    b.len = 0
-    return 0
-
-
-cdef void give_back(Buf* b) noexcept:
-    if _scratch.data == NULL and b.cap <= SCRATCH_KEEP:
-        _scratch.data = b.data
-        _scratch.cap = b.cap
-    else:
-        PyMem_Free(b.data)
-    b.data = NULL
 
 
 # ---- encoding: the quick way for values of the exact types fields usually hold -------

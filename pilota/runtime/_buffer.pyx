@@ -1,0 +1,53 @@
+# cython: language_level=3
+"""The compiled codecs' shared parts (see _buffer.pxd): their reusable output
+buffer, and the turns decoding gives other threads. No pure-Python twin: only
+the compiled codecs use it."""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+# A larger buffer is freed rather than kept.
+cdef Py_ssize_t SCRATCH_KEEP = 1 << 20
+
+cdef Buf _scratch
+_scratch.data = NULL
+_scratch.cap = 0
+_scratch.len = 0
+
+cdef Py_ssize_t _turns_given = 0
+
+
+cdef int take_buffer(Buf* b) except -1:
+    if _scratch.data != NULL:
+        b.data = _scratch.data
+        b.cap = _scratch.cap
+        _scratch.data = NULL
+        _scratch.cap = 0
+    else:
+        b.data = <char*>PyMem_Malloc(512)
+        if b.data == NULL:
+            raise MemoryError()
+        b.cap = 512
+    b.len = 0
+    return 0
+
+
+cdef void give_back(Buf* b) noexcept:
+    if _scratch.data == NULL and b.cap <= SCRATCH_KEEP:
+        _scratch.data = b.data
+        _scratch.cap = b.cap
+    else:
+        PyMem_Free(b.data)
+    b.data = NULL
+
+
+cdef int give_turn() except -1:
+    global _turns_given
+    _turns_given += 1
+    with nogil:
+        pass
+    return 0
+
+
+def turns_given():
+    """How many turns decoding has offered other threads, ever (what tests read)."""
+    return _turns_given
