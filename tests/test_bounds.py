@@ -568,6 +568,31 @@ async def test_a_large_request_is_decoded_off_the_event_loop(
         assert [name.startswith("volo-decode") for name in threads] == on_thread
 
 
+async def test_the_object_budget_of_requests_is_the_servers_to_set(tt: Any) -> None:
+    """`Limits.objects_per_byte` is the codecs' amplification limit for requests:
+    10,000 empty structs in 10 KB pass the default (one per byte), not 0.25."""
+    count = 10_000
+    body = b"\x0c\x00\x01\x0f\x00\x02\x0c" + count.to_bytes(4, "big") + bytes(count) + b"\x00\x00"
+    answers = []
+    for budget in (1.0, 0.25):
+        limits = volo.thrift.Limits(objects_per_byte=budget)
+        async with volo.thrift.Server(make_handler(tt), "127.0.0.1", 0, limits=limits) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(frame(write_message("testInsanity", MessageType.CALL, 3, body)))
+            head = await asyncio.wait_for(reader.readexactly(4), 10)
+            reply = await reader.readexactly(int.from_bytes(head, "big"))
+            writer.close()
+        header, offset = read_message_header(reply)
+        answers.append(header.type)
+        if header.type is MessageType.EXCEPTION:
+            error = ApplicationError.from_bytes(reply[offset:])
+            assert error.kind.name == "PROTOCOL_ERROR"
+            assert "structs and containers, the limit for a message of this size" in error.message
+    assert answers == [MessageType.REPLY, MessageType.EXCEPTION]
+    with pytest.raises(ValueError, match=r"^objects_per_byte must be a number >= 0, got -1"):
+        volo.thrift.Limits(objects_per_byte=-1)
+
+
 # ---- what the peer sent, echoed --------------------------------------------------------------
 
 

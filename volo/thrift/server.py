@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
+from pilota.runtime._helpers import DEFAULT_OBJECTS_PER_BYTE, object_budget
 from pilota.runtime.base import Struct
 from pilota.runtime.codec import IMPLEMENTATION
 from pilota.runtime.message import MessageType, message_parts, read_message, read_message_header
@@ -107,6 +108,9 @@ class Limits:
     # thread, the event loop going on with other calls meanwhile (see
     # volo.decoding; None: all on the loop).
     max_loop_decode: int | None = decoding.MAX_LOOP_DECODE
+    # How many structs and containers a request's arguments may build per
+    # byte (plus 1024): the codecs' amplification limit (see README).
+    objects_per_byte: float = DEFAULT_OBJECTS_PER_BYTE
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout", "read_timeout"):
@@ -118,6 +122,7 @@ class Limits:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         decoding.checked(self.max_loop_decode)
+        object_budget(0, self.objects_per_byte)  # a ValueError if it is no budget
 
 
 def _low(limit: int) -> int:
@@ -798,7 +803,7 @@ class _Connection(asyncio.Protocol):
             coro = self.decode_and_call(reply, route, body, protocol, headers, oneway)
         else:
             try:
-                args = route.method.args.from_bytes(body, protocol)
+                args = self.arguments(route, body, protocol)
             except DecodeError as exc:
                 if not oneway:
                     reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
@@ -810,6 +815,11 @@ class _Connection(asyncio.Protocol):
         self.in_flight += size
         self.server.calls += 1
         task.add_done_callback(functools.partial(self.call_done, size))
+
+    def arguments(self, route: _Route, body: bytes, protocol: str) -> Struct:
+        """A request's arguments; DecodeError if they cannot be read."""
+        budget = self.limits.objects_per_byte
+        return route.method.args.from_bytes(body, protocol, objects_per_byte=budget)
 
     def start_call(
         self, reply: Reply, route: _Route, args: Struct, headers: dict[str, str], oneway: bool
@@ -832,7 +842,7 @@ class _Connection(asyncio.Protocol):
         """A large request (see `Limits.max_loop_decode`): decoded on volo's
         decoding thread, while the loop serves other calls."""
         try:
-            args = await decoding.off_loop(route.method.args.from_bytes, body, protocol)
+            args = await decoding.off_loop(self.arguments, route, body, protocol)
         except DecodeError as exc:
             if not oneway:
                 reply.error(ApplicationErrorType.PROTOCOL_ERROR, f"bad arguments: {exc}")
