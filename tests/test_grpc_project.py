@@ -124,6 +124,66 @@ def test_server_and_client_run_as_modules_and_sigterm_drains(chat_project: Path)
     assert result.stderr.count("\n") == 1
 
 
+def test_server_and_client_take_the_address_and_timeout_from_volo_yml(chat_project: Path) -> None:
+    # No --address and no VOLO_ADDRESS: the server reads volo.yml's `server` section,
+    # the client its `client` section (address, timeout), as a Thrift project's do.
+    handler = chat_project / "chat" / "handler.py"
+    stalling = (
+        '        if os.path.exists("stall"):\n            await asyncio.sleep(3600)\n'
+        "        return Receipt(index=7)\n"
+    )
+    stub = handler.read_text().replace("from collections.abc", "import asyncio\nimport os\nfrom collections.abc")
+    handler.write_text(stub.replace("        return Receipt()\n", stalling))
+    config = chat_project / "volo.yml"
+    written = config.read_text()
+    address = f"127.0.0.1:{free_port()}"
+    config.write_text(written + f"server:\n  address: {address}\nclient:\n  address: {address}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOLO_")}
+    server = subprocess.Popen([sys.executable, "-m", "chat.server"], cwd=chat_project, env=env,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stderr is not None
+        line = ""
+        while "serving" not in line:  # until it listens
+            line = server.stderr.readline()
+            assert line, "the server ended before it listened"
+        assert f" serving chat.v1.Room on {address} (" in line
+        client = [sys.executable, "-m", "chat.client"]
+        replied = subprocess.run(client, cwd=chat_project, env=env, capture_output=True, text=True,
+                                 check=False, timeout=60)  # fmt: skip
+        (chat_project / "stall").touch()
+        config.write_text(written + f"client:\n  address: {address}\n  timeout: 0.2\n")
+        timed_out = subprocess.run(client, cwd=chat_project, env=env, capture_output=True,
+                                   text=True, check=False, timeout=60)  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert (replied.returncode, replied.stdout, replied.stderr) == (0, "Receipt(index=7)\n", "")
+    assert (timed_out.returncode, timed_out.stdout) == (1, "")
+    assert timed_out.stderr == "chat.client: chat.v1.Room/Send: no reply within 0.2 s (DEADLINE_EXCEEDED)\n"
+
+
+def test_a_bad_client_section_or_target_is_one_line(chat_project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOLO_")}
+    config = chat_project / "volo.yml"
+    config.write_text(config.read_text() + "client:\n  port: 1\n")
+    result = subprocess.run([sys.executable, "-m", "chat.client"], cwd=chat_project, env=env,
+                            capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"chat.client: {config}: unknown key 'port' in 'client': expected one of address, timeout\n"
+    )
+    env["VOLO_ADDRESS"] = "zk://127.0.0.1:2181/chat"  # the environment wins over volo.yml
+    config.write_text(config.read_text().replace("  port: 1\n", "  address: 127.0.0.1:1\n"))
+    result = subprocess.run([sys.executable, "-m", "chat.client"], cwd=chat_project, env=env,
+                            capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "chat.client: unknown scheme 'zk' in 'zk://127.0.0.1:2181/chat': expected HOST:PORT,"
+        " dns://NAME:PORT or etcd://HOST:PORT/SERVICE\n"
+    )
+
+
 def test_the_client_calls_a_streaming_method_when_there_is_no_unary_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

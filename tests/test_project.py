@@ -531,6 +531,37 @@ def test_client_says_in_one_line_that_no_server_listens(echo_project: Path) -> N
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("protocol", ["thrift", "proto"])
+def test_a_module_named_like_what_the_client_imports_gets_an_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    # The client imports volo.settings' settings and volo.discovery's from_target; a
+    # generated module of the same name, which the call's request comes from, must not
+    # take their place.
+    monkeypatch.chdir(tmp_path)
+    if protocol == "thrift":
+        Path("settings.thrift").write_text("struct Config { 1: i32 id }\n")
+        Path("svc.thrift").write_text(
+            'include "settings.thrift"\nservice Svc { i32 get(1: required settings.Config c) }\n'
+        )
+        assert run("init", "svc", "svc.thrift")[0] == 0
+    else:
+        Path("settings.proto").write_text('syntax = "proto3";\npackage cfg;\nmessage Config { int32 id = 1; }\n')
+        Path("svc.proto").write_text(
+            'syntax = "proto3";\npackage svc;\nimport "settings.proto";\n'
+            "service Svc { rpc Get(cfg.Config) returns (cfg.Config); }\n"
+        )
+        assert run("init", "svc", "svc.proto", "-I", ".")[0] == 0
+    client = (tmp_path / "svc" / "client.py").read_text()
+    assert "from volo.settings import settings\n" in client
+    assert " import settings as settings_\n" in client and "settings_.Config()" in client
+    port = free_port()
+    result = run_module(tmp_path, "svc.client", "--address", f"127.0.0.1:{port}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"svc.client: cannot connect to 127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1
+
+
 def test_client_says_in_one_line_that_a_call_timed_out(echo_project: Path) -> None:
     with socket.socket() as silent:  # accepts, never answers
         silent.bind(("127.0.0.1", 0))

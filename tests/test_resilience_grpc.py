@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import grpc
+import grpc.aio
 import pytest
 
 import volo
@@ -30,6 +32,7 @@ class Behaviour:
     def __init__(self, tag: str, mode: str = "ok") -> None:
         self.tag, self.mode = tag, mode
         self.calls = 0
+        self.server: volo.grpc.Server | None = None
 
 
 def handler(behaviour: Behaviour) -> Any:
@@ -51,8 +54,9 @@ def handler(behaviour: Behaviour) -> Any:
 async def servers(*modes: str) -> AsyncIterator[tuple[list[Behaviour], list[str]]]:
     behaviours = [Behaviour(chr(ord("a") + i), mode) for i, mode in enumerate(modes)]
     running = [volo.grpc.Server(handler(b), "127.0.0.1", 0) for b in behaviours]
-    for server in running:
+    for server, behaviour in zip(running, behaviours, strict=True):
         await server.start()
+        behaviour.server = server
     try:
         yield behaviours, [f"127.0.0.1:{s.port}" for s in running]
     finally:
@@ -102,6 +106,41 @@ async def test_a_call_that_could_not_connect_goes_to_another_instance() -> None:
         assert isinstance(caught.value, TransportError)
         assert behaviours[0].calls == 6
         await stuck.close()
+
+
+async def test_a_connected_channel_is_not_asked_its_state_per_call_yet_a_lost_one_fails_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: Counter[grpc.aio.Channel] = Counter()  # state queries, per grpcio channel
+    get_state = grpc.aio._channel.Channel.get_state
+
+    def counted(self: grpc.aio.Channel, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        asked[self] += 1
+        return get_state(self, try_to_connect)
+
+    monkeypatch.setattr(grpc.aio._channel.Channel, "get_state", counted)
+    async with servers("ok", "ok") as (behaviours, addresses):
+        channel = volo.grpc.connect(addresses)  # round robin: a, b, a, b, ...
+        assert [await unary(channel) for _ in range(2)] == ["a", "b"]
+        first = channel.endpoints[0]
+        assert str(first) == addresses[0]
+        assert set(asked) == {e.channel for e in channel.endpoints}  # each checked when new
+        before = asked.copy()
+        assert [await unary(channel) for _ in range(20)] == ["a", "b"] * 10
+        assert asked == before  # connected: the calls went straight out
+        assert first.ready
+        # a goes away: its channel leaves READY, so the next call to it checks,
+        # finds it cannot connect, and goes to b unsent (Unary is not idempotent).
+        assert behaviours[0].server is not None
+        await behaviours[0].server.close(0)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 30
+        while first.ready and loop.time() < end:
+            await asyncio.sleep(0.01)
+        assert not first.ready, "the channel to the stopped server still looks READY"
+        assert [await unary(channel) for _ in range(6)] == ["b"] * 6
+        assert asked[first.channel] > before[first.channel] and behaviours[0].calls == 11
+        await channel.close()
 
 
 async def test_a_failed_call_is_retried_only_when_idempotent() -> None:

@@ -66,10 +66,10 @@ TESTS = "tests"  # the folder `volo init` writes the project's tests to
 # name the files import may take them.
 TEMPLATE_NAMES = frozenset(
     {
-        "annotations", "argparse", "asyncio", "logging", "os", "sys", "volo", "Handler",
+        "annotations", "argparse", "asyncio", "logging", "sys", "volo", "Handler",
         "Awaitable", "Callable", "TypeVar", "T", "call", "main", "scenario", "has_type",
-        "address", "args", "client", "declared", "default_address", "exc", "host", "method",
-        "parser", "port", "reply", "server", "timeout", "transport",
+        "from_target", "settings", "address", "args", "client", "conf", "declared", "exc",
+        "host", "method", "parser", "port", "reply", "server", "timeout", "transport",
     }
 )  # fmt: skip
 # And those of a gRPC project's templates (the parameters of a handler's methods too).
@@ -525,6 +525,14 @@ def _project_files(
     }
 
 
+# What client_main.py.jinja, the part both protocols' clients share, imports.
+CLIENT_STANDARD_IMPORTS = ["import argparse", "import asyncio", "import sys"]
+CLIENT_RUNTIME_IMPORTS = [
+    "from volo.discovery import from_target",
+    "from volo.settings import settings",
+]
+
+
 def _thrift_files(
     project: ThriftProjectView, service: ir.Service, common: dict[str, str]
 ) -> dict[str, str]:
@@ -547,6 +555,9 @@ def _thrift_files(
         "methods": methods,
         "tests": own,
         "method": first,
+        "called": f"{service.name}.{first.py.idl_name}",
+        "client_errors": "volo.TransportError, volo.CallTimeout, volo.thrift.ApplicationError,"
+        " ValueError, ImportError",
     }
     env = _environment()
 
@@ -559,12 +570,8 @@ def _thrift_files(
         f"{package}/client.py": render(
             "client.py.jinja",
             client_texts,
-            standard=["import argparse", "import asyncio", "import sys"],
-            runtime=[
-                "import volo.thrift",
-                "from volo.discovery import from_target",
-                "from volo.settings import settings",
-            ],
+            standard=CLIENT_STANDARD_IMPORTS,
+            runtime=["import volo.thrift", *CLIENT_RUNTIME_IMPORTS],
         ),
         f"{TESTS}/test_{package}.py": render(
             "test_service.py.jinja",
@@ -598,6 +605,10 @@ def _grpc_files(
         "client_class": client_class,
         "methods": methods,
         "method": first,
+        "called": f"{service.name}.{first.idl_name}",
+        # a StatusError of UNAVAILABLE or DEADLINE_EXCEEDED is a TransportError or
+        # CallTimeout too; TransportError alone: no instance found
+        "client_errors": "volo.grpc.StatusError, volo.TransportError, ValueError, ImportError",
     }
     env = _environment()
 
@@ -616,8 +627,8 @@ def _grpc_files(
         f"{package}/client.py": render(
             "grpc_client.py.jinja",
             [client_class, first.request],
-            standard=["import argparse", "import asyncio", "import os", "import sys"],
-            runtime=["import volo.grpc"],
+            standard=CLIENT_STANDARD_IMPORTS,
+            runtime=["import volo.grpc", *CLIENT_RUNTIME_IMPORTS],
         ),
         f"{TESTS}/test_{package}.py": render(
             "grpc_test_service.py.jinja",

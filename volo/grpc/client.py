@@ -53,9 +53,24 @@ class Endpoint:
         self.channel: grpc.aio.Channel | None = None
         # path -> the channel's multi-callable for it
         self.callables: dict[str, Any] = {}
+        # The channel was READY when last seen, and has not changed since (a watch
+        # clears it): unary calls go straight out, without asking grpcio its state.
+        self.ready = False
+        self.watch: asyncio.Task[None] | None = None
 
     def __str__(self) -> str:
         return format_address(self.host, self.port)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Close the channel (a later call opens another)."""
+        channel = self.channel
+        if channel is None:
+            return
+        if self.watch is not None:
+            self.watch.cancel()
+            await asyncio.wait([self.watch])  # over when this returns: no task left behind
+        await channel.close(grace)
+        self.channel, self.callables, self.ready, self.watch = None, {}, False, None
 
 
 class Channel:
@@ -160,9 +175,7 @@ class Channel:
     async def close(self) -> None:
         await self.pool.close()
         for endpoint in self.endpoints:
-            if endpoint.channel is not None:
-                await endpoint.channel.close()
-                endpoint.channel, endpoint.callables = None, {}
+            await endpoint.close()
 
     async def __aenter__(self) -> Channel:
         return self
@@ -323,7 +336,8 @@ class _SendService:
         if requests is not None:
             request = requests.messages()
         if not ctx.response_stream:
-            await _connected(endpoint, self.channel.connect_timeout)
+            if not endpoint.ready:
+                await _connected(endpoint, self.channel.connect_timeout)
             call = made(request, timeout=timeout, metadata=metadata)
             try:
                 return await call
@@ -355,23 +369,42 @@ class _SendService:
 
 async def _connected(endpoint: Endpoint, timeout: float) -> None:
     """Wait for `endpoint`'s channel to connect: ConnectFailed (the call
-    unsent, free to go elsewhere) if it cannot."""
+    unsent, free to go elsewhere) if it cannot. Once it is READY calls skip
+    this until the channel's state changes (a dropped connection, an idle
+    timeout), which a watch reports."""
     channel = endpoint.channel
     assert channel is not None  # made with the call's multi-callable
     ready, failed = grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE
     state = channel.get_state(try_to_connect=True)
-    if state is ready:
-        return
+    if state is not ready:
+        try:
+            async with asyncio.timeout(timeout):
+                while state is not ready and state is not failed:
+                    await channel.wait_for_state_change(state)
+                    state = channel.get_state(try_to_connect=True)
+        except TimeoutError:
+            why = f"no answer within {timeout:g} s"
+            raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: {why}") from None
+        if state is failed:
+            why = "it cannot be reached"
+            raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: {why}")
+    if endpoint.channel is channel:
+        endpoint.ready = True
+        if endpoint.watch is None or endpoint.watch.done():
+            watch = _leaves_ready(endpoint, channel)
+            endpoint.watch = asyncio.get_running_loop().create_task(watch)
+
+
+async def _leaves_ready(endpoint: Endpoint, channel: grpc.aio.Channel) -> None:
+    """Wait for `channel` to leave READY (returns at once if it already has),
+    then make the next call check it again."""
     try:
-        async with asyncio.timeout(timeout):
-            while state is not ready and state is not failed:
-                await channel.wait_for_state_change(state)
-                state = channel.get_state(try_to_connect=True)
-    except TimeoutError:
-        why = f"no answer within {timeout:g} s"
-        raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: {why}") from None
-    if state is failed:
-        raise NotConnected(Code.UNAVAILABLE, f"cannot connect to {endpoint}: it cannot be reached")
+        await channel.wait_for_state_change(grpc.ChannelConnectivity.READY)
+    except grpc.aio.UsageError:
+        pass  # closed before the watch began
+    finally:
+        if endpoint.channel is channel:
+            endpoint.ready = False
 
 
 class NotConnected(Unavailable, ConnectFailed):
@@ -385,9 +418,7 @@ def _endpoint(instance: Instance) -> Endpoint:
 
 async def _retire(endpoint: Endpoint) -> None:
     """An instance is gone: close its channel once its calls are over."""
-    if endpoint.channel is not None:
-        await endpoint.channel.close(grace=30)
-        endpoint.channel, endpoint.callables = None, {}
+    await endpoint.close(grace=30)
 
 
 _FAILURES = {Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DEADLINE_EXCEEDED}
