@@ -1,16 +1,21 @@
-"""Hostile peers, as issue 12 measured them, against a server process.
+"""Hostile peers, as issue 12 measured them, against a server process: volo's
+Thrift server, its gRPC server and a volo.http router.
 
 Each attack is a coroutine that sends it to a server while a probe client, in
-a thread of its own, keeps calling a normal method on its own connection.
-tests/test_attacks.py runs them scaled down (in CI); bench/attacks.py runs
-them at the issue's sizes and prints one table.
+a process of its own, keeps calling a normal method on its own connection.
+tests/test_attacks.py runs them (in CI), asserting bounds; bench/attacks.py
+runs them and prints one table.
 
-The server process (`python -m tests.attacks serve ...`) serves ThriftTest
-(testI32 and testOneway sleep as many milliseconds as they are given) with
-volo's default limits. On SIGUSR1 it prints one JSON line: the longest its
-event loop went without running a 5 ms timer since the last report
-("stall", seconds: what every call waiting then waited too), its calls in
-flight, request bytes held and connections.
+The server process (`python -m tests.attacks serve --kind KIND ...`) serves,
+with volo's defaults: "thrift", ThriftTest (testI32 and testOneway sleep as
+many milliseconds as they are given; the probe calls testString); "grpc",
+the echo service of tests/idl/proto/echotest/echo.proto (tests/grpc_support's
+handler; the probe calls Unary); "http", `http_router` under uvicorn (the
+probe GETs /ping; /items takes a JSON list of Xtruct). On SIGUSR1 it prints
+one JSON line: the longest its event loop went without running a 5 ms timer
+since the last report ("stall", seconds: what every call waiting then waited
+too) and, from the RPC servers, their calls in flight (and the Thrift
+server's request bytes held and connections).
 """
 
 from __future__ import annotations
@@ -25,16 +30,19 @@ import os
 import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import volo.lifecycle
 import volo.thrift
@@ -43,9 +51,17 @@ from tests.thrift_test_service import header_frame, slow_handler, zlib_bomb
 from volo.middleware import ConcurrencyLimit
 from volo.thrift.framing import framed
 
+if TYPE_CHECKING:  # imported where used: a server process loads its kind's only (its RSS)
+    import volo.grpc
+    from volo.http import Router
+
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
 ATTACK_SECONDS = 120  # an attack not done by then (the server too slow to take it) ends
+KINDS = ("thrift", "grpc", "http")
+
+# A server's port, and what it reports besides its stall.
+Serving = tuple[int, Callable[[], dict[str, Any]]]
 
 
 # ---- the server process ------------------------------------------------------------------
@@ -58,38 +74,102 @@ def serve(options: argparse.Namespace) -> None:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (options.nofile, hard))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    tt = load_tt(options.tt)
+    servers = {"thrift": thrift_server, "grpc": grpc_server, "http": http_server}
+    volo.lifecycle.run_loop(_serve(servers[options.kind](options), Path(options.port_file)))
+
+
+def thrift_server(options: argparse.Namespace) -> AbstractAsyncContextManager[Serving]:
+    tt = load_module(options.module)
     layers = [ConcurrencyLimit(options.concurrency_limit)] if options.concurrency_limit else []
     limits = volo.thrift.Limits(**json.loads(options.limits))
     server = volo.thrift.Server(slow_handler(tt, {}), "127.0.0.1", 0, layers=layers, limits=limits)
-    volo.lifecycle.run_loop(_serve(server, Path(options.port_file)))
+    return rpc_serving(server, lambda: {
+        "in_flight": server.in_flight, "held": server.held, "connections": len(server._connections),
+    })  # fmt: skip
 
 
-async def _serve(server: volo.thrift.Server, port_file: Path) -> None:
+def grpc_server(options: argparse.Namespace) -> AbstractAsyncContextManager[Serving]:
+    import volo.grpc
+    from tests.grpc_support import make_handler
+
+    server = volo.grpc.Server(make_handler(load_module(options.module)), "127.0.0.1", 0)
+    return rpc_serving(server, lambda: {"in_flight": server.in_flight})
+
+
+@asynccontextmanager
+async def rpc_serving(
+    server: volo.thrift.Server | volo.grpc.Server, counters: Callable[[], dict[str, Any]]
+) -> AsyncIterator[Serving]:
     await server.start()
+    try:
+        yield server.port, counters
+    finally:
+        await server.close(grace=1)
+
+
+def http_router(tt: ModuleType) -> Router:
+    """GET /ping, and POST /items taking a JSON list of ThriftTest's Xtruct
+    (generated: every field optional, so `{}` is one)."""
+    from volo.http import Json, Router
+
+    router = Router()
+
+    @router.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    async def items(items: Any) -> dict[str, int]:
+        return {"items": len(items)}
+
+    items.__annotations__["items"] = Annotated[list[tt.Xtruct], Json]  # a type known at run time
+    router.post("/items")(items)
+    return router
+
+
+@asynccontextmanager
+async def http_server(options: argparse.Namespace) -> AsyncIterator[Serving]:
+    """`http_router` under uvicorn, on this event loop."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    app = http_router(load_module(options.module))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()  # what stopped it
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield sock.getsockname()[1], dict  # no counters
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _serve(serving: AbstractAsyncContextManager[Serving], port_file: Path) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     longest = 0.0
+    async with serving as (port, counters):
 
-    def report() -> None:
-        nonlocal longest
-        print(json.dumps({
-            "stall": longest, "in_flight": server.in_flight, "held": server.held,
-            "connections": len(server._connections),
-        }), flush=True)  # fmt: skip
-        longest = 0.0
+        def report() -> None:
+            nonlocal longest
+            print(json.dumps({"stall": longest, **counters()}), flush=True)
+            longest = 0.0
 
-    loop.add_signal_handler(signal.SIGUSR1, report)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    stop_at_end_of_input(stop)
-    written = port_file.with_suffix(".tmp")
-    written.write_text(str(server.port))
-    written.rename(port_file)
-    while not stop.is_set():
-        start = loop.time()
-        await asyncio.sleep(0.005)
-        longest = max(longest, loop.time() - start - 0.005)
-    await server.close(grace=1)
+        loop.add_signal_handler(signal.SIGUSR1, report)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        stop_at_end_of_input(stop)
+        written = port_file.with_suffix(".tmp")
+        written.write_text(str(port))
+        written.rename(port_file)
+        while not stop.is_set():
+            start = loop.time()
+            await asyncio.sleep(0.005)
+            longest = max(longest, loop.time() - start - 0.005)
 
 
 def stop_at_end_of_input(stop: asyncio.Event) -> None:
@@ -104,16 +184,30 @@ def stop_at_end_of_input(stop: asyncio.Event) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def load_tt(where: str) -> ModuleType:
-    """The generated ThriftTest module: `root:module`."""
+def load_module(where: str) -> ModuleType:
+    """A generated module, `root:module` (`module_location`'s)."""
     root, module = where.split(":")
     sys.path.insert(0, root)
     return importlib.import_module(module)
 
 
+def module_location(module: ModuleType) -> str:
+    """Where a process finds the generated module: `root:module`, for `load_module`."""
+    return f"{Path(str(module.__file__)).parents[module.__name__.count('.')]}:{module.__name__}"
+
+
+def echo_module(root: Path) -> ModuleType:
+    """tests/idl/proto/echotest/echo.proto generated under `root`, imported."""
+    from tests.grpc_support import ECHO_PROTO
+    from tests.proto_support import PROTO_IDL, generate_package
+
+    generate_package([ECHO_PROTO], [PROTO_IDL], root, "attack_echo")
+    return load_module(f"{root}:attack_echo.echotest.v1.echo")
+
+
 def victim(options: argparse.Namespace) -> None:
     """A client calling a server that answers with a zlib bomb: what it says, and its peak RSS."""
-    tt = load_tt(options.tt)
+    tt = load_module(options.module)
 
     async def call() -> str:
         async with volo.thrift.connect(f"127.0.0.1:{options.port}", framing="header", timeout=30) as transport:
@@ -143,16 +237,19 @@ def reset_peak(pid: int) -> None:
 
 
 class ServerProcess:
-    """`python -m tests.attacks serve` in a process of its own."""
+    """`python -m tests.attacks serve` in a process of its own: a server of
+    `kind` serving `module` (generated: ThriftTest's, echo.proto's for gRPC);
+    the other options are the Thrift server's."""
 
-    def __init__(self, tt: ModuleType, workdir: Path, *, concurrency_limit: int = 0,
-                 limits: dict[str, Any] | None = None, loop: str = "default", nofile: int = 0) -> None:  # fmt: skip
+    def __init__(self, module: ModuleType, workdir: Path, *, kind: str = "thrift",
+                 concurrency_limit: int = 0, limits: dict[str, Any] | None = None,
+                 loop: str = "default", nofile: int = 0) -> None:  # fmt: skip
         own = Path(tempfile.mkdtemp(prefix="server-", dir=workdir))
         self.port_file, self.log = own / "port", own / "log"
-        command = [sys.executable, "-m", "tests.attacks", "serve", "--tt", tt_location(tt),
-                   "--port-file", str(self.port_file), "--loop", loop,
-                   "--concurrency-limit", str(concurrency_limit), "--nofile", str(nofile),
-                   "--limits", json.dumps(limits or {})]  # fmt: skip
+        command = [sys.executable, "-m", "tests.attacks", "serve", "--kind", kind,
+                   "--module", module_location(module), "--port-file", str(self.port_file),
+                   "--loop", loop, "--concurrency-limit", str(concurrency_limit),
+                   "--nofile", str(nofile), "--limits", json.dumps(limits or {})]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
@@ -194,13 +291,13 @@ class ServerProcess:
 
 
 class Probe:
-    """A normal call (testString), again and again, on a connection of its own,
-    from a process of its own (so that the attacker's work does not delay
-    it): how long each took, and the failures."""
+    """A normal call (see the module's docstring), again and again, on a
+    connection of its own, from a process of its own (so that the attacker's
+    work does not delay it): how long each took, and the failures."""
 
-    def __init__(self, tt: ModuleType, port: int) -> None:
-        self.command = [sys.executable, "-m", "tests.attacks", "probe", "--tt", tt_location(tt),
-                        "--port", str(port)]  # fmt: skip
+    def __init__(self, module: ModuleType, port: int, kind: str = "thrift") -> None:
+        self.command = [sys.executable, "-m", "tests.attacks", "probe", "--kind", kind,
+                        "--module", module_location(module), "--port", str(port)]  # fmt: skip
         self.seconds: list[float] = []
         self.failures: list[str] = []
 
@@ -220,23 +317,62 @@ class Probe:
         self.seconds, self.failures = found["seconds"], found["failures"]
 
 
+Call = Callable[[], Awaitable[None]]  # one probe call: raises if it fails
+
+
+@asynccontextmanager
+async def thrift_probe_call(port: int, tt: Any) -> AsyncIterator[Call]:
+    async with volo.thrift.connect(f"127.0.0.1:{port}", timeout=10) as transport:
+        client = tt.ThriftTestClient(transport)
+
+        async def call() -> None:
+            assert await client.testString("probe") == "probe"
+
+        yield call
+
+
+@asynccontextmanager
+async def grpc_probe_call(port: int, echo: Any) -> AsyncIterator[Call]:
+    import volo.grpc
+
+    async with volo.grpc.connect(f"127.0.0.1:{port}", timeout=10) as channel:
+        client = echo.EchoClient(channel)
+
+        async def call() -> None:
+            assert (await client.Unary(echo.Ping(text="probe"))).text == "probe"
+
+        yield call
+
+
+@asynccontextmanager
+async def http_probe_call(port: int, _: ModuleType) -> AsyncIterator[Call]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+        async def call() -> None:
+            response = await client.get("/ping")
+            assert (response.status_code, response.text) == (200, "pong"), response
+
+        yield call
+
+
 def probe(options: argparse.Namespace) -> None:
     """The probe's process: calls until its input ends, then prints what it measured."""
-    tt = load_tt(options.tt)
+    connect = {"thrift": thrift_probe_call, "grpc": grpc_probe_call, "http": http_probe_call}
     seconds: list[float] = []
     failures: list[str] = []
 
     async def calls() -> None:
         stop = asyncio.Event()
         stop_at_end_of_input(stop)
-        async with volo.thrift.connect(f"127.0.0.1:{options.port}", timeout=10) as transport:
-            client = tt.ThriftTestClient(transport)
-            await client.testString("probe")
+        async with connect[options.kind](options.port, load_module(options.module)) as call:
+            await call()
             print("ready", flush=True)
             while not stop.is_set():
                 start = time.perf_counter()
                 try:
-                    assert await client.testString("probe") == "probe"
+                    await call()
                     seconds.append(time.perf_counter() - start)
                 except Exception as exc:  # a failure is what this measures
                     failures.append(f"{type(exc).__name__}: {exc}")
@@ -247,11 +383,6 @@ def probe(options: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "failures": failures}), flush=True)
 
 
-def tt_location(tt: ModuleType) -> str:
-    """Where a process finds the generated module `tt`: `root:module`, for `load_tt`."""
-    return f"{Path(str(tt.__file__)).parent.parent}:{tt.__name__}"
-
-
 @dataclass
 class Result:
     attack: str
@@ -260,6 +391,7 @@ class Result:
     failures: list[str] = field(default_factory=list)
     stall: float = 0.0  # the server loop's longest stall, seconds
     peak_rss: int = 0  # bytes
+    logged: str = ""  # what the server wrote to stderr
 
     def percentile(self, p: float) -> float:
         if not self.probe:
@@ -275,22 +407,24 @@ class Result:
 
 HEADER = f"{'attack':<34} {'p50 ms':>8} {'p99 ms':>8} {'stall ms':>9} {'RSS MiB':>9}  outcome"
 
+# An attack: (the server's module, its port, the scale) -> what came of it.
 Attack = Callable[[ModuleType, int, float], Awaitable[str]]
 
 
 async def run_attack(
-    name: str, attack: Attack, tt: ModuleType, workdir: Path, scale: float, concurrency_limit: int = 0
-) -> Result:
+    name: str, attack: Attack, module: ModuleType, workdir: Path, scale: float,
+    concurrency_limit: int = 0, kind: str = "thrift",
+) -> Result:  # fmt: skip
     """`attack` at `scale` against a server process of its own (some attacks
     leave it work for minutes: calls it received, to run), with a probe
     calling throughout."""
-    server = ServerProcess(tt, workdir, concurrency_limit=concurrency_limit)
+    server = ServerProcess(module, workdir, kind=kind, concurrency_limit=concurrency_limit)
     try:
-        with Probe(tt, server.port) as probe:
+        with Probe(module, server.port, kind) as probe:
             reset_peak(server.pid)
             await asyncio.to_thread(server.stats)  # the stall from here on
             try:
-                outcome = await asyncio.wait_for(attack(tt, server.port, scale), ATTACK_SECONDS)
+                outcome = await asyncio.wait_for(attack(module, server.port, scale), ATTACK_SECONDS)
             except TimeoutError:
                 outcome = f"unfinished after {ATTACK_SECONDS} s"
             await asyncio.sleep(0.5)  # what the server still does about it
@@ -298,7 +432,9 @@ async def run_attack(
             peak = peak_rss(server.pid)
     finally:
         server.stop()
-    return Result(name, outcome, probe.seconds, probe.failures, report["stall"], peak)
+    return Result(
+        name, outcome, probe.seconds, probe.failures, report["stall"], peak, server.logged()
+    )
 
 
 # ---- the attacks --------------------------------------------------------------------------------
@@ -486,14 +622,110 @@ ATTACKS: dict[str, Attack] = {
 LIMITED_ATTACKS: dict[str, Attack] = {"200,000 oneway, ConcurrencyLimit(16)": oneway_flood(0, 5)}
 
 
+# ---- gRPC and HTTP --------------------------------------------------------------------------------
+
+ECHO_UNARY = "/echotest.v1.Echo/Unary"
+GARBAGE = b"\xff" * 100  # a Ping whose first tag is a varint longer than 10 bytes
+
+
+def empty_children(scale: float, tail: bytes = b"") -> bytes:
+    """A Ping of about 2 million empty `children` (2 bytes each: the most
+    messages a byte buys) filling gRPC's default limit (4 MiB), then `tail`."""
+    from volo.grpc._common import DEFAULT_MAX_MESSAGE
+
+    return b"\x62\x00" * (int((DEFAULT_MAX_MESSAGE - 64) * scale) // 2) + tail
+
+
+async def grpc_unary(port: int, message: bytes) -> str:
+    """`message`, as it is, to the echo service's Unary: its status."""
+    import grpc.aio
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = await channel.unary_unary(ECHO_UNARY)(message, timeout=ATTACK_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            return f"{exc.code().name}: {exc.details()}"
+    return f"OK ({len(reply)} bytes)"
+
+
+async def grpc_many_messages(echo: ModuleType, port: int, scale: float) -> str:
+    """One 4 MiB request of 2 million empty messages."""
+    return await grpc_unary(port, empty_children(scale))
+
+
+async def grpc_many_messages_bad_tail(echo: ModuleType, port: int, scale: float) -> str:
+    """The same, its last message running past the end."""
+    return await grpc_unary(port, empty_children(scale, b"\x62\x05"))
+
+
+async def grpc_garbage_flood(echo: ModuleType, port: int, scale: float) -> str:
+    """Undecodable requests (`GARBAGE`), 16 at a time, for 3 s: how many got what."""
+    import grpc.aio
+
+    answers: Counter[str] = Counter()
+    deadline = time.monotonic() + 3
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        unary = channel.unary_unary(ECHO_UNARY)
+
+        async def calls() -> None:
+            while time.monotonic() < deadline:
+                try:
+                    await unary(GARBAGE, timeout=30)
+                    answers["OK"] += 1
+                except grpc.aio.AioRpcError as exc:
+                    answers[f"{exc.code().name}: {exc.details()}"] += 1
+
+        await asyncio.gather(*(calls() for _ in range(16)))
+    return "; ".join(f"{count:,} {answer}" for answer, count in answers.most_common())
+
+
+GRPC_ATTACKS: dict[str, Attack] = {
+    "gRPC: 4 MiB of 2M empty messages": grpc_many_messages,
+    "gRPC: the same, bad tail": grpc_many_messages_bad_tail,
+    "gRPC: 3 s of undecodable requests": grpc_garbage_flood,
+}
+
+
+def empty_objects(scale: float, tail: bytes = b"") -> bytes:
+    """A JSON list of `{}`, then `tail`, in 1 MiB (the Router's default max_body)."""
+    count = int((MiB - 2 - len(tail)) * scale) // 3
+    return b"[" + b"{}," * (count - 1) + b"{}" + tail + b"]"
+
+
+async def post_items(port: int, body: bytes) -> str:
+    """`body` to /items: the status and the start of the answer."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=ATTACK_SECONDS) as client:
+        response = await client.post(f"http://127.0.0.1:{port}/items", content=body,
+                                     headers={"content-type": "application/json"})  # fmt: skip
+    return f"{response.status_code} {response.text[:100]}"
+
+
+async def http_many_objects(tt: ModuleType, port: int, scale: float) -> str:
+    """A 1 MiB JSON body of about 350,000 empty objects, into generated structs."""
+    return await post_items(port, empty_objects(scale))
+
+
+async def http_many_objects_bad_tail(tt: ModuleType, port: int, scale: float) -> str:
+    """The same, not JSON at its end."""
+    return await post_items(port, empty_objects(scale, b",x"))
+
+
+HTTP_ATTACKS: dict[str, Attack] = {
+    "HTTP: 1 MiB JSON of 350,000 {}": http_many_objects,
+    "HTTP: the same, bad tail": http_many_objects_bad_tail,
+}
+
+
 # ---- the fd limit and the client ------------------------------------------------------------------
 
 
-async def fd_limit(tt: ModuleType, workdir: Path, connections: int = 400) -> tuple[Result, str]:
+async def fd_limit(tt: ModuleType, workdir: Path, connections: int = 400) -> Result:
     """A server allowed 128 file descriptors, on the asyncio loop (where
     accepting at the limit used to spin): `connections` peers connect and
     stay. The probe, connected before, goes on being served; then the peers
-    leave, and a new client is served. The result, and what the server logged."""
+    leave, and a new client is served."""
     server = ServerProcess(tt, workdir, loop="asyncio", nofile=128)
     try:
         reset_peak(server.pid)
@@ -510,11 +742,11 @@ async def fd_limit(tt: ModuleType, workdir: Path, connections: int = 400) -> tup
                 after = await tt.ThriftTestClient(transport).testString("after")
             report = await asyncio.to_thread(server.stats)
         outcome = f"{connections} peers at 128 fds; a new client after: {after!r}"
-        result = Result("fd limit (128, asyncio loop)", outcome, probe.seconds, probe.failures,
-                        report["stall"], peak_rss(server.pid))  # fmt: skip
+        peak = peak_rss(server.pid)
     finally:
         server.stop()
-    return result, server.logged()
+    return Result("fd limit (128, asyncio loop)", outcome, probe.seconds, probe.failures,
+                  report["stall"], peak, server.logged())  # fmt: skip
 
 
 async def client_zlib_bomb(tt: ModuleType, workdir: Path) -> Result:
@@ -534,7 +766,7 @@ async def client_zlib_bomb(tt: ModuleType, workdir: Path) -> Result:
     port = bomber.sockets[0].getsockname()[1]
     async with bomber:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.attacks", "victim", "--tt", tt_location(tt), "--port", str(port),
+            sys.executable, "-m", "tests.attacks", "victim", "--module", module_location(tt), "--port", str(port),
             cwd=REPO, stdout=subprocess.PIPE,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(process.communicate(), 60)
@@ -550,7 +782,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.attacks")
     commands = parser.add_subparsers(dest="command", required=True)
     serving = commands.add_parser("serve")
-    serving.add_argument("--tt", required=True)
+    serving.add_argument("--kind", choices=KINDS, required=True)
+    serving.add_argument("--module", required=True)
     serving.add_argument("--port-file", required=True)
     serving.add_argument("--loop", choices=["default", "asyncio"], default="default")
     serving.add_argument("--concurrency-limit", type=int, default=0)
@@ -558,7 +791,8 @@ def main() -> None:
     serving.add_argument("--limits", default="{}")
     for name in ("victim", "probe"):
         client = commands.add_parser(name)
-        client.add_argument("--tt", required=True)
+        client.add_argument("--kind", choices=KINDS, default="thrift")
+        client.add_argument("--module", required=True)
         client.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
     {"serve": serve, "victim": victim, "probe": probe}[options.command](options)

@@ -66,9 +66,10 @@ def seen(ping: Any, peer: str, headers: dict[str, str], left: float | None) -> d
     return found
 
 
-def make_handler() -> Any:
-    """Our handler of echotest.v1.Echo (a subclass of the generated base)."""
-    ours = modules().ours
+def make_handler(ours: ModuleType | None = None) -> Any:
+    """Our handler of echotest.v1.Echo: a subclass of the generated base in
+    `ours` (by default `modules()`'s)."""
+    ours = ours or modules().ours
     Pong = ours.Pong
 
     async def misbehave(ping: Any) -> None:

@@ -88,7 +88,7 @@ async def test_reflection_lists_services_and_resolves_messages(version: str) -> 
     assert found["ping_fields"] == [
         ("text", 1), ("count", 2), ("fail_code", 3), ("fail_message", 4), ("crash", 5),
         ("sleep_ms", 6), ("fail_after", 7), ("blob", 8), ("echo_keys", 9), ("sent", 10),
-        ("details", 11),
+        ("details", 11), ("children", 12),
     ]  # fmt: skip
     # the dependency (a well-known type) came with the file that needs it
     assert found["sent_type"] == "google.protobuf.Timestamp"
