@@ -26,6 +26,7 @@ import struct as _struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pilota.runtime._helpers import collector_paused
 from pilota.runtime.protobuf.spec import (
     BOOL,
     BYTES,
@@ -212,7 +213,7 @@ def merge(obj: Message, data: Buffer, max_depth: int = MAX_DEPTH) -> None:
     pending: Pending = {}
     try:
         try:
-            _merge(obj, plan, raw, 0, len(raw), max_depth, 0, pending)
+            collector_paused(_merge, len(raw), obj, plan, raw, 0, len(raw), max_depth, 0, pending)
         finally:
             _flush_unknown(pending)
         check_initialized(obj, plan)
