@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,30 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
         keeping=importlib.import_module(f"{package}.keeping.evolution"),
         root=root,
     )
+
+
+def turns_during(action: Callable[[], object]) -> int:
+    """How many turns of a loop this thread ran while another thread ran
+    `action`: none when `action` holds the GIL throughout, many when it gives
+    waiting threads their turns (this one asks after sys.getswitchinterval())."""
+    done = threading.Event()
+    during: list[int] = []
+    spins = 0
+
+    def run() -> None:
+        before = spins
+        try:
+            action()
+        finally:
+            during.append(spins - before)
+            done.set()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not done.is_set():
+        spins += 1
+    worker.join()
+    return during[0]
 
 
 def codec_modules() -> list[Any]:

@@ -4,6 +4,7 @@ groups, extensions, MessageSet, editions features, unknown fields and bad input.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ import pytest
 import pilota
 from pilota.runtime.protobuf import unknown_fields
 from pilota.runtime.varint import encode_varint
+from tests.conftest import turns_during
 from tests.proto_support import proto_codecs, rich
 
 
@@ -739,7 +741,7 @@ def test_random_and_mutated_input_only_raises_decode_error(pb: SimpleNamespace, 
 
 @pytest.mark.skipif(len(proto_codecs()) < 2, reason="the compiled codec is not built")
 def test_a_long_decode_offers_other_threads_turns(pb: SimpleNamespace) -> None:
-    """The compiled codec holds the GIL while it decodes; every 16,384 fields
+    """The compiled codec holds the GIL while it decodes; every 4,096 fields
     and packed values read it lets a thread waiting for the GIL have a turn
     (volo.grpc.Server decodes large requests on a thread of its own, so that
     its event loop goes on meanwhile). Sub-messages, unknown fields, packed
@@ -759,7 +761,21 @@ def test_a_long_decode_offers_other_threads_turns(pb: SimpleNamespace) -> None:
             compiled.decode(cls, data)
         except pilota.DecodeError:
             assert data.endswith(b"\x12")
-        assert compiled.turns_given() - before >= n // 16384, (cls, len(data))
+        assert compiled.turns_given() - before >= n // 4096, (cls, len(data))
+
+
+def test_a_thread_waiting_while_a_message_decodes_gets_its_turns(pb: SimpleNamespace, codec: Codec) -> None:
+    """What the turns are for (see test_codec_limits): another thread runs
+    while a large message decodes, good or bad."""
+    n = 1_000_000 if codec.module is not proto_codecs()[0] else 200_000
+    data = b"\x12\x00" * n  # Tree: n empty children
+    for message in (data, data + b"\x12"):
+
+        def action(message: bytes = message) -> None:
+            with contextlib.suppress(pilota.DecodeError):
+                codec.decode(pb.v3.Tree, message)
+
+        assert turns_during(action) > 0, len(message)
 
 
 @pytest.mark.parametrize("value", [1e300, -1e300, 3.5e38, float("inf")])

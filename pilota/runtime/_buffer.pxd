@@ -85,12 +85,14 @@ cdef inline int put_zigzag(Buf* b, int64_t n) except -1:
 
 
 # Decoding holds the GIL throughout; every TICKS_PER_TURN values and fields it
-# reads (a few milliseconds at worst), a codec lets any thread waiting for the
-# GIL have a turn. A server decoding a large request on a thread of its own so
-# keeps its event loop serving other calls (volo.decoding); with no other
-# thread, the turn costs a mutex round trip. `turns_given()` counts them.
+# reads (a millisecond at worst), a codec lets a thread that waits for the
+# GIL have a turn, as Python code would. A server decoding a large request on
+# a thread of its own so keeps its event loop serving other calls
+# (volo.decoding). A turn with no thread waiting costs a Python call.
+# `turns_given()` counts them.
 cdef enum:
-    TICKS_PER_TURN = 16384
+    TICKS_PER_TURN = 4096
 
 
 cdef int give_turn() except -1
+cdef int drop_in_turns(list items, Py_ssize_t filled) except -1

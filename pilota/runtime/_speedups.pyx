@@ -33,6 +33,7 @@ from libc.string cimport memcpy
 from pilota.runtime._buffer cimport (
     TICKS_PER_TURN,
     Buf,
+    drop_in_turns,
     give_back,
     give_turn,
     put_be,
@@ -1193,12 +1194,16 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         frame = push_container(r, FRAME_ELEMENT, wire, 0, count)
         if code == T_LIST:
             result = PyList_New(count)
-            for i in range(count):
-                tick(r)
-                frame.index = i
-                item = dec_value_b(r, info.a)
-                Py_INCREF(item)
-                PyList_SET_ITEM(result, i, item)
+            try:
+                for i in range(count):
+                    tick(r)
+                    frame.index = i
+                    item = dec_value_b(r, info.a)
+                    Py_INCREF(item)
+                    PyList_SET_ITEM(result, i, item)
+            except:  # any error: the list is freed in turns before it goes on
+                drop_in_turns(result, i)
+                raise
         else:
             result = set()
             for i in range(count):
@@ -1453,12 +1458,16 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         frame = push_container(r, FRAME_ELEMENT, wire, 0, count)
         if code == T_LIST:
             result = PyList_New(count)
-            for i in range(count):
-                tick(r)
-                frame.index = i
-                item = dec_value_c(r, info.a)
-                Py_INCREF(item)
-                PyList_SET_ITEM(result, i, item)
+            try:
+                for i in range(count):
+                    tick(r)
+                    frame.index = i
+                    item = dec_value_c(r, info.a)
+                    Py_INCREF(item)
+                    PyList_SET_ITEM(result, i, item)
+            except:  # any error: the list is freed in turns before it goes on
+                drop_in_turns(result, i)
+                raise
         else:
             result = set()
             for i in range(count):
