@@ -291,6 +291,52 @@ async def test_oversize_message_mid_stream() -> None:
     assert ours_code == volo.grpc.Code.RESOURCE_EXHAUSTED
 
 
+# A Ping whose field 1 (text) says 5 bytes follow, and only 3 do.
+UNDECODABLE = b"\x0a\x05abc"
+
+
+@pytest.mark.parametrize("kind", ["unary", "server_stream", "client_stream", "bidi"])
+async def test_request_that_does_not_decode(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Request bytes that are no Ping: INTERNAL (as gRPC's libraries answer a request
+    they cannot parse) saying what is wrong, one line in the server's log and no
+    traceback (grpcio answered UNKNOWN, "Unexpected <class 'pilota...DecodeError'>",
+    and logged one); the server serves the next call."""
+    watched = Watched()
+    async with volo.grpc.Server(watched.handler(), "127.0.0.1", 0) as server:
+        tasks_before = await baseline(server)
+        caplog.clear()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            method = {
+                "unary": ("Unary", channel.unary_unary),
+                "server_stream": ("ServerStream", channel.unary_stream),
+                "client_stream": ("ClientStream", channel.stream_unary),
+                "bidi": ("Bidi", channel.stream_stream),
+            }
+            name, make = method[kind]
+            call: Any = make(f"/echotest.v1.Echo/{name}")
+            streaming_in = kind in ("client_stream", "bidi")
+            request: Any = iter([b"", UNDECODABLE]) if streaming_in else UNDECODABLE
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                reply = call(request, timeout=30)
+                if kind in ("server_stream", "bidi"):
+                    async for _ in reply:
+                        pass
+                else:
+                    await reply
+        code, details = failed.value.code(), failed.value.details()
+        del failed  # its traceback holds the call
+        if streaming_in:
+            await asyncio.wait_for(watched.all_ended.wait(), 60)
+        await still_serves(server.port)
+        await settled(server, tasks_before)
+    assert code == grpc.StatusCode.INTERNAL
+    assert details == "cannot decode the request: Ping.text: a length of 5 runs past the end of the input"
+    logged = [r for r in caplog.records if "decode" in r.getMessage()]
+    assert [r.levelno for r in logged] == [logging.WARNING], logged
+    assert f"echotest.v1.Echo/{name}" in logged[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
+
+
 STREAMS = 1000
 
 

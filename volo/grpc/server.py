@@ -10,7 +10,8 @@ Every call runs through the server's layers (`volo.middleware`) as one
 a `volo.CallTimeout` (a Timeout layer's) DEADLINE_EXCEEDED, and any other
 exception INTERNAL with the message "internal error" (the traceback is
 logged, never sent). A client that cancels, or whose deadline passes, cancels
-the handler's task. Unknown methods are UNIMPLEMENTED (grpcio's answer).
+the handler's task. Unknown methods are UNIMPLEMENTED (grpcio's answer). A
+request that does not decode is INTERNAL, with the decoding error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 import grpc
 import grpc.aio
 
-from pilota.runtime.protobuf import Handler, Method, Unimplemented
+from pilota.runtime.protobuf import DecodeError, Handler, Message, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
 from volo.address import format_address
 from volo.calls import enter_call
@@ -151,7 +152,7 @@ class Server:
     def _handler(self, route: _Route) -> grpc.RpcMethodHandler[Any, Any]:
         method = route.method
         invoke = self._invoke
-        deserialize = method.request.from_bytes
+        deserialize = _request_decoder(method.request)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             return await invoke(route, request, context)
@@ -182,6 +183,10 @@ class Server:
             deadline=None if remaining is None else loop.time() + remaining,
             call=_ServerCall(context, asyncio.current_task()),
         )  # fmt: skip
+        if method.client_streaming:
+            request = _decoded(request, ctx)
+        elif isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INTERNAL, _undecodable(request, ctx).message)
         enter_call(ctx)
         self.calls += 1
         try:
@@ -297,6 +302,40 @@ class _HandlerService:
             if close is not None:  # its `finally` blocks run now, not when collected
                 await close()
         return None
+
+
+class _Undecodable(NamedTuple):
+    """A request message that does not decode, as the deserializer hands it on: raised
+    there, grpcio would answer UNKNOWN naming the exception's class, and log a traceback."""
+
+    error: DecodeError
+
+
+def _request_decoder(cls: type[Message]) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return cls.from_bytes(data)
+        except DecodeError as exc:
+            return _Undecodable(exc)
+
+    return decode
+
+
+def _undecodable(request: _Undecodable, ctx: Context) -> StatusError:
+    """The status of a call whose request does not decode: INTERNAL, as gRPC's own
+    libraries answer it, with what is wrong (the peer's bytes, nothing of ours); logged
+    in one line, as the peer's fault."""
+    message = shown(f"cannot decode the request: {request.error}")
+    log.warning("call %s/%s from %s: %s", ctx.service, ctx.method, ctx.peer, message)
+    return StatusError(Code.INTERNAL, message)
+
+
+async def _decoded(requests: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+    """A client's stream of requests, ending the call at one that does not decode."""
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise _undecodable(request, ctx)
+        yield request
 
 
 def _wrong_response(route: _Route, response: object) -> TypeError:
