@@ -337,6 +337,56 @@ async def test_request_that_does_not_decode(kind: str, caplog: pytest.LogCapture
     assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
 
 
+@pytest.mark.parametrize("kind", ["unary", "server_stream", "client_stream", "bidi"])
+async def test_response_that_does_not_decode(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A grpcio server answering bytes that are no Pong (after a good one, when it
+    streams): our client's call fails INTERNAL saying what is wrong, as gRPC's libraries
+    fail a response they cannot parse, with no traceback logged (grpcio's client logged
+    one and the call returned None)."""
+    good = ours().Pong(text="good").to_bytes()
+
+    def answer(request: Any, context: Any) -> bytes:
+        return UNDECODABLE
+
+    def answers(request: Any, context: Any) -> Any:
+        yield good
+        yield UNDECODABLE
+
+    name = {"unary": "Unary", "server_stream": "ServerStream",
+            "client_stream": "ClientStream", "bidi": "Bidi"}[kind]  # fmt: skip
+    make = {
+        "unary": grpc.unary_unary_rpc_method_handler,
+        "server_stream": grpc.unary_stream_rpc_method_handler,
+        "client_stream": grpc.stream_unary_rpc_method_handler,
+        "bidi": grpc.stream_stream_rpc_method_handler,
+    }[kind]
+    behaviour = answers if kind in ("server_stream", "bidi") else answer
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler("echotest.v1.Echo", {name: make(behaviour)})]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    received: list[Any] = []
+    try:
+        async with volo.grpc.connect(f"127.0.0.1:{port}") as channel:
+            client = ours().EchoClient(channel)
+            call = getattr(client, name)
+            request: Any = [ours().Ping()] if kind in ("client_stream", "bidi") else ours().Ping()
+            with pytest.raises(volo.grpc.StatusError) as failed:
+                if kind in ("server_stream", "bidi"):
+                    async for pong in call(request, timeout=30):
+                        received.append(pong)
+                else:
+                    received.append(await call(request, timeout=30))
+    finally:
+        await server.stop(None)
+    assert failed.value.code == volo.grpc.Code.INTERNAL
+    assert failed.value.message == "cannot decode the response: Pong.text: a length of 5 runs past the end of the input"
+    assert received == ([ours().Pong(text="good")] if kind in ("server_stream", "bidi") else [])
+    assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
+
+
 STREAMS = 1000
 
 

@@ -24,16 +24,18 @@ from typing import Any, NamedTuple
 import grpc
 import grpc.aio
 
-from pilota.runtime.protobuf import DecodeError, Handler, Message, Method, Unimplemented
+from pilota.runtime.protobuf import Handler, Method, Unimplemented
 from pilota.runtime.protobuf.codec import IMPLEMENTATION
 from volo.address import format_address
 from volo.calls import enter_call
 from volo.errors import CallTimeout, ServerStartError
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
+    Undecodable,
     as_metadata,
     checked,
     compression_of,
+    decoder,
     grpc_code,
     headers_of,
     message_options,
@@ -152,7 +154,7 @@ class Server:
     def _handler(self, route: _Route) -> grpc.RpcMethodHandler[Any, Any]:
         method = route.method
         invoke = self._invoke
-        deserialize = _request_decoder(method.request)
+        deserialize = decoder(method.request)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             return await invoke(route, request, context)
@@ -185,7 +187,7 @@ class Server:
         )  # fmt: skip
         if method.client_streaming:
             request = _decoded(request, ctx)
-        elif isinstance(request, _Undecodable):
+        elif isinstance(request, Undecodable):
             await context.abort(grpc.StatusCode.INTERNAL, _undecodable(request, ctx).message)
         enter_call(ctx)
         self.calls += 1
@@ -304,36 +306,18 @@ class _HandlerService:
         return None
 
 
-class _Undecodable(NamedTuple):
-    """A request message that does not decode, as the deserializer hands it on: raised
-    there, grpcio would answer UNKNOWN naming the exception's class, and log a traceback."""
-
-    error: DecodeError
-
-
-def _request_decoder(cls: type[Message]) -> Callable[[bytes], Any]:
-    def decode(data: bytes) -> Any:
-        try:
-            return cls.from_bytes(data)
-        except DecodeError as exc:
-            return _Undecodable(exc)
-
-    return decode
-
-
-def _undecodable(request: _Undecodable, ctx: Context) -> StatusError:
-    """The status of a call whose request does not decode: INTERNAL, as gRPC's own
-    libraries answer it, with what is wrong (the peer's bytes, nothing of ours); logged
-    in one line, as the peer's fault."""
-    message = shown(f"cannot decode the request: {request.error}")
-    log.warning("call %s/%s from %s: %s", ctx.service, ctx.method, ctx.peer, message)
-    return StatusError(Code.INTERNAL, message)
+def _undecodable(request: Undecodable, ctx: Context) -> StatusError:
+    """The status of a call whose request does not decode, logged in one line, as
+    the peer's fault."""
+    status = request.status("request")
+    log.warning("call %s/%s from %s: %s", ctx.service, ctx.method, ctx.peer, status.message)
+    return status
 
 
 async def _decoded(requests: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
     """A client's stream of requests, ending the call at one that does not decode."""
     async for request in requests:
-        if isinstance(request, _Undecodable):
+        if isinstance(request, Undecodable):
             raise _undecodable(request, ctx)
         yield request
 
