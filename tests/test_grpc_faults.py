@@ -291,6 +291,100 @@ async def test_oversize_message_mid_stream() -> None:
     assert ours_code == volo.grpc.Code.RESOURCE_EXHAUSTED
 
 
+# A Ping whose field 1 (text) says 5 bytes follow, and only 3 do.
+UNDECODABLE = b"\x0a\x05abc"
+
+
+@pytest.mark.parametrize("kind", ["unary", "server_stream", "client_stream", "bidi"])
+async def test_request_that_does_not_decode(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Request bytes that are no Ping: INTERNAL (as gRPC's libraries answer a request
+    they cannot parse) saying what is wrong, and nothing in the server's log, which
+    a peer sending such bytes could fill (grpcio answered UNKNOWN, "Unexpected
+    <class 'pilota...DecodeError'>", and logged a traceback); the server serves
+    the next call."""
+    watched = Watched()
+    async with volo.grpc.Server(watched.handler(), "127.0.0.1", 0) as server:
+        tasks_before = await baseline(server)
+        caplog.clear()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            method = {
+                "unary": ("Unary", channel.unary_unary),
+                "server_stream": ("ServerStream", channel.unary_stream),
+                "client_stream": ("ClientStream", channel.stream_unary),
+                "bidi": ("Bidi", channel.stream_stream),
+            }
+            name, make = method[kind]
+            call: Any = make(f"/echotest.v1.Echo/{name}")
+            streaming_in = kind in ("client_stream", "bidi")
+            request: Any = iter([b"", UNDECODABLE]) if streaming_in else UNDECODABLE
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                reply = call(request, timeout=30)
+                if kind in ("server_stream", "bidi"):
+                    async for _ in reply:
+                        pass
+                else:
+                    await reply
+        code, details = failed.value.code(), failed.value.details()
+        del failed  # its traceback holds the call
+        if streaming_in:
+            await asyncio.wait_for(watched.all_ended.wait(), 60)
+        await still_serves(server.port)
+        await settled(server, tasks_before)
+    assert code == grpc.StatusCode.INTERNAL
+    assert details == "cannot decode the request: Ping.text: a length of 5 runs past the end of the input"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+@pytest.mark.parametrize("kind", ["unary", "server_stream", "client_stream", "bidi"])
+async def test_response_that_does_not_decode(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A grpcio server answering bytes that are no Pong (after a good one, when it
+    streams): our client's call fails INTERNAL saying what is wrong, as gRPC's libraries
+    fail a response they cannot parse, with no traceback logged (grpcio's client logged
+    one and the call returned None)."""
+    good = ours().Pong(text="good").to_bytes()
+
+    def answer(request: Any, context: Any) -> bytes:
+        return UNDECODABLE
+
+    def answers(request: Any, context: Any) -> Any:
+        yield good
+        yield UNDECODABLE
+
+    name = {"unary": "Unary", "server_stream": "ServerStream",
+            "client_stream": "ClientStream", "bidi": "Bidi"}[kind]  # fmt: skip
+    make = {
+        "unary": grpc.unary_unary_rpc_method_handler,
+        "server_stream": grpc.unary_stream_rpc_method_handler,
+        "client_stream": grpc.stream_unary_rpc_method_handler,
+        "bidi": grpc.stream_stream_rpc_method_handler,
+    }[kind]
+    behaviour = answers if kind in ("server_stream", "bidi") else answer
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler("echotest.v1.Echo", {name: make(behaviour)})]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    received: list[Any] = []
+    try:
+        async with volo.grpc.connect(f"127.0.0.1:{port}") as channel:
+            client = ours().EchoClient(channel)
+            call = getattr(client, name)
+            request: Any = [ours().Ping()] if kind in ("client_stream", "bidi") else ours().Ping()
+            with pytest.raises(volo.grpc.StatusError) as failed:
+                if kind in ("server_stream", "bidi"):
+                    async for pong in call(request, timeout=30):
+                        received.append(pong)
+                else:
+                    received.append(await call(request, timeout=30))
+    finally:
+        await server.stop(None)
+    assert failed.value.code == volo.grpc.Code.INTERNAL
+    assert failed.value.message == "cannot decode the response: Pong.text: a length of 5 runs past the end of the input"
+    assert received == ([ours().Pong(text="good")] if kind in ("server_stream", "bidi") else [])
+    assert not [r for r in caplog.records if r.exc_info], "no traceback is logged"
+
+
 STREAMS = 1000
 
 

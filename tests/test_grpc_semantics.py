@@ -485,37 +485,6 @@ async def test_a_request_stream_that_raises_fails_the_call_with_its_error() -> N
     assert server.calls == 0
 
 
-async def test_a_request_that_cannot_be_decoded_is_internal_and_logs_nothing(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """As gRPC's own servers answer a request that does not parse: INTERNAL,
-    saying why (not grpcio's UNKNOWN naming our exception class), with no
-    traceback in the log for a peer to fill it with; the server goes on."""
-    cut = b"\x0a\x05ab"  # Ping.text: five bytes promised, two sent
-    async with volo.grpc.Server(make_handler(), "127.0.0.1", 0) as server:
-        channel, client = stub(server.port)
-        async with channel:
-            with caplog.at_level(logging.INFO):
-                failures = []
-                for kind, path in (("unary_unary", "Unary"), ("unary_stream", "ServerStream"),
-                                   ("stream_unary", "ClientStream"), ("stream_stream", "Bidi")):  # fmt: skip
-                    call = getattr(channel, kind)(f"/echotest.v1.Echo/{path}")
-                    request = cut if kind.startswith("unary") else iter([b"\x0a\x02ok", cut])
-                    with pytest.raises(grpc.aio.AioRpcError) as failed:
-                        answer = call(request)
-                        if kind.endswith("stream"):
-                            async for _ in answer:
-                                pass
-                        else:
-                            await answer
-                    failures.append((failed.value.code(), failed.value.details()))
-                after = await client.Unary(modules().pb2.Ping(text="after"))
-    expected = "cannot decode the request: Ping.text: a length of 5 runs past the end of the input"
-    assert failures == [(grpc.StatusCode.INTERNAL, expected)] * 4
-    assert after.text == "after"
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
-
-
 async def test_a_large_request_is_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """Request messages over `max_loop_decode` bytes are decoded on
     volo's decoding thread, which the codec gives turns to the loop from

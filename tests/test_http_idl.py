@@ -190,6 +190,9 @@ async def scenario(store: ModuleType, handler: Any, rpc: Any, client: httpx.Asyn
     assert r.json()["error"] == "body field 'kind': 'FOOD' is not a member of Kind (BOOK, TOOL)"
     r = await client.post("/shops/main/items", content=b"{", headers={"content-type": "application/json"})
     assert r.status_code == 400
+    r = await client.post("/shops/main/items", content=b'{"name": "x", "price": ' + b"1" * 5000 + b"}",
+                          headers={"content-type": "application/json"})  # fmt: skip
+    assert (r.status_code, r.json()["error"]) == (400, "body: invalid JSON (an integer of more than 4300 digits)")
     r = await client.post("/login", data={"password": "x"})
     assert (r.status_code, r.json()["error"]) == (400, "form field 'user': missing")
 

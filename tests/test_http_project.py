@@ -76,6 +76,8 @@ def test_http_init_never_overwrites_and_refuses_bad_names(tmp_path: Path) -> Non
     assert (tmp_path / "hello_http" / "app.py").read_text() == "# mine\n"
     for bad, why in [
         ("my-app", "volo: project name 'my-app' must be a Python identifier (like hello or my_service)"),
+        ("def", "volo: project name 'def' is a Python keyword: choose another name, like def_http"),
+        ("caf\u00e9", "volo: project name 'café' must be a Python identifier of ASCII letters, digits and _ (like hello or my_service)"),
         ("json", "volo: project name 'json' would hide the standard library's module json: choose another name, like json_http"),
     ]:  # fmt: skip
         done = subprocess.run([TOOLS / "volo", "http", "init", bad], cwd=tmp_path, env=clean_env(),

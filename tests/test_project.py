@@ -134,7 +134,8 @@ def test_idl_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ("setup", "args", "message"),
     [
         (None, ["init", "echo", "missing.thrift"], "volo: IDL file missing.thrift does not exist\n"),
-        (None, ["init", "class", str(ECHO)], "volo: project name 'class' must be a Python identifier (like echo or my_service)\n"),
+        (None, ["init", "class", str(ECHO)], "volo: project name 'class' is a Python keyword: choose another name, like class_service\n"),
+        (None, ["init", "my-app", str(ECHO)], "volo: project name 'my-app' must be a Python identifier (like echo or my_service)\n"),
         ("volo.yml", ["init", "echo", str(ECHO)], "volo: {root}/volo.yml already exists: use `volo gen` to regenerate\n"),
         (None, ["gen"], "volo: no volo.yml in {root} or any folder above it: run `volo init` first\n"),
         ("broken", ["gen"], "volo: {root}/volo.yml is not valid YAML at line 2\n"),

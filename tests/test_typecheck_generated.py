@@ -114,6 +114,11 @@ def test_pyright_strict(packages: tuple[Path, list[str]]) -> None:
 
 def test_ruff(packages: tuple[Path, list[str]]) -> None:
     root, names = packages
-    rules = "E4,E7,E9,F,W,I"  # ruff's defaults, pycodestyle's warnings, isort's order
+    # ruff's defaults of old (E4, E7, E9, F), pycodestyle's warnings, isort's order, and two
+    # of the rules newer versions (0.17) check by default: slots in natural order (RUF023),
+    # no import renamed to its own name (PLC0414). Not yet passed, of those newer defaults:
+    # B008 (an argument default of an enum with no member 0 is a call, `Shade(0)`, and so is a
+    # uuid default) and the naming rules, which judge the IDL's names (N999, PYI042).
+    rules = "E4,E7,E9,F,W,I,RUF023,PLC0414"
     result = run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", rules, *names], root)
     assert result.returncode == 0, result.stdout + result.stderr

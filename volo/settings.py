@@ -28,6 +28,7 @@ KEYS = {
     "server": ("address", "registry", "service_name", "advertise", "drain"),
     "client": ("address", "timeout"),
 }
+SECONDS = frozenset({"drain", "timeout"})  # keys whose value is a number of seconds
 
 
 def find(start: Path) -> Path | None:
@@ -44,21 +45,22 @@ def settings(
     """The settings of `section` ("server" or "client") as text (argparse
     converts them as it does what is typed): from the environment, else from
     volo.yml. A ValueError of one sentence for a volo.yml that cannot be read
-    or a section that is not a mapping of known keys to plain values."""
-    keys = KEYS[section]
+    or a section that is not a mapping of known keys to plain values, and for a
+    number of seconds (drain, timeout) that is not a number, wherever it comes from."""
     found: dict[str, str] = {}
     path = find(start or Path.cwd())
     if path is not None:
-        found.update(_section(path, section, keys))
+        found.update(_section(path, section))
     environ = os.environ if environ is None else environ
-    for key in keys:
-        value = environ.get(f"VOLO_{key.upper()}")
+    for key in KEYS[section]:
+        variable = f"VOLO_{key.upper()}"
+        value = environ.get(variable)
         if value is not None:
-            found[key] = value
+            found[key] = _checked_value(key, value, variable)
     return found
 
 
-def _section(path: Path, section: str, keys: tuple[str, ...]) -> dict[str, str]:
+def _section(path: Path, section: str) -> dict[str, str]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -68,8 +70,14 @@ def _section(path: Path, section: str, keys: tuple[str, ...]) -> dict[str, str]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ValueError(f"{path} is not valid YAML{where}") from None
     values = data.get(section) if isinstance(data, dict) else None
-    if values is None:
-        return {}
+    return {} if values is None else section_values(values, section, path)
+
+
+def section_values(values: object, section: str, path: Path) -> dict[str, str]:
+    """volo.yml's `section` ("server" or "client") as text: a ValueError of one sentence
+    for one that is not a mapping of known keys to plain values (numbers of seconds
+    where they are). `volo gen` checks the sections with it too."""
+    keys = KEYS[section]
     if not isinstance(values, dict):
         raise ValueError(f"{path}: '{section}' must be a mapping of {', '.join(keys)}")
     found = {}
@@ -80,5 +88,15 @@ def _section(path: Path, section: str, keys: tuple[str, ...]) -> dict[str, str]:
             )
         if value is None or isinstance(value, dict | list):
             raise ValueError(f"{path}: '{section}.{key}' must be a plain value")
-        found[key] = str(value)
+        found[key] = _checked_value(key, str(value), f"{path}: '{section}.{key}'")
     return found
+
+
+def _checked_value(key: str, value: str, what: str) -> str:
+    """`value` of `key`, if it is one (argparse would blame its command line for it)."""
+    if key in SECONDS:
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"{what} must be a number of seconds, not {value!r}") from None
+    return value

@@ -44,6 +44,7 @@ import yaml
 
 from pilota.sources import read_regular_file
 from volo.settings import KEYS as RUNTIME_SECTIONS  # server, client: read by the running project
+from volo.settings import section_values
 
 CONFIG = "volo.yml"
 DEFAULT_ENTRY = "default"
@@ -199,7 +200,7 @@ def read_config(path: Path) -> Config:
     entries = data.get("entries")
     if not isinstance(entries, dict) or not entries:
         raise ProjectError(f"{path}: 'entries' must be a mapping of entry names to entries")
-    config = Config(package, {}, runtime=_runtime(data))
+    config = Config(package, {}, runtime=_runtime(data, path))
     for name, entry in entries.items():
         if not isinstance(name, str) or not _ENTRY_NAME.match(name):
             raise ProjectError(
@@ -348,8 +349,16 @@ def _service(data: object, what: str, repos: dict[str, Repo], path: Path) -> Ser
     return Service(Idl(idl["path"], includes, repo), keep, touch)
 
 
-def _runtime(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: data[key] for key in RUNTIME_SECTIONS if key in data}
+def _runtime(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The run-time sections, kept as written once the running project could read them."""
+    sections = {key: data[key] for key in RUNTIME_SECTIONS if key in data}
+    for section, values in sections.items():
+        try:
+            if values is not None:  # an empty section, as volo.settings reads it
+                section_values(values, section, path)
+        except ValueError as exc:
+            raise ProjectError(str(exc)) from None
+    return sections
 
 
 def _strings(value: object, what: str, path: Path) -> list[str]:
@@ -411,6 +420,6 @@ def _legacy(data: dict[str, Any], path: Path) -> Config:
         for service in services:
             service.keep_unknown_fields = keep
     entries = {DEFAULT_ENTRY: Entry(protocol, generated, services)}
-    config = Config(package, entries, legacy=True, runtime=_runtime(data))
+    config = Config(package, entries, legacy=True, runtime=_runtime(data, path))
     check_generated_folders(config, path)
     return config

@@ -24,7 +24,7 @@ from pilota.codegen.python import GeneratedFile
 from pilota.codegen.writer import write_tree
 from pilota.resources import resource_dir
 from volo_cli import project
-from volo_cli.config import ProjectError, ascii_identifier
+from volo_cli.config import ProjectError
 from volo_cli.entries import IdlError
 from volo_cli.project import PYPROJECT, TESTS, Report
 
@@ -77,15 +77,7 @@ def http_init(name: str, idl: Path | None, include_dirs: tuple[Path, ...]) -> No
 def init(name: str, root: Path) -> Report:
     """`volo http init NAME`: the project's files, written in one go."""
     # The checks `volo init` makes (volo_cli.project), but for volo.yml: there is none.
-    if not ascii_identifier(name):
-        raise ProjectError(
-            f"project name {name!r} must be a Python identifier (like hello or my_service)"
-        )
-    hidden = project._hidden_by(name, root)
-    if hidden is not None:
-        raise ProjectError(
-            f"project name {name!r} would hide {hidden}: choose another name, like {name}_http"
-        )
+    project.check_project_name(name, root, example="hello", suffix="http")
     files = {
         PYPROJECT: _render("pyproject.toml.jinja", package=name),
         f"{name}/__init__.py": f'"""The {name} HTTP service."""\n',

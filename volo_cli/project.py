@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import keyword
 import os
 import re
 import sys
@@ -361,11 +362,13 @@ def _relative(path: Path, root: Path) -> str:
 # ---- volo init --------------------------------------------------------------------------
 
 
-def init(
-    name: str, idl: Path, includes: list[Path], root: Path, git: GitChoice | None = None
-) -> Report:
-    """`volo init`: a project serving the first service of `idl`, written in one go.
-    With `git`, `idl` and `includes` are paths in that repository."""
+def check_project_name(name: str, root: Path, example: str, suffix: str) -> None:
+    """ProjectError (one sentence) if `name` cannot name a project's package in
+    `root`; `example` is a good name, `name` + `_` + `suffix` one to suggest."""
+    if keyword.iskeyword(name):
+        raise ProjectError(
+            f"project name {name!r} is a Python keyword: choose another name, like {name}_{suffix}"
+        )
     if not ascii_identifier(name):
         normal = unicodedata.normalize("NFKC", name)
         reads = (
@@ -376,13 +379,21 @@ def init(
         letters = " of ASCII letters, digits and _" if not name.isascii() else ""
         raise ProjectError(
             f"project name {name!r} must be a Python identifier{letters} "
-            f"(like echo or my_service){reads}"
+            f"(like {example} or my_service){reads}"
         )
     hidden = _hidden_by(name, root)
     if hidden is not None:
         raise ProjectError(
-            f"project name {name!r} would hide {hidden}: choose another name, like {name}_service"
+            f"project name {name!r} would hide {hidden}: choose another name, like {name}_{suffix}"
         )
+
+
+def init(
+    name: str, idl: Path, includes: list[Path], root: Path, git: GitChoice | None = None
+) -> Report:
+    """`volo init`: a project serving the first service of `idl`, written in one go.
+    With `git`, `idl` and `includes` are paths in that repository."""
+    check_project_name(name, root, example="echo", suffix="service")
     if (root / CONFIG).exists():
         raise ProjectError(f"{root / CONFIG} already exists: use `volo gen` to regenerate")
     protocol = protocol_of(idl)

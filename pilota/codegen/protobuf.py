@@ -50,6 +50,7 @@ from pilota.codegen.python import (
     _isort_from_imports,
     _member_names,
     _names_in,
+    _natural,
     _package_of,
     docstring,
     python_literal,
@@ -927,11 +928,6 @@ def _label(f: ir.Field) -> str:
     if f.explicit_presence or f.extendee is not None:
         return "OPTIONAL"
     return "IMPLICIT"
-
-
-def _natural(name: str) -> list[tuple[int, str]]:
-    """Natural order: runs of digits compare as numbers."""
-    return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)]
 
 
 def _slot_name(name: str) -> str:

@@ -83,6 +83,7 @@ class PyStruct:
     fields: list[PyField]
     is_union: bool
     slots: list[str]
+    keeps_unknown: bool  # fields a newer peer sent are kept in `_unknown_fields`
 
 
 @dataclass
@@ -278,6 +279,7 @@ class _ModuleBuilder:
         # Module-level names: none may take an alias or a builtin the module uses.
         self.taken: set[str] = set(names.MODULE_PRIVATE | names.GENERATED_BUILTINS)
         self.aliases: dict[ir.Module, str] = {}
+        self.named_modules: set[ir.Module] = set()  # included modules `ref` has named
         self.py_names: dict[ir.Definition, str] = {}
         self.own_field_names: dict[ir.Struct, dict[str, str]] = {}
         # names a struct's fields must not take, past the usual (an args struct's
@@ -302,7 +304,6 @@ class _ModuleBuilder:
         for include in self.module.includes:
             alias = names.unique(names.module_segment(include.module.name), self.taken)
             self.aliases[include.module] = alias
-            self.view.imports.append(self.import_line(include.module, alias))
         for definition in self.module.definitions.values():
             self.py_names[definition] = names.unique(
                 names.public_name(definition.name, definition.annotations), self.taken
@@ -311,8 +312,20 @@ class _ModuleBuilder:
         self.all_names = all_names
         return self.view
 
-    def import_line(self, target: ir.Module, alias: str) -> str:
-        """A relative import of `target`: the output directory is the root package."""
+    def include_imports(self) -> list[str]:
+        """Imports of the included modules this one names (once its definitions are
+        built): an unused import would be a linter's error, and `x as x`, which
+        would silence it, is one too (a redundant alias)."""
+        imports: dict[str, list[tuple[str, str]]] = {}  # module -> (name, alias) pairs
+        for module, alias in self.aliases.items():
+            if module in self.named_modules:
+                parent, name = self.relative_import(module)
+                imports.setdefault(parent, []).append((name, alias))
+        return _isort_from_imports(imports)
+
+    def relative_import(self, target: ir.Module) -> tuple[str, str]:
+        """Where `target` is imported from, relatively (the output directory is the
+        root package), and its name there: `from PARENT import NAME`."""
         here = _package_of(self.path)
         there = _dotted(self.placement[target])
         parent, name = there[:-1], there[-1]
@@ -320,12 +333,13 @@ class _ModuleBuilder:
         while common < min(len(here), len(parent)) and here[common] == parent[common]:
             common += 1
         dots = "." * (len(here) - common + 1)
-        return f"from {dots}{'.'.join(parent[common:])} import {name} as {alias}"
+        return dots + ".".join(parent[common:]), name
 
     def ref(self, definition: ir.Definition) -> str:
         name = self.all_names[definition]
         if definition.module is self.module:
             return name
+        self.named_modules.add(definition.module)
         return f"{self.aliases[definition.module]}.{name}"
 
     # ---- types ----------------------------------------------------------------------
@@ -504,9 +518,9 @@ class _ModuleBuilder:
         fields = [
             self.field(f, field_names[f.name], struct.is_union) for f in _by_id(struct.fields)
         ]
-        slots = [f.name for f in fields]
-        if self.options.keeps_unknown_fields(self.module):
-            slots.append("_unknown_fields")
+        keeps_unknown = self.options.keeps_unknown_fields(self.module)
+        slots = [f.name for f in fields] + (["_unknown_fields"] if keeps_unknown else [])
+        slots.sort(key=_natural)  # in the order linters expect (ruff's RUF023)
         return PyStruct(
             name or self.py_names[struct],
             base,
@@ -514,6 +528,7 @@ class _ModuleBuilder:
             fields,
             struct.is_union,
             slots,
+            keeps_unknown,
         )
 
     def field(self, f: ir.Field, name: str, in_union: bool) -> PyField:
@@ -774,6 +789,11 @@ def _identifiers(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(word for text in texts for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
+def _natural(name: str) -> list[tuple[int, str]]:
+    """Natural order: runs of digits compare as numbers."""
+    return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", name)]
+
+
 def _by_id(fields: Iterable[ir.Field]) -> list[ir.Field]:
     return sorted(fields, key=lambda f: f.id)
 
@@ -883,6 +903,7 @@ def _built(schema: ir.Schema, options: Options) -> dict[ir.Module, _ModuleBuilde
                 builder.service_views[definition] = service
                 view.structs += structs
         view.typedefs = _typedefs_in_dependency_order(module, view.typedefs, builder)
+        view.imports = builder.include_imports()
     return builders
 
 
@@ -1043,18 +1064,22 @@ class ImportingModule:
 
 
 def _isort_from_imports(imports: dict[str, list[tuple[str, str]]]) -> list[str]:
-    """`from` lines as isort writes them: by module; a module's plain names on one
-    line, each renaming import on a line of its own, ordered by their first name."""
-    lines: list[tuple[str, tuple[int, str], str]] = []  # (module, first name's key, line)
+    """`from` lines as isort writes them: by module (relative ones after absolute
+    ones, the furthest first); a module's plain names on one line (a name imported
+    as itself is plain: `x as x` is a redundant alias to linters), each renaming
+    import on a line of its own, ordered by their first name."""
+    lines: list[tuple[tuple[bool, int, str], tuple[int, str], str]] = []  # module, name, line
     for module, pairs in imports.items():
+        dots = len(module) - len(module.lstrip("."))
+        key = (dots > 0, -dots, module[dots:].lower())
         plain = sorted((n for n, alias in pairs if n == alias), key=_isort_member)
         if plain:
             line = f"from {module} import {', '.join(plain)}"
-            lines.append((module.lower(), _isort_member(plain[0]), line))
+            lines.append((key, _isort_member(plain[0]), line))
         for name, alias in pairs:
             if name != alias:
                 line = f"from {module} import {name} as {alias}"
-                lines.append((module.lower(), _isort_member(name), line))
+                lines.append((key, _isort_member(name), line))
     return [line for *_, line in sorted(lines)]
 
 

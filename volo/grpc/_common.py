@@ -4,14 +4,14 @@ compression and options, and metadata as volo's headers and metainfo."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import grpc
 
-from pilota.runtime.protobuf import Message
+from pilota.runtime.protobuf import DecodeError, Message
 from volo import metainfo
-from volo.grpc.status import Code
+from volo.grpc.status import Code, StatusError, shown
 
 # The largest message received or sent by default, as grpcio's default receive limit.
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
@@ -46,6 +46,31 @@ def message_options(max_message: int) -> list[tuple[str, Any]]:
 
 def serialize(message: Message) -> bytes:
     return message.to_bytes()
+
+
+class Undecodable(NamedTuple):
+    """A message that does not decode, as `decoder` hands it on. Raised in a
+    deserializer, grpcio's server answers UNKNOWN naming the exception's class, and
+    its client returns None for the message; both log a traceback."""
+
+    error: DecodeError
+
+    def status(self, what: str) -> StatusError:
+        """INTERNAL, as gRPC's libraries answer a message they cannot parse, saying
+        what is wrong with it (the peer's bytes, nothing of ours)."""
+        return StatusError(Code.INTERNAL, shown(f"cannot decode the {what}: {self.error}"))
+
+
+def decoder(cls: type[Message]) -> Callable[[bytes], Any]:
+    """A grpcio deserializer for `cls`: bytes that do not decode become Undecodable."""
+
+    def decode(data: bytes) -> Any:
+        try:
+            return cls.from_bytes(data)
+        except DecodeError as exc:
+            return Undecodable(exc)
+
+    return decode
 
 
 def headers_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str]:

@@ -8,7 +8,8 @@ own, else the innermost `volo.timeout` block's, else the channel's; never
 past the deadline of the call being handled, so deadlines propagate; it goes
 to the server as the call's deadline. Metainfo and the call's `metadata` go
 as metadata; the server's metadata comes back as the call's `metadata` (and
-the Context's `reply_headers`). A failed call raises `StatusError`.
+the Context's `reply_headers`). A failed call raises `StatusError`; a
+response that does not decode fails it INTERNAL, with the decoding error.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from volo.discovery import Discover, Instance, InstancePool, from_target
 from volo.errors import ConnectFailed
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
+    Undecodable,
     as_metadata,
     compression_of,
+    decoder,
     headers_of,
     message_options,
     outgoing,
@@ -128,7 +131,7 @@ class Channel:
         made = getattr(channel, kind)(
             method.path,
             request_serializer=serialize,
-            response_deserializer=method.response.from_bytes,
+            response_deserializer=decoder(method.response),
         )
         endpoint.callables[method.path] = made
         return made
@@ -273,6 +276,10 @@ class StreamCall(Generic[Resp]):
         if message is grpc.aio.EOF:
             await self._finish(None)
             raise StopAsyncIteration
+        if isinstance(message, Undecodable):
+            self._call.cancel()  # the rest of the stream is not read
+            await self._finish(message.status("response"))
+            raise AssertionError("unreachable: _finish raises")
         return message  # type: ignore[no-any-return]
 
     async def _open(self) -> None:
@@ -340,7 +347,7 @@ class _SendService:
                 await _connected(endpoint, self.channel.connect_timeout)
             call = made(request, timeout=timeout, metadata=metadata)
             try:
-                return await call
+                response = await call
             except grpc.aio.AioRpcError as exc:
                 raise error_of(exc, ctx) from None
             except asyncio.CancelledError:
@@ -349,6 +356,9 @@ class _SendService:
                 raise
             finally:
                 ctx.reply_headers = await _reply_metadata(call)
+            if isinstance(response, Undecodable):
+                raise response.status("response")
+            return response
         exchange: _Exchange = ctx.call  # type: ignore[assignment]
         call = made(request, timeout=timeout, metadata=metadata)
         exchange.opened.set_result(call)

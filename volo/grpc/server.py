@@ -10,9 +10,9 @@ Every call runs through the server's layers (`volo.middleware`) as one
 a `volo.CallTimeout` (a Timeout layer's) DEADLINE_EXCEEDED, and any other
 exception INTERNAL with the message "internal error" (the traceback is
 logged, never sent). A request message that cannot be decoded is INTERNAL
-too (as gRPC's own servers answer it), saying why, with nothing logged. A
-client that cancels, or whose deadline passes, cancels the handler's task.
-Unknown methods are UNIMPLEMENTED (grpcio's answer).
+too (as gRPC's own servers answer it), saying why, with nothing logged (a
+peer could fill the log). A client that cancels, or whose deadline passes,
+cancels the handler's task. Unknown methods are UNIMPLEMENTED (grpcio's answer).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from volo.calls import enter_call
 from volo.errors import CallTimeout, ServerStartError
 from volo.grpc._common import (
     DEFAULT_MAX_MESSAGE,
+    Undecodable,
     as_metadata,
     checked,
     compression_of,
@@ -164,7 +165,7 @@ class Server:
         try:
             return await decoding.decoded(len(data), self.max_loop_decode, cls.from_bytes, data)
         except DecodeError as exc:
-            raise StatusError(Code.INTERNAL, shown(f"cannot decode the request: {exc}")) from None
+            raise Undecodable(exc).status("request") from None
 
     def _handler(self, route: _Route) -> grpc.RpcMethodHandler[Any, Any]:
         method = route.method

@@ -41,6 +41,7 @@ import inspect
 import json
 import math
 import re
+import sys
 import types
 import typing
 import uuid
@@ -461,18 +462,28 @@ def _json_extractor(tp: Any) -> Extractor:
             raise _wrong_media(request, "application/json")
         body = request._body
         assert body is not None
-        try:
-            data = _loads(body)
-        except RecursionError:
-            raise bad_input("body", "", "the JSON nests too deeply") from None
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise bad_input("body", "", f"invalid JSON ({exc})") from None
+        data = json_body(body)
         try:
             return convert(data)
         except Invalid as exc:
             raise bad_input("body", exc.path.lstrip("."), exc.reason) from None
 
     return extract
+
+
+def json_body(body: bytes) -> Any:
+    """A request's body as JSON values; bad input (400) that says why not."""
+    try:
+        return _loads(body)
+    except RecursionError:
+        raise bad_input("body", "", "the JSON nests too deeply") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad_input("body", "", f"invalid JSON ({exc})") from None
+    except ValueError:  # int()'s, whose message tells the server how to lift the limit
+        limit = sys.get_int_max_str_digits()
+        raise bad_input(
+            "body", "", f"invalid JSON (an integer of more than {limit} digits)"
+        ) from None
 
 
 def _loads(body: bytes) -> Any:

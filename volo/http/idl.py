@@ -26,7 +26,6 @@ not given) and `{"error": "<ExceptionName>", "exception": {its fields}}`.
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
@@ -58,7 +57,7 @@ from pilota.runtime.types import (
 from volo import decoding
 from volo.http import thrift_json
 from volo.http.errors import HTTPError, bad_input
-from volo.http.extract import scalar_parser
+from volo.http.extract import json_body, scalar_parser
 from volo.http.request import QueryParams, Request
 from volo.http.response import Response, json_response
 from volo.http.routing import Router, path_params
@@ -217,12 +216,7 @@ def _json_body(request: Request, raw: bytes) -> Any:
         got = content_type or "none"
         raise HTTPError(415, f"body: expected Content-Type application/json, got {got}",
                         where="body")  # fmt: skip
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise bad_input("body", "", "the JSON nests too deeply") from None
-    except ValueError as exc:
-        raise bad_input("body", "", f"invalid JSON ({exc})") from None
+    return json_body(raw)
 
 
 def _form_body(request: Request, raw: bytes) -> QueryParams:

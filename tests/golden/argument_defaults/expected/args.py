@@ -64,7 +64,7 @@ class Shape(_p.Union):
 
 
 class Plotter_zeros_args(_p.Struct):
-    __slots__ = ("b", "i8", "i16", "i64", "d", "s", "bin", "id")
+    __slots__ = ("b", "bin", "d", "i8", "i16", "i64", "id", "s")
 
     b: bool
     i8: int
@@ -105,7 +105,7 @@ class Plotter_zeros_result(_p.Struct):
 
 
 class Plotter_containers_args(_p.Struct):
-    __slots__ = ("ints", "tags", "points", "names")
+    __slots__ = ("ints", "names", "points", "tags")
 
     ints: list[int]
     tags: set[str]
@@ -134,7 +134,7 @@ class Plotter_containers_result(_p.Struct):
 
 
 class Plotter_enums_args(_p.Struct):
-    __slots__ = ("level", "shade", "nothing")
+    __slots__ = ("level", "nothing", "shade")
 
     level: Level
     shade: Shade
@@ -160,7 +160,7 @@ class Plotter_enums_result(_p.Struct):
 
 
 class Plotter_structs_args(_p.Struct):
-    __slots__ = ("point", "shape", "required_point")
+    __slots__ = ("point", "required_point", "shape")
 
     point: Point | None
     shape: Shape | None
@@ -186,7 +186,7 @@ class Plotter_structs_result(_p.Struct):
 
 
 class Plotter_after_a_default_args(_p.Struct):
-    __slots__ = ("scale", "offset", "ids", "at")
+    __slots__ = ("at", "ids", "offset", "scale")
 
     scale: int
     offset: int

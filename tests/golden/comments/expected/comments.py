@@ -25,7 +25,7 @@ class Mood(_enum.IntEnum):
 class Documented(_p.Struct):
     """Ends with a quote\""""
 
-    __slots__ = ("text", "count")
+    __slots__ = ("count", "text")
 
     text: str | None
     """A field with \"\"" inside and a trailing backslash \\"""

@@ -20,7 +20,7 @@ class Level(_enum.IntEnum):
 
 
 class Limit(_p.Struct):
-    __slots__ = ("value", "unit")
+    __slots__ = ("unit", "value")
 
     value: int | None
     unit: str | None

@@ -19,7 +19,7 @@ class Key(_p.Struct):
 
 
 class Containers(_p.Struct):
-    __slots__ = ("matrix", "paths", "by_set", "by_map", "by_struct", "nested", "keys")
+    __slots__ = ("by_map", "by_set", "by_struct", "keys", "matrix", "nested", "paths")
 
     matrix: list[list[int]] | None
     paths: set[tuple[str, ...]] | None

@@ -34,7 +34,7 @@ class Point(_p.Struct):
 
 
 class Defaults(_p.Struct):
-    __slots__ = ("flag", "tiny", "small", "medium", "large", "ratio", "whole", "name", "blob", "color", "numbers", "tags", "counts", "origin", "maybe", "must", "must_with_default", "plain")
+    __slots__ = ("blob", "color", "counts", "flag", "large", "maybe", "medium", "must", "must_with_default", "name", "numbers", "origin", "plain", "ratio", "small", "tags", "tiny", "whole")
 
     flag: bool
     tiny: int

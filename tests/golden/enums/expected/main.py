@@ -60,7 +60,7 @@ class Empty(_enum.IntEnum):
 
 
 class UsesEnums(_p.Struct):
-    __slots__ = ("implicit", "nested", "aliases")
+    __slots__ = ("aliases", "implicit", "nested")
 
     implicit: Implicit | None
     nested: dict[Mixed, list[Hex]] | None

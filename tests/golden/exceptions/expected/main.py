@@ -6,7 +6,7 @@ import pilota.runtime as _p
 
 
 class Failure(_p.ThriftException):
-    __slots__ = ("message", "code", "details")
+    __slots__ = ("code", "details", "message")
 
     message: str | None
     code: int
@@ -39,7 +39,7 @@ class S_run_args(_p.Struct):
 
 
 class S_run_result(_p.Struct):
-    __slots__ = ("failure", "empty")
+    __slots__ = ("empty", "failure")
 
     failure: Failure | None
     empty: Empty | None

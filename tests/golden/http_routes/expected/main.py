@@ -8,7 +8,7 @@ import pilota.runtime as _p
 
 
 class Query(_p.Struct):
-    __slots__ = ("id", "lang", "agent", "note")
+    __slots__ = ("agent", "id", "lang", "note")
 
     id: int | None
     lang: str | None
@@ -115,7 +115,7 @@ class Notes_add_result(_p.Struct):
 
 
 class Notes_tag_args(_p.Struct):
-    __slots__ = ("id", "tag", "extra")
+    __slots__ = ("extra", "id", "tag")
 
     id: int
     tag: str

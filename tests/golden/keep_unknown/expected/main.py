@@ -6,7 +6,7 @@ import pilota.runtime as _p
 
 
 class Versioned(_p.Struct):
-    __slots__ = ("known", "also_known", "_unknown_fields")
+    __slots__ = ("_unknown_fields", "also_known", "known")
     __thrift_keep_unknown__ = True
     _unknown_fields: list[tuple[int, int, str, bytes]] | None
 

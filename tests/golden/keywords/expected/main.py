@@ -21,7 +21,7 @@ class yield_(_enum.IntEnum):
 
 
 class class_(_p.Struct):
-    __slots__ = ("from_", "self_", "import_", "to_bytes_", "from_bytes_", "x__private", "None_", "type")
+    __slots__ = ("None_", "from_", "from_bytes_", "import_", "self_", "to_bytes_", "type", "x__private")
 
     from_: str | None
     self_: int | None
@@ -55,7 +55,7 @@ class class_(_p.Struct):
 
 
 class choice(_p.Union):
-    __slots__ = ("kind_", "value_", "lambda_")
+    __slots__ = ("kind_", "lambda_", "value_")
 
     kind_: int | None
     value_: str | None

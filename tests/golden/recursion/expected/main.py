@@ -8,7 +8,7 @@ import pilota.runtime as _p
 
 
 class Node(_p.Struct):
-    __slots__ = ("value", "next", "children")
+    __slots__ = ("children", "next", "value")
 
     value: int | None
     next: Node | None

@@ -94,7 +94,7 @@ class Store_get_args(_p.Struct):
 
 
 class Store_get_result(_p.Struct):
-    __slots__ = ("success", "missing", "denied")
+    __slots__ = ("denied", "missing", "success")
 
     success: Item | None
     missing: Missing | None
@@ -113,7 +113,7 @@ class Store_get_result(_p.Struct):
 
 
 class Store_find_args(_p.Struct):
-    __slots__ = ("prefix", "limit", "exact")
+    __slots__ = ("exact", "limit", "prefix")
 
     prefix: str
     limit: int

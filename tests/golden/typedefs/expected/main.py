@@ -8,7 +8,7 @@ import pilota.runtime as _p
 
 
 class Account(_p.Struct):
-    __slots__ = ("owner", "groups", "paths")
+    __slots__ = ("groups", "owner", "paths")
 
     owner: UserId | None
     groups: Groups | None

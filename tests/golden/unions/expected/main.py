@@ -19,7 +19,7 @@ class Meta(_p.Struct):
 
 
 class Value(_p.Union):
-    __slots__ = ("int_value", "double_value", "string_value", "list_value", "meta")
+    __slots__ = ("double_value", "int_value", "list_value", "meta", "string_value")
 
     int_value: int | None
     double_value: float | None
@@ -62,7 +62,7 @@ class Shape(_p.Union):
 
 
 class Holder(_p.Struct):
-    __slots__ = ("value", "shape")
+    __slots__ = ("shape", "value")
 
     value: Value | None
     shape: Shape | None

@@ -8,7 +8,7 @@ import pilota.runtime as _p
 
 
 class Limits(_p.Struct):
-    __slots__ = ("MAX_ITEMS", "ID", "SIZES", "TTL_2", "mixed_Case", "_")
+    __slots__ = ("ID", "MAX_ITEMS", "SIZES", "TTL_2", "_", "mixed_Case")
 
     MAX_ITEMS: int
     ID: str | None
@@ -66,7 +66,7 @@ class LIMIT_EXCEEDED(_p.ThriftException):
 
 
 class Quota_get_args(_p.Struct):
-    __slots__ = ("MAX_ITEMS", "CURRENT")
+    __slots__ = ("CURRENT", "MAX_ITEMS")
 
     MAX_ITEMS: int
     CURRENT: Limits | None
@@ -82,7 +82,7 @@ class Quota_get_args(_p.Struct):
 
 
 class Quota_get_result(_p.Struct):
-    __slots__ = ("success", "E")
+    __slots__ = ("E", "success")
 
     success: Limits | None
     E: LIMIT_EXCEEDED | None

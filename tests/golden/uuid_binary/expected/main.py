@@ -8,7 +8,7 @@ import pilota.runtime as _p
 
 
 class Blob(_p.Struct):
-    __slots__ = ("id", "data", "ids", "by_id", "fixed")
+    __slots__ = ("by_id", "data", "fixed", "id", "ids")
 
     id: _uuid.UUID | None
     data: bytes | None

@@ -6,8 +6,7 @@ import typing as _t
 
 import pilota.runtime as _p
 
-from . import common as common
-from . import errors as errors
+from . import common, errors
 
 
 class Request(_p.Struct):
@@ -43,7 +42,7 @@ class Api_get_args(_p.Struct):
 
 
 class Api_get_result(_p.Struct):
-    __slots__ = ("success", "missing")
+    __slots__ = ("missing", "success")
 
     success: Request | None
     missing: errors.NotFound | None
