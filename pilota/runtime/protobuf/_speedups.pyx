@@ -1880,11 +1880,15 @@ def decode(cls, data, max_depth=MAX_DEPTH):
     if plan is None:
         return _pure.decode(cls, data, max_depth)
     obj = new_message(plan)
+    cdef int collecting = PyGC_Disable()  # see merge_into
     try:
         merge_into(obj, plan, data, max_depth)
     except:  # any error: what was built is freed in turns before it goes on
-        dismantle(obj, plan, MAX_DEPTH)
+        dismantle(obj, plan, MAX_DEPTH)  # while the collector waits, else it walks it all first
         raise
+    finally:
+        if collecting:
+            PyGC_Enable()
     return obj
 
 
@@ -1924,7 +1928,12 @@ def merge(obj, data, max_depth=MAX_DEPTH):
     cdef Plan plan = top_plan(type(obj))
     if plan is None:
         return _pure.merge(obj, raw, max_depth)
-    merge_into(obj, plan, raw, max_depth)
+    cdef int collecting = PyGC_Disable()  # see merge_into
+    try:
+        merge_into(obj, plan, raw, max_depth)
+    finally:
+        if collecting:
+            PyGC_Enable()
 
 
 cdef merge_into(object obj, Plan plan, object data, object max_depth):
@@ -1935,18 +1944,15 @@ cdef merge_into(object obj, Plan plan, object data, object max_depth):
     cdef Frame root
     enter_frame(&root, NULL)
     root.name = <PyObject*>plan.name
-    # Every message and list made here is tracked by the cyclic garbage
-    # collector, which would otherwise run over them again and again as they
-    # are made (nine tenths of the time on a long list of small messages);
-    # they cannot form a cycle before the caller has them, so it waits until
-    # then, as the Thrift codec's does.
-    cdef int collecting = PyGC_Disable()
+    # The callers hold the cyclic garbage collector off meanwhile: every
+    # message and list made here is tracked by it, and it would run over them
+    # again and again as they are made (nine tenths of the time on a long list
+    # of small messages); they cannot form a cycle before the caller has them,
+    # so it waits until then, as with the Thrift codec.
     try:
         dec_merge(obj, plan, <cbytes>PyBytes_AS_STRING(raw), 0, PyBytes_GET_SIZE(raw), depth, 0,
                   &root)
     finally:
-        if collecting:
-            PyGC_Enable()
         flush_unknown(&root)
     if may_require(plan):
         problem = missing_required(obj, plan, MAX_DEPTH)
