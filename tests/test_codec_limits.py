@@ -424,13 +424,12 @@ def test_struct_keys_a_peer_chose_to_collide_do_not(limits: Any) -> None:
 @needs_compiled
 @pytest.mark.parametrize("protocol", ["binary", "compact"])
 def test_a_long_decode_offers_other_threads_turns(limits: Any, protocol: str) -> None:
-    """The compiled codec holds the GIL while it decodes; every 4,096 values
-    and fields read it lets a thread waiting for the GIL have a turn (a server
+    """The compiled codec holds the GIL while it decodes; every 4,096 items of
+    a container it lets a thread waiting for the GIL have a turn (a server
     decodes large requests on a thread of its own, so that its event loop
-    goes on meanwhile: volo.decoding). The pure codec's
-    turns are Python's own. Here each empty Node is two reads: the list's
-    element and the struct's stop; read as Key, the list is skipped,
-    likewise; and a compact list<bool> reads each bool."""
+    goes on meanwhile: volo.decoding). The pure codec's turns are Python's
+    own. A list of empty Nodes, read as such and skipped (read as Key), and
+    a compact list<bool>."""
     n = 200_000
     nodes = nodes_message(limits, n, protocol)
     cases = [(limits.Nodes, nodes), (limits.Key, nodes)]

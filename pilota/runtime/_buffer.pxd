@@ -84,9 +84,10 @@ cdef inline int put_zigzag(Buf* b, int64_t n) except -1:
     return put_varint(b, (<uint64_t>n << 1) ^ <uint64_t>(n >> 63))
 
 
-# Decoding holds the GIL throughout; every TICKS_PER_TURN values and fields it
-# reads (a millisecond at worst), a codec lets a thread that waits for the
-# GIL have a turn, as Python code would. A server decoding a large request on
+# Decoding holds the GIL throughout; every TICKS_PER_TURN items of a list, set
+# or map (the Thrift codec) or fields (protobuf's), a millisecond's work at
+# most, a codec lets a thread that waits for the GIL have a turn, as Python
+# code would. A server decoding a large request on
 # a thread of its own so keeps its event loop serving other calls
 # (volo.decoding). A turn with no thread waiting costs a Python call.
 # `turns_given()` counts them.

@@ -687,7 +687,6 @@ ctypedef struct Reader:
     bint compact
     int64_t objects  # structs and containers built, and defaults made by factories
     int64_t budget  # how many of them this message may build
-    uint32_t ticks  # values and fields read: see `tick`
     int top  # frames in use
     PyObject* cls  # the top-level class, whose name starts every path
     Frame frames[MAX_FRAMES]
@@ -817,13 +816,6 @@ cdef inline Frame* push_container(Reader* r, int kind, int wire_a, int wire_b,
 
 cdef inline int push_field(Reader* r, FieldC* f) except -1:
     push(r, FRAME_FIELD).ref = <void*>f
-    return 0
-
-
-cdef inline int tick(Reader* r) except -1:
-    r.ticks += 1
-    if r.ticks % TICKS_PER_TURN == 0:
-        give_turn()
     return 0
 
 
@@ -1057,7 +1049,8 @@ cdef inline object blob(Reader* r, Py_ssize_t n):
 cdef inline int skip_items(Reader* r, int wire_a, int wire_b, int64_t count) except -1:
     cdef int64_t i
     for i in range(count):
-        tick(r)
+        if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+            give_turn()
         skip_element(r, wire_a)
         if wire_b:
             skip_element(r, wire_b)
@@ -1094,7 +1087,6 @@ cdef object dec_struct_b(Reader* r, StructPlan plan):
     cdef int wire, fid, k, depth
     cdef FieldC* f
     while True:
-        tick(r)
         wire = read_byte(r)
         if wire == B_STOP:
             break
@@ -1135,6 +1127,7 @@ cdef inline Py_ssize_t length_b(Reader* r) except -1:
 cdef object dec_value_b(Reader* r, TypeInfo info):
     cdef int code = info.code
     cdef int64_t count, i
+    cdef bint built
     cdef int wire, key_wire, value_wire, min_key, min_value
     cdef Frame* frame
     if code == T_STRING:
@@ -1176,7 +1169,8 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
-            tick(r)
+            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                give_turn()
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_b(r, info.a)
@@ -1194,20 +1188,24 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         frame = push_container(r, FRAME_ELEMENT, wire, 0, count)
         if code == T_LIST:
             result = PyList_New(count)
+            built = False
             try:
                 for i in range(count):
-                    tick(r)
+                    if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                        give_turn()
                     frame.index = i
                     item = dec_value_b(r, info.a)
                     Py_INCREF(item)
                     PyList_SET_ITEM(result, i, item)
-            except:  # any error: the list is freed in turns before it goes on
-                drop_in_turns(result, i)
-                raise
+                built = True
+            finally:  # on an error, the list is freed in turns before it goes on
+                if not built:
+                    drop_in_turns(result, i)
         else:
             result = set()
             for i in range(count):
-                tick(r)
+                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                    give_turn()
                 frame.index = i
                 PySet_Add(result, dec_value_b(r, info.a))
         r.top -= 1
@@ -1260,7 +1258,6 @@ cdef int skip_b(Reader* r, int wire) except -1:
     elif wire == B_STRUCT:
         enter(r)
         while True:
-            tick(r)
             field_wire = read_byte(r)
             if field_wire == B_STOP:
                 break
@@ -1277,7 +1274,8 @@ cdef int skip_b(Reader* r, int wire) except -1:
         min_value = min_binary(r, value_wire)
         check_count(r, count, min_key + min_value)
         for i in range(count):
-            tick(r)
+            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                give_turn()
             skip_b(r, key_wire)
             skip_b(r, value_wire)
         r.depth -= 1
@@ -1287,7 +1285,8 @@ cdef int skip_b(Reader* r, int wire) except -1:
         count = <int32_t>read_be(r, 4)
         check_count(r, count, min_binary(r, element))
         for i in range(count):
-            tick(r)
+            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                give_turn()
             skip_b(r, element)
         r.depth -= 1
     else:
@@ -1306,7 +1305,6 @@ cdef object dec_struct_c(Reader* r, StructPlan plan):
     cdef int last = 0
     cdef FieldC* f
     while True:
-        tick(r)
         header = read_byte(r)
         if header == 0:
             break
@@ -1397,6 +1395,7 @@ cdef int64_t list_header_c(Reader* r, int* wire) except -1:
 cdef object dec_value_c(Reader* r, TypeInfo info):
     cdef int code = info.code
     cdef int64_t count, i
+    cdef bint built
     cdef uint64_t ucount
     cdef unsigned int high
     cdef int wire, types, min_key, min_value
@@ -1442,7 +1441,8 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
-            tick(r)
+            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                give_turn()
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_c(r, info.a)
@@ -1458,20 +1458,24 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         frame = push_container(r, FRAME_ELEMENT, wire, 0, count)
         if code == T_LIST:
             result = PyList_New(count)
+            built = False
             try:
                 for i in range(count):
-                    tick(r)
+                    if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                        give_turn()
                     frame.index = i
                     item = dec_value_c(r, info.a)
                     Py_INCREF(item)
                     PyList_SET_ITEM(result, i, item)
-            except:  # any error: the list is freed in turns before it goes on
-                drop_in_turns(result, i)
-                raise
+                built = True
+            finally:  # on an error, the list is freed in turns before it goes on
+                if not built:
+                    drop_in_turns(result, i)
         else:
             result = set()
             for i in range(count):
-                tick(r)
+                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                    give_turn()
                 frame.index = i
                 PySet_Add(result, dec_value_c(r, info.a))
         r.top -= 1
@@ -1506,7 +1510,6 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
     elif wire == C_STRUCT:
         enter(r)
         while True:
-            tick(r)
             header = read_byte(r)
             if header == 0:
                 break
@@ -1525,7 +1528,8 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
             min_value = min_compact(r, value_wire)
             count = checked_count_c(r, ucount, high, min_key + min_value)
             for i in range(count):
-                tick(r)
+                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                    give_turn()
                 skip_c(r, key_wire, False)
                 skip_c(r, value_wire, False)
         r.depth -= 1
@@ -1533,7 +1537,8 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
         enter(r)
         count = list_header_c(r, &element)
         for i in range(count):
-            tick(r)
+            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
+                give_turn()
             skip_c(r, element, False)
         r.depth -= 1
     else:
@@ -1626,7 +1631,6 @@ cdef object decode_with(object cls, object data, int max_depth, int compact,
     r.compact = compact
     r.objects = 0
     r.budget = budget_for(r.end, objects_per_byte)
-    r.ticks = 0
     r.top = 0
     r.cls = <PyObject*>cls
     # Every struct and container made here is tracked by the cyclic garbage
