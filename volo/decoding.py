@@ -2,7 +2,7 @@
 on the event loop.
 
 Decoding holds the GIL, and pilota's compiled codecs let a thread waiting for
-it have a turn every 4,096 values they read (the pure ones are Python's, which
+it have a turn every 4,096 items or fields they read (the pure ones are Python's, which
 switches threads by itself). A request decoded on this thread so leaves the
 event loop turns every few milliseconds to serve other calls, where decoding
 it on the loop would hold them all up: a mebibyte of tiny structs takes the
