@@ -11,8 +11,9 @@ the compiler convention::
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 _QUOTED_WIDTH = 160  # characters of a source line shown at most
@@ -94,12 +95,35 @@ class SourceCache:
         return lines[line - 1]
 
 
+MAX_HINT_SEARCHES = 32  # "did you mean" searches per run
+
+
+def closest(name: str, candidates: Iterable[str]) -> str:
+    """"; did you mean 'X'?" for the candidate closest to `name`, or ""."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 @dataclass
 class Diagnostics:
     """Collects diagnostics for one run; `error`/`warning` record and return nothing."""
 
     sources: SourceCache = field(default_factory=SourceCache)
     items: list[Diagnostic] = field(default_factory=list)
+    hint_searches: int = 0  # "did you mean" searches made (see `may_search`)
+
+    def suggestion(self, name: str, candidates: Callable[[], Iterable[str]]) -> str:
+        """"; did you mean 'X'?" for the name among `candidates()` closest to
+        `name`, if one is close (and the run may still search)."""
+        return closest(name, candidates()) if self.may_search() else ""
+
+    def may_search(self) -> bool:
+        """Whether a hint may still be searched for in this run (counting this one).
+        Each search costs time in the number of names in scope, so a run makes at
+        most MAX_HINT_SEARCHES: thousands of misspelt names against thousands of
+        definitions would otherwise cost their product."""
+        self.hint_searches += 1
+        return self.hint_searches <= MAX_HINT_SEARCHES
 
     def report(self, severity: Severity, message: str, location: Location | None) -> None:
         source_line = self.sources.line(location.path, location.line) if location else None

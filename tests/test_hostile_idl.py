@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 
 import pilota
+from pilota import diagnostics as diagnostics_module
 from pilota.codegen.python import generate_python
 from pilota.diagnostics import Diagnostics
 from pilota.lark_support import MAX_SYNTAX_ERRORS
 from pilota.proto import parser as proto_parser_module
 from pilota.proto.parser import ProtoParser
 from pilota.sources import MAX_INCLUDE_DEPTH, MAX_SOURCE_BYTES
-from pilota.thrift import lower
 from pilota.thrift.parser import ThriftParser
 from tests.conftest import REPO, need_apache_compiler
 
@@ -357,16 +357,16 @@ def test_hints_and_reparses_are_bounded_however_many_errors(
     """"did you mean" searches cost time in the names in scope, and each syntax
     error parses the file again: both are capped per run."""
     searches: list[str] = []
-    close_matches = lower.difflib.get_close_matches
+    close_matches = diagnostics_module.difflib.get_close_matches
 
     def counted(word: str, *args: Any, **kwargs: Any) -> list[str]:
         searches.append(word)
         return close_matches(word, *args, **kwargs)
 
-    monkeypatch.setattr(lower.difflib, "get_close_matches", counted)
+    monkeypatch.setattr(diagnostics_module.difflib, "get_close_matches", counted)
     text = "".join(f"struct Type{i} {{ 1: Typo{i} f }}\n" for i in range(2000))
     errors = check(tmp_path, "main.thrift", **{"main.thrift": text})
-    assert len(errors) == 2000 and len(searches) == lower.MAX_HINT_SEARCHES
+    assert len(errors) == 2000 and len(searches) == diagnostics_module.MAX_HINT_SEARCHES
     assert errors[0][3] == "unknown type 'Typo0'; did you mean 'Type0'?"
 
     parser = ThriftParser()

@@ -158,6 +158,10 @@ NEGATIVE: list[tuple[str, str, str]] = [
     ("bracketed json name", P3 + 'message A { int32 a = 1 [json_name = "[x]"]; }\n',
      '2:19: the JSON name "[x]" of field "a" is not allowed: JSON names may not start with \'[\' and end with \']\''),
     ("unknown type", P3 + "message A { Foo f = 1; }\n", '2:13: "Foo" is not defined'),
+    ("misspelt type", P3 + "package p;\nmessage Money {}\nmessage A { message L { Mony m = 1; } }\n",
+     '4:25: "Mony" is not defined; did you mean \'Money\'?'),
+    ("misspelt scalar", P3 + "message A { strin s = 1; }\n",
+     '2:13: "strin" is not defined; did you mean \'string\'?'),
     ("innermost scope", P3 + "package p;\nmessage B { message C {} }\n"
      "message A {\n  message B {}\n  B.C c = 1;\n}\n",
      '6:3: "B.C" is resolved to "p.A.B.C", which is not defined; the innermost scope is '

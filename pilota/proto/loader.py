@@ -325,7 +325,9 @@ class _Loader:
         if isinstance(found, str):
             problem = found
         elif found is None:
-            problem = f"\"{name}\" is not defined"
+            problem = f"\"{name}\" is not defined" + self.diagnostics.suggestion(
+                name, lambda: self.names_in_scope(f, scope, types_only)
+            )
         elif found.file is not None and found.file.import_name not in self.visible[f.import_name]:
             problem = (
                 f"\"{name}\" seems to be defined in \"{found.file.import_name}\", "
@@ -335,6 +337,24 @@ class _Loader:
             return found if not isinstance(found, str) else None
         self.diagnostics.error(f"{context}: {problem}" if context else problem, loc)
         return None
+
+    def names_in_scope(self, f: _File, scope: str, types_only: bool) -> list[str]:
+        """The names `name` could have meant from `scope`: of the types (or, not
+        `types_only`, anything) in it and the scopes around it that `f` can see,
+        and of the scalar types."""
+        parts = scope.split(".") if scope else []
+        around = {".".join(parts[:i]) for i in range(len(parts) + 1)}
+        visible = self.visible[f.import_name]
+        names = list(SCALARS) if types_only else []
+        for full, symbol in self.symbols.items():
+            if types_only and symbol.kind not in ("message", "enum"):
+                continue
+            if symbol.file is not None and symbol.file.import_name not in visible:
+                continue
+            outer, _, short = full.rpartition(".")
+            if outer in around:
+                names.append(short)
+        return names
 
     def _lookup(self, name: str, scope: str, types_only: bool) -> _Symbol | str | None:
         found = self._resolve(name, scope, types_only)

@@ -16,7 +16,6 @@ Problems go to `Diagnostics`; lowering never stops at the first one.
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,14 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pilota import ir
-from pilota.diagnostics import Diagnostics, Location
+from pilota.diagnostics import Diagnostics, Location, closest
 from pilota.thrift import ast
 
 if TYPE_CHECKING:
     from pilota.thrift.loader import ParsedFile
 
 _INT64 = (-(2**63), 2**63 - 1)
-MAX_HINT_SEARCHES = 32  # "did you mean" searches per run (see `_Lowering.suggestion`)
 _I32 = ir.INTEGER_RANGES[ir.BaseKind.I32]
 _FIELD_ID_MAX = 2**15 - 1
 
@@ -166,7 +164,6 @@ class _Lowering:
         self.use_site: _UseSite | None = None
         self.declared_later: set[tuple[_UseSite, ir.Definition]] = set()  # each reported once
         self.cut: set[int] = set()  # id() of each name of a constant that closes a cycle
-        self.hint_searches = 0
         # Once typedef cycles are broken: where each typedef leads, and the latest
         # declaration on its way within its module (see `value`), each found once.
         self.unalias = ir.Unaliaser()
@@ -346,23 +343,6 @@ class _Lowering:
             names += [f"{alias}.{n}" for n, d in module.definitions.items() if isinstance(d, kinds)]
         return names
 
-    def suggestion(self, name: str, candidates: Callable[[], Iterable[str]]) -> str:
-        """"; did you mean 'X'?" for the name among `candidates()` closest to `name`, if
-        one is close. Each search costs time in the number of names in scope, so a
-        run makes at most MAX_HINT_SEARCHES: thousands of misspelt names against
-        thousands of definitions would otherwise cost their product."""
-        return self.closest(name, candidates()) if self.may_search() else ""
-
-    def may_search(self) -> bool:
-        """Whether a hint may still be searched for in this run (counting this one)."""
-        self.hint_searches += 1
-        return self.hint_searches <= MAX_HINT_SEARCHES
-
-    @staticmethod
-    def closest(name: str, candidates: Iterable[str]) -> str:
-        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
-        return f"; did you mean '{close[0]}'?" if close else ""
-
     # ---- pass 3: types --------------------------------------------------------------
 
     def resolve_type(self, scope: _Scope, node: ast.TypeRef) -> ir.Type:
@@ -393,7 +373,7 @@ class _Lowering:
         else:
             candidates = partial(self.visible_names, scope, (ir.Struct, ir.Enum, ir.Typedef))
             # a misspelt base type (`strin`) reads as the name of a type
-            hint = self.suggestion(node.name, lambda: [*candidates(), *_BASE_TYPE_NAMES])
+            hint = self.diag.suggestion(node.name, lambda: [*candidates(), *_BASE_TYPE_NAMES])
             self.diag.error(f"unknown type '{node.name}'{hint}", node.loc)
         return _UNRESOLVED
 
@@ -504,7 +484,7 @@ class _Lowering:
                 service.extends = base
             elif base is None:
                 services = partial(self.visible_names, scope, (ir.Service,))
-                hint = self.suggestion(node.extends.name, services)
+                hint = self.diag.suggestion(node.extends.name, services)
                 self.diag.error(f"unknown service '{node.extends.name}'{hint}", node.extends.loc)
             else:
                 kind = (
@@ -828,7 +808,7 @@ class _Lowering:
                 continue
             fld = struct.field_named(key.value)
             if fld is None:
-                hint = self.suggestion(key.value, lambda: [f.name for f in struct.fields])
+                hint = self.diag.suggestion(key.value, lambda: [f.name for f in struct.fields])
                 self.diag.error(
                     f"{struct.kind.value} '{struct.name}' in {where} has no field "
                     f"'{key.value}'{hint}",
@@ -923,7 +903,7 @@ class _Lowering:
             self.check_declared_before(enum)
             member = self.member(enum, member_name)
             if member is None:
-                hint = self.suggestion(member_name, lambda: [m.name for m in enum.members])
+                hint = self.diag.suggestion(member_name, lambda: [m.name for m in enum.members])
                 self.diag.error(f"enum '{enum.name}' has no value '{member_name}'{hint}", node.loc)
                 return None
             return self.enum_member_value(member, declared, node, where)
@@ -937,7 +917,7 @@ class _Lowering:
         return None
 
     def constant_hint(self, scope: _Scope, name: str) -> str:
-        if not self.may_search():
+        if not self.diag.may_search():
             return ""
         # A bare enum value name is a common slip: point to the qualified name.
         bare = next((e for e in scope.module.enums if self.member(e, name) is not None), None)
@@ -945,7 +925,7 @@ class _Lowering:
             return f"; did you mean '{bare.name}.{name}'?"
         candidates = self.visible_names(scope, (ir.Const,))
         candidates += [f"{e.name}.{m.name}" for e in scope.module.enums for m in e.members]
-        return self.closest(name, candidates)
+        return closest(name, candidates)
 
     def member(self, enum: ir.Enum, name: str) -> ir.EnumMember | None:
         """`enum.member(name)`, by a table made once per enum: a constant may name
