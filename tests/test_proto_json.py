@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
@@ -624,6 +625,9 @@ def test_text_that_is_not_json(pb: SimpleNamespace) -> None:
                 '{"aInt32": 1 // c\n}', '{aInt32: 1}'):  # fmt: skip
         assert json_error(Everything, bad).startswith("Everything: invalid JSON"), bad
     assert "invalid JSON" in json_error(Everything, b'{"aString": "\xff"}')
+    # past Python's digit limit: said so, without int()'s advice to the program
+    too_long = json_error(Everything, '{"aInt64": ' + "1" * 5000 + "}")
+    assert too_long == f"Everything: invalid JSON: an integer of more than {sys.get_int_max_str_digits()} digits"
     assert Everything.from_json(b'{"aString": "\xc3\xa9"}').a_string == "\u00e9"
 
 

@@ -61,6 +61,7 @@ import json
 import math
 import re
 import struct
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -186,8 +187,11 @@ def parse(text: str | bytes | bytearray) -> Any:
         )
     except RecursionError:
         raise DecodeError("the JSON nests too deeply") from None
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+    except (json.JSONDecodeError, UnicodeDecodeError, _NotJson) as e:
         raise DecodeError(f"invalid JSON: {e}") from None
+    except ValueError:  # int()'s, whose message tells the program how to lift the limit
+        limit = sys.get_int_max_str_digits()
+        raise DecodeError(f"invalid JSON: an integer of more than {limit} digits") from None
 
 
 class _Duplicated(dict[str, Any]):
@@ -210,8 +214,12 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return marked
 
 
+class _NotJson(ValueError):
+    """A token Python's JSON reader takes that JSON does not have."""
+
+
 def _not_json(token: str) -> Any:
-    raise ValueError(f"{token} is not JSON (ProtoJSON writes it as the string {token!r})")
+    raise _NotJson(f"{token} is not JSON (ProtoJSON writes it as the string {token!r})")
 
 
 def _check_required(msg: Message) -> None:
