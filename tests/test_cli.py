@@ -83,9 +83,25 @@ def test_include_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 1 and "include directory 'nowhere' does not exist" in err
 
 
-def test_missing_arguments_is_a_usage_error() -> None:
-    code, _, err = run("idl", "check")
-    assert code == 2 and "Missing argument 'FILES...'" in err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["idl", "check"], "missing argument 'FILES...' (see 'volo idl check --help')"),
+        (["nope"], "no such command 'nope' (see 'volo --help')"),
+        (["gen", "--bogus"], "no such option '--bogus' (see 'volo gen --help')"),
+        (["init"], "missing argument 'NAME' (see 'volo init --help')"),
+    ],
+)
+def test_a_usage_error_is_one_line(args: list[str], message: str) -> None:
+    """As every other refusal: one line, `volo: ...`, no usage block; exit 2, as
+    Click's (1 is `volo idl diff`'s "the IDL differs")."""
+    assert run(*args) == (2, "", f"volo: {message}\n")
+
+
+def test_volo_alone_shows_its_help() -> None:
+    code, out, err = run()
+    assert code == 2 and out == ""
+    assert err.startswith("Usage: volo [OPTIONS] COMMAND [ARGS]...") and "Commands:" in err
 
 
 def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -55,7 +55,48 @@ NO_COMPILED_CODEC = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Click 8.2 raises it for a group given no command (its help is the message).
+_NoArgsIsHelp: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _Volo(click.Group):
+    """The `volo` command: a usage error (a missing argument, an unknown option)
+    is one line, `volo: ...`, as every other refusal, where Click shows the usage
+    block and an `Error:` line; it exits 2, as Click does (`volo idl diff`
+    exits 1 for "the IDL differs")."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except _NoArgsIsHelp as exc:  # `volo` alone: the help, as Click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            message = exc.format_message().rstrip(".")
+            message = message[:1].lower() + message[1:]
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"volo: {message}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("volo: aborted", err=True)
+            sys.exit(1)
+        # A command that ran to its end returns None; `ctx.exit(n)` returns n.
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group("volo", cls=_Volo, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-V",
     "--version",
