@@ -96,4 +96,11 @@ cdef enum:
 
 
 cdef int give_turn() except -1
+
+
+cdef inline int turn_at(Py_ssize_t i) except -1:
+    """A turn at every TICKS_PER_TURN-th item of a container loop (`i` its index)."""
+    if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:
+        give_turn()
+    return 0
 cdef int drop_in_turns(list items, Py_ssize_t filled) except -1

@@ -31,11 +31,9 @@ from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint8_t, uint16_t, u
 from libc.string cimport memcpy
 
 from pilota.runtime._buffer cimport (
-    TICKS_PER_TURN,
     Buf,
     drop_in_turns,
     give_back,
-    give_turn,
     put_be,
     put_byte,
     put_bytes,
@@ -44,6 +42,7 @@ from pilota.runtime._buffer cimport (
     put_zigzag,
     reserve,
     take_buffer,
+    turn_at,
 )
 
 import types
@@ -1049,8 +1048,7 @@ cdef inline object blob(Reader* r, Py_ssize_t n):
 cdef inline int skip_items(Reader* r, int wire_a, int wire_b, int64_t count) except -1:
     cdef int64_t i
     for i in range(count):
-        if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-            give_turn()
+        turn_at(i)
         skip_element(r, wire_a)
         if wire_b:
             skip_element(r, wire_b)
@@ -1169,8 +1167,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
-            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                give_turn()
+            turn_at(i)
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_b(r, info.a)
@@ -1191,8 +1188,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
             built = False
             try:
                 for i in range(count):
-                    if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                        give_turn()
+                    turn_at(i)
                     frame.index = i
                     item = dec_value_b(r, info.a)
                     Py_INCREF(item)
@@ -1204,8 +1200,7 @@ cdef object dec_value_b(Reader* r, TypeInfo info):
         else:
             result = set()
             for i in range(count):
-                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                    give_turn()
+                turn_at(i)
                 frame.index = i
                 PySet_Add(result, dec_value_b(r, info.a))
         r.top -= 1
@@ -1274,8 +1269,7 @@ cdef int skip_b(Reader* r, int wire) except -1:
         min_value = min_binary(r, value_wire)
         check_count(r, count, min_key + min_value)
         for i in range(count):
-            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                give_turn()
+            turn_at(i)
             skip_b(r, key_wire)
             skip_b(r, value_wire)
         r.depth -= 1
@@ -1285,8 +1279,7 @@ cdef int skip_b(Reader* r, int wire) except -1:
         count = <int32_t>read_be(r, 4)
         check_count(r, count, min_binary(r, element))
         for i in range(count):
-            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                give_turn()
+            turn_at(i)
             skip_b(r, element)
         r.depth -= 1
     else:
@@ -1441,8 +1434,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         result = PyDict_New()
         frame = push_container(r, FRAME_KEY, key_wire, value_wire, count)
         for i in range(count):
-            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                give_turn()
+            turn_at(i)
             frame.kind = FRAME_KEY
             frame.index = i
             key = dec_value_c(r, info.a)
@@ -1461,8 +1453,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
             built = False
             try:
                 for i in range(count):
-                    if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                        give_turn()
+                    turn_at(i)
                     frame.index = i
                     item = dec_value_c(r, info.a)
                     Py_INCREF(item)
@@ -1474,8 +1465,7 @@ cdef object dec_value_c(Reader* r, TypeInfo info):
         else:
             result = set()
             for i in range(count):
-                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                    give_turn()
+                turn_at(i)
                 frame.index = i
                 PySet_Add(result, dec_value_c(r, info.a))
         r.top -= 1
@@ -1528,8 +1518,7 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
             min_value = min_compact(r, value_wire)
             count = checked_count_c(r, ucount, high, min_key + min_value)
             for i in range(count):
-                if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                    give_turn()
+                turn_at(i)
                 skip_c(r, key_wire, False)
                 skip_c(r, value_wire, False)
         r.depth -= 1
@@ -1537,8 +1526,7 @@ cdef int skip_c(Reader* r, int wire, bint in_field) except -1:
         enter(r)
         count = list_header_c(r, &element)
         for i in range(count):
-            if i & (TICKS_PER_TURN - 1) == TICKS_PER_TURN - 1:  # every so many items
-                give_turn()
+            turn_at(i)
             skip_c(r, element, False)
         r.depth -= 1
     else:
